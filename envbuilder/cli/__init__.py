@@ -1,0 +1,15 @@
+"""The `envbuilder` command line.
+
+Each module of this package adds its commands to `app`. Heavy modules (Pulumi, the
+Kubernetes client, the F5 data plane) are imported inside the commands that need them,
+so `envbuilder --help` starts fast.
+"""
+
+from envbuilder.cli.app import app
+
+# Command modules register themselves on `app` when imported.
+from envbuilder.cli import environments  # noqa: E402,F401  up, down, list, status, services, render, scale
+
+
+def main() -> None:
+    app()

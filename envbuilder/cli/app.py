@@ -1,0 +1,37 @@
+"""The typer application and the one place where errors become messages and exit codes."""
+
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from envbuilder.cli.console import err_console
+from envbuilder.errors import EnvbuilderError
+
+
+class _ErrorReportingGroup(TyperGroup):
+    """Turns an EnvbuilderError raised by any command into one message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EnvbuilderError as error:
+            err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+            if error.hint:
+                err_console.print(f"[dim]hint:[/] {error.hint}", highlight=False)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    name="envbuilder",
+    cls=_ErrorReportingGroup,
+    help="Disposable, prod-like Kubernetes environments: kind + Calico, RabbitMQ, a mock F5 and your services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)

@@ -1,0 +1,63 @@
+"""kind, called as a subprocess: create, delete, list clusters, load images."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from envbuilder.cluster.commands import Runner, check, run
+
+
+@dataclass
+class Kind:
+    binary: str = "kind"
+    runner: Runner = run
+
+    def clusters(self) -> list[str]:
+        # kind prints "No kind clusters found." on stderr and nothing on stdout when there are none.
+        result = check(self.runner([self.binary, "get", "clusters"], timeout=60), "listing kind clusters")
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    def exists(self, name: str) -> bool:
+        return name in self.clusters()
+
+    def create(self, name: str, config: dict, node_image: str, kubeconfig: Path, wait_seconds: int) -> None:
+        check(
+            self.runner(
+                [
+                    self.binary, "create", "cluster",
+                    "--name", name,
+                    "--image", node_image,
+                    "--kubeconfig", str(kubeconfig),
+                    # Nodes cannot be Ready before Calico is installed, so don't wait for them here.
+                    "--wait", "0s",
+                    "--config", "-",
+                ],
+                input=yaml.safe_dump(config, sort_keys=False),
+                timeout=wait_seconds,
+            ),
+            f"creating kind cluster {name}",
+        )
+
+    def delete(self, name: str, kubeconfig: Path | None = None) -> bool:
+        """Delete `name`; False when there was no such cluster (kind itself would not say)."""
+        if not self.exists(name):
+            return False
+        args = [self.binary, "delete", "cluster", "--name", name]
+        if kubeconfig:
+            args += ["--kubeconfig", str(kubeconfig)]
+        check(self.runner(args, timeout=300), f"deleting kind cluster {name}")
+        return True
+
+    def nodes(self, name: str) -> list[str]:
+        result = check(self.runner([self.binary, "get", "nodes", "--name", name], timeout=60), "listing kind nodes")
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    def load_image(self, name: str, image: str, nodes: list[str]) -> None:
+        check(
+            self.runner(
+                [self.binary, "load", "docker-image", image, "--name", name, "--nodes", ",".join(nodes)],
+                timeout=600,
+            ),
+            f"loading {image} into {name}",
+        )

@@ -1,0 +1,68 @@
+"""Finding the external tools and failing fast, before anything is created, when one is missing."""
+
+import os
+import shutil
+from pathlib import Path
+
+from envbuilder.cluster.commands import run
+from envbuilder.errors import PrerequisiteError
+from envbuilder.state.home import tools_bin
+
+INSTALL_HINTS = {
+    "docker": "install Docker (Debian: apt-get install docker.io) and start it",
+    "kind": "run `make setup` (installs kind into .tools/bin) or `go install sigs.k8s.io/kind@v0.31.0`",
+    "pulumi": "run `make setup` (official download, or `make toolchain` to build it from its Go module)",
+    "kubectl": "install kubectl (Debian: apt-get install kubectl) or run `make setup`",
+}
+
+
+def find_tool(name: str) -> Path | None:
+    """On PATH first, then in the project's .tools/bin."""
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    local = tools_bin() / name
+    return local if local.is_file() and os.access(local, os.X_OK) else None
+
+
+def tool_path_env() -> dict[str, str]:
+    """The environment for subprocesses and the Pulumi engine: .tools/bin on PATH."""
+    path = os.environ.get("PATH", "")
+    return {**os.environ, "PATH": f"{path}{os.pathsep}{tools_bin()}" if path else str(tools_bin())}
+
+
+def require_tools(names: list[str]) -> dict[str, Path]:
+    found = {name: find_tool(name) for name in names}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        lines = [f"  {name}: {INSTALL_HINTS.get(name, 'install it')}" for name in missing]
+        raise PrerequisiteError("missing prerequisite tools:\n" + "\n".join(lines))
+    return {name: path for name, path in found.items() if path is not None}
+
+
+def require_docker_running(docker: Path) -> None:
+    result = run([str(docker), "info", "--format", "{{.ServerVersion}}"], timeout=20)
+    if not result.ok:
+        raise PrerequisiteError(
+            "the Docker engine is not running (docker info failed)",
+            hint="start it (e.g. `dockerd &` or `systemctl start docker`) and try again",
+        )
+
+
+def require_memory(min_gib: float) -> None:
+    available = _available_memory_gib()
+    if available is not None and available < min_gib:
+        raise PrerequisiteError(
+            f"only {available:.1f} GiB of memory available; this environment needs about {min_gib:.1f} GiB",
+            hint="stop other environments (envbuilder list / down) or choose fewer workers",
+        )
+
+
+def _available_memory_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        return None
+    return None

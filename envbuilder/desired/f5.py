@@ -1,0 +1,180 @@
+"""The F5 side of an environment: how f5-sync reaches the F5, and f5-sync itself.
+
+f5-sync may read services, endpointslices and nodes, and nothing else: a Role for the two
+namespaced kinds in the environment's namespace, a ClusterRole for nodes only.
+"""
+
+from envbuilder.desired.meta import Object, http_probe, metadata, selector
+from envbuilder.spec.environment import EnvironmentSpec, Target
+
+F5 = "f5"
+F5_SYNC = "f5-sync"
+F5_MOCK = "f5-mock"
+F5_SECRET = "f5-credentials"
+F5_USERNAME = "admin"
+F5_API_PORT = 443
+F5_PARTITION = "Common"
+F5_VIP_ADDRESS = "0.0.0.0"  # the mock's virtual servers listen on every address of its container
+F5_SYNC_METRICS_PORT = 8080
+READ_ONLY = ["get", "list", "watch"]
+
+
+def f5_secret(spec: EnvironmentSpec, password: str) -> Object:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata(spec, F5_SECRET, F5),
+        "type": "Opaque",
+        "stringData": {"F5_USERNAME": F5_USERNAME, "F5_PASSWORD": password},
+    }
+
+
+def f5_endpoint_objects(spec: EnvironmentSpec, f5_address: str | None) -> list[Object]:
+    """A stable in-cluster name, `f5.<namespace>.svc`, for wherever the F5 runs.
+
+    On kind the F5 is a container on the cluster's Docker network, outside the cluster like
+    the appliance, so the Service has no selector and points at the container's address.
+    On an existing cluster there is no such network, so the mock runs as a Deployment.
+    """
+    service_port = {"name": "https", "port": F5_API_PORT, "targetPort": F5_API_PORT}
+    if spec.target == "kind":
+        return [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": metadata(spec, F5, F5),
+                "spec": {"ports": [service_port]},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": metadata(spec, F5, F5),
+                "subsets": [
+                    {
+                        "addresses": [{"ip": f5_address or "0.0.0.0"}],
+                        "ports": [{"name": "https", "port": F5_API_PORT}],
+                    }
+                ],
+            },
+        ]
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata(spec, F5_MOCK, F5_MOCK),
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": selector(F5_MOCK)},
+                "template": {
+                    "metadata": {"labels": metadata(spec, F5_MOCK, F5_MOCK)["labels"]},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": F5_MOCK,
+                                "image": spec.component_image(F5_MOCK),
+                                "ports": [{"name": "https", "containerPort": F5_API_PORT}],
+                                "env": [
+                                    _from_secret("F5MOCK_USERNAME", "F5_USERNAME"),
+                                    _from_secret("F5MOCK_PASSWORD", "F5_PASSWORD"),
+                                ],
+                                "readinessProbe": http_probe("/health", F5_API_PORT, scheme="HTTPS"),
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": metadata(spec, F5, F5),
+            "spec": {"selector": selector(F5_MOCK), "ports": [service_port]},
+        },
+    ]
+
+
+def _from_secret(name: str, key: str) -> dict:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": F5_SECRET, "key": key}}}
+
+
+def f5_sync_settings(spec: EnvironmentSpec) -> dict[str, str]:
+    """f5-sync's ConfigMap: everything but the credentials, which come from the Secret."""
+    return {
+        "F5_URL": f"https://{F5}.{spec.namespace}.svc:{F5_API_PORT}",
+        "F5_VERIFY_TLS": "false",
+        "F5_PARTITION": F5_PARTITION,
+        "F5_VIP_ADDRESS": F5_VIP_ADDRESS,
+        "F5SYNC_NAMESPACE": spec.namespace,
+        "F5SYNC_OWNER": spec.name,
+        "F5SYNC_RESYNC_SECONDS": "30",
+        "F5SYNC_LISTEN": f"0.0.0.0:{F5_SYNC_METRICS_PORT}",
+    }
+
+
+def f5_sync_objects(spec: EnvironmentSpec) -> list[Object]:
+    nodes_role = f"envbuilder-{spec.name}-f5-sync-nodes"
+    subject = [{"kind": "ServiceAccount", "name": F5_SYNC, "namespace": spec.namespace}]
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(spec, F5_SYNC, F5_SYNC)},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": metadata(spec, F5_SYNC, F5_SYNC),
+            "rules": [
+                {"apiGroups": [""], "resources": ["services"], "verbs": READ_ONLY},
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": READ_ONLY},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": metadata(spec, F5_SYNC, F5_SYNC),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": F5_SYNC},
+            "subjects": subject,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": metadata(spec, nodes_role, F5_SYNC, namespaced=False),
+            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": READ_ONLY}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": metadata(spec, nodes_role, F5_SYNC, namespaced=False),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": nodes_role},
+            "subjects": subject,
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata(spec, F5_SYNC, F5_SYNC),
+            "data": f5_sync_settings(spec),
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata(spec, F5_SYNC, F5_SYNC),
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": selector(F5_SYNC)},
+                "template": {
+                    "metadata": {"labels": metadata(spec, F5_SYNC, F5_SYNC)["labels"]},
+                    "spec": {
+                        "serviceAccountName": F5_SYNC,
+                        "containers": [
+                            {
+                                "name": F5_SYNC,
+                                "image": spec.component_image(F5_SYNC),
+                                "envFrom": [{"configMapRef": {"name": F5_SYNC}}, {"secretRef": {"name": F5_SECRET}}],
+                                "ports": [{"name": "metrics", "containerPort": F5_SYNC_METRICS_PORT}],
+                                "readinessProbe": http_probe("/healthz", "metrics"),
+                                "livenessProbe": http_probe("/healthz", "metrics", period=10),
+                                "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+    ]

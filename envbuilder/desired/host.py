@@ -1,0 +1,99 @@
+"""What runs on the host beside the cluster: the kind cluster itself and plain containers.
+
+The F5 stands outside the cluster like the appliance, and classic services stand in for
+VM-based ones: both are containers on the cluster's Docker network.
+"""
+
+from dataclasses import dataclass, field
+
+from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
+from envbuilder.desired.f5 import F5_API_PORT, F5_MOCK, F5_USERNAME
+from envbuilder.desired.meta import ENVIRONMENT_LABEL, MANAGED_BY
+from envbuilder.desired.services import service_settings
+from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
+from envbuilder.state.records import HostPorts
+
+KIND_NETWORK = "kind"
+CALICO_POD_SUBNET = "192.168.0.0/16"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A container started with `docker run`; every one carries the environment's labels."""
+
+    name: str
+    image: str
+    network: str
+    labels: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+    secret_env: tuple[str, ...] = ()  # names in env whose values are never shown
+    publish: tuple[tuple[int, int], ...] = ()  # (port on 127.0.0.1 of the host, container port)
+    volumes: tuple[tuple[str, str], ...] = ()  # (named volume, mount path)
+
+    def shown(self) -> dict:
+        """The container as `render` and `status` show it: secrets hidden."""
+        env = {k: ("<secret>" if k in self.secret_env else v) for k, v in self.env.items()}
+        return {
+            "name": self.name,
+            "image": self.image,
+            "network": self.network,
+            "labels": self.labels,
+            "env": env,
+            "publish": [f"127.0.0.1:{host or '<allocated at up>'}:{inner}" for host, inner in self.publish],
+            "volumes": [f"{volume}:{path}" for volume, path in self.volumes],
+        }
+
+
+def container_labels(spec: EnvironmentSpec, component: str) -> dict[str, str]:
+    return {**MANAGED_BY, ENVIRONMENT_LABEL: spec.name, "envbuilder.io/component": component}
+
+
+def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None) -> dict:
+    """kind's own config: no default CNI (Calico replaces it), the broker's NodePort on the host."""
+    control_plane: dict = {"role": "control-plane"}
+    if ports:
+        control_plane["extraPortMappings"] = [
+            {"containerPort": BROKER_NODE_PORT, "hostPort": ports.broker, "listenAddress": "127.0.0.1"}
+        ]
+    return {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "name": spec.cluster_name,
+        "networking": {"disableDefaultCNI": True, "podSubnet": CALICO_POD_SUBNET},
+        "nodes": [control_plane] + [{"role": "worker"} for _ in range(spec.profile.workers)],
+    }
+
+
+def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) -> ContainerSpec:
+    publish = [((ports.f5_api if ports else 0), F5_API_PORT)]
+    for service in spec.exposed:
+        assert service.entry.expose
+        publish.append(((ports.vips.get(service.name, 0) if ports else 0), service.entry.expose.vip_port))
+    return ContainerSpec(
+        name=f"{spec.cluster_name}-f5",
+        image=spec.component_image(F5_MOCK),
+        network=KIND_NETWORK,
+        labels=container_labels(spec, "f5"),
+        env={"F5MOCK_USERNAME": F5_USERNAME, "F5MOCK_PASSWORD": password},
+        secret_env=("F5MOCK_PASSWORD",),
+        publish=tuple(publish),
+        volumes=((f"{spec.cluster_name}-f5-state", "/var/lib/f5-mock"),),
+    )
+
+
+def classic_container(spec: EnvironmentSpec, service: ServiceSpec, broker_password: str) -> ContainerSpec:
+    """A classic service reaches the broker like a VM would: through a node's NodePort."""
+    env = service_settings(spec, service)
+    secret_env: tuple[str, ...] = ()
+    if service.entry.needs_broker:
+        env["AMQP_URL"] = amqp_url(f"{spec.cluster_name}-control-plane", BROKER_NODE_PORT, broker_password)
+        secret_env = ("AMQP_URL",)
+    return ContainerSpec(
+        name=f"{spec.cluster_name}-{service.name}",
+        image=service.image,
+        network=KIND_NETWORK,
+        labels=container_labels(spec, service.name),
+        env=env,
+        secret_env=secret_env,
+    )
+

@@ -1,0 +1,87 @@
+"""The catalog services that run in the cluster: ConfigMap, Deployment and Service each."""
+
+from envbuilder.desired.broker import BROKER_SECRET
+from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION, Object, config_hash, http_probe, metadata, selector
+from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
+
+# The Service labels and annotations f5-sync reads; see docs/f5-sync.md.
+F5_EXPOSE_LABEL = "envbuilder.io/f5-expose"
+F5_VIP_PORT_ANNOTATION = "envbuilder.io/f5-vip-port"
+F5_PARTITION_ANNOTATION = "envbuilder.io/f5-partition"
+F5_MODE_ANNOTATION = "envbuilder.io/f5-mode"
+
+
+def service_settings(spec: EnvironmentSpec, service: ServiceSpec) -> dict[str, str]:
+    """The service's ConfigMap: catalog defaults < profile < --set, plus what every service is told."""
+    return {
+        **service.config,
+        "SERVICE_NAME": service.name,
+        "ENVIRONMENT": spec.name,
+        "REVISION": spec.revision,
+        "PORT": str(service.entry.port),
+    }
+
+
+def config_map_name(service: ServiceSpec) -> str:
+    return f"{service.name}-config"
+
+
+def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]:
+    settings = service_settings(spec, service)
+    container: dict = {
+        "name": service.name,
+        "image": service.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": service.entry.port}],
+        "envFrom": [{"configMapRef": {"name": config_map_name(service)}}],
+        "readinessProbe": http_probe(service.entry.health_path, "http"),
+        "livenessProbe": http_probe(service.entry.health_path, "http", period=10, failures=6),
+        "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+    }
+    if service.entry.needs_broker:
+        container["env"] = [
+            {"name": "AMQP_URL", "valueFrom": {"secretKeyRef": {"name": BROKER_SECRET, "key": "AMQP_URL"}}}
+        ]
+    pod_labels = metadata(spec, service.name, service.name)["labels"]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata(spec, config_map_name(service), service.name),
+            "data": settings,
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata(spec, service.name, service.name),
+            "spec": {
+                "replicas": service.replicas,
+                "selector": {"matchLabels": selector(service.name)},
+                "template": {
+                    "metadata": {
+                        "labels": pod_labels,
+                        "annotations": {CONFIG_HASH_ANNOTATION: config_hash(settings)},
+                    },
+                    "spec": {"containers": [container], "terminationGracePeriodSeconds": 30},
+                },
+            },
+        },
+        kubernetes_service(spec, service),
+    ]
+
+
+def kubernetes_service(spec: EnvironmentSpec, service: ServiceSpec) -> Object:
+    port = {"name": "http", "port": service.entry.port, "targetPort": "http"}
+    meta = metadata(spec, service.name, service.name)
+    body: dict = {"selector": selector(service.name), "ports": [port]}
+    expose = service.entry.expose
+    if expose:
+        # NodePort: the F5 sends traffic to the nodes, and kube-proxy takes it to a pod.
+        body["type"] = "NodePort" if expose.mode == "nodeport" else "ClusterIP"
+        meta["labels"][F5_EXPOSE_LABEL] = "true"
+        meta["annotations"] = {
+            F5_VIP_PORT_ANNOTATION: str(expose.vip_port),
+            F5_PARTITION_ANNOTATION: expose.partition,
+            F5_MODE_ANNOTATION: expose.mode,
+        }
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}

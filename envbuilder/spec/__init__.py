@@ -1,0 +1,1 @@
+"""The environment model: the service catalog, profiles and the resolved environment spec."""

@@ -1,0 +1,71 @@
+"""Profiles: the cluster shape, versions, timeouts and TTL an environment is built with."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from envbuilder.errors import InputError
+from envbuilder.spec.loading import load_yaml_model
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'8h', '90m', '1d12h', '45s' -> timedelta."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration like 8h, 90m or 1d12h")
+    days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Strict):
+    """Seconds each phase may take before `up` fails and says why."""
+
+    cluster: int = Field(300, ge=10)
+    cni: int = Field(300, ge=10)
+    rollout: int = Field(300, ge=10)
+    smoke: int = Field(120, ge=5)
+
+
+class Broker(_Strict):
+    image: str = "rabbitmq:3.13-management"
+
+
+class Profile(_Strict):
+    name: str
+    description: str = ""
+    kubernetes_version: str = Field(pattern=r"^v1\.\d+\.\d+$")
+    workers: int = Field(1, ge=0, le=10)
+    calico_version: str = Field(pattern=r"^v3\.\d+\.\d+$")
+    ttl: timedelta = timedelta(hours=8)
+    timeouts: Timeouts = Timeouts()
+    broker: Broker = Broker()
+    # Per-service configuration values that override the catalog defaults.
+    config: dict[str, dict[str, str]] = {}
+
+    @field_validator("ttl", mode="before")
+    @classmethod
+    def _ttl(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @property
+    def node_image(self) -> str:
+        return f"kindest/node:{self.kubernetes_version}"
+
+
+def load_profile(stacks_dir: Path, name: str) -> Profile:
+    path = stacks_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in stacks_dir.glob("*.yaml"))
+        raise InputError(f"unknown profile {name!r}; known profiles: {', '.join(known) or '(none)'}")
+    profile = load_yaml_model(path, Profile)
+    if profile.name != name:
+        raise InputError(f"{path}: name: {profile.name!r} must match the file name {name!r}")
+    return profile

@@ -1,0 +1,1 @@
+"""What envbuilder keeps on this machine: environment records, host ports, locks."""

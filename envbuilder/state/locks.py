@@ -1,0 +1,32 @@
+"""One command at a time per environment: a second one waits a little, then refuses clearly."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from filelock import FileLock, Timeout
+
+from envbuilder.errors import EnvbuilderError
+from envbuilder.state.home import state_home
+
+
+@contextmanager
+def environment_lock(name: str, wait_seconds: float = 10) -> Iterator[None]:
+    locks = state_home() / "locks"
+    locks.mkdir(exist_ok=True)
+    holder = locks / f"{name}.pid"
+    lock = FileLock(str(locks / f"{name}.lock"))
+    try:
+        lock.acquire(timeout=wait_seconds)
+    except Timeout:
+        pid = holder.read_text().strip() if holder.is_file() else "unknown"
+        raise EnvbuilderError(
+            f"another envbuilder command (pid {pid}) is working on environment {name!r}",
+            hint="wait for it to finish, or stop it; the environment's state is not touched",
+        ) from None
+    try:
+        holder.write_text(str(os.getpid()))
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()

@@ -1,0 +1,109 @@
+"""Environment records: one JSON file per environment under `$ENVBUILDER_HOME/environments/`.
+
+A record is written before anything is created, so an interrupted `up` always leaves a
+name that `down`, `status` and `reap` can find.
+"""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from envbuilder.errors import InputError
+from envbuilder.state.files import write_atomically
+from envbuilder.state.home import state_home
+
+Status = Literal["creating", "ready", "failed", "deleting"]
+
+
+class PhaseRecord(BaseModel):
+    """One phase of `up` (cluster, CNI, broker, F5, images, services, smoke) and how long it took."""
+
+    name: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: Literal["running", "passed", "failed"] = "running"
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.finished_at - self.started_at).total_seconds() if self.finished_at else None
+
+
+class HostPorts(BaseModel):
+    """Ports on 127.0.0.1 of this machine that belong to the environment."""
+
+    f5_api: int
+    broker: int
+    vips: dict[str, int] = {}
+
+    def all(self) -> list[int]:
+        return [self.f5_api, self.broker, *self.vips.values()]
+
+
+class EnvironmentRecord(BaseModel):
+    name: str
+    owner: str
+    created_at: datetime
+    ttl_seconds: int
+    profile: str
+    services: list[str]
+    revision: str
+    target: Literal["kind", "existing"]
+    namespace: str
+    kube_context: str | None = None
+    kubeconfig: str | None = None
+    ports: HostPorts
+    overrides: dict[str, dict[str, str]] = {}
+    replicas: dict[str, int] = {}
+    status: Status = "creating"
+    phases: list[PhaseRecord] = []
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + timedelta(seconds=self.ttl_seconds)
+
+    def time_left(self, now: datetime | None = None) -> timedelta:
+        return self.expires_at - (now or datetime.now(UTC))
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.time_left(now) <= timedelta(0)
+
+
+def records_dir() -> Path:
+    return state_home() / "environments"
+
+
+def record_path(name: str) -> Path:
+    return records_dir() / f"{name}.json"
+
+
+def save_record(record: EnvironmentRecord) -> None:
+    write_atomically(record_path(record.name), record.model_dump_json(indent=2))
+
+
+def list_records() -> list[EnvironmentRecord]:
+    directory = records_dir()
+    if not directory.is_dir():
+        return []
+    return [EnvironmentRecord.model_validate_json(path.read_text()) for path in sorted(directory.glob("*.json"))]
+
+
+def find_record(name: str) -> EnvironmentRecord | None:
+    path = record_path(name)
+    return EnvironmentRecord.model_validate_json(path.read_text()) if path.is_file() else None
+
+
+def load_record(name: str) -> EnvironmentRecord:
+    """The record of `name`; an unknown name is an input error listing the environments that exist."""
+    record = find_record(name)
+    if record is None:
+        known = [r.name for r in list_records()]
+        raise InputError(
+            f"no environment named {name!r}; existing environments: {', '.join(known) or '(none)'}"
+        )
+    return record
+
+
+def delete_record(name: str) -> None:
+    record_path(name).unlink(missing_ok=True)
