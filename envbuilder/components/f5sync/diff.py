@@ -1,0 +1,111 @@
+"""What the F5 holds vs. what it should hold -> the fewest calls that close the gap. Pure."""
+
+from dataclasses import dataclass
+
+from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Virtual
+
+
+@dataclass(frozen=True)
+class CreatePool:
+    pool: Pool  # created with its members in one call
+
+
+@dataclass(frozen=True)
+class AddMember:
+    partition: str
+    pool: str
+    member: Member
+
+
+@dataclass(frozen=True)
+class RemoveMember:
+    partition: str
+    pool: str
+    member: Member
+
+
+@dataclass(frozen=True)
+class CreateVirtual:
+    virtual: Virtual
+
+
+@dataclass(frozen=True)
+class UpdateVirtual:
+    virtual: Virtual  # destination and pool are rewritten
+
+
+@dataclass(frozen=True)
+class DeleteVirtual:
+    partition: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DeletePool:
+    partition: str
+    name: str
+
+
+Operation = CreatePool | AddMember | RemoveMember | CreateVirtual | UpdateVirtual | DeleteVirtual | DeletePool
+
+
+@dataclass(frozen=True)
+class Plan:
+    operations: tuple[Operation, ...]
+    conflicts: tuple[str, ...]  # desired objects whose names are taken by objects we do not own
+
+
+def plan(current: F5State, desired: F5State, *, foreign_pools: frozenset[ObjectKey], foreign_virtuals: frozenset[ObjectKey]) -> Plan:
+    """Operations in an order the F5 accepts.
+
+    `current` holds only the objects we own; `foreign_*` are names taken by anyone else, which we
+    never create over, change or delete. Members are added before stale ones are removed, so a pool
+    never empties during a rolling change; a virtual is retargeted or deleted before its old pool
+    is deleted (BIG-IP refuses to delete a pool in use).
+    """
+    conflicts: list[str] = []
+    wanted_pools: dict[ObjectKey, Pool] = {}
+    for key, pool in desired.pools.items():
+        if key in foreign_pools:
+            conflicts.append(f"pool /{key[0]}/{key[1]} exists and is not ours")
+        else:
+            wanted_pools[key] = pool
+    wanted_virtuals: dict[ObjectKey, Virtual] = {}
+    for key, virtual in desired.virtuals.items():
+        if key in foreign_virtuals:
+            conflicts.append(f"virtual /{key[0]}/{key[1]} exists and is not ours")
+        elif (virtual.partition, virtual.pool) in wanted_pools:
+            wanted_virtuals[key] = virtual
+
+    create_pools: list[Operation] = []
+    add_members: list[Operation] = []
+    remove_members: list[Operation] = []
+    for key, pool in sorted(wanted_pools.items()):
+        held = current.pools.get(key)
+        if held is None:
+            create_pools.append(CreatePool(pool))
+            continue
+        add_members.extend(AddMember(pool.partition, pool.name, m) for m in sorted(pool.members - held.members))
+        remove_members.extend(RemoveMember(pool.partition, pool.name, m) for m in sorted(held.members - pool.members))
+
+    delete_virtuals: list[Operation] = [DeleteVirtual(*key) for key in sorted(current.virtuals.keys() - wanted_virtuals.keys())]
+    create_virtuals: list[Operation] = []
+    update_virtuals: list[Operation] = []
+    for key, virtual in sorted(wanted_virtuals.items()):
+        held_virtual = current.virtuals.get(key)
+        if held_virtual is None:
+            create_virtuals.append(CreateVirtual(virtual))
+        elif held_virtual != virtual:
+            update_virtuals.append(UpdateVirtual(virtual))
+    delete_pools: list[Operation] = [DeletePool(*key) for key in sorted(current.pools.keys() - wanted_pools.keys())]
+
+    operations = (
+        *create_pools,
+        *add_members,
+        *delete_virtuals,  # first, so a virtual moving partitions frees its destination
+        *create_virtuals,
+        *update_virtuals,
+        *remove_members,
+        *delete_pools,
+    )
+    return Plan(operations=operations, conflicts=tuple(conflicts))

@@ -1,0 +1,46 @@
+"""The controller's settings, read from environment variables named in `contract`."""
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from envbuilder.components.f5sync import contract
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    f5_url: Annotated[str, Field(alias=contract.F5_URL, pattern=r"^https?://")]
+    f5_username: Annotated[str, Field(alias=contract.F5_USERNAME, min_length=1)]
+    f5_password: Annotated[SecretStr, Field(alias=contract.F5_PASSWORD)]
+    f5_verify_tls: Annotated[bool, Field(alias=contract.F5_VERIFY_TLS)] = False
+    f5_partition: Annotated[str, Field(alias=contract.F5_PARTITION, min_length=1)] = "Common"
+    vip_address: Annotated[str, Field(alias=contract.F5_VIP_ADDRESS)] = "0.0.0.0"
+    namespace: Annotated[str, Field(alias=contract.F5SYNC_NAMESPACE, min_length=1)]
+    owner: Annotated[str, Field(alias=contract.F5SYNC_OWNER, min_length=1)]
+    resync_seconds: Annotated[float, Field(alias=contract.F5SYNC_RESYNC_SECONDS, gt=0)] = 30.0
+    debounce_seconds: Annotated[float, Field(alias=contract.F5SYNC_DEBOUNCE_SECONDS, ge=0)] = 0.05
+    listen: Annotated[str, Field(alias=contract.F5SYNC_LISTEN)] = f"0.0.0.0:{contract.DEFAULT_HTTP_PORT}"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_is_host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("must be HOST:PORT, e.g. 0.0.0.0:8080")
+        return value
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        """Reads the contract's keys; unset keys take their defaults (pydantic.ValidationError if invalid)."""
+        keys = (*contract.CONFIG_ENV_KEYS, *contract.SECRET_ENV_KEYS)
+        return cls.model_validate({key: environ[key] for key in keys if key in environ})
