@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Build the offline toolchain from Go modules (the only source this project's
+# machines reach besides PyPI/apt/npm/crates/Maven).
+#
+#   bash tools/toolchain/build.sh engine        # kind, pulumi, pulumi-resource-kubernetes (+ python shim)
+#   bash tools/toolchain/build.sh controlplane  # kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok
+#   bash tools/toolchain/build.sh all
+#   bash tools/toolchain/build.sh kind pulumi   # single pieces also work
+#
+# Pins: tools/toolchain/versions.env. Output: $ENVBUILDER_TOOLS_BIN (default
+# <repo>/.tools/bin). Go caches, generated wrapper modules and finished
+# binaries (keyed by name+version) live in
+# ${ENVBUILDER_TOOLCHAIN_CACHE:-$HOME/.cache/envbuilder/toolchain}, never in
+# the repository, so a rerun (also from another clone) only copies binaries.
+# TOOLCHAIN_REBUILD=1 ignores finished binaries; TOOLCHAIN_GO_P sets go -p (2).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+
+CACHE="${ENVBUILDER_TOOLCHAIN_CACHE:-$HOME/.cache/envbuilder/toolchain}"
+BIN="${ENVBUILDER_TOOLS_BIN:-$REPO/.tools/bin}"
+STORE="$CACHE/bin"
+WORK="$CACHE/work"
+mkdir -p "$CACHE" "$BIN" "$STORE" "$WORK"
+# Keep build outputs out of git whatever the top-level .gitignore says.
+[[ -f "$REPO/.tools/.gitignore" ]] || printf '*\n' > "$REPO/.tools/.gitignore" 2>/dev/null || true
+
+export GOPATH="$CACHE/gopath"
+export GOMODCACHE="$CACHE/gomodcache"
+export GOCACHE="$CACHE/gocache"
+export GOFLAGS="-p=${TOOLCHAIN_GO_P:-2} -buildvcs=false -mod=mod -trimpath"
+export GOTOOLCHAIN=local
+export GOWORK=off
+export CGO_ENABLED=0
+unset GOBIN GOENV_FILE 2>/dev/null || true
+
+log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+command -v go >/dev/null || die "go not found on PATH (Go >= 1.25 needed)"
+
+# step NAME CMD... : run a step and print its wall time.
+step() {
+  local name="$1"; shift
+  local t0=$SECONDS
+  log "start $name"
+  "$@"
+  log "done  $name in $((SECONDS - t0))s"
+}
+
+# have NAME VERSION BIN...: when every binary is already in the store, copy it
+# to $BIN and succeed.
+have() {
+  local key="$1-$2"; shift 2
+  [[ "${TOOLCHAIN_REBUILD:-0}" == 1 ]] && return 1
+  local b
+  for b in "$@"; do [[ -x "$STORE/$key/$b" ]] || return 1; done
+  for b in "$@"; do install -m 0755 "$STORE/$key/$b" "$BIN/$b"; done
+  log "cached $key ($*)"
+}
+
+# keep NAME VERSION FILE...: put freshly built binaries into the store and $BIN.
+keep() {
+  local key="$1-$2"; shift 2
+  mkdir -p "$STORE/$key"
+  local f
+  for f in "$@"; do
+    install -m 0755 "$f" "$STORE/$key/$(basename "$f")"
+    install -m 0755 "$f" "$BIN/$(basename "$f")"
+  done
+}
+
+# modpath MOD@VER: download a module and print its directory.
+moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
+
+# Copy the non-local replace directives of a go.mod, one "old => new ver" per line.
+nonlocal_replaces() {
+  (cd "$(dirname "$1")" && go mod edit -json "$1") | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    new = r["New"]
+    if "Version" not in new:      # local path replace (../sdk, ./staging/...)
+        continue
+    old = r["Old"]["Path"] + ("@" + r["Old"]["Version"] if r["Old"].get("Version") else "")
+    print(old + "=" + new["Path"] + "@" + new["Version"])
+'
+}
+
+# new_wrapper DIR MODULE: an empty wrapper module in the cache.
+new_wrapper() {
+  rm -rf "$1"; mkdir -p "$1"
+  local gov; gov="$(go env GOVERSION)"; gov="${gov#go}"
+  printf 'module %s\n\ngo %s\n' "$2" "$(echo "$gov" | cut -d. -f1-2)" > "$1/go.mod"
+}
+
+# ---------------------------------------------------------------- kind
+build_kind() {
+  have kind "$KIND_VERSION" kind && return 0
+  local out="$WORK/kind/out"; mkdir -p "$out"
+  GOBIN="$out" go install "sigs.k8s.io/kind@$KIND_VERSION"
+  keep kind "$KIND_VERSION" "$out/kind"
+}
+
+# ---------------------------------------------------------------- pulumi CLI
+build_pulumi() {
+  have pulumi "$PULUMI_VERSION" pulumi && return 0
+  local w="$WORK/pulumi-$PULUMI_VERSION"
+  new_wrapper "$w" envbuilder.local/toolchain/pulumi
+  local pkgdir sdkdir r
+  pkgdir="$(moddir "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION")"
+  sdkdir="$(moddir "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION")"
+  [[ -n "$pkgdir" && -n "$sdkdir" ]] || die "cannot download pulumi pkg/sdk $PULUMI_VERSION"
+  cd "$w"
+  for r in $(nonlocal_replaces "$pkgdir/go.mod") $(nonlocal_replaces "$sdkdir/go.mod"); do
+    go mod edit -replace="$r"
+  done
+  go mod edit -require="github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" \
+              -require="github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+  # A tools file keeps the command's packages in the wrapper's build list.
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi/operations"\n' > tools.go
+  go mod tidy >/dev/null 2>&1 || true
+  go build -o "$w/out/pulumi" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  keep pulumi "$PULUMI_VERSION" "$w/out/pulumi"
+}
+
+# ---------------------------------------------------------------- kubernetes plugin
+build_pulumi_kubernetes() {
+  have pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION" pulumi-resource-kubernetes && return 0
+  local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  local src="$WORK/pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION/provider"
+  local dir; dir="$(moddir "$mod@$PULUMI_KUBERNETES_MODULE_VERSION")"
+  [[ -n "$dir" ]] || die "cannot download $mod@$PULUMI_KUBERNETES_MODULE_VERSION"
+  rm -rf "$src"; mkdir -p "$(dirname "$src")"
+  cp -r "$dir" "$src"; chmod -R u+w "$src"
+  cd "$src"
+  # The module's own replace (sdk/v4 => ../sdk) points outside the zip; use
+  # the published sdk/v4 it requires instead.
+  go mod edit -dropreplace=github.com/pulumi/pulumi-kubernetes/sdk/v4
+  # schema-embed.json / terraform-mapping-embed.json are generated (gitignored
+  # upstream) by the module's own generator.
+  (cd cmd/pulumi-resource-kubernetes && VERSION="$PULUMI_KUBERNETES_VERSION" go run generate.go)
+  [[ -s cmd/pulumi-resource-kubernetes/schema-embed.json ]] || die "schema-embed.json not generated"
+  go build -o "$src/out/pulumi-resource-kubernetes" \
+    -ldflags "-s -w -X $mod/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
+    ./cmd/pulumi-resource-kubernetes
+  keep pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION" "$src/out/pulumi-resource-kubernetes"
+}
+
+# ---------------------------------------------------------------- python dynamic-provider shim
+install_python_shim() {
+  install -m 0755 "$HERE/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
+}
+
+# ---------------------------------------------------------------- kubernetes control plane
+build_kube() {
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler)
+  have kubernetes "$KUBERNETES_VERSION" "${cmds[@]}" && return 0
+  local w="$WORK/kubernetes-$KUBERNETES_VERSION"
+  local ver="${KUBERNETES_VERSION#v}" minor major
+  major="${ver%%.*}"; minor="$(echo "$ver" | cut -d. -f2)"
+  local staging="v0.${ver#*.}"
+  new_wrapper "$w" envbuilder.local/toolchain/kubernetes
+  local kdir; kdir="$(moddir "k8s.io/kubernetes@$KUBERNETES_VERSION")"
+  [[ -n "$kdir" ]] || die "cannot download k8s.io/kubernetes@$KUBERNETES_VERSION"
+  cd "$w"
+  # Every staging module (replace k8s.io/x => ./staging/src/k8s.io/x) becomes
+  # the published k8s.io/x at v0.MINOR.PATCH; other non-local replaces are kept.
+  local args=() r
+  while read -r r; do args+=("-replace=$r=$r@$staging"); done < <(
+    go mod edit -json "$kdir/go.mod" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    if r["New"]["Path"].startswith("./staging/"):
+        print(r["Old"]["Path"])')
+  for r in $(nonlocal_replaces "$kdir/go.mod"); do args+=("-replace=$r"); done
+  go mod edit "${args[@]}" -require="k8s.io/kubernetes@$KUBERNETES_VERSION"
+  local pkg=k8s.io/component-base/version
+  local ld="-s -w -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+  ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  ld+=" -X $pkg.gitCommit=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Hash": "\(.*\)",*/\1/p' | head -1)"
+  local c outs=()
+  for c in "${cmds[@]}"; do
+    step "go build $c" go build -o "$w/out/$c" -ldflags "$ld" "k8s.io/kubernetes/cmd/$c"
+    outs+=("$w/out/$c")
+  done
+  keep kubernetes "$KUBERNETES_VERSION" "${outs[@]}"
+}
+
+# ---------------------------------------------------------------- etcd
+# Debian's etcd-server (3.4) when installed and accepted, else build from source.
+build_etcd() {
+  if [[ "${ETCD_FROM_SOURCE:-0}" != 1 && -x /usr/bin/etcd ]]; then
+    ln -sf /usr/bin/etcd "$BIN/etcd"
+    log "etcd: using Debian's /usr/bin/etcd ($(/usr/bin/etcd --version 2>/dev/null | head -1))"
+    return 0
+  fi
+  have etcd "$ETCD_VERSION" etcd && return 0
+  local w="$WORK/etcd-$ETCD_VERSION"
+  new_wrapper "$w" envbuilder.local/toolchain/etcd
+  local sdir r; sdir="$(moddir "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"
+  [[ -n "$sdir" ]] || die "cannot download go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  cd "$w"
+  local args=()
+  for r in $(nonlocal_replaces "$sdir/go.mod"); do args+=("-replace=$r"); done
+  # etcd's main package lives in the module go.etcd.io/etcd/v3 (repo root);
+  # require the sibling modules at the same tag so local replaces are not needed.
+  go mod edit "${args[@]}" -require="go.etcd.io/etcd/v3@$ETCD_VERSION" \
+    -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
+    -require="go.etcd.io/etcd/api/v3@$ETCD_VERSION" \
+    -require="go.etcd.io/etcd/client/v3@$ETCD_VERSION" \
+    -require="go.etcd.io/etcd/client/pkg/v3@$ETCD_VERSION" \
+    -require="go.etcd.io/etcd/pkg/v3@$ETCD_VERSION"
+  go build -o "$w/out/etcd" -ldflags "-s -w" go.etcd.io/etcd/v3 2>/dev/null \
+    || go build -o "$w/out/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3/etcdmain/.. 
+  keep etcd "$ETCD_VERSION" "$w/out/etcd"
+}
+
+# ---------------------------------------------------------------- kwok
+build_kwok() {
+  have kwok "$KWOK_VERSION" kwok && return 0
+  local out="$WORK/kwok/out"; mkdir -p "$out"
+  GOBIN="$out" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  keep kwok "$KWOK_VERSION" "$out/kwok"
+}
+
+# ---------------------------------------------------------------- targets
+run() {
+  case "$1" in
+    kind) step "kind $KIND_VERSION" build_kind ;;
+    pulumi) step "pulumi $PULUMI_VERSION" build_pulumi ;;
+    pulumi-resource-kubernetes|kubernetes-plugin)
+      step "pulumi-resource-kubernetes $PULUMI_KUBERNETES_VERSION" build_pulumi_kubernetes ;;
+    shim) step "pulumi-resource-pulumi-python shim" install_python_shim ;;
+    engine) run kind; run pulumi; run pulumi-resource-kubernetes; run shim ;;
+    kube|kubernetes) step "kube-apiserver/controller-manager/scheduler $KUBERNETES_VERSION" build_kube ;;
+    etcd) step "etcd" build_etcd ;;
+    kwok) step "kwok $KWOK_VERSION" build_kwok ;;
+    controlplane) run etcd; run kwok; run kube ;;
+    all) run engine; run controlplane ;;
+    *) die "unknown target '$1' (engine, controlplane, all, kind, pulumi, pulumi-resource-kubernetes, shim, kube, etcd, kwok)" ;;
+  esac
+}
+
+[[ $# -gt 0 ]] || set -- all
+T0=$SECONDS
+for t in "$@"; do (run "$t"); done
+log "all requested targets done in $((SECONDS - T0))s; binaries in $BIN"
