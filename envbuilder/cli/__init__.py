@@ -9,6 +9,8 @@ from envbuilder.cli.app import app
 
 # Command modules register themselves on `app` when imported.
 from envbuilder.cli import environments  # noqa: E402,F401  up, down, list, status, services, render, scale
+from envbuilder.cli import smoke  # noqa: E402,F401  smoke
+from envbuilder.cli import f5sync  # noqa: E402,F401  f5-sync run
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ f5-sync may read services, endpointslices and nodes, and nothing else: a Role fo
 namespaced kinds in the environment's namespace, a ClusterRole for nodes only.
 """
 
+from envbuilder.components.f5sync import contract
 from envbuilder.desired.meta import Object, http_probe, metadata, selector
 from envbuilder.spec.environment import EnvironmentSpec, Target
 
@@ -15,8 +16,7 @@ F5_USERNAME = "admin"
 F5_API_PORT = 443
 F5_PARTITION = "Common"
 F5_VIP_ADDRESS = "0.0.0.0"  # the mock's virtual servers listen on every address of its container
-F5_SYNC_METRICS_PORT = 8080
-READ_ONLY = ["get", "list", "watch"]
+F5_SYNC_METRICS_PORT = contract.DEFAULT_HTTP_PORT
 
 
 def f5_secret(spec: EnvironmentSpec, password: str) -> Object:
@@ -25,7 +25,7 @@ def f5_secret(spec: EnvironmentSpec, password: str) -> Object:
         "kind": "Secret",
         "metadata": metadata(spec, F5_SECRET, F5),
         "type": "Opaque",
-        "stringData": {"F5_USERNAME": F5_USERNAME, "F5_PASSWORD": password},
+        "stringData": {contract.F5_PASSWORD: password},
     }
 
 
@@ -74,8 +74,8 @@ def f5_endpoint_objects(spec: EnvironmentSpec, f5_address: str | None) -> list[O
                                 "image": spec.component_image(F5_MOCK),
                                 "ports": [{"name": "https", "containerPort": F5_API_PORT}],
                                 "env": [
-                                    _from_secret("F5MOCK_USERNAME", "F5_USERNAME"),
-                                    _from_secret("F5MOCK_PASSWORD", "F5_PASSWORD"),
+                                    {"name": "F5MOCK_USERNAME", "value": F5_USERNAME},
+                                    _from_secret("F5MOCK_PASSWORD", contract.F5_PASSWORD),
                                 ],
                                 "readinessProbe": http_probe("/health", F5_API_PORT, scheme="HTTPS"),
                             }
@@ -100,14 +100,15 @@ def _from_secret(name: str, key: str) -> dict:
 def f5_sync_settings(spec: EnvironmentSpec) -> dict[str, str]:
     """f5-sync's ConfigMap: everything but the credentials, which come from the Secret."""
     return {
-        "F5_URL": f"https://{F5}.{spec.namespace}.svc:{F5_API_PORT}",
-        "F5_VERIFY_TLS": "false",
-        "F5_PARTITION": F5_PARTITION,
-        "F5_VIP_ADDRESS": F5_VIP_ADDRESS,
-        "F5SYNC_NAMESPACE": spec.namespace,
-        "F5SYNC_OWNER": spec.name,
-        "F5SYNC_RESYNC_SECONDS": "30",
-        "F5SYNC_LISTEN": f"0.0.0.0:{F5_SYNC_METRICS_PORT}",
+        contract.F5_URL: f"https://{F5}.{spec.namespace}.svc:{F5_API_PORT}",
+        contract.F5_USERNAME: F5_USERNAME,
+        contract.F5_VERIFY_TLS: "false",
+        contract.F5_PARTITION: F5_PARTITION,
+        contract.F5_VIP_ADDRESS: F5_VIP_ADDRESS,
+        contract.F5SYNC_NAMESPACE: spec.namespace,
+        contract.F5SYNC_OWNER: spec.name,
+        contract.F5SYNC_RESYNC_SECONDS: "30",
+        contract.F5SYNC_LISTEN: f"0.0.0.0:{F5_SYNC_METRICS_PORT}",
     }
 
 
@@ -120,10 +121,7 @@ def f5_sync_objects(spec: EnvironmentSpec) -> list[Object]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": metadata(spec, F5_SYNC, F5_SYNC),
-            "rules": [
-                {"apiGroups": [""], "resources": ["services"], "verbs": READ_ONLY},
-                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": READ_ONLY},
-            ],
+            "rules": [dict(rule) for rule in contract.NAMESPACE_RULES],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -136,7 +134,7 @@ def f5_sync_objects(spec: EnvironmentSpec) -> list[Object]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": metadata(spec, nodes_role, F5_SYNC, namespaced=False),
-            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": READ_ONLY}],
+            "rules": [dict(rule) for rule in contract.CLUSTER_RULES],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",

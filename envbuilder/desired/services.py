@@ -1,14 +1,10 @@
 """The catalog services that run in the cluster: ConfigMap, Deployment and Service each."""
 
+from envbuilder.components.f5sync import contract
 from envbuilder.desired.broker import BROKER_SECRET
 from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION, Object, config_hash, http_probe, metadata, selector
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 
-# The Service labels and annotations f5-sync reads; see docs/f5-sync.md.
-F5_EXPOSE_LABEL = "envbuilder.io/f5-expose"
-F5_VIP_PORT_ANNOTATION = "envbuilder.io/f5-vip-port"
-F5_PARTITION_ANNOTATION = "envbuilder.io/f5-partition"
-F5_MODE_ANNOTATION = "envbuilder.io/f5-mode"
 
 
 def service_settings(spec: EnvironmentSpec, service: ServiceSpec) -> dict[str, str]:
@@ -78,10 +74,10 @@ def kubernetes_service(spec: EnvironmentSpec, service: ServiceSpec) -> Object:
     if expose:
         # NodePort: the F5 sends traffic to the nodes, and kube-proxy takes it to a pod.
         body["type"] = "NodePort" if expose.mode == "nodeport" else "ClusterIP"
-        meta["labels"][F5_EXPOSE_LABEL] = "true"
+        meta["labels"][contract.EXPOSE_LABEL] = contract.EXPOSE_LABEL_VALUE
         meta["annotations"] = {
-            F5_VIP_PORT_ANNOTATION: str(expose.vip_port),
-            F5_PARTITION_ANNOTATION: expose.partition,
-            F5_MODE_ANNOTATION: expose.mode,
+            contract.VIP_PORT_ANNOTATION: str(expose.vip_port),
+            contract.PARTITION_ANNOTATION: expose.partition,
+            contract.MODE_ANNOTATION: expose.mode,
         }
     return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}

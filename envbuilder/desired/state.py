@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from envbuilder.components.f5sync import contract
 from envbuilder.desired.broker import broker_objects, broker_secret
 from envbuilder.desired.f5 import f5_endpoint_objects, f5_secret, f5_sync_objects
 from envbuilder.desired.host import ContainerSpec, classic_container, f5_container, kind_cluster_config
@@ -91,7 +92,7 @@ def classic_service_objects(spec: EnvironmentSpec, service, address: str | None)
     if svc["spec"].get("type") == "NodePort":
         # kube-proxy cannot route a NodePort to an address outside the cluster; the F5 goes direct.
         svc["spec"]["type"] = "ClusterIP"
-        svc["metadata"]["annotations"]["envbuilder.io/f5-mode"] = "cluster"
+        svc["metadata"]["annotations"][contract.MODE_ANNOTATION] = contract.MODE_CLUSTER
     endpoints = {
         "apiVersion": "v1",
         "kind": "Endpoints",

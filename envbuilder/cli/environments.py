@@ -1,0 +1,173 @@
+"""Commands on environments: up, down, list, status, services, render, scale."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from envbuilder.cli.app import app
+from envbuilder.cli.console import console, err_console
+from envbuilder.errors import InputError
+
+ServicesOption = Annotated[
+    str, typer.Option("--services", "-s", help="Comma-separated catalog services, e.g. web,worker.")
+]
+NameOption = Annotated[
+    str | None,
+    typer.Option("--name", "-n", help="Environment name (a DNS label). Default: <user>-<git branch>."),
+]
+ProfileOption = Annotated[str, typer.Option("--profile", "-p", help="Profile from stacks/: default, nightly, ...")]
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a service's config: SERVICE.KEY=VALUE (repeatable).")
+]
+RevisionOption = Annotated[
+    str | None, typer.Option("--revision", "-r", help="Git commit whose images to run. Default: the working tree.")
+]
+TargetOption = Annotated[
+    str, typer.Option("--target", help="kind: a new local cluster; existing: a namespace in --kube-context.")
+]
+KubeContextOption = Annotated[
+    str | None, typer.Option("--kube-context", help="kubeconfig context for --target existing.")
+]
+BackendOption = Annotated[
+    str | None, typer.Option("--backend-url", help="Pulumi backend. Default: a local file backend in ~/.envbuilder.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _split(services: str) -> list[str]:
+    return [name.strip() for name in services.split(",") if name.strip()]
+
+
+@app.command()
+def services(as_json: JsonOption = False) -> None:
+    """List the service catalog (stacks/services/)."""
+    from rich.table import Table
+
+    from envbuilder.spec.catalog import load_catalog
+    from envbuilder.state.home import stacks_dir
+
+    catalog = load_catalog(stacks_dir() / "services")
+    if as_json:
+        console.print_json(json.dumps([entry.model_dump(mode="json") for entry in catalog.entries.values()]))
+        return
+    table = Table("service", "runtime", "port", "replicas", "broker", "F5 VIP", "description", box=None)
+    for entry in catalog.entries.values():
+        vip = f":{entry.expose.vip_port} ({entry.expose.mode})" if entry.expose else "-"
+        replicas = f"{entry.replicas.default} ({entry.replicas.min}-{entry.replicas.max})"
+        table.add_row(entry.name, entry.runtime, str(entry.port), replicas, "yes" if entry.needs_broker else "-", vip, entry.description)
+    console.print(table)
+
+
+@app.command()
+def render(
+    services: ServicesOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the YAML into.")],
+    name: NameOption = None,
+    profile: ProfileOption = "default",
+    set_: SetOption = None,
+    revision: RevisionOption = None,
+    target: TargetOption = "kind",
+) -> None:
+    """Write everything the environment will hold as YAML, without a cluster, Docker or Pulumi."""
+    from envbuilder.pipeline.request import EnvironmentRequest
+    from envbuilder.pipeline.render import render_to_directory
+
+    request = EnvironmentRequest(
+        services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision, target=target
+    )
+    written = render_to_directory(request.resolve().spec, out)
+    err_console.print(f"wrote {len(written)} files to {out}")
+
+
+@app.command()
+def up(
+    services: ServicesOption,
+    name: NameOption = None,
+    profile: ProfileOption = "default",
+    set_: SetOption = None,
+    revision: RevisionOption = None,
+    target: TargetOption = "kind",
+    kube_context: KubeContextOption = None,
+    ttl: Annotated[str | None, typer.Option("--ttl", help="Time to live, e.g. 8h (default: the profile's).")] = None,
+    backend_url: BackendOption = None,
+    smoke: Annotated[bool, typer.Option("--smoke/--no-smoke", help="Run the smoke checks after up.")] = True,
+) -> None:
+    """Stand up an environment (or bring an existing one up to date)."""
+    from envbuilder.pipeline.request import EnvironmentRequest
+    from envbuilder.pipeline.up import up as run_up
+
+    request = EnvironmentRequest(
+        services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
+        target=target, kube_context=kube_context, ttl=ttl, backend_url=backend_url,
+    )
+    run_up(request, smoke=smoke)
+
+
+@app.command()
+def down(
+    name: Annotated[str | None, typer.Argument(help="Environment to remove. Default: <user>-<git branch>.")] = None,
+    backend_url: BackendOption = None,
+) -> None:
+    """Remove an environment and every trace of it, then prove nothing is left."""
+    from envbuilder.pipeline.down import down as run_down
+    from envbuilder.spec.names import default_name, validate_name
+
+    run_down(validate_name(name) if name else default_name(), backend_url=backend_url)
+
+
+@app.command("list")
+def list_environments(as_json: JsonOption = False) -> None:
+    """List environments on this machine with their age and time left."""
+    from rich.table import Table
+
+    from envbuilder.pipeline.views import environment_summary
+    from envbuilder.state.records import list_records
+
+    summaries = [environment_summary(record) for record in list_records()]
+    if as_json:
+        console.print_json(json.dumps(summaries))
+        return
+    if not summaries:
+        err_console.print("no environments; create one with: envbuilder up --services web,worker")
+        return
+    table = Table("name", "status", "target", "services", "revision", "age", "time left", "owner", box=None)
+    for s in summaries:
+        left = s["time_left"] if not s["expired"] else "[red]expired[/]"
+        table.add_row(s["name"], s["status"], s["target"], ",".join(s["services"]), s["revision"], s["age"], left, s["owner"])
+    console.print(table)
+
+
+@app.command()
+def status(name: Annotated[str | None, typer.Argument(help="Environment. Default: <user>-<git branch>.")] = None, as_json: JsonOption = False) -> None:
+    """Show an environment: services, ports, F5 and broker addresses, phases."""
+    from envbuilder.pipeline.views import environment_details
+    from envbuilder.spec.names import default_name, validate_name
+    from envbuilder.state.records import load_record
+
+    record = load_record(validate_name(name) if name else default_name())
+    details = environment_details(record)
+    if as_json:
+        console.print_json(json.dumps(details))
+        return
+    for key, value in details.items():
+        if isinstance(value, dict | list):
+            value = json.dumps(value)
+        console.print(f"[bold]{key}[/]: {value}", highlight=False)
+
+
+@app.command()
+def scale(
+    name: Annotated[str, typer.Argument(help="Environment to change.")],
+    replicas: Annotated[list[str], typer.Argument(help="SERVICE=REPLICAS, e.g. web=3.")],
+    backend_url: BackendOption = None,
+) -> None:
+    """Change replica counts within the catalog's bounds (the F5 follows through f5-sync)."""
+    from envbuilder.pipeline.up import scale as run_scale
+    from envbuilder.spec.environment import parse_replicas
+    from envbuilder.spec.names import validate_name
+
+    if not replicas:
+        raise InputError("give at least one SERVICE=REPLICAS")
+    run_scale(validate_name(name), parse_replicas(replicas), backend_url=backend_url)

@@ -1,0 +1,113 @@
+"""The inline Pulumi program of an environment: desired state registered in phase order.
+
+Resource names start with their phase (cluster, cni, images, broker, f5, services), which
+is how the progress view and the timeline attribute engine events to phases.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from envbuilder.desired import Credentials, desired_state
+from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster
+from envbuilder.spec.environment import EnvironmentSpec
+from envbuilder.state.records import HostPorts
+
+CONFIG_BROKER_PASSWORD = "brokerPassword"
+CONFIG_F5_PASSWORD = "f5Password"
+
+
+@dataclass(frozen=True)
+class ProgramInputs:
+    spec: EnvironmentSpec
+    ports: HostPorts
+    tools: dict[str, str]  # tool name -> path, for the dynamic providers
+    kubeconfig: str  # where kind writes the cluster's kubeconfig, or the existing one
+    calico_manifest: str | None
+    image_ids: dict[str, str]  # image -> ID, to load into kind
+
+
+def environment_program(inputs: ProgramInputs) -> Callable[[], None]:
+    def program() -> None:
+        register_environment(inputs)
+
+    return program
+
+
+def register_environment(inputs: ProgramInputs) -> None:
+    spec = inputs.spec
+    config = pulumi.Config()
+    passwords = pulumi.Output.all(
+        config.require_secret(CONFIG_BROKER_PASSWORD), config.require_secret(CONFIG_F5_PASSWORD)
+    )
+    credentials = passwords.apply(lambda pw: Credentials(broker_password=pw[0], f5_password=pw[1]))
+    plan = desired_state(spec, Credentials.placeholder(), inputs.ports)  # shape only; values come below
+
+    cluster_ready: list[pulumi.Resource] = []
+    addresses: dict[str, pulumi.Output[str]] = {}
+    if spec.target == "kind":
+        cluster = KindCluster(
+            "cluster",
+            cluster_name=spec.cluster_name,
+            config=plan.cluster or {},
+            node_image=spec.profile.node_image,
+            kubeconfig=inputs.kubeconfig,
+            kind_binary=inputs.tools["kind"],
+            timeout=spec.profile.timeouts.cluster,
+        )
+        provider = k8s.Provider("k8s", kubeconfig=Path(inputs.kubeconfig).as_posix(), context=cluster.context,
+                                opts=pulumi.ResourceOptions(depends_on=[cluster]))
+        calico = k8s.yaml.v2.ConfigFile(
+            "cni", file=inputs.calico_manifest, opts=pulumi.ResourceOptions(provider=provider)
+        )
+        ready = ClusterReady(
+            "cni-ready", kubeconfig=inputs.kubeconfig, context=cluster.context, kubectl=inputs.tools["kubectl"],
+            timeout=spec.profile.timeouts.cni, opts=pulumi.ResourceOptions(depends_on=[calico]),
+        )
+        images = ImagesLoaded(
+            "images", cluster=spec.cluster_name, images=inputs.image_ids, kind_binary=inputs.tools["kind"],
+            opts=pulumi.ResourceOptions(depends_on=[cluster]),
+        )
+        cluster_ready = [ready, images]
+        # Containers carry secrets (the F5 password, the broker URL), so their specs are Outputs.
+        containers = credentials.apply(lambda c: desired_state(spec, c, inputs.ports).containers)
+        for index, container in enumerate(plan.containers):
+            phase = "f5" if index == 0 else "services"
+            resource = Container(
+                f"{phase}-container-{container.name}",
+                spec=containers.apply(lambda specs, i=index: specs[i]),
+                docker_binary=inputs.tools["docker"],
+                opts=pulumi.ResourceOptions(depends_on=cluster_ready),
+            )
+            addresses[container.name] = resource.address
+    else:
+        provider = k8s.Provider("k8s", kubeconfig=inputs.kubeconfig, context=spec.kube_context)
+
+    k8s_opts = pulumi.ResourceOptions(provider=provider, depends_on=cluster_ready)
+    resolved = pulumi.Output.all(credentials, pulumi.Output.all(**addresses) if addresses else {}).apply(
+        lambda args: desired_state(spec, args[0], inputs.ports, args[1])
+    )
+    namespace = k8s.yaml.v2.ConfigGroup(
+        "namespace", objs=list(plan.groups["namespace"]), opts=k8s_opts
+    )
+    after_namespace = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace]))
+    # Secret values never reach the state file in clear text.
+    secrets = k8s.yaml.v2.ConfigGroup(
+        "secrets", objs=pulumi.Output.secret(resolved.apply(lambda state: list(state.secrets))), opts=after_namespace
+    )
+    previous: list[pulumi.Resource] = [namespace, secrets]
+    for group in plan.groups:
+        if group == "namespace":
+            continue
+        resource = k8s.yaml.v2.ConfigGroup(
+            group,
+            objs=resolved.apply(lambda state, g=group: list(state.groups[g])),
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=list(previous))),
+        )
+        previous.append(resource)
+
+
+__all__ = ["ProgramInputs", "environment_program", "register_environment"]

@@ -1,0 +1,166 @@
+"""Pulumi dynamic resources for what lives outside the Kubernetes API.
+
+Each provider is a thin shell over the subprocess wrappers in envbuilder.cluster, so the
+engine records these things in the stack and `down` destroys them like any other resource.
+Providers run in a separate Python process started by the engine: they take everything
+they need from their inputs.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from envbuilder.cluster.commands import CommandFailed, run
+from envbuilder.cluster.docker import Docker
+from envbuilder.cluster.kind import Kind
+from envbuilder.desired.host import ContainerSpec
+
+
+def _replace_on_any_change(olds: dict, news: dict, keys: list[str]) -> DiffResult:
+    changed = [key for key in keys if olds.get(key) != news.get(key)]
+    return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
+
+
+class _KindClusterProvider(ResourceProvider):
+    KEYS = ["name", "config", "node_image"]
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        kind = Kind(binary=props["kind"])
+        kubeconfig = Path(props["kubeconfig"])
+        kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+        kind.create(props["name"], props["config"], props["node_image"], kubeconfig, int(props["timeout"]))
+        return CreateResult(id_=props["name"], outs={**props, "context": f"kind-{props['name']}"})
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        return _replace_on_any_change(olds, news, self.KEYS)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        Kind(binary=props["kind"]).delete(props["name"], Path(props["kubeconfig"]))
+
+
+class KindCluster(Resource):
+    """A kind cluster: `kind create cluster` on create, `kind delete cluster` on delete."""
+
+    context: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+
+    def __init__(self, name: str, *, cluster_name: str, config: dict, node_image: str, kubeconfig: str,
+                 kind_binary: str, timeout: int, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"name": cluster_name, "config": config, "node_image": node_image, "kubeconfig": kubeconfig,
+                 "kind": kind_binary, "timeout": timeout, "context": None}
+        super().__init__(_KindClusterProvider(), name, props, opts)
+
+
+class _ClusterReadyProvider(ResourceProvider):
+    """Waits until every node is Ready and Calico runs on each; explains a timeout."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._wait(props)
+        return CreateResult(id_=props["context"], outs=props)
+
+    def update(self, _id: str, _olds: dict, news: dict) -> UpdateResult:
+        self._wait(news)
+        return UpdateResult(outs=news)
+
+    def _wait(self, props: dict[str, Any]) -> None:
+        kubectl = [props["kubectl"], "--kubeconfig", props["kubeconfig"], "--context", props["context"]]
+        timeout = f"{int(props['timeout'])}s"
+        steps = [
+            (["-n", "kube-system", "rollout", "status", "daemonset/calico-node", f"--timeout={timeout}"], "Calico on every node"),
+            (["wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={timeout}"], "nodes Ready"),
+            (["-n", "kube-system", "rollout", "status", "deployment/coredns", f"--timeout={timeout}"], "cluster DNS"),
+        ]
+        for args, what in steps:
+            result = run([*kubectl, *args], timeout=int(props["timeout"]) + 30)
+            if not result.ok:
+                diagnosis = run([*kubectl, "get", "nodes,pods", "-A", "-o", "wide"], timeout=60).stdout
+                events = run([*kubectl, "get", "events", "-A", "--sort-by=.lastTimestamp"], timeout=60).stdout
+                tail = "\n".join(events.splitlines()[-20:])
+                raise CommandFailed(result, f"waiting for {what}\n{diagnosis}\nrecent events:\n{tail}")
+
+
+class ClusterReady(Resource):
+    def __init__(self, name: str, *, kubeconfig: pulumi.Input[str], context: pulumi.Input[str], kubectl: str,
+                 timeout: int, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"kubeconfig": kubeconfig, "context": context, "kubectl": kubectl, "timeout": timeout}
+        super().__init__(_ClusterReadyProvider(), name, props, opts)
+
+
+class _ImagesLoadedProvider(ResourceProvider):
+    """Loads images into the kind nodes that don't hold that image ID yet."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._load(props)
+        return CreateResult(id_=props["cluster"], outs=props)
+
+    def update(self, _id: str, _olds: dict, news: dict) -> UpdateResult:
+        self._load(news)
+        return UpdateResult(outs=news)
+
+    def _load(self, props: dict[str, Any]) -> None:
+        from envbuilder.images.load import load_missing_images
+
+        load_missing_images(props["cluster"], list(props["images"]), kind=Kind(binary=props["kind"]))
+
+
+class ImagesLoaded(Resource):
+    def __init__(self, name: str, *, cluster: pulumi.Input[str], images: dict[str, str], kind_binary: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        # Image IDs are inputs, so a rebuilt image (same tag, new ID) is loaded again.
+        super().__init__(_ImagesLoadedProvider(), name, {"cluster": cluster, "images": images, "kind": kind_binary}, opts)
+
+
+class _ContainerProvider(ResourceProvider):
+    KEYS = ["spec"]
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        docker = Docker(binary=props["docker"])
+        container = ContainerSpec(**{k: _tuples(v) for k, v in props["spec"].items()})
+        docker.remove_container(container.name)  # a leftover of an interrupted run
+        docker.run_container(container)
+        address = docker.container_ip(container.name, container.network)
+        return CreateResult(id_=container.name, outs={**props, "address": address})
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        return _replace_on_any_change(olds, news, self.KEYS)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        docker = Docker(binary=props["docker"])
+        docker.remove_container(props["spec"]["name"])
+        for volume, _path in props["spec"].get("volumes", []):
+            docker.remove_volume(volume)
+
+
+def _tuples(value: Any) -> Any:
+    """Inputs come back from the engine as lists; ContainerSpec keeps tuples."""
+    if isinstance(value, list):
+        return tuple(_tuples(item) for item in value)
+    return value
+
+
+def _container_props(spec: ContainerSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name, "image": spec.image, "network": spec.network, "labels": spec.labels,
+        "env": spec.env, "secret_env": list(spec.secret_env),
+        "publish": [list(p) for p in spec.publish], "volumes": [list(v) for v in spec.volumes],
+    }
+
+
+class Container(Resource):
+    """A plain container on the cluster's Docker network (the F5, classic services)."""
+
+    address: pulumi.Output[str]
+
+    def __init__(self, name: str, *, spec: pulumi.Input[ContainerSpec], docker_binary: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {
+            "spec": pulumi.Output.from_input(spec).apply(_container_props),
+            "docker": docker_binary,
+            "address": None,
+        }
+        super().__init__(_ContainerProvider(), name, props, opts)
+
+
+__all__ = ["ClusterReady", "Container", "ImagesLoaded", "KindCluster"]

@@ -1,0 +1,110 @@
+"""Selecting an environment's Pulumi stack with the settings every engine run needs.
+
+No Pulumi account: the backend is a local file backend under the state directory unless
+`--backend-url` names another; secrets use a local passphrase unless PULUMI_CONFIG_PASSPHRASE
+is set. With locally built tools, plugin downloads and update checks are off, so a missing
+piece is an error at once, never a hang.
+"""
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from envbuilder.cluster.tools import find_tool, tool_path_env
+from envbuilder.errors import PrerequisiteError
+from envbuilder.state.home import state_home
+
+PROJECT = "envbuilder"
+LOCAL_PASSPHRASE = "envbuilder-local"  # protects secrets at rest in the local backend only
+
+
+def default_backend_url() -> str:
+    directory = state_home() / "pulumi"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory.as_uri()
+
+
+def engine_env(backend_url: str) -> dict[str, str]:
+    env = tool_path_env()
+    python_bin = str(Path(sys.executable).parent)
+    env.update(
+        {
+            # Dynamic providers run in a Python process of their own: make it this environment's Python.
+            "PATH": f"{python_bin}{os.pathsep}{env['PATH']}",
+            "ENVBUILDER_PYTHON": sys.executable,
+            "PULUMI_BACKEND_URL": backend_url,
+            "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", LOCAL_PASSPHRASE),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+    )
+    return env
+
+
+def _workspace_options(backend_url: str | None):
+    from pulumi import automation as auto
+
+    pulumi_binary = find_tool("pulumi")
+    if pulumi_binary is None:
+        raise PrerequisiteError("the Pulumi CLI is not installed", hint="run `make setup` (or `make toolchain`)")
+    url = backend_url or default_backend_url()
+    env = engine_env(url)
+    # The Automation API also reads these from this process when it starts the CLI.
+    os.environ.update({k: v for k, v in env.items() if k.startswith("PULUMI_")})
+    return auto.LocalWorkspaceOptions(
+        env_vars=env,
+        project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=url)),
+        pulumi_command=auto.PulumiCommand(root=str(pulumi_binary.parent.parent)),
+    )
+
+
+def select_stack(name: str, program: Callable[[], None], backend_url: str | None = None):
+    """Create or select the stack named after the environment."""
+    from pulumi import automation as auto
+
+    options = _workspace_options(backend_url)
+    return auto.create_or_select_stack(stack_name=name, project_name=PROJECT, program=program, opts=options)
+
+
+def stack_exists(name: str, backend_url: str | None = None) -> bool:
+    """Whether the backend holds a stack for `name`, without creating one."""
+    from pulumi import automation as auto
+
+    options = _workspace_options(backend_url)
+    workspace = auto.LocalWorkspace(
+        env_vars=options.env_vars, project_settings=options.project_settings, pulumi_command=options.pulumi_command
+    )
+    return any(summary.name == name for summary in workspace.list_stacks())
+
+
+def remove_stack(name: str, backend_url: str | None = None) -> None:
+    from pulumi import automation as auto
+
+    options = _workspace_options(backend_url)
+    workspace = auto.LocalWorkspace(
+        env_vars=options.env_vars, project_settings=options.project_settings, pulumi_command=options.pulumi_command
+    )
+    workspace.remove_stack(name, force=True)
+
+
+def recover(stack) -> list[str]:
+    """Clear what an interrupted run left: a stale lock and pending operations. Returns what was done.
+
+    Only called while this process holds the environment's own lock, so any Pulumi lock
+    found now belongs to a run that is gone.
+    """
+    done = []
+    try:
+        stack.cancel()
+        done.append("cleared a stale lock")
+    except Exception:  # noqa: BLE001 - nothing to cancel is the common case
+        pass
+    deployment = stack.export_stack()
+    pending = deployment.deployment.get("pending_operations") if deployment.deployment else None
+    if pending:
+        deployment.deployment["pending_operations"] = []
+        stack.import_stack(deployment)
+        kinds = ", ".join(sorted({op.get("type", "?") for op in pending}))
+        done.append(f"cleared {len(pending)} pending operation(s) ({kinds}) left by an interrupted run")
+    return done

@@ -1,0 +1,64 @@
+"""What the user asked for, checked and resolved into an EnvironmentSpec before anything is created."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from envbuilder.errors import InputError
+from envbuilder.spec.catalog import load_catalog
+from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolve_services
+from envbuilder.spec.names import default_name, validate_name
+from envbuilder.spec.profile import load_profile, parse_duration
+from envbuilder.state.home import project_root, stacks_dir
+
+TARGETS = ("kind", "existing")
+
+
+@dataclass(frozen=True)
+class ResolvedRequest:
+    spec: EnvironmentSpec
+    ttl: timedelta
+    overrides: dict[str, dict[str, str]]
+    replicas: dict[str, int]
+    backend_url: str | None
+
+
+@dataclass(frozen=True)
+class EnvironmentRequest:
+    services: list[str]
+    name: str | None = None
+    profile: str = "default"
+    overrides: list[str] = field(default_factory=list)
+    replicas: dict[str, int] = field(default_factory=dict)
+    revision: str | None = None
+    target: str = "kind"
+    kube_context: str | None = None
+    ttl: str | None = None
+    backend_url: str | None = None
+
+    def resolve(self) -> ResolvedRequest:
+        from envbuilder.images.revision import current_revision, resolve_revision
+
+        name = validate_name(self.name) if self.name else default_name()
+        if self.target not in TARGETS:
+            raise InputError(f"unknown target {self.target!r}; choose one of: {', '.join(TARGETS)}")
+        if self.target == "existing" and not self.kube_context:
+            raise InputError("--target existing needs --kube-context CONTEXT")
+        if self.target == "kind" and self.kube_context:
+            raise InputError("--kube-context applies to --target existing only")
+        profile = load_profile(stacks_dir(), self.profile)
+        overrides = parse_overrides(self.overrides)
+        revision = (
+            resolve_revision(project_root(), self.revision) if self.revision else current_revision(project_root())
+        ).name
+        services = resolve_services(
+            load_catalog(stacks_dir() / "services"), self.services, profile, revision, overrides, self.replicas
+        )
+        try:
+            ttl = parse_duration(self.ttl) if self.ttl else profile.ttl
+        except ValueError as error:
+            raise InputError(f"--ttl: {error}") from None
+        spec = EnvironmentSpec(
+            name=name, profile=profile, services=services, revision=revision,
+            target=self.target, kube_context=self.kube_context,  # type: ignore[arg-type]
+        )
+        return ResolvedRequest(spec, ttl, overrides, dict(self.replicas), self.backend_url)

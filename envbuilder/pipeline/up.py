@@ -1,0 +1,166 @@
+"""`envbuilder up` and `envbuilder scale`: an ordered list of small actions, each with a status line.
+
+Input is checked in full before anything is created. The environment's record is written
+before the first resource, so an interrupted run always leaves something `down` can find;
+the next command on the environment recovers the stack instead of failing.
+"""
+
+import getpass
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from envbuilder.cli.console import err_console
+from envbuilder.errors import EnvbuilderError, InputError
+from envbuilder.pipeline.engine_run import engine_error, ensure_credentials
+from envbuilder.pipeline.prerequisites import check_prerequisites
+from envbuilder.pipeline.progress import Progress
+from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
+from envbuilder.spec.environment import EnvironmentSpec
+from envbuilder.state import ports as host_ports
+from envbuilder.state.home import state_home
+from envbuilder.state.locks import environment_lock
+from envbuilder.state.records import EnvironmentRecord, HostPorts, find_record, list_records, save_record
+
+
+def up(request: EnvironmentRequest, *, smoke: bool = True) -> EnvironmentRecord:
+    resolved = request.resolve()
+    spec = resolved.spec
+    _warn_about_expired(spec.name)
+    with environment_lock(spec.name):
+        previous = find_record(spec.name)
+        if previous and previous.target != spec.target:
+            raise InputError(
+                f"environment {spec.name} runs on target {previous.target}; "
+                f"remove it first (envbuilder down {spec.name}) to change its target"
+            )
+        err_console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
+                          f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
+        with Progress(err_console) as progress:
+            with progress.phase("prerequisites"):
+                prerequisites = check_prerequisites(spec)
+            record = _record_for(resolved, previous)
+            try:
+                _apply(resolved, record, prerequisites, progress)
+                record.status = "ready"
+                if smoke:
+                    _smoke(record, progress)
+            except BaseException:
+                progress.fail_running()
+                record.status = "failed"
+                raise
+            finally:
+                record.phases = progress.records()
+                save_record(record)
+    err_console.print(f"[green]environment {spec.name} is ready[/]; see it with: envbuilder status {spec.name}")
+    return record
+
+
+def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -> EnvironmentRecord:
+    from envbuilder.state.records import load_record
+
+    record = load_record(name)
+    for service in replicas:
+        if service not in record.services:
+            raise InputError(f"environment {name} has no service {service!r}; its services: {', '.join(record.services)}")
+    overrides = [f"{svc}.{key}={value}" for svc, config in record.overrides.items() for key, value in config.items()]
+    request = EnvironmentRequest(
+        services=record.services, name=record.name, profile=record.profile, overrides=overrides,
+        replicas={**record.replicas, **replicas}, revision=record.revision, target=record.target,
+        kube_context=record.kube_context, backend_url=backend_url,
+    )
+    return up(request, smoke=False)
+
+
+def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None) -> EnvironmentRecord:
+    """The environment's record with its host ports, written before anything is created."""
+    spec = resolved.spec
+    wanted_vips = [service.name for service in spec.exposed]
+    if previous:
+        ports = previous.ports
+        missing = [name for name in wanted_vips if name not in ports.vips]
+        if missing:
+            ports.vips.update(zip(missing, host_ports.allocate(spec.name, len(missing))))
+        ports.vips = {name: port for name, port in ports.vips.items() if name in wanted_vips}
+        record = previous.model_copy(update={
+            "services": [s.name for s in spec.services], "revision": spec.revision, "profile": spec.profile.name,
+            "overrides": resolved.overrides, "replicas": resolved.replicas, "ports": ports, "status": "creating",
+        })
+    else:
+        allocated = host_ports.allocate(spec.name, 2 + len(wanted_vips))
+        record = EnvironmentRecord(
+            name=spec.name,
+            owner=getpass.getuser(),
+            created_at=datetime.now(UTC),
+            ttl_seconds=int(resolved.ttl.total_seconds()),
+            profile=spec.profile.name,
+            services=[s.name for s in spec.services],
+            revision=spec.revision,
+            target=spec.target,
+            namespace=spec.namespace,
+            kube_context=spec.kube_context if spec.target == "existing" else f"kind-{spec.cluster_name}",
+            kubeconfig=str(_kubeconfig_path(spec)) if spec.target == "kind" else _user_kubeconfig(),
+            ports=HostPorts(f5_api=allocated[0], broker=allocated[1], vips=dict(zip(wanted_vips, allocated[2:]))),
+            overrides=resolved.overrides,
+            replicas=resolved.replicas,
+        )
+    save_record(record)
+    return record
+
+
+def _kubeconfig_path(spec: EnvironmentSpec):
+    return state_home() / "kube" / f"{spec.name}.yaml"
+
+
+def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites, progress: Progress) -> None:
+    from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
+    from envbuilder.engine.workspace import recover, select_stack
+
+    spec = resolved.spec
+    image_ids: dict[str, str] = {}
+    if spec.target == "kind":
+        from envbuilder.images.build import ensure_environment_images
+
+        with progress.phase("images"):
+            image_ids = ensure_environment_images(spec)
+    inputs = ProgramInputs(
+        spec=spec,
+        ports=record.ports,
+        tools=prerequisites.tools,
+        kubeconfig=record.kubeconfig or _user_kubeconfig(),
+        calico_manifest=prerequisites.calico_manifest,
+        image_ids=image_ids,
+    )
+    stack = select_stack(spec.name, environment_program(inputs), resolved.backend_url)
+    for message in recover(stack):
+        err_console.print(f"[yellow]recovered:[/] {message}")
+    ensure_credentials(stack, [CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD])
+    try:
+        stack.up(on_event=progress.on_engine_event, color="never", on_output=lambda _line: None)
+    except Exception as error:  # the Automation API raises CommandError subclasses
+        raise engine_error("up", error) from None
+
+
+def _user_kubeconfig() -> str:
+    return os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")).split(os.pathsep)[0]
+
+
+def _smoke(record: EnvironmentRecord, progress: Progress) -> None:
+    from envbuilder.smoke.run import run_smoke_for_record
+
+    with progress.phase("smoke"):
+        results = run_smoke_for_record(record)
+    failed = [result for result in results if result.status == "failed"]
+    if failed:
+        raise EnvbuilderError(
+            f"{len(failed)} smoke check(s) failed: {', '.join(r.name for r in failed)}",
+            hint=f"details: envbuilder smoke {record.name}",
+        )
+
+
+def _warn_about_expired(current: str) -> None:
+    expired = [r.name for r in list_records() if r.expired() and r.name != current]
+    if expired:
+        err_console.print(
+            f"[yellow]warning:[/] expired environments: {', '.join(expired)}; remove them with: envbuilder reap"
+        )

@@ -1,0 +1,54 @@
+"""How `list` and `status` present an environment record."""
+
+from datetime import UTC, datetime, timedelta
+
+from envbuilder.state.records import EnvironmentRecord
+
+
+def humanize(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes = seconds // 60
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m"
+
+
+def environment_summary(record: EnvironmentRecord, now: datetime | None = None) -> dict:
+    now = now or datetime.now(UTC)
+    return {
+        "name": record.name,
+        "status": record.status,
+        "target": record.target,
+        "services": record.services,
+        "revision": record.revision,
+        "owner": record.owner,
+        "created_at": record.created_at.isoformat(),
+        "expires_at": record.expires_at.isoformat(),
+        "age": humanize(now - record.created_at),
+        "time_left": humanize(record.time_left(now)),
+        "expired": record.expired(now),
+    }
+
+
+def environment_details(record: EnvironmentRecord) -> dict:
+    vips = {service: f"http://127.0.0.1:{port}" for service, port in record.ports.vips.items()}
+    return {
+        **environment_summary(record),
+        "profile": record.profile,
+        "namespace": record.namespace,
+        "kube_context": record.kube_context,
+        "kubeconfig": record.kubeconfig,
+        "f5_api": f"https://127.0.0.1:{record.ports.f5_api}" if record.target == "kind" else None,
+        "vips": vips,
+        "broker": f"amqp://127.0.0.1:{record.ports.broker}" if record.target == "kind" else None,
+        "overrides": record.overrides,
+        "replicas": record.replicas,
+        "phases": [
+            {"name": p.name, "status": p.status, "seconds": round(p.seconds, 1) if p.seconds is not None else None}
+            for p in record.phases
+        ],
+    }
