@@ -1,0 +1,1 @@
+"""Smoke checks: concurrent checks with deadlines that say why they failed, not just "timeout"."""
