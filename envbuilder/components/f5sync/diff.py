@@ -1,17 +1,20 @@
 """What the F5 holds vs. what it should hold -> the fewest calls that close the gap. Pure."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Virtual
 
 
 @dataclass(frozen=True)
 class CreatePool:
+    kind: ClassVar[str] = "create_pool"
     pool: Pool  # created with its members in one call
 
 
 @dataclass(frozen=True)
 class AddMember:
+    kind: ClassVar[str] = "add_member"
     partition: str
     pool: str
     member: Member
@@ -19,6 +22,7 @@ class AddMember:
 
 @dataclass(frozen=True)
 class RemoveMember:
+    kind: ClassVar[str] = "remove_member"
     partition: str
     pool: str
     member: Member
@@ -26,22 +30,26 @@ class RemoveMember:
 
 @dataclass(frozen=True)
 class CreateVirtual:
+    kind: ClassVar[str] = "create_virtual"
     virtual: Virtual
 
 
 @dataclass(frozen=True)
 class UpdateVirtual:
+    kind: ClassVar[str] = "update_virtual"
     virtual: Virtual  # destination and pool are rewritten
 
 
 @dataclass(frozen=True)
 class DeleteVirtual:
+    kind: ClassVar[str] = "delete_virtual"
     partition: str
     name: str
 
 
 @dataclass(frozen=True)
 class DeletePool:
+    kind: ClassVar[str] = "delete_pool"
     partition: str
     name: str
 

@@ -1,0 +1,167 @@
+"""The reconcile loop: watch the cluster, compute the desired F5 state, apply the difference."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import Node, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from envbuilder.components.f5sync import contract, diff
+from envbuilder.components.f5sync.backoff import Backoff
+from envbuilder.components.f5sync.icontrol import F5Error, IControlClient
+from envbuilder.components.f5sync.kube import Informer, endpoint_slice_info, node_info, service_info
+from envbuilder.components.f5sync.mapping import desired_state
+from envbuilder.components.f5sync.metrics import Metrics
+from envbuilder.components.f5sync.model import ClusterSnapshot
+from envbuilder.components.f5sync.settings import Settings
+
+log = logging.getLogger("envbuilder.f5sync")
+
+
+@dataclass
+class Health:
+    synced: bool = False
+    last_success_at: float | None = None  # time.monotonic()
+    consecutive_failures: int = 0
+    last_error: str | None = None
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: Settings,
+        kube: AsyncClient,
+        f5: IControlClient,
+        metrics: Metrics,
+        *,
+        retry_backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.health = Health()
+        self._f5 = f5
+        self._description = contract.owner_description(settings.owner)
+        self._retry_backoff = retry_backoff or Backoff(base=0.5, cap=min(30.0, settings.resync_seconds))
+        self._clock = clock
+        self._changed = asyncio.Event()
+        self._first_change_at: float | None = None
+        self._reported: tuple[str, ...] = ()
+        common = {"on_change": self._on_change, "metrics": metrics}
+        self._services = Informer(kube, Service, service_info, namespace=settings.namespace, **common)
+        self._slices = Informer(kube, EndpointSlice, endpoint_slice_info, namespace=settings.namespace, **common)
+        self._nodes = Informer(kube, Node, node_info, namespace=None, **common)
+        self._informers = (self._services, self._slices, self._nodes)
+
+    def _on_change(self) -> None:
+        if self._first_change_at is None:
+            self._first_change_at = self._clock()
+        self._changed.set()
+
+    def snapshot(self) -> ClusterSnapshot:
+        return ClusterSnapshot(
+            services=tuple(self._services.store.values()),
+            nodes=tuple(self._nodes.store.values()),
+            endpoint_slices=tuple(self._slices.store.values()),
+        )
+
+    async def run(self) -> None:
+        """Runs until cancelled."""
+        async with asyncio.TaskGroup() as informers:
+            for informer in self._informers:
+                informers.create_task(informer.run(), name=f"watch {informer.kind}")
+            await asyncio.gather(*(informer.synced.wait() for informer in self._informers))
+            self.health.synced = True
+            log.info("cluster state synced", extra={"fields": {k.kind: len(k.store) for k in self._informers}})
+            await self._reconcile_forever()
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=self.settings.resync_seconds)
+                await asyncio.sleep(self.settings.debounce_seconds)  # let a burst of events land
+            except TimeoutError:
+                pass  # periodic resync: repairs drift on the F5 (restarted empty, hand edits)
+            seen_at, self._first_change_at = self._first_change_at, None
+            self._changed.clear()
+            try:
+                await self.reconcile(seen_at)
+            except F5Error as error:
+                self.health.consecutive_failures += 1
+                self.health.last_error = str(error)
+                self.metrics.reconciles.labels("failed").inc()
+                delay = self._retry_backoff.delay(self.health.consecutive_failures)
+                log.warning("reconcile failed", extra={"fields": {"error": str(error), "retry_in_s": round(delay, 3)}})
+                await asyncio.sleep(delay)
+                # Retry soon, and keep the original change time so latency counts the outage.
+                if seen_at is not None and (self._first_change_at is None or seen_at < self._first_change_at):
+                    self._first_change_at = seen_at
+                self._changed.set()
+
+    async def reconcile(self, seen_at: float | None) -> int:
+        """One pass: desired state vs. the F5's holdings, then the plan's calls. Returns how many were applied."""
+        started_at = self._clock()
+        desired = desired_state(self.snapshot(), default_partition=self.settings.f5_partition, vip_address=self.settings.vip_address)
+        holdings = await self._f5.holdings(self._description)
+        plan = diff.plan(holdings.owned, desired.state, foreign_pools=holdings.foreign_pools, foreign_virtuals=holdings.foreign_virtuals)
+        self._report_once(desired.problems + plan.conflicts)
+        since = seen_at if seen_at is not None else started_at
+        for operation in plan.operations:
+            await self._apply(operation)
+            self.metrics.changes.labels(operation.kind).inc()
+            log.info(
+                "f5 changed",
+                extra={"fields": {**_describe(operation), "latency_s": round(self._clock() - since, 4), "trigger": "cluster" if seen_at else "resync"}},
+            )
+        if plan.operations and seen_at is not None:
+            self.metrics.convergence.observe(self._clock() - seen_at)
+        self.metrics.reconciles.labels("applied" if plan.operations else "in_sync").inc()
+        self.metrics.managed_members.set(sum(len(pool.members) for pool in desired.state.pools.values()))
+        self.health.consecutive_failures = 0
+        self.health.last_error = None
+        self.health.last_success_at = self._clock()
+        return len(plan.operations)
+
+    async def _apply(self, operation: diff.Operation) -> None:
+        match operation:
+            case diff.CreatePool(pool):
+                await self._f5.create_pool(pool, self._description)
+            case diff.AddMember(partition, pool_name, member):
+                await self._f5.add_member(partition, pool_name, member)
+            case diff.RemoveMember(partition, pool_name, member):
+                await self._f5.remove_member(partition, pool_name, member)
+            case diff.CreateVirtual(virtual):
+                await self._f5.create_virtual(virtual, self._description)
+            case diff.UpdateVirtual(virtual):
+                await self._f5.update_virtual(virtual)
+            case diff.DeleteVirtual(partition, name):
+                await self._f5.delete_virtual(partition, name)
+            case diff.DeletePool(partition, name):
+                await self._f5.delete_pool(partition, name)
+
+    def _report_once(self, problems: tuple[str, ...]) -> None:
+        """Logs annotation problems and name conflicts when they change, not on every pass."""
+        if problems != self._reported:
+            for problem in problems:
+                log.warning("cannot sync", extra={"fields": {"problem": problem}})
+            self._reported = problems
+
+
+def _describe(operation: diff.Operation) -> dict[str, object]:
+    fields: dict[str, object] = {"operation": operation.kind}
+    match operation:
+        case diff.CreatePool(pool):
+            fields |= {"pool": f"/{pool.partition}/{pool.name}", "members": sorted(m.name for m in pool.members)}
+        case diff.AddMember(partition, pool_name, member) | diff.RemoveMember(partition, pool_name, member):
+            fields |= {"pool": f"/{partition}/{pool_name}", "member": member.name}
+        case diff.CreateVirtual(virtual) | diff.UpdateVirtual(virtual):
+            fields |= {"virtual": f"/{virtual.partition}/{virtual.name}", "destination": virtual.destination, "pool": virtual.pool_path}
+        case diff.DeleteVirtual(partition, name):
+            fields |= {"virtual": f"/{partition}/{name}"}
+        case diff.DeletePool(partition, name):
+            fields |= {"pool": f"/{partition}/{name}"}
+    return fields
