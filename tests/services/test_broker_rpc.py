@@ -1,0 +1,132 @@
+"""web and worker as real processes against a real RabbitMQ: the request/reply path and its failure modes."""
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import aio_pika
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def get_work(web, payload: str, timeout: float = 30.0) -> httpx.Response:
+    return httpx.get(f"{web.url}/work", params={"payload": payload}, timeout=timeout)
+
+
+def messages_waiting(amqp_url: str, queue: str) -> int:
+    async def count() -> int:
+        async with await aio_pika.connect(amqp_url) as connection:
+            channel = await connection.channel()
+            declared = await channel.declare_queue(queue, passive=True)
+            return declared.declaration_result.message_count
+
+    return asyncio.run(count())
+
+
+def test_web_returns_the_workers_answer_through_the_broker(start_service, work_queue):
+    worker = start_service("worker").wait_healthy()
+    web = start_service("web", GREETING="hi there").wait_healthy()
+
+    response = get_work(web, "ping")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["queue"] == work_queue
+    assert body["answer"]["result"] == "PING"
+    assert body["answer"]["worker"] == "worker"
+    assert httpx.get(web.url).json() == {
+        "greeting": "hi there",
+        "service": "web",
+        "environment": "test",
+        "revision": "test-revision",
+        "hostname": "web",
+    }
+    assert worker.healthy()
+
+
+def test_healthz_is_503_and_says_why_while_the_broker_is_unreachable(start_service):
+    web = start_service("web", AMQP_URL="amqp://guest:guest@127.0.0.1:1/%2F")
+    web.wait_until(lambda: _status(f"{web.url}/healthz") is not None, "serving HTTP")
+
+    response = httpx.get(f"{web.url}/healthz")
+
+    assert response.status_code == 503
+    assert "not connected to the broker" in response.text
+
+
+def test_web_answers_504_naming_the_queue_when_no_worker_answers(start_service, work_queue):
+    web = start_service("web", RPC_TIMEOUT_SECONDS="1").wait_healthy()
+
+    response = get_work(web, "anyone?")
+
+    assert response.status_code == 504
+    assert work_queue in response.json()["error"]
+
+
+def test_two_worker_replicas_share_the_load(start_service):
+    for name in ("worker-a", "worker-b"):
+        start_service("worker", HOSTNAME=name, WORK_DELAY_MS="300", PREFETCH="1").wait_healthy()
+    web = start_service("web").wait_healthy()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda n: get_work(web, f"job-{n}"), range(6)))
+
+    assert all(response.status_code == 200 for response in responses)
+    assert {response.json()["answer"]["worker"] for response in responses} == {"worker-a", "worker-b"}
+
+
+def test_a_worker_killed_mid_message_loses_nothing(start_service):
+    slow = start_service("worker", HOSTNAME="worker-slow", WORK_DELAY_MS="60000").wait_healthy()
+    web = start_service("web", RPC_TIMEOUT_SECONDS="30").wait_healthy()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(get_work, web, "survive")
+        slow.wait_for_log("received")  # the slow replica holds the message, unacknowledged
+        start_service("worker", HOSTNAME="worker-fast").wait_healthy()
+        slow.signal(signal.SIGKILL)
+        response = pending.result()
+
+    assert response.status_code == 200, response.text
+    answer = response.json()["answer"]
+    assert (answer["worker"], answer["result"], answer["redelivered"]) == ("worker-fast", "SURVIVE", True)
+
+
+def test_both_services_reconnect_on_their_own_after_a_broker_restart(rabbitmq, start_service):
+    worker = start_service("worker").wait_healthy()
+    web = start_service("web").wait_healthy()
+    assert get_work(web, "before").status_code == 200
+
+    rabbitmq.restart()
+
+    worker.wait_healthy(timeout=60)
+    web.wait_healthy(timeout=60)
+    response = get_work(web, "after")
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"]["result"] == "AFTER"
+
+
+def test_sigterm_finishes_in_flight_work_and_exits_cleanly(rabbitmq, start_service, work_queue):
+    worker = start_service("worker", WORK_DELAY_MS="1500").wait_healthy()
+    web = start_service("web").wait_healthy()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(get_work, web, "drain")
+        worker.wait_for_log("received")
+        worker.signal(signal.SIGTERM)
+        web.signal(signal.SIGTERM)
+        response = pending.result()
+
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"]["redelivered"] is False
+    assert worker.wait_exit() == 0
+    assert web.wait_exit() == 0
+    assert messages_waiting(rabbitmq.amqp_url, work_queue) == 0  # acknowledged, not handed back
+
+
+def _status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.TransportError:
+        return None
