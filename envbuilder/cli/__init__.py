@@ -11,6 +11,7 @@ from envbuilder.cli.app import app
 from envbuilder.cli import environments  # noqa: E402,F401  up, down, list, status, services, render, scale
 from envbuilder.cli import smoke  # noqa: E402,F401  smoke
 from envbuilder.cli import f5sync  # noqa: E402,F401  f5-sync run
+from envbuilder.cli import f5mock  # noqa: E402,F401  f5-mock serve
 
 
 def main() -> None:

@@ -1,0 +1,53 @@
+"""`envbuilder f5-mock`: run the mock F5 BIG-IP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from envbuilder.cli.app import app
+from envbuilder.errors import InputError
+
+f5_mock = typer.Typer(help="The mock F5 BIG-IP (iControl REST + forwarding virtual servers).", no_args_is_help=True)
+app.add_typer(f5_mock, name="f5-mock")
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`host:port` or `[ipv6]:port`."""
+    host, separator, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not separator or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InputError(f"--listen {listen!r} is not HOST:PORT", hint="e.g. --listen 127.0.0.1:8443")
+    return host, int(port)
+
+
+@f5_mock.command()
+def serve(
+    state_dir: Annotated[Path, typer.Option(help="Configuration, certificate: kept across restarts.")],
+    listen: Annotated[str, typer.Option(help="HOST:PORT of the HTTPS API.")] = "127.0.0.1:8443",
+    username: Annotated[str, typer.Option(envvar="F5MOCK_USERNAME", help="API user.")] = "admin",
+    password: Annotated[str, typer.Option(envvar="F5MOCK_PASSWORD", help="API password.")] = "admin",
+    bind_virtuals_to: Annotated[
+        str | None,
+        typer.Option(envvar="F5MOCK_BIND_VIRTUALS_TO",
+                     help="Listen for every virtual server on this address instead of its destination's."),
+    ] = None,
+    monitor_interval: Annotated[float, typer.Option(min=0.05, help="Seconds between TCP health probes.")] = 5.0,
+) -> None:
+    """Serve the iControl REST API over HTTPS until interrupted; logs are JSON lines on stderr."""
+    from envbuilder.components.f5mock.events import log_to_stderr
+    from envbuilder.components.f5mock.server import F5MockServer, new_event_loop
+
+    host, port = parse_listen(listen)
+    log_to_stderr()
+    server = F5MockServer(state_dir, host=host, port=port, username=username, password=password,
+                          bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(server.serve_until_signalled())
+    except OSError as error:
+        raise InputError(f"cannot serve on {listen}: {error.strerror or error}") from None
+    finally:
+        loop.close()

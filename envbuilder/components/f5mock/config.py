@@ -1,0 +1,326 @@
+"""BIG-IP's configuration rules, applied to a copy of the configuration.
+
+`ConfigEdit` takes one API change at a time; if any rule is broken it raises an
+`F5RestError` and the copy is dropped, so a refused change leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from envbuilder.components.f5mock.errors import F5RestError, already_exists, not_found
+from envbuilder.components.f5mock.models import (
+    MONITORS,
+    Config,
+    MemberBody,
+    MemberRecord,
+    NodeBody,
+    NodeRecord,
+    PoolBody,
+    PoolRecord,
+    VirtualBody,
+    VirtualRecord,
+)
+from envbuilder.components.f5mock.names import (
+    ObjectPath,
+    is_address,
+    make_path,
+    parse_address,
+    parse_destination,
+    parse_port,
+    reference_path,
+    split_service,
+)
+
+
+def member_identity(pool: ObjectPath, member: ObjectPath) -> str:
+    """How BIG-IP names a member in messages: `/Common/p /Common/10.0.0.1 80`."""
+    host, port = split_service(member.name)
+    return f"{pool.full_path} /{member.partition}/{host} {port}"
+
+
+def normalise_monitor(rule: str) -> str:
+    """`tcp`, `/Common/tcp`, `/Common/tcp and /Common/http`; "" or `none` for no monitor."""
+    if rule.strip() in ("", "none", "/Common/none"):
+        return ""
+    names = []
+    for part in rule.split(" and "):
+        name = part.strip()
+        full = name if name.startswith("/") else f"/Common/{name}"
+        if full.rpartition("/")[0] != "/Common" or full.rpartition("/")[2] not in MONITORS:
+            raise F5RestError(400, f"01020036:3: The requested monitor ({full}) was not found.")
+        names.append(full)
+    return " and ".join(names)
+
+
+def _forced_down(state: str) -> bool:
+    return state == "user-down"
+
+
+def _disabled(session: str) -> bool:
+    return session == "user-disabled"
+
+
+class ConfigView:
+    """Lookups that answer BIG-IP's 404s."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def node(self, path: ObjectPath) -> NodeRecord:
+        found = self.config.nodes.get(path.full_path)
+        if found is None:
+            raise not_found("Node", path.full_path)
+        return found
+
+    def pool(self, path: ObjectPath) -> PoolRecord:
+        found = self.config.pools.get(path.full_path)
+        if found is None:
+            raise not_found("Pool", path.full_path)
+        return found
+
+    def member(self, pool_path: ObjectPath, member_path: ObjectPath) -> MemberRecord:
+        found = self.pool(pool_path).member(member_path.full_path)
+        if found is None:
+            raise not_found("Pool Member", member_identity(pool_path, member_path))
+        return found
+
+    def virtual(self, path: ObjectPath) -> VirtualRecord:
+        found = self.config.virtuals.get(path.full_path)
+        if found is None:
+            raise not_found("Virtual Server", path.full_path)
+        return found
+
+
+
+class ConfigEdit(ConfigView):
+    """One change to a copy of `base`; `config` is the result once every call succeeded."""
+
+    def __init__(self, base: Config) -> None:
+        super().__init__(base.model_copy(deep=True))
+        self.config.generation += 1
+        self.generation = self.config.generation
+
+    # --- nodes --------------------------------------------------------------------------
+
+    def create_node(self, body: NodeBody) -> NodeRecord:
+        path = self._new_path(body, "Node", self.config.nodes)
+        if body.address is None:
+            raise F5RestError(400, f"01070734:3: Configuration error: Node {path.full_path} requires an address.")
+        node = self._add_node(path, body.address)
+        self._apply_node_fields(node, body)
+        return node
+
+    def update_node(self, path: ObjectPath, body: NodeBody) -> NodeRecord:
+        node = self.node(path)
+        if body.address is not None and str(parse_address(body.address)) != node.address:
+            raise F5RestError(400, f"01070734:3: Configuration error: the address of Node {path.full_path} cannot be changed.")
+        self._apply_node_fields(node, body)
+        node.generation = self.generation
+        return node
+
+    def delete_node(self, path: ObjectPath) -> None:
+        self.node(path)
+        for pool in self.config.pools.values():
+            if any(member.node == path.full_path for member in pool.members):
+                raise F5RestError(
+                    400,
+                    f"01070110:3: Node address '{path.full_path}' is referenced by a member of pool '{pool.path.full_path}'.",
+                )
+        del self.config.nodes[path.full_path]
+
+    def _add_node(self, path: ObjectPath, address_text: str) -> NodeRecord:
+        address = str(parse_address(address_text))
+        for other in self.config.nodes.values():
+            if other.partition == path.partition and other.address == address:
+                raise already_exists("Node", f"{other.path.full_path} {address}", path.partition)
+        node = NodeRecord(partition=path.partition, sub_path=path.sub_path, name=path.name,
+                          address=address, generation=self.generation)
+        self.config.nodes[path.full_path] = node
+        return node
+
+    @staticmethod
+    def _apply_node_fields(node: NodeRecord, body: NodeBody) -> None:
+        if body.description is not None:
+            node.description = body.description
+        if body.state is not None:
+            node.forced_down = _forced_down(body.state)
+        if body.session is not None:
+            node.disabled = _disabled(body.session)
+
+    # --- pools and members --------------------------------------------------------------
+
+    def create_pool(self, body: PoolBody) -> PoolRecord:
+        path = self._new_path(body, "Pool", self.config.pools)
+        pool = PoolRecord(partition=path.partition, sub_path=path.sub_path, name=path.name,
+                          generation=self.generation)
+        self.config.pools[path.full_path] = pool
+        self._apply_pool_fields(pool, body)
+        return pool
+
+    def update_pool(self, path: ObjectPath, body: PoolBody) -> PoolRecord:
+        pool = self.pool(path)
+        self._apply_pool_fields(pool, body)
+        pool.generation = self.generation
+        return pool
+
+    def delete_pool(self, path: ObjectPath) -> None:
+        self.pool(path)
+        for virtual in self.config.virtuals.values():
+            if virtual.pool == path.full_path:
+                raise F5RestError(
+                    400,
+                    f"01070265:3: The Pool ({path.full_path}) cannot be deleted because it is in use by a "
+                    f"Virtual Server ({virtual.path.full_path}).",
+                )
+        del self.config.pools[path.full_path]
+
+    def _apply_pool_fields(self, pool: PoolRecord, body: PoolBody) -> None:
+        if body.description is not None:
+            pool.description = body.description
+        if body.loadBalancingMode is not None:
+            pool.load_balancing_mode = body.loadBalancingMode
+        if body.monitor is not None:
+            pool.monitor = normalise_monitor(body.monitor)
+        if body.members is not None:  # a given list replaces the members, as on BIG-IP
+            pool.members = []
+            for member_body in body.members:
+                self.create_member(pool.path, member_body)
+
+    def create_member(self, pool_path: ObjectPath, body: MemberBody) -> MemberRecord:
+        pool = self.pool(pool_path)
+        if not body.name:
+            raise F5RestError(400, "01070734:3: Configuration error: a pool member requires a name (address:port).")
+        path = make_path(body.name, body.partition or pool.partition)
+        if path.sub_path:
+            raise F5RestError(400, f"01070022:3: The requested object name ({body.name}) is invalid.")
+        host, port_text = split_service(path.name)
+        port = parse_port(port_text, f"pool member {path.name}")
+        if pool.member(path.full_path) is not None:
+            raise already_exists("Pool Member", member_identity(pool_path, path), path.partition)
+        node = self._member_node(ObjectPath(path.partition, host), body.address)
+        member = MemberRecord(partition=path.partition, name=path.name, node=node.path.full_path,
+                              address=node.address, port=port, generation=self.generation)
+        self._apply_member_fields(member, body)
+        pool.members.append(member)
+        return member
+
+    def _member_node(self, node_path: ObjectPath, address: str | None) -> NodeRecord:
+        """The member's node, created (as BIG-IP does) when the member names a new one."""
+        existing = self.config.nodes.get(node_path.full_path)
+        wanted = address if address is not None else node_path.name
+        if existing is not None:
+            if address is not None and str(parse_address(address)) != existing.address:
+                raise F5RestError(
+                    400,
+                    f"01070734:3: Configuration error: Node {node_path.full_path} has address {existing.address}, not {address}.",
+                )
+            return existing
+        if not is_address(wanted):
+            raise F5RestError(400, f"01020036:3: The requested Node ({node_path.full_path}) was not found.")
+        return self._add_node(node_path, wanted)
+
+    def update_member(self, pool_path: ObjectPath, member_path: ObjectPath, body: MemberBody) -> MemberRecord:
+        member = self.member(pool_path, member_path)
+        self._apply_member_fields(member, body)
+        member.generation = self.generation
+        return member
+
+    def delete_member(self, pool_path: ObjectPath, member_path: ObjectPath) -> None:
+        pool = self.pool(pool_path)
+        pool.members.remove(self.member(pool_path, member_path))
+
+    @staticmethod
+    def _apply_member_fields(member: MemberRecord, body: MemberBody) -> None:
+        if body.description is not None:
+            member.description = body.description
+        if body.state is not None:
+            member.forced_down = _forced_down(body.state)
+        if body.session is not None:
+            member.disabled = _disabled(body.session)
+        if body.ratio is not None:
+            member.ratio = body.ratio
+
+    # --- virtual servers ----------------------------------------------------------------
+
+    def create_virtual(self, body: VirtualBody) -> VirtualRecord:
+        path = self._new_path(body, "Virtual Server", self.config.virtuals)
+        if body.destination is None:
+            raise F5RestError(400, f"01070734:3: Configuration error: Virtual Server {path.full_path} requires a destination.")
+        virtual = VirtualRecord(partition=path.partition, sub_path=path.sub_path, name=path.name,
+                                destination="", generation=self.generation)
+        self.config.virtuals[path.full_path] = virtual
+        self._apply_virtual_fields(virtual, body)
+        return virtual
+
+    def update_virtual(self, path: ObjectPath, body: VirtualBody) -> VirtualRecord:
+        virtual = self.virtual(path)
+        self._apply_virtual_fields(virtual, body)
+        virtual.generation = self.generation
+        return virtual
+
+    def delete_virtual(self, path: ObjectPath) -> None:
+        self.virtual(path)
+        del self.config.virtuals[path.full_path]
+
+    def _apply_virtual_fields(self, virtual: VirtualRecord, body: VirtualBody) -> None:
+        if body.destination is not None:
+            virtual.destination = str(parse_destination(body.destination, virtual.partition))
+            self._check_destination_unique(virtual)
+        if body.pool is not None:
+            virtual.pool = self._pool_reference(body.pool, virtual.partition)
+        if body.mask is not None:
+            virtual.mask = str(_parse_ip(body.mask, "mask"))
+        if body.source is not None:
+            virtual.source = str(_parse_network(body.source))
+        if body.sourceAddressTranslation is not None:
+            virtual.source_address_translation = body.sourceAddressTranslation.type
+        if body.description is not None:
+            virtual.description = body.description
+        if body.enabled and body.disabled:
+            raise F5RestError(400, "01070734:3: Configuration error: enabled and disabled are mutually exclusive.")
+        if body.enabled is not None or body.disabled is not None:
+            virtual.enabled = bool(body.enabled) if body.enabled is not None else not body.disabled
+
+    def _pool_reference(self, reference: str, partition: str) -> str:
+        if reference in ("", "none"):
+            return ""
+        path = reference_path(reference, partition)
+        if path.full_path not in self.config.pools:
+            raise F5RestError(400, f"01020036:3: The requested Pool ({path.full_path}) was not found.")
+        return path.full_path
+
+    def _check_destination_unique(self, virtual: VirtualRecord) -> None:
+        for other in self.config.virtuals.values():
+            if other is not virtual and other.destination == virtual.destination:
+                raise F5RestError(
+                    400,
+                    f"01070333:3: Virtual Server {virtual.path.full_path} illegally shares destination address, "
+                    "source address, service port, ip-protocol, and route domain with Virtual Server "
+                    f"{other.path.full_path}.",
+                )
+
+    # --- shared -------------------------------------------------------------------------
+
+    @staticmethod
+    def _new_path(body: NodeBody | PoolBody | VirtualBody, label: str, existing: dict) -> ObjectPath:
+        if not body.name:
+            raise F5RestError(400, f"01070734:3: Configuration error: a {label} requires a name.")
+        path = make_path(body.name, body.partition, body.subPath)
+        if path.full_path in existing:
+            raise already_exists(label, path.full_path, path.partition)
+        return path
+
+
+def _parse_ip(text: str, field: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise F5RestError(400, f'01070712:3: Invalid IP address "{text}" in {field}.') from None
+
+
+def _parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise F5RestError(400, f'01070712:3: Invalid IP address "{text}" in source.') from None

@@ -1,0 +1,398 @@
+"""The data plane: virtual servers really listen and forward TCP connections to members.
+
+Each accepted connection is paired with one to a member chosen when it arrives (so API
+changes apply to the next connection at once). Bytes are spliced with two asyncio
+protocols that hand every received buffer straight to the other socket's transport
+(no StreamReader/Writer buffering, no extra copy), with transport flow control so a
+slow side pauses the fast one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from envbuilder.components.f5mock.errors import F5RestError
+from envbuilder.components.f5mock.events import log_event
+from envbuilder.components.f5mock.models import Config, MemberRecord, PoolRecord
+from envbuilder.components.f5mock.names import parse_destination
+
+CONNECT_TIMEOUT = 3.0
+
+
+@dataclass(slots=True)
+class Counters:
+    """Connection counters of one virtual, pool, member or node."""
+
+    current: int = 0
+    total: int = 0
+    bytes_in: int = 0  # received by the F5 on this side
+    bytes_out: int = 0  # sent by the F5 on this side
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def member_key(pool: PoolRecord, member: MemberRecord) -> str:
+    return f"{pool.path.full_path} {member.path.full_path}"
+
+
+def connect_host(address: str) -> str:
+    """The IP to connect to: route-domain suffixes only matter on a real BIG-IP."""
+    return address.partition("%")[0]
+
+
+class Stats:
+    """Counters by kind ("virtual", "pool", "member", "node") and key; created on first use."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str], Counters] = {}
+
+    def of(self, kind: str, key: str) -> Counters:
+        counters = self._counters.get((kind, key))
+        if counters is None:
+            counters = self._counters[(kind, key)] = Counters()
+        return counters
+
+    def keep_only(self, config: Config) -> None:
+        """Forget the counters of deleted objects (a re-created object starts from zero)."""
+        live = {("virtual", key) for key in config.virtuals} | {("pool", key) for key in config.pools}
+        live |= {("node", key) for key in config.nodes}
+        live |= {("member", member_key(p, m)) for p in config.pools.values() for m in p.members}
+        for key in self._counters.keys() - live:
+            del self._counters[key]
+
+
+class HealthMonitor:
+    """TCP connect probes of the members of pools that have a monitor."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._status: dict[tuple[str, int], bool] = {}
+        self._targets: set[tuple[str, int]] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def is_up(self, host: str, port: int) -> bool | None:
+        """True/False after the first probe, None before it."""
+        return self._status.get((host, port))
+
+    def watch(self, config: Config) -> None:
+        self._targets = {
+            (connect_host(member.address), member.port)
+            for pool in config.pools.values() if pool.monitor
+            for member in pool.members
+        }
+        if self._targets - self._status.keys():
+            self._wake.set()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            targets = sorted(self._targets)
+            results = await asyncio.gather(*(self._probe(*target) for target in targets))
+            for target, up in zip(targets, results):
+                if self._status.get(target) != up:
+                    log_event("monitor", member=f"{target[0]}:{target[1]}", status="up" if up else "down")
+                self._status[target] = up
+            for target in self._status.keys() - self._targets:
+                del self._status[target]
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def _probe(self, host: str, port: int) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await asyncio.wait_for(
+                loop.create_connection(asyncio.Protocol, host, port), max(self.interval, 1.0)
+            )
+        except (OSError, TimeoutError):
+            return False
+        transport.close()
+        return True
+
+
+class _Half(asyncio.Protocol):
+    """One socket of a forwarded connection: what it receives is written to the other."""
+
+    __slots__ = ("link", "transport", "peer", "received_by", "sent_by")
+
+    def __init__(self, link: _Link) -> None:
+        self.link = link
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Half | None = None
+        self.received_by: tuple[Counters, ...] = ()  # counts bytes in
+        self.sent_by: tuple[Counters, ...] = ()  # counts bytes out (through the peer)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        peer_transport = self.peer.transport  # type: ignore[union-attr]
+        if peer_transport.is_closing():  # type: ignore[union-attr]
+            return
+        peer_transport.write(data)  # type: ignore[union-attr]
+        size = len(data)
+        for counters in self.received_by:
+            counters.bytes_in += size
+        for counters in self.sent_by:
+            counters.bytes_out += size
+
+    def eof_received(self) -> bool:
+        peer = self.peer
+        if peer is None or peer.transport is None or peer.transport.is_closing():
+            return False
+        peer.transport.write_eof()
+        self.link.eofs += 1
+        if self.link.eofs == 2:
+            self.link.close()
+        return True  # keep the other direction open (TCP half-close)
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link.close()
+
+
+class _ClientHalf(_Half):
+    """The accepted side: holds the client until a member connection is made."""
+
+    __slots__ = ()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.pause_reading()  # type: ignore[attr-defined]
+        self.link.accepted()
+
+
+class _Link:
+    """A client connection to a virtual and the connection made for it to a member."""
+
+    __slots__ = ("plane", "virtual", "client", "server", "eofs", "counted", "connecting", "closed")
+
+    def __init__(self, plane: DataPlane, virtual: str) -> None:
+        self.plane = plane
+        self.virtual = virtual
+        self.client: _Half = _ClientHalf(self)
+        self.server = _Half(self)
+        self.client.peer, self.server.peer = self.server, self.client
+        self.eofs = 0
+        self.counted: tuple[Counters, ...] = ()
+        self.connecting: asyncio.Task[None] | None = None
+        self.closed = False
+
+    def accepted(self) -> None:
+        self.plane.links.add(self)
+        self.connecting = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        virtual_counters = self.plane.stats.of("virtual", self.virtual)
+        virtual_counters.total += 1
+        virtual_counters.current += 1
+        self.counted = (virtual_counters,)
+        for pool, member in self.plane.candidates(self.virtual):
+            try:
+                await asyncio.wait_for(
+                    loop.create_connection(lambda: self.server, connect_host(member.address), member.port),
+                    CONNECT_TIMEOUT,
+                )
+            except (OSError, TimeoutError):
+                continue
+            if self.closed:
+                self.server.transport.close()  # type: ignore[union-attr]
+                return
+            stats = self.plane.stats
+            server_side = (stats.of("pool", pool.path.full_path), stats.of("member", member_key(pool, member)),
+                           stats.of("node", member.node))
+            for counters in server_side:
+                counters.total += 1
+                counters.current += 1
+            self.counted += server_side
+            self.client.received_by, self.client.sent_by = (virtual_counters,), server_side
+            self.server.received_by, self.server.sent_by = server_side, (virtual_counters,)
+            self.client.transport.resume_reading()  # type: ignore[union-attr]
+            return
+        self.client.transport.abort()  # type: ignore[union-attr]  # no member: reset, as BIG-IP does
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.connecting is not None and not self.connecting.done():
+            self.connecting.cancel()
+        for half in (self.client, self.server):
+            if half.transport is not None:
+                half.transport.close()
+        for counters in self.counted:
+            counters.current -= 1
+        self.plane.links.discard(self)
+
+    def abort(self) -> None:
+        for half in (self.client, self.server):
+            if half.transport is not None:
+                half.transport.abort()
+        self.close()
+
+
+class ListenerChange:
+    """Listeners opened for a configuration not yet saved: commit, or roll back."""
+
+    def __init__(self, plane: DataPlane, config: Config, opened: dict[str, tuple[Bind, asyncio.Server]],
+                 still_unbound: dict[str, str]) -> None:
+        self._plane, self._config, self._opened, self._unbound = plane, config, opened, still_unbound
+
+    def commit(self) -> None:
+        plane = self._plane
+        wanted = plane.binds(self._config)
+        for key, (bind, server) in self._opened.items():
+            previous = plane.listeners.pop(key, None)
+            if previous is not None:
+                previous[1].close()
+            plane.listeners[key] = (bind, server)
+            log_event("listen", virtual=key, bind=str(bind))
+        for key in list(plane.listeners):
+            if key not in wanted:
+                plane.listeners.pop(key)[1].close()  # open connections carry on, as on BIG-IP
+                log_event("unlisten", virtual=key)
+        for key, error in self._unbound.items():
+            if key not in plane.unbound:
+                log_event("listen-failed", logging.ERROR, virtual=key, bind=str(wanted[key]), error=error)
+        plane.unbound = self._unbound
+        plane.config = self._config
+        plane.stats.keep_only(self._config)
+        plane.monitor.watch(self._config)
+
+    def rollback(self) -> None:
+        for _, server in self._opened.values():
+            server.close()
+
+
+class DataPlane:
+    """Listeners of the virtual servers, member choice, health monitors and counters."""
+
+    def __init__(self, *, bind_virtuals_to: str | None = None, monitor_interval: float = 5.0) -> None:
+        self.bind_virtuals_to = bind_virtuals_to
+        self.config = Config()
+        self.listeners: dict[str, tuple[Bind, asyncio.Server]] = {}
+        self.unbound: dict[str, str] = {}  # virtual -> why it could not listen (at start)
+        self.links: set[_Link] = set()
+        self.stats = Stats()
+        self.monitor = HealthMonitor(monitor_interval)
+        self._last_chosen: dict[str, str] = {}  # pool -> member, for round-robin
+
+    def binds(self, config: Config) -> dict[str, Bind]:
+        """Where each virtual that forwards (enabled, with a pool) must listen."""
+        binds = {}
+        for key, virtual in config.virtuals.items():
+            if virtual.enabled and virtual.pool:
+                destination = parse_destination(virtual.destination, virtual.partition)
+                binds[key] = Bind(self.bind_virtuals_to or str(destination.address.ip), destination.port)
+        return binds
+
+    async def prepare(self, config: Config, *, strict: bool = True) -> ListenerChange:
+        """Opens the listeners `config` adds or moves. A listener an API change asks for and
+        that cannot be bound is a 400 (nothing applied); one that was already failing, or
+        any at start (`strict=False`), is reported in /health and retried on later changes."""
+        wanted = self.binds(config)
+        before = self.binds(self.config)
+        loop = asyncio.get_running_loop()
+        opened: dict[str, tuple[Bind, asyncio.Server]] = {}
+        unbound: dict[str, str] = {}
+        for key, bind in wanted.items():
+            current = self.listeners.get(key)
+            if current is not None and current[0] == bind:
+                continue
+            try:
+                server = await loop.create_server(lambda key=key: _Link(self, key).client, bind.host, bind.port,
+                                                  reuse_address=True, backlog=1024)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                if strict and (before.get(key) != bind or key not in self.unbound):
+                    for _, opened_server in opened.values():
+                        opened_server.close()
+                    raise F5RestError(
+                        400,
+                        f"01071912:3: Virtual Server {key} cannot listen on its destination {bind}: {reason}.",
+                    ) from None
+                unbound[key] = reason
+                continue
+            opened[key] = (bind, server)
+        return ListenerChange(self, config, opened, unbound)
+
+    def candidates(self, virtual_key: str) -> list[tuple[PoolRecord, MemberRecord]]:
+        """The members to try for a new connection, best first."""
+        virtual = self.config.virtuals.get(virtual_key)
+        pool = self.config.pools.get(virtual.pool) if virtual is not None else None
+        if pool is None or not virtual.enabled:  # type: ignore[union-attr]
+            return []
+        available = [member for member in pool.members if self._available(pool, member)]
+        if not available:
+            return []
+        if pool.load_balancing_mode == "least-connections-member":
+            available.sort(key=lambda member: self.stats.of("member", member_key(pool, member)).current)
+        else:
+            available = self._round_robin(pool, available)
+        self._last_chosen[pool.path.full_path] = available[0].path.full_path
+        return [(pool, member) for member in available]
+
+    def _round_robin(self, pool: PoolRecord, available: list[MemberRecord]) -> list[MemberRecord]:
+        """`available` rotated to start after the member chosen last (in pool order)."""
+        order = [member.path.full_path for member in pool.members]
+        last = self._last_chosen.get(pool.path.full_path)
+        last_index = order.index(last) if last in order else -1
+        start = next((i for i, member in enumerate(available)
+                      if order.index(member.path.full_path) > last_index), 0)
+        return available[start:] + available[:start]
+
+    def _available(self, pool: PoolRecord, member: MemberRecord) -> bool:
+        if member.disabled or member.forced_down:
+            return False
+        node = self.config.nodes.get(member.node)
+        if node is not None and (node.disabled or node.forced_down):
+            return False
+        return not pool.monitor or self.monitor.is_up(connect_host(member.address), member.port) is True
+
+    def member_state(self, pool: PoolRecord, member: MemberRecord) -> tuple[str, str]:
+        """The `state` and `session` BIG-IP reports for a member."""
+        if member.forced_down:
+            state = "user-down"
+        elif pool.monitor:
+            state = "up" if self.monitor.is_up(connect_host(member.address), member.port) else "down"
+        else:
+            state = "unchecked"
+        session = "user-disabled" if member.disabled else "monitor-enabled" if pool.monitor else "user-enabled"
+        return state, session
+
+    def availability(self, pool: PoolRecord, member: MemberRecord) -> str:
+        return "available" if self._available(pool, member) else "offline"
+
+    async def close(self) -> None:
+        for _, server in self.listeners.values():
+            server.close()
+        self.listeners.clear()
+        for link in list(self.links):
+            link.abort()
+        await self.monitor.stop()

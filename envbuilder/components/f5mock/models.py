@@ -1,0 +1,161 @@
+"""The configuration the mock keeps (records) and the request bodies it accepts.
+
+Request bodies reject unknown fields with a 400, as BIG-IP does; the read-only fields
+BIG-IP itself returns (`kind`, `selfLink`, `generation`, `fullPath`, references) are
+accepted and ignored, so a client can PUT back an object it has just read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envbuilder.components.f5mock.names import ObjectPath
+
+LoadBalancingMode = Literal["round-robin", "least-connections-member"]
+# Every monitor is probed with a TCP connect (see docs/f5-mock.md).
+MONITORS = frozenset({"tcp", "tcp_half_open", "http", "https"})
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partition: str
+    name: str
+    sub_path: str = ""
+    generation: int
+
+    @property
+    def path(self) -> ObjectPath:
+        return ObjectPath(self.partition, self.name, self.sub_path)
+
+
+class NodeRecord(_Record):
+    address: str
+    description: str = ""
+    forced_down: bool = False
+    disabled: bool = False
+
+
+class MemberRecord(_Record):
+    node: str  # full path of the node it belongs to
+    address: str
+    port: int
+    description: str = ""
+    forced_down: bool = False
+    disabled: bool = False
+    ratio: int = 1
+
+
+class PoolRecord(_Record):
+    load_balancing_mode: LoadBalancingMode = "round-robin"
+    monitor: str = ""
+    description: str = ""
+    members: list[MemberRecord] = []
+
+    def member(self, full_path: str) -> MemberRecord | None:
+        return next((m for m in self.members if m.path.full_path == full_path), None)
+
+
+class VirtualRecord(_Record):
+    destination: str  # normalised, e.g. /Common/10.0.0.100:80
+    pool: str = ""  # full path, or "" for none
+    mask: str = "255.255.255.255"
+    source: str = "0.0.0.0/0"
+    source_address_translation: Literal["automap", "none", "snat"] = "none"
+    description: str = ""
+    enabled: bool = True
+
+
+class Config(BaseModel):
+    """Everything the API has acknowledged; saved as JSON in the state directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generation: int = 0
+    nodes: dict[str, NodeRecord] = {}
+    pools: dict[str, PoolRecord] = {}
+    virtuals: dict[str, VirtualRecord] = {}
+
+
+# --- request bodies ---------------------------------------------------------------------
+
+def _text() -> Any:
+    return Field(default=None, max_length=4096)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="")
+
+    name: str | None = Field(default=None, max_length=512)
+    partition: str | None = Field(default=None, max_length=64)
+    subPath: str | None = Field(default=None, max_length=64)
+    kind: Any = None
+    selfLink: Any = None
+    generation: Any = None
+    fullPath: Any = None
+
+    def given(self, field: str) -> bool:
+        return field in self.model_fields_set
+
+
+class MemberBody(_Body):
+    address: str | None = Field(default=None, max_length=64)
+    description: str | None = _text()
+    # Clients write user-up/user-down and user-enabled/user-disabled; the values BIG-IP
+    # reads back are accepted too, so an object read can be written back unchanged.
+    state: Literal["user-up", "user-down", "up", "down", "unchecked"] | None = None
+    session: Literal["user-enabled", "user-disabled", "monitor-enabled"] | None = None
+    ratio: int | None = Field(default=None, ge=1, le=100)
+    ephemeral: Any = None
+
+
+class NodeBody(_Body):
+    address: str | None = Field(default=None, max_length=64)
+    description: str | None = _text()
+    state: Literal["user-up", "user-down", "up", "down", "unchecked"] | None = None
+    session: Literal["user-enabled", "user-disabled", "monitor-enabled"] | None = None
+    ephemeral: Any = None
+
+
+class PoolBody(_Body):
+    description: str | None = _text()
+    loadBalancingMode: LoadBalancingMode | None = None
+    monitor: str | None = Field(default=None, max_length=512)
+    members: list[MemberBody] | None = Field(default=None, max_length=1024)
+    membersReference: Any = None
+
+
+class SourceAddressTranslation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["automap", "none", "snat"]
+    pool: Any = None
+
+
+class VirtualBody(_Body):
+    destination: str | None = Field(default=None, max_length=128)
+    pool: str | None = Field(default=None, max_length=512)
+    ipProtocol: Literal["tcp"] | None = None
+    mask: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=64)
+    sourceAddressTranslation: SourceAddressTranslation | None = None
+    description: str | None = _text()
+    enabled: bool | None = None
+    disabled: bool | None = None
+    poolReference: Any = None
+
+
+class TokenTimeoutBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout: int = Field(ge=0, le=36000)
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # clients add fields such as `needsToken`
+
+    username: str = Field(max_length=256)
+    password: str = Field(max_length=256)
+    loginProviderName: str | None = Field(default=None, max_length=256)

@@ -1,0 +1,177 @@
+"""Records as BIG-IP writes them: `kind`, `selfLink`, `fullPath`, `generation`, stats."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from envbuilder.components.f5mock.dataplane import Counters, DataPlane, member_key
+from envbuilder.components.f5mock.models import MemberRecord, NodeRecord, PoolRecord, VirtualRecord
+from envbuilder.components.f5mock.names import ObjectPath
+
+VERSION = "15.1.0"
+BUILD = "0.0.6"
+
+
+def link(path: str) -> str:
+    """A BIG-IP link: host `localhost` (clients swap in the real one) and `?ver=`."""
+    return f"https://localhost{quote(path, safe='/~:.-_')}?ver={VERSION}"
+
+
+def collection(kind: str, path: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": kind, "selfLink": link(path)}
+    if items:  # BIG-IP leaves `items` out of an empty collection
+        body["items"] = items
+    return body
+
+
+def pool_path(pool: ObjectPath) -> str:
+    return f"/mgmt/tm/ltm/pool/{pool.url_token}"
+
+
+def member_path(pool: ObjectPath, member: ObjectPath) -> str:
+    return f"{pool_path(pool)}/members/{member.url_token}"
+
+
+def node_path(node: ObjectPath) -> str:
+    return f"/mgmt/tm/ltm/node/{node.url_token}"
+
+
+def virtual_path(virtual: ObjectPath) -> str:
+    return f"/mgmt/tm/ltm/virtual/{virtual.url_token}"
+
+
+def _identity(kind: str, path: ObjectPath, generation: int, self_path: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": kind, "name": path.name, "partition": path.partition}
+    if path.sub_path:
+        body["subPath"] = path.sub_path
+    body.update(fullPath=path.full_path, generation=generation, selfLink=link(self_path))
+    return body
+
+
+def _with_description(body: dict[str, Any], description: str) -> dict[str, Any]:
+    if description:
+        body["description"] = description
+    return body
+
+
+def node(record: NodeRecord) -> dict[str, Any]:
+    body = _identity("tm:ltm:node:nodestate", record.path, record.generation, node_path(record.path))
+    body.update(
+        address=record.address,
+        ephemeral="false",
+        session="user-disabled" if record.disabled else "user-enabled",
+        state="user-down" if record.forced_down else "unchecked",
+    )
+    return _with_description(body, record.description)
+
+
+def member(plane: DataPlane, pool: PoolRecord, record: MemberRecord) -> dict[str, Any]:
+    body = _identity("tm:ltm:pool:members:membersstate", record.path, record.generation,
+                     member_path(pool.path, record.path))
+    state, session = plane.member_state(pool, record)
+    body.update(address=record.address, ephemeral="false", ratio=record.ratio, session=session, state=state)
+    return _with_description(body, record.description)
+
+
+def members_collection(plane: DataPlane, pool: PoolRecord) -> dict[str, Any]:
+    return collection("tm:ltm:pool:members:memberscollectionstate", f"{pool_path(pool.path)}/members",
+                      [member(plane, pool, record) for record in pool.members])
+
+
+def pool(plane: DataPlane, record: PoolRecord, *, expand: bool = False) -> dict[str, Any]:
+    body = _identity("tm:ltm:pool:poolstate", record.path, record.generation, pool_path(record.path))
+    body["loadBalancingMode"] = record.load_balancing_mode
+    if record.monitor:
+        body["monitor"] = record.monitor
+    _with_description(body, record.description)
+    reference: dict[str, Any] = {"link": link(f"{pool_path(record.path)}/members"), "isSubcollection": True}
+    if expand:
+        reference["items"] = [member(plane, record, item) for item in record.members]
+    body["membersReference"] = reference
+    return body
+
+
+def virtual(record: VirtualRecord) -> dict[str, Any]:
+    body = _identity("tm:ltm:virtual:virtualstate", record.path, record.generation, virtual_path(record.path))
+    body.update(
+        destination=record.destination,
+        ipProtocol="tcp",
+        mask=record.mask,
+        source=record.source,
+        sourceAddressTranslation={"type": record.source_address_translation},
+    )
+    body["enabled" if record.enabled else "disabled"] = True
+    if record.pool:
+        body["pool"] = record.pool
+        body["poolReference"] = {"link": link(pool_path(ObjectPath(*_split_full_path(record.pool))))}
+    return _with_description(body, record.description)
+
+
+def _split_full_path(full_path: str) -> tuple[str, str, str]:
+    parts = full_path.split("/")[1:]
+    return parts[0], parts[-1], parts[1] if len(parts) == 3 else ""
+
+
+# --- stats ------------------------------------------------------------------------------
+
+def stats(kind: str, self_path: str, object_path: ObjectPath, entries: dict[str, Any]) -> dict[str, Any]:
+    """BIG-IP's stats shape: one nested entry keyed by the object's own stats link."""
+    nested_path = f"{self_path}/{object_path.url_token}/stats"
+    return {
+        "kind": kind,
+        "selfLink": link(f"{self_path}/stats"),
+        "entries": {
+            link(nested_path).partition("?")[0]: {
+                "nestedStats": {"kind": kind, "selfLink": link(nested_path), "entries": entries},
+            }
+        },
+    }
+
+
+def counter_entries(side: str, counters: Counters) -> dict[str, Any]:
+    return {
+        f"{side}.curConns": {"value": counters.current},
+        f"{side}.totConns": {"value": counters.total},
+        f"{side}.bitsIn": {"value": counters.bytes_in * 8},
+        f"{side}.bitsOut": {"value": counters.bytes_out * 8},
+    }
+
+
+def _status(name: str, availability: str, enabled: bool) -> dict[str, Any]:
+    return {
+        "tmName": {"description": name},
+        "status.availabilityState": {"description": availability},
+        "status.enabledState": {"description": "enabled" if enabled else "disabled"},
+    }
+
+
+def pool_stats(plane: DataPlane, record: PoolRecord) -> dict[str, Any]:
+    active = sum(plane.availability(record, item) == "available" for item in record.members)
+    entries = _status(record.path.full_path, "available" if active else "offline", True)
+    entries["activeMemberCnt"] = {"value": active}
+    entries.update(counter_entries("serverside", plane.stats.of("pool", record.path.full_path)))
+    return stats("tm:ltm:pool:poolstats", pool_path(record.path), record.path, entries)
+
+
+def member_stats(plane: DataPlane, pool_record: PoolRecord, record: MemberRecord) -> dict[str, Any]:
+    entries = _status(record.path.full_path, plane.availability(pool_record, record), not record.disabled)
+    entries.update(addr={"description": record.address}, port={"value": record.port})
+    entries.update(counter_entries("serverside", plane.stats.of("member", member_key(pool_record, record))))
+    return stats("tm:ltm:pool:members:membersstats", member_path(pool_record.path, record.path), record.path,
+                 entries)
+
+
+def node_stats(plane: DataPlane, record: NodeRecord) -> dict[str, Any]:
+    entries = _status(record.path.full_path, "offline" if record.forced_down else "unknown", not record.disabled)
+    entries["addr"] = {"description": record.address}
+    entries.update(counter_entries("serverside", plane.stats.of("node", record.path.full_path)))
+    return stats("tm:ltm:node:nodestats", node_path(record.path), record.path, entries)
+
+
+def virtual_stats(plane: DataPlane, record: VirtualRecord) -> dict[str, Any]:
+    listening = record.path.full_path in plane.listeners
+    entries = _status(record.path.full_path, "available" if listening else "offline", record.enabled)
+    entries["destination"] = {"description": record.destination}
+    entries.update(counter_entries("clientside", plane.stats.of("virtual", record.path.full_path)))
+    return stats("tm:ltm:virtual:virtualstats", virtual_path(record.path), record.path, entries)

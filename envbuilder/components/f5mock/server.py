@@ -1,0 +1,136 @@
+"""Running the mock: `F5MockServer` (async) and `run_in_thread` (sync, for tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from envbuilder.components.f5mock.api import F5Api
+from envbuilder.components.f5mock.auth import Authenticator
+from envbuilder.components.f5mock.dataplane import DataPlane
+from envbuilder.components.f5mock.events import log_event
+from envbuilder.components.f5mock.store import ConfigStore
+from envbuilder.components.f5mock.tls import server_context
+
+
+class F5MockServer:
+    """The mock F5 on one event loop: HTTPS API on `host:port` (0 picks a free port) and
+    the virtual servers' listeners, with its configuration and certificate in `state_dir`."""
+
+    def __init__(self, state_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0,
+                 username: str = "admin", password: str = "admin", bind_virtuals_to: str | None = None,
+                 monitor_interval: float = 5.0) -> None:
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.plane = DataPlane(bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """`https://host:port`; a wildcard listen address is reached on loopback."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"https://[{host}]:{self.port}" if ":" in host else f"https://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tls = await asyncio.to_thread(server_context, self.state_dir / "tls")
+        store = ConfigStore(self.state_dir, self.plane)
+        await store.start()
+        api = F5Api(store, self.plane, Authenticator(self.username, self.password))
+        self._runner = web.AppRunner(api.application(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=tls, reuse_address=True)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log_event("started", url=self.url, state_dir=str(self.state_dir))
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.plane.close()
+        log_event("stopped", url=self.url)
+
+    async def serve_until_signalled(self) -> None:
+        """Runs until SIGINT or SIGTERM (the CLI and the container)."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> F5MockServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.stop()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop: the data plane's copy loop is markedly faster on it (benchmarks/f5mock_throughput.py)."""
+    import uvloop
+
+    return uvloop.new_event_loop()
+
+
+class ThreadedF5Mock:
+    """A mock F5 serving from its own thread and event loop; `stop()` or use as a context manager."""
+
+    def __init__(self, server: F5MockServer) -> None:
+        self.server = server
+        self._loop = new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="f5-mock", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    def start(self) -> ThreadedF5Mock:
+        self._thread.start()
+        try:
+            self._run(self.server.start())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            self._run(self.server.stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+            self._loop.close()
+
+    def __enter__(self) -> ThreadedF5Mock:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+
+def run_in_thread(state_dir: Path | str, **options: Any) -> ThreadedF5Mock:
+    """Starts a mock F5 (same options as `F5MockServer`) and returns once it serves."""
+    return ThreadedF5Mock(F5MockServer(state_dir, **options)).start()

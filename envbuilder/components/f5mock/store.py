@@ -1,0 +1,82 @@
+"""Acknowledged changes: applied to the data plane and saved atomically before the answer.
+
+A change is checked on a copy (`ConfigEdit`), its listeners are opened, the new
+configuration is written (temp file, fsync, rename, fsync of the directory), and only
+then does it replace the live one; any failure on the way leaves the old one in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from envbuilder.components.f5mock.config import ConfigEdit
+from envbuilder.components.f5mock.dataplane import DataPlane
+from envbuilder.components.f5mock.errors import F5RestError
+from envbuilder.components.f5mock.events import log_event
+from envbuilder.components.f5mock.models import Config
+from envbuilder.errors import EnvbuilderError
+
+Result = TypeVar("Result")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class ConfigStore:
+    def __init__(self, state_dir: Path, plane: DataPlane) -> None:
+        self.path = state_dir / "config.json"
+        self.plane = plane
+        self._lock = asyncio.Lock()
+
+    def load(self) -> Config:
+        if not self.path.exists():
+            return Config()
+        try:
+            return Config.model_validate_json(self.path.read_bytes())
+        except (OSError, ValidationError) as error:
+            raise EnvbuilderError(f"the mock F5's saved configuration {self.path} cannot be read: {error}") from None
+
+    async def start(self) -> None:
+        """Loads the saved configuration and listens again on its virtuals' destinations."""
+        config = self.load()
+        change = await self.plane.prepare(config, strict=False)
+        change.commit()
+        log_event("loaded", path=str(self.path), generation=config.generation, virtuals=len(config.virtuals),
+                  pools=len(config.pools), nodes=len(config.nodes))
+
+    async def change(self, edit: Callable[[ConfigEdit], Result], **event: str) -> Result:
+        """Applies `edit` to a copy of the configuration, then makes it live and durable."""
+        async with self._lock:
+            editor = ConfigEdit(self.plane.config)
+            result = edit(editor)
+            listeners = await self.plane.prepare(editor.config)
+            try:
+                await asyncio.to_thread(write_atomically, self.path, editor.config.model_dump_json(indent=1).encode())
+            except OSError as error:
+                listeners.rollback()
+                raise F5RestError(500, f"The configuration could not be saved: {error}.") from None
+            listeners.commit()
+            log_event("change", generation=editor.generation, **event)
+            return result
