@@ -1,0 +1,57 @@
+"""`envbuilder images`: build images of a precise revision; make the local base image."""
+
+from typing import Annotated
+
+import typer
+
+from envbuilder.cli.app import app
+from envbuilder.cli.console import console, err_console
+
+images_app = typer.Typer(help="Container images built from a precise git revision.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+
+
+def _progress(message: str) -> None:
+    err_console.print(f"[dim]{message}[/]", highlight=False)
+
+
+@images_app.command("build")
+def build(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Services and components to build (default: all of that revision).")
+    ] = None,
+    revision: Annotated[
+        str | None, typer.Option("--revision", "-r", help="Commit, branch or tag. Default: the working tree.")
+    ] = None,
+    base_image: Annotated[
+        str | None,
+        typer.Option(
+            "--base-image",
+            help="BASE_IMAGE for the Dockerfiles. Default: $ENVBUILDER_BASE_IMAGE, else python:3.11-slim "
+            "when docker has it or a registry is reachable, else envbuilder/base:bookworm.",
+        ),
+    ] = None,
+) -> None:
+    """Build envbuilder/<name>:<revision> for the catalog's services and envbuilder's components."""
+    from rich.table import Table
+
+    from envbuilder.images.build import build_images, resolve_base_image
+    from envbuilder.images.revision import current_revision, resolve_revision
+    from envbuilder.state.home import project_root
+
+    repo = project_root()
+    chosen = resolve_revision(repo, revision) if revision else current_revision(repo)
+    base = resolve_base_image(base_image, progress=_progress)
+    _progress(f"revision {chosen.name}, base image {base}")
+    table = Table("image", "status", box=None)
+    for image in build_images(repo, chosen, names or [], base, progress=_progress):
+        table.add_row(image.tag, f"built in {image.seconds:.1f} s" if image.built else "present")
+    console.print(table)
+
+
+@images_app.command("base")
+def base() -> None:
+    """Make the local base image envbuilder/base:bookworm from Debian packages (no registry needed)."""
+    from envbuilder.images.base import ensure_base_image
+
+    console.print(ensure_base_image(progress=_progress))

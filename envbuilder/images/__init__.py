@@ -1,0 +1,1 @@
+"""Container images built from a precise revision, the local base image, loading into kind."""

@@ -1,0 +1,115 @@
+"""The local base image `envbuilder/base:bookworm`: Debian minbase with Python, made without any registry.
+
+debootstrap fetches packages from the Debian mirror apt already uses (package registries are
+reachable where container registries are not); the root filesystem is cached as a tarball under
+~/.cache/envbuilder/ so a deleted image comes back in seconds.
+"""
+
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from envbuilder.errors import PrerequisiteError
+from envbuilder.cluster.commands import Runner, check, run
+
+BASE_IMAGE = "envbuilder/base:bookworm"
+SUITE = "bookworm"
+PACKAGES = ("python3", "python3-venv", "ca-certificates")
+FALLBACK_MIRROR = "http://deb.debian.org/debian"
+APT_SOURCES = Path("/etc/apt")
+
+
+def cache_dir() -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "envbuilder"
+
+
+def rootfs_tarball() -> Path:
+    return cache_dir() / "base" / f"{SUITE}-minbase-{'-'.join(PACKAGES)}.tar"
+
+
+def image_exists(image: str, runner: Runner = run) -> bool:
+    return runner(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=60).ok
+
+
+def ensure_base_image(
+    runner: Runner = run, progress: Callable[[str], None] = lambda message: None
+) -> str:
+    """Make `envbuilder/base:bookworm` unless docker has it; returns the image name."""
+    if image_exists(BASE_IMAGE, runner):
+        return BASE_IMAGE
+    tarball = rootfs_tarball()
+    if not tarball.exists():
+        progress(f"debootstrap {SUITE} (minbase + {', '.join(PACKAGES)}) into {tarball} ...")
+        _bootstrap_rootfs(tarball, debian_mirror(APT_SOURCES), runner)
+    progress(f"docker import {tarball.name} as {BASE_IMAGE} ...")
+    check(
+        runner(
+            [
+                "docker", "import",
+                "--change", "ENV LANG=C.UTF-8",
+                "--change", 'CMD ["python3"]',
+                str(tarball), BASE_IMAGE,
+            ],
+            timeout=600,
+        ),
+        f"importing {BASE_IMAGE}",
+    )
+    return BASE_IMAGE
+
+
+def _bootstrap_rootfs(tarball: Path, mirror: str, runner: Runner) -> None:
+    if shutil.which("debootstrap") is None:
+        raise PrerequisiteError("debootstrap is not installed", hint="apt-get install -y debootstrap")
+    if os.geteuid() != 0:
+        raise PrerequisiteError("debootstrap needs root to make the base image", hint="run as root (or sudo)")
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tarball.parent, prefix="rootfs-") as workdir:
+        rootfs = Path(workdir) / "rootfs"
+        check(
+            runner(
+                ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), mirror],
+                timeout=1800,
+            ),
+            "debootstrap",
+        )
+        # Downloaded .debs and package lists are half the size and useless in an image.
+        for leftover in [*rootfs.glob("var/cache/apt/archives/*.deb"), *rootfs.glob("var/lib/apt/lists/*_Packages")]:
+            leftover.unlink()
+        partial = tarball.with_suffix(".partial")
+        with tarfile.open(partial, "w") as archive:
+            archive.add(rootfs, arcname=".")
+        partial.rename(tarball)  # atomic: an interrupted run leaves no half tarball behind
+
+
+def debian_mirror(apt_dir: Path) -> str:
+    """The first Debian mirror apt is configured with (deb822 `.sources` or one-line `.list`)."""
+    files = sorted((apt_dir / "sources.list.d").glob("*.sources")) + [apt_dir / "sources.list"]
+    files += sorted((apt_dir / "sources.list.d").glob("*.list"))
+    for path in files:
+        if path.is_file():
+            mirror = _mirror_in(path.read_text())
+            if mirror:
+                return mirror
+    return FALLBACK_MIRROR
+
+
+def _mirror_in(text: str) -> str | None:
+    for stanza in text.split("\n\n"):
+        fields = dict(
+            line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line.startswith(("#", " "))
+        )
+        uris = fields.get("URIs", "").split()
+        suites = fields.get("Suites", "").split()
+        if uris and SUITE in suites and "deb" in fields.get("Types", "").split():
+            return uris[0]
+    for line in text.splitlines():
+        # deb [options] URI SUITE COMPONENTS...
+        words = re.sub(r"\[.*?\]", " ", line).split()
+        if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+            return words[1]
+    return None

@@ -1,0 +1,128 @@
+"""What a build will run, decided without Docker: targets, wheels, base image, docker arguments."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from envbuilder.errors import InputError
+from envbuilder.images.base import BASE_IMAGE, debian_mirror
+from envbuilder.images.build import (
+    PUBLIC_BASE_IMAGE,
+    ImageTarget,
+    choose_base_image,
+    docker_build_command,
+    image_tag,
+    image_targets,
+    select_targets,
+    wheel_commands,
+)
+from envbuilder.images.revision import Revision
+
+REPO = Path(__file__).resolve().parents[2]
+PYPROJECT = """
+[project]
+name = "envbuilder"
+dependencies = ["typer>=0.12", "rich>=13"]
+[project.optional-dependencies]
+f5 = ["aiohttp>=3.9"]
+"""
+
+
+def never_reachable() -> bool:
+    return False
+
+
+def unexpected_probe() -> bool:
+    raise AssertionError("the registry must not be probed")
+
+
+def test_tags_name_the_revision_and_mark_a_dirty_tree():
+    assert image_tag("web", Revision("abc1234", dirty=False)) == "envbuilder/web:abc1234"
+    assert image_tag("web", Revision("abc1234", dirty=True)) == "envbuilder/web:abc1234-dirty"
+
+
+def test_the_catalog_services_and_present_component_dockerfiles_are_the_targets(tmp_path):
+    (tmp_path / "stacks" / "services").mkdir(parents=True)
+    (tmp_path / "stacks" / "services" / "web.yaml").write_text(
+        "name: web\nbuild:\n  context: fixtures/services/web\nport: 8080\n"
+    )
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "f5-mock.Dockerfile").write_text("FROM scratch\n")
+
+    assert image_targets(tmp_path) == {
+        "web": ImageTarget("web", "fixtures/services/web", "fixtures/services/web/Dockerfile"),
+        "f5-mock": ImageTarget("f5-mock", ".", "docker/f5-mock.Dockerfile", extra="f5"),
+    }
+
+
+def test_selecting_an_unknown_image_lists_the_known_ones():
+    targets = {"web": ImageTarget("web", "w", "w/Dockerfile")}
+
+    assert select_targets(targets, []) == [targets["web"]]
+    with pytest.raises(InputError, match="no image named nope.*known: web"):
+        select_targets(targets, ["nope"])
+
+
+def test_service_wheels_come_from_its_requirements_for_the_images_python(tmp_path):
+    [command] = wheel_commands(ImageTarget("web", "svc", "svc/Dockerfile"), tmp_path)
+
+    assert command[:4] == [sys.executable, "-m", "pip", "download"]
+    assert command[command.index("--dest") + 1] == str(tmp_path / "svc" / "build" / "wheels")
+    assert command[command.index("--python-version") + 1] == "3.11"
+    assert "--only-binary=:all:" in command
+    assert command[-2:] == ["--requirement", str(tmp_path / "svc" / "requirements.txt")]
+
+
+def test_component_wheels_are_envbuilder_of_that_revision_and_its_extras_dependencies(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+
+    build_self, download = wheel_commands(ImageTarget("f5-mock", ".", "docker/f5-mock.Dockerfile", "f5"), tmp_path)
+
+    assert build_self[3:5] == ["wheel", "--quiet"] and build_self[-1] == str(tmp_path)
+    assert "--no-deps" in build_self
+    assert download[-3:] == ["typer>=0.12", "rich>=13", "aiohttp>=3.9"]
+
+
+def test_the_docker_build_passes_the_base_image_and_labels_the_revision(tmp_path):
+    target = ImageTarget("web", "fixtures/services/web", "fixtures/services/web/Dockerfile")
+
+    command = docker_build_command(target, tmp_path, "envbuilder/web:abc1234", BASE_IMAGE, Revision("abc1234", False))
+
+    assert command == [
+        "docker", "build",
+        "--file", str(tmp_path / "fixtures/services/web/Dockerfile"),
+        "--build-arg", "BASE_IMAGE=envbuilder/base:bookworm",
+        "--label", "org.opencontainers.image.revision=abc1234",
+        "--tag", "envbuilder/web:abc1234",
+        str(tmp_path / "fixtures/services/web"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("explicit", "environment", "public_present", "probe", "expected"),
+    [
+        ("my/base:1", {"ENVBUILDER_BASE_IMAGE": "other"}, False, unexpected_probe, "my/base:1"),
+        (None, {"ENVBUILDER_BASE_IMAGE": BASE_IMAGE}, True, unexpected_probe, BASE_IMAGE),
+        (None, {}, True, unexpected_probe, PUBLIC_BASE_IMAGE),
+        (None, {}, False, lambda: True, PUBLIC_BASE_IMAGE),
+        (None, {}, False, never_reachable, BASE_IMAGE),
+    ],
+    ids=["flag wins", "variable", "public present", "registry reachable", "offline: local base"],
+)
+def test_the_base_image_is_public_unless_told_otherwise_or_offline(explicit, environment, public_present, probe, expected):
+    assert choose_base_image(explicit, environment, public_present, probe) == expected
+
+
+def test_the_debian_mirror_is_the_one_apt_uses(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\n# http://snapshot.example/\nURIs: http://mirror.example/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
+    )
+    assert debian_mirror(tmp_path) == "http://mirror.example/debian"
+
+    (tmp_path / "sources.list.d" / "debian.sources").unlink()
+    (tmp_path / "sources.list").write_text("deb [arch=amd64 signed-by=/k.gpg] http://old.example/debian bookworm main\n")
+    assert debian_mirror(tmp_path) == "http://old.example/debian"
