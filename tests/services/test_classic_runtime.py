@@ -1,0 +1,79 @@
+"""`runtime: classic`: a service run as a plain Docker container (standing in for a VM) instead of in
+the cluster. For web nothing changes: the same broker, the same queue, the same answer."""
+
+import secrets
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from envbuilder.images.base import ensure_base_image
+from envbuilder.images.build import build_images
+from envbuilder.images.revision import current_revision
+from tests.support.docker import remove_images, require_docker
+from tests.support.ports import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def worker_image():
+    require_docker()
+    [image] = build_images(REPO, current_revision(REPO), ["worker"], ensure_base_image())
+    yield image.tag
+    if image.built:
+        remove_images(image.tag)
+
+
+@pytest.fixture
+def run_container():
+    names: list[str] = []
+
+    def run(image: str, env: dict[str, str]) -> str:
+        name = f"envbuilder-test-{secrets.token_hex(4)}"
+        names.append(name)
+        # The host network: the container reaches the test broker on loopback, and we reach its /healthz.
+        args = ["docker", "run", "--detach", "--name", name, "--network", "host"]
+        for key, value in env.items():
+            args += ["--env", f"{key}={value}"]
+        subprocess.run([*args, image], check=True, capture_output=True, timeout=60)
+        return name
+
+    yield run
+    subprocess.run(["docker", "rm", "--force", *names], capture_output=True, timeout=60)
+
+
+def wait_healthy(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not healthy after {timeout}s")
+
+
+def test_web_gets_the_same_answer_from_a_worker_container_as_from_a_worker_process(
+    rabbitmq, start_service, work_queue, worker_image, run_container
+):
+    web = start_service("web").wait_healthy()
+    process_worker = start_service("worker", HOSTNAME="worker-process").wait_healthy()
+    from_process = httpx.get(f"{web.url}/work", params={"payload": "same"}, timeout=30).json()["answer"]
+    process_worker.stop()
+
+    health_port = free_port()
+    run_container(
+        worker_image,
+        {"AMQP_URL": rabbitmq.amqp_url, "PORT": str(health_port), "SERVICE_NAME": "worker", "ENVIRONMENT": "test",
+         "REVISION": "test-revision", "HOSTNAME": "worker-container", "WORK_QUEUE": work_queue},
+    )
+    wait_healthy(f"http://127.0.0.1:{health_port}/healthz")
+    from_container = httpx.get(f"{web.url}/work", params={"payload": "same"}, timeout=30).json()["answer"]
+
+    assert (from_process["worker"], from_container["worker"]) == ("worker-process", "worker-container")
+    assert {**from_process, "worker": None} == {**from_container, "worker": None}
