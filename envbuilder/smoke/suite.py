@@ -1,0 +1,52 @@
+"""The smoke suite of an environment: which checks apply, and running them."""
+
+import httpx
+
+from envbuilder.smoke.broker import broker_check
+from envbuilder.smoke.cluster import calico_check, nodes_ready_check
+from envbuilder.smoke.f5 import pool_check, vip_check
+from envbuilder.smoke.framework import Check, run_checks, skipped_check
+from envbuilder.smoke.kube import Kube, load_kubeconfig
+from envbuilder.smoke.probes import dns_check, pod_network_check
+from envbuilder.smoke.result import CheckResult
+from envbuilder.smoke.services import extra_check, health_check, rpc_check
+from envbuilder.smoke.target import SmokeTarget, kubeconfig_of, read_credentials, target_from_record
+from envbuilder.state.records import EnvironmentRecord
+
+
+def smoke_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
+    namespace = target.namespace
+    checks = [nodes_ready_check(kube, target.node_count), calico_check(kube, target.calico_namespace)]
+    if target.probe_image:
+        checks += [pod_network_check(kube, namespace, target.probe_image), dns_check(kube, namespace, target.probe_image)]
+    else:
+        no_image = "no service image on the nodes to run a probe pod with"
+        checks += [skipped_check("pod-network", no_image), skipped_check("cluster-dns", no_image)]
+    if target.broker_url:
+        checks.append(broker_check(target.broker_url))
+    else:
+        checks.append(skipped_check("broker-round-trip", "no service needs the broker, or it is not reachable from the host"))
+    for service in target.services:
+        checks.append(health_check(kube, namespace, service))
+        if service.exposed and target.f5 and service.vip_url:
+            checks += [pool_check(kube, namespace, target.f5, service), vip_check(kube, namespace, target.f5, service, service.vip_url)]
+        elif service.exposed:
+            checks.append(skipped_check(f"f5:{service.name}", "the F5 is not reachable from the host on this target"))
+        checks += [extra_check(kube, namespace, service, extra) for extra in service.extra_checks]
+    if target.rpc:
+        front = target.service(target.rpc.via)
+        checks.append(rpc_check(kube, namespace, target.rpc, front.vip_url if front else None))
+    return checks
+
+
+async def run_smoke(target: SmokeTarget, kube_transport: httpx.AsyncBaseTransport | None = None) -> list[CheckResult]:
+    """Every check at once. `kube_transport` replaces the network under the Kubernetes client (tests)."""
+    async with Kube(load_kubeconfig(target.kubeconfig, target.kube_context), kube_transport) as kube:
+        return await run_checks(smoke_checks(target, kube))
+
+
+async def smoke_environment(record: EnvironmentRecord) -> list[CheckResult]:
+    """The checks of a recorded environment, with the credentials read from its Secrets."""
+    async with Kube(load_kubeconfig(kubeconfig_of(record), record.kube_context)) as kube:
+        target = target_from_record(record, await read_credentials(kube, record.namespace))
+        return await run_checks(smoke_checks(target, kube))

@@ -1,0 +1,149 @@
+"""What the smoke checks need to know about an environment, and nothing else; built from its record."""
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envbuilder.smoke.kube import Kube
+    from envbuilder.state.records import EnvironmentRecord
+
+
+@dataclass(frozen=True)
+class ExtraCheck:
+    """A catalog entry's own HTTP check: the path must answer `expect_status` (and contain `expect_body`)."""
+
+    name: str
+    path: str
+    expect_status: int = 200
+    expect_body: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    name: str
+    port: int  # the Kubernetes Service port
+    health_path: str = "/healthz"
+    exposed: bool = False  # the F5 fronts it
+    vip_url: str | None = None  # its virtual server as the host reaches it, e.g. http://127.0.0.1:18080
+    partition: str = "Common"  # the F5 partition of its pool
+    extra_checks: tuple[ExtraCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class F5Access:
+    api_url: str  # iControl REST base, e.g. https://127.0.0.1:18443
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class RpcRoute:
+    """web -> broker -> worker: `path?payload=TOKEN` on the `via` service's VIP answers 200 with TOKEN once a `worker` replied."""
+
+    via: str
+    path: str
+    worker: str
+
+
+@dataclass(frozen=True)
+class SmokeTarget:
+    environment: str
+    namespace: str
+    kubeconfig: Path
+    kube_context: str | None
+    node_count: int | None  # None: whatever nodes the cluster has (an existing cluster)
+    f5: F5Access | None  # None: the F5 is not reachable from the host
+    broker_url: str | None  # AMQP URL reachable from the host; None: no broker, or not reachable
+    services: tuple[ServiceTarget, ...]
+    rpc: RpcRoute | None
+    probe_image: str | None  # an image with python3 already on the nodes, for the DNS and pod network probes
+    calico_namespace: str = "kube-system"
+
+    def service(self, name: str) -> ServiceTarget | None:
+        return next((service for service in self.services if service.name == name), None)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The passwords `up` generated; they live only in the environment's Secrets."""
+
+    f5_password: str | None
+    broker_password: str | None
+
+
+async def read_credentials(kube: "Kube", namespace: str) -> Credentials:
+    from envbuilder.desired.broker import BROKER_SECRET
+    from envbuilder.desired.f5 import F5_SECRET
+    from envbuilder.smoke.framework import CheckFailed
+
+    async def secret_value(secret: str, key: str) -> str | None:
+        try:
+            data = (await kube.get(f"/api/v1/namespaces/{namespace}/secrets/{secret}")).get("data") or {}
+        except CheckFailed:
+            return None  # the checks that need it say what is missing
+        return base64.b64decode(data[key]).decode() if key in data else None
+
+    return Credentials(
+        f5_password=await secret_value(F5_SECRET, "F5_PASSWORD"),
+        broker_password=await secret_value(BROKER_SECRET, "RABBITMQ_DEFAULT_PASS"),
+    )
+
+
+def kubeconfig_of(record: "EnvironmentRecord") -> Path:
+    return Path(record.kubeconfig).expanduser() if record.kubeconfig else Path.home() / ".kube" / "config"
+
+
+def target_from_record(record: "EnvironmentRecord", credentials: Credentials) -> SmokeTarget:
+    """The checks' view of an environment: services from the catalog, host ports from the record.
+
+    On a kind cluster the F5 API, the VIPs and the broker are published on 127.0.0.1; on an
+    existing cluster they are not reachable from the host, and their checks are skipped.
+    """
+    from envbuilder.desired.broker import amqp_url
+    from envbuilder.desired.f5 import F5_USERNAME
+    from envbuilder.spec.catalog import load_catalog
+    from envbuilder.spec.environment import image_name
+    from envbuilder.spec.profile import load_profile
+    from envbuilder.state.home import stacks_dir
+
+    on_host = record.target == "kind"
+    entries = [entry for entry in load_catalog(stacks_dir() / "services").select(record.services) if entry.runtime == "kubernetes"]
+    services = tuple(
+        ServiceTarget(
+            name=entry.name,
+            port=entry.port,
+            health_path=entry.health_path,
+            exposed=entry.expose is not None,
+            vip_url=f"http://127.0.0.1:{record.ports.vips[entry.name]}"
+            if on_host and entry.expose and entry.name in record.ports.vips
+            else None,
+            partition=entry.expose.partition if entry.expose else "Common",
+            extra_checks=tuple(
+                ExtraCheck(name=check.name, path=check.path, expect_status=check.expect_status, expect_body=check.expect_body)
+                for check in entry.smoke
+            ),
+        )
+        for entry in entries
+    )
+    names = {entry.name for entry in entries}
+    needs_broker = any(entry.needs_broker for entry in entries)
+    # An unreadable Secret leaves an empty password: the check then fails on authentication and says so.
+    f5 = F5Access(f"https://127.0.0.1:{record.ports.f5_api}", F5_USERNAME, credentials.f5_password or "") if on_host else None
+    broker_url = (
+        amqp_url("127.0.0.1", record.ports.broker, credentials.broker_password or "") if on_host and needs_broker else None
+    )
+    return SmokeTarget(
+        environment=record.name,
+        namespace=record.namespace,
+        kubeconfig=kubeconfig_of(record),
+        kube_context=record.kube_context,
+        node_count=load_profile(stacks_dir(), record.profile).workers + 1 if on_host else None,
+        f5=f5,
+        broker_url=broker_url,
+        services=services,
+        rpc=RpcRoute(via="web", path="/work", worker="worker") if {"web", "worker"} <= names else None,
+        # Every service image is built on the same Python base and is already on the nodes.
+        probe_image=image_name(entries[0].name, record.revision) if entries else None,
+    )
