@@ -44,7 +44,8 @@ def register_environment(inputs: ProgramInputs) -> None:
         config.require_secret(CONFIG_BROKER_PASSWORD), config.require_secret(CONFIG_F5_PASSWORD)
     )
     credentials = passwords.apply(lambda pw: Credentials(broker_password=pw[0], f5_password=pw[1]))
-    plan = desired_state(spec, Credentials.placeholder(), inputs.ports)  # shape only; values come below
+    # Everything but the Secrets and the container addresses is known now.
+    plan = desired_state(spec, Credentials.placeholder(), inputs.ports)
 
     cluster_ready: list[pulumi.Resource] = []
     addresses: dict[str, pulumi.Output[str]] = {}
@@ -87,24 +88,23 @@ def register_environment(inputs: ProgramInputs) -> None:
         provider = k8s.Provider("k8s", kubeconfig=inputs.kubeconfig, context=spec.kube_context)
 
     k8s_opts = pulumi.ResourceOptions(provider=provider, depends_on=cluster_ready)
-    resolved = pulumi.Output.all(credentials, pulumi.Output.all(**addresses) if addresses else {}).apply(
-        lambda args: desired_state(spec, args[0], inputs.ports, args[1])
+    # Only the Secrets depend on the credentials, so only they are secret in the state and previews.
+    secret_objects = credentials.apply(lambda c: list(desired_state(spec, c, inputs.ports).secrets))
+    with_addresses = (
+        pulumi.Output.all(**addresses).apply(lambda known: desired_state(spec, Credentials.placeholder(), inputs.ports, known))
+        if addresses
+        else pulumi.Output.from_input(plan)
     )
-    namespace = k8s.yaml.v2.ConfigGroup(
-        "namespace", objs=list(plan.groups["namespace"]), opts=k8s_opts
-    )
+    namespace = k8s.yaml.v2.ConfigGroup("namespace", objs=list(plan.groups["namespace"]), opts=k8s_opts)
     after_namespace = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace]))
-    # Secret values never reach the state file in clear text.
-    secrets = k8s.yaml.v2.ConfigGroup(
-        "secrets", objs=pulumi.Output.secret(resolved.apply(lambda state: list(state.secrets))), opts=after_namespace
-    )
+    secrets = k8s.yaml.v2.ConfigGroup("secrets", objs=pulumi.Output.secret(secret_objects), opts=after_namespace)
     previous: list[pulumi.Resource] = [namespace, secrets]
     for group in plan.groups:
         if group == "namespace":
             continue
         resource = k8s.yaml.v2.ConfigGroup(
             group,
-            objs=resolved.apply(lambda state, g=group: list(state.groups[g])),
+            objs=with_addresses.apply(lambda state, g=group: list(state.groups[g])),
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=list(previous))),
         )
         previous.append(resource)

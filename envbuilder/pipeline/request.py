@@ -30,6 +30,8 @@ class EnvironmentRequest:
     overrides: list[str] = field(default_factory=list)
     replicas: dict[str, int] = field(default_factory=dict)
     revision: str | None = None
+    # True when `revision` comes from the environment's record (scale): it is used as it is.
+    revision_is_resolved: bool = False
     target: str = "kind"
     kube_context: str | None = None
     ttl: str | None = None
@@ -47,9 +49,12 @@ class EnvironmentRequest:
             raise InputError("--kube-context applies to --target existing only")
         profile = load_profile(stacks_dir(), self.profile)
         overrides = parse_overrides(self.overrides)
-        revision = (
-            resolve_revision(project_root(), self.revision) if self.revision else current_revision(project_root())
-        ).name
+        if self.revision and self.revision_is_resolved:
+            revision = self.revision
+        elif self.revision:
+            revision = resolve_revision(project_root(), self.revision).name
+        else:
+            revision = current_revision(project_root()).name
         services = resolve_services(
             load_catalog(stacks_dir() / "services"), self.services, profile, revision, overrides, self.replicas
         )

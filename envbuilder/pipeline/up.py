@@ -66,7 +66,7 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
     overrides = [f"{svc}.{key}={value}" for svc, config in record.overrides.items() for key, value in config.items()]
     request = EnvironmentRequest(
         services=record.services, name=record.name, profile=record.profile, overrides=overrides,
-        replicas={**record.replicas, **replicas}, revision=record.revision, target=record.target,
+        replicas={**record.replicas, **replicas}, revision=record.revision, revision_is_resolved=True, target=record.target,
         kube_context=record.kube_context, backend_url=backend_url,
     )
     return up(request, smoke=False)

@@ -1,0 +1,162 @@
+"""The command line as a user meets it: help, exit codes, messages, and nothing created on bad input."""
+
+import json
+import os
+import shutil
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from envbuilder.cli import app
+from envbuilder.state.records import EnvironmentRecord, HostPorts, find_record, save_record
+
+runner = CliRunner()
+COMMANDS = ["up", "down", "list", "status", "services", "render", "scale", "smoke"]
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def state_files(home) -> list[str]:
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
+
+
+def test_help_lists_the_commands():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_services_lists_the_catalog_as_json():
+    result = invoke("services", "--json")
+    assert result.exit_code == 0
+    names = [entry["name"] for entry in json.loads(result.output)]
+    assert {"web", "worker"} <= set(names)
+
+
+def test_up_with_an_unknown_service_exits_2_and_creates_nothing(isolated_state):
+    result = invoke("up", "--services", "web,nosuch", "--name", "dev")
+    assert result.exit_code == 2
+    assert "nosuch" in result.output and "known services: web, worker" in result.output
+    assert state_files(isolated_state) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "Bad_Name"], "invalid environment name"),
+        (["--set", "web.NOPE=1"], "unknown config key for web: NOPE"),
+        (["--set", "nosuch.A=1"], "'nosuch' is not one of this environment's services"),
+        (["--profile", "weekly"], "unknown profile 'weekly'"),
+        (["--target", "cloud"], "unknown target 'cloud'"),
+        (["--target", "existing"], "needs --kube-context"),
+        (["--ttl", "soon"], "--ttl"),
+        (["--revision", "no-such-revision-anywhere"], "no-such-revision-anywhere"),
+    ],
+)
+def test_bad_input_to_up_exits_2_with_a_clear_message_and_creates_nothing(isolated_state, args, message):
+    result = invoke("up", "--services", "web,worker", *args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert state_files(isolated_state) == []
+
+
+def test_a_missing_tool_fails_fast_before_anything_is_created(isolated_state, monkeypatch, tmp_path):
+    (tmp_path / "git").symlink_to(shutil.which("git"))  # only git: the revision is read first
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("envbuilder.cluster.tools.tools_bin", lambda: tmp_path / "none")
+    result = invoke("up", "--services", "web", "--name", "dev")
+    assert result.exit_code == 2
+    assert "missing prerequisite tools" in result.output
+    for tool in ("docker", "kind", "pulumi", "kubectl"):
+        assert tool in result.output
+    assert find_record("dev") is None and state_files(isolated_state) == []
+
+
+def test_docker_not_running_fails_fast(isolated_state, monkeypatch, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kind", "pulumi", "kubectl"):
+        fake(bin_dir / tool, "exit 0")
+    fake(bin_dir / "docker", "echo 'Cannot connect to the Docker daemon' >&2; exit 1")
+    (bin_dir / "git").symlink_to(shutil.which("git"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    result = invoke("up", "--services", "web", "--name", "dev")
+    assert result.exit_code == 2
+    assert "Docker engine is not running" in result.output
+    assert state_files(isolated_state) == []
+
+
+def fake(path, body: str) -> None:
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def test_render_writes_the_environment_without_secrets(tmp_path):
+    out = tmp_path / "out"
+    result = invoke("render", "--services", "web,worker", "--out", str(out), "--name", "dev", "--set", "web.GREETING=hi")
+    assert result.exit_code == 0, result.output
+    text = "\n".join(p.read_text() for p in sorted(out.glob("*.yaml")))
+    assert "kind: Deployment" in text and "name: f5-sync" in text and "kind: StatefulSet" in text
+    assert "GREETING: hi" in text
+    assert "<generated at up>" in text
+
+
+def test_down_of_an_unknown_environment_exits_2_listing_the_existing_ones(monkeypatch):
+    monkeypatch.setattr("envbuilder.pipeline.down._traces", lambda *args: [])
+    save_record(make_record("alpha"))
+    result = invoke("down", "nosuch")
+    assert result.exit_code == 2
+    assert "no environment named 'nosuch'" in result.output and "alpha" in result.output
+
+
+def make_record(name: str, age: timedelta = timedelta(minutes=5)) -> EnvironmentRecord:
+    return EnvironmentRecord(
+        name=name, owner="alice", created_at=datetime.now(UTC) - age, ttl_seconds=8 * 3600, profile="default",
+        services=["web", "worker"], revision="abc1234", target="kind", namespace=f"env-{name}",
+        ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}), status="ready",
+    )
+
+
+def test_list_shows_age_and_time_left_as_json():
+    save_record(make_record("fresh"))
+    save_record(make_record("old", age=timedelta(hours=9)))
+    result = invoke("list", "--json")
+    assert result.exit_code == 0
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["fresh"]["expired"] is False and rows["fresh"]["time_left"].startswith("7h")
+    assert rows["old"]["expired"] is True
+
+
+def test_status_shows_the_f5_and_vip_addresses():
+    save_record(make_record("dev"))
+    result = invoke("status", "dev", "--json")
+    assert result.exit_code == 0
+    details = json.loads(result.output)
+    assert details["vips"] == {"web": "http://127.0.0.1:42002"}
+    assert details["f5_api"] == "https://127.0.0.1:42000"
+
+
+def test_status_of_an_unknown_environment_exits_2():
+    assert invoke("status", "nosuch").exit_code == 2
+
+
+@pytest.mark.parametrize(("pair", "message"), [("web=99", "outside the catalog's bounds"), ("nosuch=1", "has no service 'nosuch'"), ("web", "SERVICE=REPLICAS")])
+def test_scale_outside_bounds_or_unknown_exits_2_and_changes_nothing(pair, message):
+    save_record(make_record("dev"))
+    before = find_record("dev")
+    result = invoke("scale", "dev", pair)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert find_record("dev") == before

@@ -1,0 +1,165 @@
+"""The desired state of an environment, checked as data: no cluster, Docker or Pulumi involved."""
+
+from pathlib import Path
+
+import pytest
+
+from envbuilder.components.f5sync import contract
+from envbuilder.desired import Credentials, desired_state
+from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION
+from envbuilder.errors import InputError
+from envbuilder.spec.catalog import load_catalog
+from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolve_services
+from envbuilder.spec.profile import load_profile
+from envbuilder.state.records import HostPorts
+
+STACKS = Path(__file__).resolve().parents[2] / "stacks"
+CATALOG = load_catalog(STACKS / "services")
+PROFILE = load_profile(STACKS, "default")
+SECRETS = Credentials(broker_password="broker-s3cret", f5_password="f5-s3cret")
+
+
+def make_spec(names=("web", "worker"), target="kind", overrides=None, catalog=CATALOG) -> EnvironmentSpec:
+    services = resolve_services(catalog, list(names), PROFILE, "abc1234", parse_overrides(overrides or []))
+    return EnvironmentSpec(name="dev", profile=PROFILE, services=services, revision="abc1234", target=target,
+                           kube_context="ctx" if target == "existing" else None)
+
+
+def find(objects, kind, name):
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert matches, f"no {kind}/{name}"
+    return matches[0]
+
+
+def test_every_object_is_labelled_with_its_environment():
+    state = desired_state(make_spec(), SECRETS)
+    for obj in state.objects():
+        assert obj["metadata"]["labels"]["envbuilder.io/environment"] == "dev"
+    for container in state.containers:
+        assert container.labels["envbuilder.io/environment"] == "dev"
+
+
+def test_namespaced_objects_live_in_the_environment_namespace():
+    state = desired_state(make_spec(), SECRETS)
+    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+    for obj in state.objects():
+        if obj["kind"] not in cluster_scoped:
+            assert obj["metadata"]["namespace"] == "env-dev"
+
+
+def test_broker_password_is_only_in_a_secret():
+    state = desired_state(make_spec(), SECRETS)
+    secret = find(state.secrets, "Secret", "broker-credentials")
+    assert secret["stringData"]["RABBITMQ_DEFAULT_PASS"] == "broker-s3cret"
+    assert "broker-s3cret" in secret["stringData"]["AMQP_URL"]
+    for obj in state.objects():
+        if obj["kind"] != "Secret":
+            assert "broker-s3cret" not in str(obj) and "f5-s3cret" not in str(obj)
+
+
+def test_services_take_their_configmap_and_the_broker_url_from_the_secret():
+    state = desired_state(make_spec(overrides=["web.GREETING=hi"]), SECRETS)
+    objects = state.objects()
+    config = find(objects, "ConfigMap", "web-config")
+    assert config["data"]["GREETING"] == "hi"
+    assert config["data"]["REVISION"] == "abc1234"
+    pod = find(objects, "Deployment", "web")["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert container["envFrom"] == [{"configMapRef": {"name": "web-config"}}]
+    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "broker-credentials", "key": "AMQP_URL"}
+    assert container["image"] == "envbuilder/web:abc1234"
+
+
+def test_no_image_is_latest_and_every_tag_is_the_revision():
+    state = desired_state(make_spec(), SECRETS)
+    images = [c["image"] for o in state.objects() if o["kind"] == "Deployment"
+              for c in o["spec"]["template"]["spec"]["containers"]]
+    images += [c.image for c in state.containers]
+    envbuilder_images = [i for i in images if i.startswith("envbuilder/")]
+    assert envbuilder_images and all(i.endswith(":abc1234") for i in envbuilder_images)
+    assert not any(i.endswith(":latest") or ":" not in i for i in images)
+
+
+def test_a_config_change_changes_the_pod_template_so_pods_roll():
+    def template_hash(overrides):
+        objects = desired_state(make_spec(overrides=overrides), SECRETS).objects()
+        return find(objects, "Deployment", "web")["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+
+    assert template_hash(["web.GREETING=a"]) != template_hash(["web.GREETING=b"])
+    assert template_hash(["web.GREETING=a"]) == template_hash(["web.GREETING=a"])
+
+
+def test_exposed_services_are_nodeports_marked_for_f5_sync():
+    objects = desired_state(make_spec(), SECRETS).objects()
+    web = find(objects, "Service", "web")
+    assert web["spec"]["type"] == "NodePort"
+    assert web["metadata"]["labels"][contract.EXPOSE_LABEL] == contract.EXPOSE_LABEL_VALUE
+    assert web["metadata"]["annotations"][contract.VIP_PORT_ANNOTATION] == "80"
+    worker = find(objects, "Service", "worker")
+    assert contract.EXPOSE_LABEL not in worker["metadata"]["labels"]
+
+
+def test_f5_sync_may_only_read_services_endpointslices_and_nodes():
+    objects = desired_state(make_spec(), SECRETS).objects()
+    role = find(objects, "Role", "f5-sync")
+    cluster_role = find(objects, "ClusterRole", "envbuilder-dev-f5-sync-nodes")
+    rules = role["rules"] + cluster_role["rules"]
+    granted = {(group, resource, verb) for rule in rules for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}
+    assert granted == {(g, r, v) for g, r in [("", "services"), ("discovery.k8s.io", "endpointslices"), ("", "nodes")]
+                       for v in ("get", "list", "watch")}
+    deployment = find(objects, "Deployment", "f5-sync")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "f5-sync"
+    assert pod["containers"][0]["envFrom"] == [{"configMapRef": {"name": "f5-sync"}}, {"secretRef": {"name": "f5-credentials"}}]
+    settings = find(objects, "ConfigMap", "f5-sync")["data"]
+    assert set(settings) <= set(contract.CONFIG_ENV_KEYS)
+    assert settings[contract.F5_URL] == "https://f5.env-dev.svc:443"
+
+
+def test_on_kind_the_f5_is_a_container_outside_the_cluster_with_host_ports():
+    ports = HostPorts(f5_api=42001, broker=42002, vips={"web": 42003})
+    state = desired_state(make_spec(), SECRETS, ports, {"envbuilder-dev-f5": "172.18.0.9"})
+    f5 = state.containers[0]
+    assert f5.network == "kind"
+    assert set(f5.publish) == {(42001, 443), (42003, 80)}
+    endpoints = find(state.objects(), "Endpoints", "f5")
+    assert endpoints["subsets"][0]["addresses"] == [{"ip": "172.18.0.9"}]
+    assert state.cluster["networking"]["disableDefaultCNI"] is True
+    assert state.cluster["nodes"][0]["extraPortMappings"][0]["hostPort"] == 42002
+
+
+def test_on_an_existing_cluster_there_is_no_kind_config_and_the_f5_runs_in_the_namespace():
+    state = desired_state(make_spec(target="existing"), SECRETS)
+    assert state.cluster is None and state.containers == ()
+    find(state.objects(), "Deployment", "f5-mock")
+
+
+def test_no_broker_when_no_service_needs_it(tmp_path):
+    (tmp_path / "static.yaml").write_text("name: static\nbuild: {context: x}\nport: 80\n")
+    spec = make_spec(names=("static",), catalog=load_catalog(tmp_path))
+    state = desired_state(spec, SECRETS)
+    assert "broker" not in state.groups
+    assert not [o for o in state.secrets if o["metadata"]["name"] == "broker-credentials"]
+
+
+def test_a_classic_service_is_a_container_that_reaches_the_broker_through_a_nodeport(tmp_path):
+    for name in ("web", "worker"):
+        text = (STACKS / "services" / f"{name}.yaml").read_text()
+        if name == "worker":
+            text = text.replace("runtime: kubernetes", "runtime: classic")
+        (tmp_path / f"{name}.yaml").write_text(text)
+    catalog = load_catalog(tmp_path)
+    state = desired_state(make_spec(catalog=catalog), SECRETS, None, {"envbuilder-dev-worker": "172.18.0.7"})
+    worker = next(c for c in state.containers if c.name == "envbuilder-dev-worker")
+    assert worker.env["AMQP_URL"].endswith("@envbuilder-dev-control-plane:30672/%2F")
+    assert worker.shown()["env"]["AMQP_URL"] == "<secret>"
+    assert not [o for o in state.objects() if o["kind"] == "Deployment" and o["metadata"]["name"] == "worker"]
+    # web's side is unchanged: it still talks to the broker Service in the cluster.
+    assert find(state.objects(), "Deployment", "web")
+
+
+def test_classic_services_need_the_kind_target(tmp_path):
+    (tmp_path / "legacy.yaml").write_text("name: legacy\nruntime: classic\nbuild: {context: x}\nport: 80\n")
+    with pytest.raises(InputError, match="need the kind target"):
+        desired_state(make_spec(names=("legacy",), target="existing", catalog=load_catalog(tmp_path)), SECRETS)

@@ -1,0 +1,92 @@
+"""The Pulumi layer registers exactly the desired state, in phase order, with secrets kept secret.
+
+Runs the inline program against Pulumi's mocks: no engine, no cluster.
+"""
+
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, register_environment
+from envbuilder.spec.catalog import load_catalog
+from envbuilder.spec.environment import EnvironmentSpec, resolve_services
+from envbuilder.spec.profile import load_profile
+from envbuilder.state.records import HostPorts
+
+STACKS = Path(__file__).resolve().parents[2] / "stacks"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.registered: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.registered.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == "pulumi-python:dynamic:Resource":
+            outputs.update({"context": "kind-envbuilder-dev", "address": "172.18.0.5"})
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+def run_program(target: str) -> RecordingMocks:
+    profile = load_profile(STACKS, "default")
+    services = resolve_services(load_catalog(STACKS / "services"), ["web", "worker"], profile, "abc1234")
+    spec = EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", target=target,
+                           kube_context="ctx" if target == "existing" else None)
+    inputs = ProgramInputs(
+        spec=spec, ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}),
+        tools={"kind": "/bin/kind", "docker": "/bin/docker", "kubectl": "/bin/kubectl"},
+        kubeconfig="/tmp/kubeconfig", calico_manifest="/tmp/calico.yaml", image_ids={"envbuilder/web:abc1234": "sha256:1"},
+    )
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="envbuilder", stack="dev", preview=False)
+    pulumi.runtime.set_all_config({f"envbuilder:{CONFIG_BROKER_PASSWORD}": "b-pass", f"envbuilder:{CONFIG_F5_PASSWORD}": "f-pass"},
+                                  secret_keys=[f"envbuilder:{CONFIG_BROKER_PASSWORD}", f"envbuilder:{CONFIG_F5_PASSWORD}"])
+
+    @pulumi.runtime.test
+    def program():
+        register_environment(inputs)
+
+    program()
+    return mocks
+
+
+def names_by_type(mocks: RecordingMocks) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for args in mocks.registered:
+        found.setdefault(args.typ, []).append(args.name)
+    return found
+
+
+def test_on_kind_the_cluster_cni_images_and_containers_come_before_the_kubernetes_groups():
+    mocks = run_program("kind")
+    found = names_by_type(mocks)
+    assert sorted(found["pulumi-python:dynamic:Resource"]) == [
+        "cluster", "cni-ready", "f5-container-envbuilder-dev-f5", "images"]
+    assert found["kubernetes:yaml/v2:ConfigFile"] == ["cni"]
+    assert found["kubernetes:yaml/v2:ConfigGroup"] == ["namespace", "secrets", "broker", "f5", "services"]
+    groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
+    kinds = [o["kind"] for o in groups["services"].inputs["objs"]]
+    assert kinds.count("Deployment") == 2
+    endpoints = next(o for o in groups["f5"].inputs["objs"] if o["kind"] == "Endpoints")
+    assert endpoints["subsets"][0]["addresses"] == [{"ip": "172.18.0.5"}]  # the F5 container's address
+
+
+def test_secrets_carry_the_generated_passwords_and_nothing_else_does():
+    mocks = run_program("kind")
+    groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
+    secret_text = str(groups["secrets"].inputs["objs"])
+    assert "b-pass" in secret_text and "f-pass" in secret_text
+    for name in ("namespace", "broker", "f5", "services"):
+        assert "b-pass" not in str(groups[name].inputs) and "f-pass" not in str(groups[name].inputs)
+
+
+def test_on_an_existing_cluster_nothing_but_kubernetes_objects_is_created():
+    found = names_by_type(run_program("existing"))
+    assert "pulumi-python:dynamic:Resource" not in found
+    assert "kubernetes:yaml/v2:ConfigFile" not in found
+    assert found["pulumi:providers:kubernetes"] == ["k8s"]
