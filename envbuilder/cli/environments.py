@@ -171,3 +171,50 @@ def scale(
     if not replicas:
         raise InputError("give at least one SERVICE=REPLICAS")
     run_scale(validate_name(name), parse_replicas(replicas), backend_url=backend_url)
+
+
+@app.command()
+def verify(
+    services: ServicesOption,
+    profile: ProfileOption = "nightly",
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="Where the JUnit, JSON and HTML reports go.")] = Path("reports"),
+    name: NameOption = None,
+    set_: SetOption = None,
+    revision: RevisionOption = None,
+    target: TargetOption = "kind",
+    kube_context: KubeContextOption = None,
+    backend_url: BackendOption = None,
+) -> None:
+    """Up, smoke, down in one command, with reports; down always runs. Exit 0 only when all passed."""
+    from envbuilder.errors import EnvbuilderError
+    from envbuilder.pipeline.request import EnvironmentRequest
+    from envbuilder.pipeline.verify import verify as run_verify
+
+    request = EnvironmentRequest(
+        services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
+        target=target, kube_context=kube_context, backend_url=backend_url,
+    )
+    run = run_verify(request, report_dir)
+    failed = [check.name for check in run.checks if check.failed]
+    if failed:
+        raise EnvbuilderError(f"verify failed: {', '.join(failed)}; reports in {report_dir}")
+    err_console.print(f"[green]verify passed[/]: {len(run.checks)} checks; reports in {report_dir}")
+
+
+@app.command()
+def reap(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    backend_url: BackendOption = None,
+) -> None:
+    """Remove expired environments and orphans (clusters, containers, volumes, stacks with no live record)."""
+    from envbuilder.pipeline.reap import reap as run_reap
+
+    plan = run_reap(backend_url=backend_url, dry_run=dry_run)
+    if plan.empty:
+        err_console.print("nothing to reap")
+        return
+    verb = "would remove" if dry_run else "removed"
+    for name in plan.expired:
+        console.print(f"{verb} expired environment {name}")
+    for name in plan.orphans:
+        console.print(f"{verb} orphaned traces of {name}")

@@ -67,25 +67,24 @@ def select_stack(name: str, program: Callable[[], None], backend_url: str | None
     return auto.create_or_select_stack(stack_name=name, project_name=PROJECT, program=program, opts=options)
 
 
-def stack_exists(name: str, backend_url: str | None = None) -> bool:
-    """Whether the backend holds a stack for `name`, without creating one."""
+def workspace(backend_url: str | None = None):
+    """The envbuilder project's workspace, for listing and removing stacks."""
     from pulumi import automation as auto
 
     options = _workspace_options(backend_url)
-    workspace = auto.LocalWorkspace(
+    return auto.LocalWorkspace(
         env_vars=options.env_vars, project_settings=options.project_settings, pulumi_command=options.pulumi_command
     )
-    return any(summary.name == name for summary in workspace.list_stacks())
+
+
+def stack_exists(name: str, backend_url: str | None = None) -> bool:
+    """Whether the backend holds a stack for `name`, without creating one."""
+    return any(summary.name == name for summary in workspace(backend_url).list_stacks())
 
 
 def remove_stack(name: str, backend_url: str | None = None) -> None:
-    from pulumi import automation as auto
-
-    options = _workspace_options(backend_url)
-    workspace = auto.LocalWorkspace(
-        env_vars=options.env_vars, project_settings=options.project_settings, pulumi_command=options.pulumi_command
-    )
-    workspace.remove_stack(name, force=True)
+    # force: also when resources are left in it (a stack whose cluster is already gone).
+    workspace(backend_url).remove_stack(name, force=True)
 
 
 def recover(stack) -> list[str]:

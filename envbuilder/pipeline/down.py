@@ -37,7 +37,7 @@ def down(name: str, backend_url: str | None = None) -> None:
             with progress.phase("destroy"):
                 problems += _destroy_stack(name, backend_url)
             with progress.phase("cleanup"):
-                problems += _remove_leftovers(name, record)
+                problems += _remove_leftovers(name, record, backend_url)
             with progress.phase("verify-clean"):
                 left = _traces(name, backend_url, record)
         if left:
@@ -65,7 +65,7 @@ def _destroy_stack(name: str, backend_url: str | None) -> list[str]:
     return []
 
 
-def _remove_leftovers(name: str, record: EnvironmentRecord | None) -> list[str]:
+def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: str | None) -> list[str]:
     """Whatever the stack did not take with it: found by name and by label, not by the stack's word."""
     problems = []
     kind_binary, docker_binary = find_tool("kind"), find_tool("docker")
@@ -82,9 +82,22 @@ def _remove_leftovers(name: str, record: EnvironmentRecord | None) -> list[str]:
             docker.remove_volume(volume)
     if record and record.target == "kind" and record.kubeconfig:
         Path(record.kubeconfig).unlink(missing_ok=True)
+    if (record is None or record.target == "kind") and find_tool("pulumi"):
+        _forget_stack_of_a_gone_cluster(name, backend_url)
     host_ports.release(name)
     delete_record(name)
     return problems
+
+
+def _forget_stack_of_a_gone_cluster(name: str, backend_url: str | None) -> None:
+    """A stack that could not be destroyed, once its kind cluster and containers are gone, holds nothing real."""
+    from envbuilder.engine.workspace import remove_stack, stack_exists
+
+    kind_binary = find_tool("kind")
+    if not stack_exists(name, backend_url) or (kind_binary and Kind(binary=str(kind_binary)).exists(cluster_name(name))):
+        return
+    remove_stack(name, backend_url)
+    err_console.print(f"[yellow]removed stack {name}[/]: its cluster is gone, so nothing it held remains")
 
 
 def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None) -> list[str]:

@@ -1,0 +1,66 @@
+"""`envbuilder verify`: up → smoke → down in one command, with reports; down always runs.
+
+The reports hold the smoke checks plus two of the pipeline's own: that the environment came
+up, and that the teardown left nothing behind, so a CI run is red for either.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from envbuilder.cli.console import err_console
+from envbuilder.errors import EnvbuilderError
+from envbuilder.pipeline.down import down
+from envbuilder.pipeline.request import EnvironmentRequest
+from envbuilder.pipeline.up import up
+from envbuilder.reports.model import Phase, SmokeRun
+from envbuilder.smoke.result import CheckResult, CheckStatus
+from envbuilder.state.records import EnvironmentRecord, find_record
+
+
+def verify(request: EnvironmentRequest, report_dir: Path) -> SmokeRun:
+    request.resolve()  # bad input fails here, before anything is created or torn down
+    name = request.name or f"verify-{datetime.now(UTC):%m%d%H%M%S}"
+    request = replace(request, name=name)
+    started_at = datetime.now(UTC)
+    checks: list[CheckResult] = []
+    record: EnvironmentRecord | None = None
+    try:
+        checks.append(_timed("environment comes up", lambda: up(request, smoke=False)))
+        record = find_record(name)
+        if checks[-1].status is CheckStatus.PASSED and record:
+            from envbuilder.smoke.suite import smoke_environment
+
+            checks.extend(asyncio.run(smoke_environment(record)))
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted: tearing the environment down before exiting[/]")
+        raise
+    finally:
+        record = find_record(name) or record
+        checks.append(_timed("teardown leaves nothing behind", lambda: down(name, backend_url=request.backend_url)))
+        run = SmokeRun(
+            environment=name,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            checks=tuple(checks),
+            phases=tuple(Phase.from_record(phase) for phase in (record.phases if record else [])),
+        )
+        from envbuilder.reports import write_reports
+
+        for path in write_reports(report_dir, run):
+            err_console.print(f"wrote {path}")
+    return run
+
+
+def _timed(name: str, action: Callable[[], object]) -> CheckResult:
+    started = datetime.now(UTC)
+    try:
+        action()
+        status, summary = CheckStatus.PASSED, "ok"
+        diagnosis = ""
+    except EnvbuilderError as error:
+        status, summary, diagnosis = CheckStatus.FAILED, str(error).splitlines()[0], str(error)
+    finished = datetime.now(UTC)
+    return CheckResult(name, status, (finished - started).total_seconds(), summary, diagnosis, started, finished)
