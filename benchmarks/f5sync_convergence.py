@@ -75,7 +75,9 @@ async def measure(changes: int, debounce: float, workdir: Path) -> dict[str, obj
                 for index in range(1, 4):
                     await kube.add_node(f"node-{index}", f"10.0.0.{index}")
                 await kube.add_service("web", vip_port=free_port(), ports={"http": (80, 30080)})
-                await kube.add_service("api", vip_port=free_port(), ports={"http": (80, 30081)}, mode=contract.MODE_CLUSTER)
+                await kube.add_service(
+                    "api", vip_port=free_port(), ports={"http": (80, 30081)}, mode=contract.MODE_CLUSTER
+                )
                 await kube.add_endpoints("api", ["172.16.0.1"], port_name="http", target_port=8080)
                 await until_members(f5, NODE_POOL, {f"10.0.0.{i}:30080" for i in range(1, 4)})
                 await until_members(f5, POD_POOL, {"172.16.0.1:8080"})

@@ -9,7 +9,9 @@ import typer
 from envbuilder.cli.app import app
 from envbuilder.errors import InputError
 
-f5sync_app = typer.Typer(help="Keep the F5's pools and virtual servers in step with Kubernetes Services.", no_args_is_help=True)
+f5sync_app = typer.Typer(
+    help="Keep the F5's pools and virtual servers in step with Kubernetes Services.", no_args_is_help=True
+)
 app.add_typer(f5sync_app, name="f5-sync")
 
 
@@ -17,9 +19,15 @@ app.add_typer(f5sync_app, name="f5-sync")
 def run(
     kubeconfig: Annotated[
         Path | None,
-        typer.Option(help="Kubeconfig of the cluster to watch (default: $KUBECONFIG, then ~/.kube/config).", exists=True, dir_okay=False),
+        typer.Option(
+            help="Kubeconfig of the cluster to watch (default: $KUBECONFIG, then ~/.kube/config).",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
-    listen: Annotated[str | None, typer.Option(help="HOST:PORT for /metrics and /healthz (default: $F5SYNC_LISTEN or 0.0.0.0:8080).")] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for /metrics and /healthz (default: $F5SYNC_LISTEN or 0.0.0.0:8080).")
+    ] = None,
 ) -> None:
     """Run the controller in the foreground; settings come from F5_* and F5SYNC_* environment variables.
 

@@ -25,7 +25,9 @@ class MockF5:
         if empty:
             self._generation += 1
         state_dir = self._state_root / f"state-{self._generation}"
-        self._server = run_in_thread(state_dir, port=self.port, username=USERNAME, password=PASSWORD, bind_virtuals_to="127.0.0.1")
+        self._server = run_in_thread(
+            state_dir, port=self.port, username=USERNAME, password=PASSWORD, bind_virtuals_to="127.0.0.1"
+        )
 
     def stop(self) -> None:
         if self._server is not None:

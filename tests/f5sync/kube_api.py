@@ -59,7 +59,9 @@ class KubeApi:
         await self._send("PATCH", f"{NODES_PATH}/{name}", {"spec": {"unschedulable": unschedulable}})
 
     # --- services and their endpoints
-    async def add_service(self, name: str, *, vip_port: int, ports: dict[str, tuple[int, int]], mode: str = contract.MODE_NODEPORT) -> None:
+    async def add_service(
+        self, name: str, *, vip_port: int, ports: dict[str, tuple[int, int]], mode: str = contract.MODE_NODEPORT
+    ) -> None:
         """`ports`: port name -> (service port, node port)."""
         body = {
             "apiVersion": "v1",
@@ -87,7 +89,11 @@ class KubeApi:
         body = {
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
-            "metadata": {"name": f"{service}-1", "namespace": NAMESPACE, "labels": {"kubernetes.io/service-name": service}},
+            "metadata": {
+                "name": f"{service}-1",
+                "namespace": NAMESPACE,
+                "labels": {"kubernetes.io/service-name": service},
+            },
             "addressType": "IPv4",
             "ports": [{"name": port_name, "port": target_port, "protocol": "TCP"}],
             "endpoints": _endpoints(addresses),

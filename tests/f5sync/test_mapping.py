@@ -88,18 +88,28 @@ def test_partition_annotation_overrides_the_default_partition():
 
 def test_cluster_mode_uses_ready_pod_addresses_and_the_slice_target_port():
     slices = (
-        EndpointSliceInfo("shop", "web-a", "web", (SlicePort(8000, "http"), SlicePort(9000, "metrics")), ("172.16.0.1", "172.16.0.2")),
+        EndpointSliceInfo(
+            "shop", "web-a", "web", (SlicePort(8000, "http"), SlicePort(9000, "metrics")), ("172.16.0.1", "172.16.0.2")
+        ),
         EndpointSliceInfo("shop", "web-b", "web", (SlicePort(8000, "http"),), ("172.16.0.3",)),
         EndpointSliceInfo("shop", "other", "other", (SlicePort(8000, "http"),), ("172.16.9.9",)),
     )
     result = desired(web({contract.MODE_ANNOTATION: contract.MODE_CLUSTER}), slices=slices)
-    assert members(result, "shop_web_8080") == {Member("172.16.0.1", 8000), Member("172.16.0.2", 8000), Member("172.16.0.3", 8000)}
+    assert members(result, "shop_web_8080") == {
+        Member("172.16.0.1", 8000),
+        Member("172.16.0.2", 8000),
+        Member("172.16.0.3", 8000),
+    }
     assert members(result, "shop_web_9090") == {Member("172.16.0.1", 9000), Member("172.16.0.2", 9000)}
 
 
 def test_cluster_mode_matches_the_unnamed_port_of_a_single_port_service():
     service = ServiceInfo(
-        "shop", "api", EXPOSED, {contract.VIP_PORT_ANNOTATION: "81", contract.MODE_ANNOTATION: "cluster"}, (ServicePort(80),)
+        "shop",
+        "api",
+        EXPOSED,
+        {contract.VIP_PORT_ANNOTATION: "81", contract.MODE_ANNOTATION: "cluster"},
+        (ServicePort(80),),
     )
     slices = (EndpointSliceInfo("shop", "api-x", "api", (SlicePort(8080, ""),), ("172.16.0.7",)),)
     assert members(desired(service, slices=slices), "shop_api_80") == {Member("172.16.0.7", 8080)}

@@ -47,7 +47,12 @@ def test_every_contract_key_is_read():
 
 @pytest.mark.parametrize(
     "override",
-    [{contract.F5_URL: "f5:443"}, {contract.F5SYNC_LISTEN: "8080"}, {contract.F5SYNC_RESYNC_SECONDS: "0"}, {contract.F5SYNC_OWNER: ""}],
+    [
+        {contract.F5_URL: "f5:443"},
+        {contract.F5SYNC_LISTEN: "8080"},
+        {contract.F5SYNC_RESYNC_SECONDS: "0"},
+        {contract.F5SYNC_OWNER: ""},
+    ],
 )
 def test_invalid_values_are_refused(override):
     with pytest.raises(pydantic.ValidationError):

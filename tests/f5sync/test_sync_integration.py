@@ -130,7 +130,15 @@ def sum_calls(parts) -> float:
 def first_nodes_watch_expires(kmock):
     """The controller's first nodes watch is refused with 410 Gone, as when its resourceVersion
     has left the API server's history window."""
-    gone = {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure", "code": 410, "reason": "Expired", "message": "too old resource version"}
+    gone = {
+        "apiVersion": "v1",
+        "kind": "Status",
+        "metadata": {},
+        "status": "Failure",
+        "code": 410,
+        "reason": "Expired",
+        "message": "too old resource version",
+    }
     kmock["watch", kmock.resource("v1/nodes")][:1] << {"type": "ERROR", "object": gone}
 
 

@@ -105,9 +105,16 @@ class Controller:
     async def reconcile(self, seen_at: float | None) -> int:
         """One pass: desired state vs. the F5's holdings, then the plan's calls. Returns how many were applied."""
         started_at = self._clock()
-        desired = desired_state(self.snapshot(), default_partition=self.settings.f5_partition, vip_address=self.settings.vip_address)
+        desired = desired_state(
+            self.snapshot(), default_partition=self.settings.f5_partition, vip_address=self.settings.vip_address
+        )
         holdings = await self._f5.holdings(self._description)
-        plan = diff.plan(holdings.owned, desired.state, foreign_pools=holdings.foreign_pools, foreign_virtuals=holdings.foreign_virtuals)
+        plan = diff.plan(
+            holdings.owned,
+            desired.state,
+            foreign_pools=holdings.foreign_pools,
+            foreign_virtuals=holdings.foreign_virtuals,
+        )
         self._report_once(desired.problems + plan.conflicts)
         since = seen_at if seen_at is not None else started_at
         for operation in plan.operations:
@@ -115,7 +122,13 @@ class Controller:
             self.metrics.changes.labels(operation.kind).inc()
             log.info(
                 "f5 changed",
-                extra={"fields": {**_describe(operation), "latency_s": round(self._clock() - since, 4), "trigger": "cluster" if seen_at else "resync"}},
+                extra={
+                    "fields": {
+                        **_describe(operation),
+                        "latency_s": round(self._clock() - since, 4),
+                        "trigger": "cluster" if seen_at else "resync",
+                    }
+                },
             )
         if plan.operations and seen_at is not None:
             self.metrics.convergence.observe(self._clock() - seen_at)
@@ -159,7 +172,11 @@ def _describe(operation: diff.Operation) -> dict[str, object]:
         case diff.AddMember(partition, pool_name, member) | diff.RemoveMember(partition, pool_name, member):
             fields |= {"pool": f"/{partition}/{pool_name}", "member": member.name}
         case diff.CreateVirtual(virtual) | diff.UpdateVirtual(virtual):
-            fields |= {"virtual": f"/{virtual.partition}/{virtual.name}", "destination": virtual.destination, "pool": virtual.pool_path}
+            fields |= {
+                "virtual": f"/{virtual.partition}/{virtual.name}",
+                "destination": virtual.destination,
+                "pool": virtual.pool_path,
+            }
         case diff.DeleteVirtual(partition, name):
             fields |= {"virtual": f"/{partition}/{name}"}
         case diff.DeletePool(partition, name):

@@ -63,7 +63,9 @@ class Plan:
     conflicts: tuple[str, ...]  # desired objects whose names are taken by objects we do not own
 
 
-def plan(current: F5State, desired: F5State, *, foreign_pools: frozenset[ObjectKey], foreign_virtuals: frozenset[ObjectKey]) -> Plan:
+def plan(
+    current: F5State, desired: F5State, *, foreign_pools: frozenset[ObjectKey], foreign_virtuals: frozenset[ObjectKey]
+) -> Plan:
     """Operations in an order the F5 accepts.
 
     `current` holds only the objects we own; `foreign_*` are names taken by anyone else, which we
@@ -96,7 +98,9 @@ def plan(current: F5State, desired: F5State, *, foreign_pools: frozenset[ObjectK
         add_members.extend(AddMember(pool.partition, pool.name, m) for m in sorted(pool.members - held.members))
         remove_members.extend(RemoveMember(pool.partition, pool.name, m) for m in sorted(held.members - pool.members))
 
-    delete_virtuals: list[Operation] = [DeleteVirtual(*key) for key in sorted(current.virtuals.keys() - wanted_virtuals.keys())]
+    delete_virtuals: list[Operation] = [
+        DeleteVirtual(*key) for key in sorted(current.virtuals.keys() - wanted_virtuals.keys())
+    ]
     create_virtuals: list[Operation] = []
     update_virtuals: list[Operation] = []
     for key, virtual in sorted(wanted_virtuals.items()):

@@ -120,7 +120,9 @@ class IControlClient:
 
     async def update_virtual(self, virtual: Virtual) -> None:
         body = {"destination": virtual.destination, "pool": virtual.pool_path}
-        await self._call("update_virtual", "PATCH", object_path(VIRTUALS_PATH, virtual.partition, virtual.name), json=body)
+        await self._call(
+            "update_virtual", "PATCH", object_path(VIRTUALS_PATH, virtual.partition, virtual.name), json=body
+        )
 
     async def delete_virtual(self, partition: str, name: str) -> None:
         await self._call("delete_virtual", "DELETE", object_path(VIRTUALS_PATH, partition, name), tolerate=404)
@@ -144,7 +146,9 @@ class IControlClient:
             self._metrics.f5_calls.labels(operation).inc()
             try:
                 token = await self._valid_token()
-                response = await self._http.request(method, path, json=json, params=params, headers={"X-F5-Auth-Token": token})
+                response = await self._http.request(
+                    method, path, json=json, params=params, headers={"X-F5-Auth-Token": token}
+                )
             except httpx.TransportError as error:
                 reason, detail = "transport", f"{type(error).__name__}: {error}"
             else:

@@ -81,7 +81,9 @@ def endpoint_slice_info(endpoint_slice: EndpointSlice) -> EndpointSliceInfo:
         namespace=metadata.namespace,
         name=metadata.name,
         service=(metadata.labels or {}).get(SERVICE_NAME_LABEL, ""),
-        ports=tuple(SlicePort(port=p.port, name=p.name or None) for p in endpoint_slice.ports or [] if p.port is not None),
+        ports=tuple(
+            SlicePort(port=p.port, name=p.name or None) for p in endpoint_slice.ports or [] if p.port is not None
+        ),
         ready_addresses=addresses,
     )
 
@@ -160,5 +162,8 @@ class Informer(Generic[Info]):
     async def _pause(self, failures: int, reason: str) -> None:
         delay = self._backoff.delay(failures)
         self._metrics.watch_restarts.labels(self.kind, "error").inc()
-        log.warning("watch failed, retrying", extra={"fields": {"resource": self.kind, "reason": reason, "retry_in_s": round(delay, 3)}})
+        log.warning(
+            "watch failed, retrying",
+            extra={"fields": {"resource": self.kind, "reason": reason, "retry_in_s": round(delay, 3)}},
+        )
         await asyncio.sleep(delay)

@@ -50,7 +50,9 @@ def desired_state(snapshot: ClusterSnapshot, *, default_partition: str, vip_addr
             continue
         for port in exposure.ports:
             members = (
-                _node_members(snapshot, port) if exposure.mode == contract.MODE_NODEPORT else _pod_members(snapshot, service, port)
+                _node_members(snapshot, port)
+                if exposure.mode == contract.MODE_NODEPORT
+                else _pod_members(snapshot, service, port)
             )
             name = contract.pool_name(service.namespace, service.name, port.port)
             pools.append(Pool(partition=exposure.partition, name=name, members=members))
@@ -70,11 +72,14 @@ def _exposure(service: ServiceInfo, default_partition: str) -> _Exposure:
     annotations = service.annotations
     vip_port_text = annotations.get(contract.VIP_PORT_ANNOTATION, "")
     if not vip_port_text.isdigit() or not 0 < int(vip_port_text) < 65536:
-        raise _InvalidExposure(f"annotation {contract.VIP_PORT_ANNOTATION} must be a port number, got {vip_port_text!r}")
+        raise _InvalidExposure(
+            f"annotation {contract.VIP_PORT_ANNOTATION} must be a port number, got {vip_port_text!r}"
+        )
     mode = annotations.get(contract.MODE_ANNOTATION, contract.MODE_NODEPORT)
     if mode not in (contract.MODE_NODEPORT, contract.MODE_CLUSTER):
         raise _InvalidExposure(
-            f"annotation {contract.MODE_ANNOTATION} must be {contract.MODE_NODEPORT} or {contract.MODE_CLUSTER}, got {mode!r}"
+            f"annotation {contract.MODE_ANNOTATION} must be {contract.MODE_NODEPORT} or {contract.MODE_CLUSTER},"
+            f" got {mode!r}"
         )
     ports = _selected_ports(service, annotations.get(contract.SERVICE_PORT_ANNOTATION))
     if mode == contract.MODE_NODEPORT and any(port.node_port is None for port in ports):
@@ -97,7 +102,9 @@ def _selected_ports(service: ServiceInfo, selector: str | None) -> tuple[Service
     for port in tcp_ports:
         if selector in (port.name, str(port.port)):
             return (port,)
-    raise _InvalidExposure(f"annotation {contract.SERVICE_PORT_ANNOTATION}={selector!r} names no TCP port of the Service")
+    raise _InvalidExposure(
+        f"annotation {contract.SERVICE_PORT_ANNOTATION}={selector!r} names no TCP port of the Service"
+    )
 
 
 def _node_members(snapshot: ClusterSnapshot, port: ServicePort) -> frozenset[Member]:
@@ -117,5 +124,7 @@ def _pod_members(snapshot: ClusterSnapshot, service: ServiceInfo, port: ServiceP
         # A slice port matches the Service port of the same name (both unnamed for single-port Services).
         for slice_port in endpoint_slice.ports:
             if (slice_port.name or None) == (port.name or None):
-                members.update(Member(address=address, port=slice_port.port) for address in endpoint_slice.ready_addresses)
+                members.update(
+                    Member(address=address, port=slice_port.port) for address in endpoint_slice.ready_addresses
+                )
     return frozenset(members)

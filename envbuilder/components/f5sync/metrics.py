@@ -23,11 +23,15 @@ class Metrics:
         self.f5_logins = _counter(r, "f5sync_f5_logins", "Token logins to the F5")
         self.reconciles = _counter(r, "f5sync_reconciles", "Reconcile passes, by result", ("result",))
         self.changes = _counter(r, "f5sync_changes", "Changes applied to the F5, by operation", ("operation",))
-        self.watch_restarts = _counter(r, "f5sync_watch_restarts", "Kubernetes watch restarts, by resource and reason", ("resource", "reason"))
+        self.watch_restarts = _counter(
+            r, "f5sync_watch_restarts", "Kubernetes watch restarts, by resource and reason", ("resource", "reason")
+        )
         self.convergence = Histogram(
             "f5sync_convergence_seconds",
             "From the first Kubernetes change seen to the F5 updated",
             buckets=CONVERGENCE_BUCKETS,
             registry=r,
         )
-        self.managed_members = Gauge("f5sync_managed_members", "Pool members held by owned pools after the last reconcile", registry=r)
+        self.managed_members = Gauge(
+            "f5sync_managed_members", "Pool members held by owned pools after the last reconcile", registry=r
+        )

@@ -103,7 +103,9 @@ class F5State:
     virtuals: Mapping[ObjectKey, Virtual] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, pools: list[Pool] | tuple[Pool, ...] = (), virtuals: list[Virtual] | tuple[Virtual, ...] = ()) -> "F5State":
+    def of(
+        cls, pools: list[Pool] | tuple[Pool, ...] = (), virtuals: list[Virtual] | tuple[Virtual, ...] = ()
+    ) -> "F5State":
         return cls(
             pools={(pool.partition, pool.name): pool for pool in pools},
             virtuals={(virtual.partition, virtual.name): virtual for virtual in virtuals},

@@ -49,7 +49,14 @@ async def run(settings: Settings, *, kubeconfig: str | None = None) -> None:
     server = httpserver.start(settings.listen_host, settings.listen_port, parts.metrics, parts.controller.health)
     log.info(
         "f5-sync started",
-        extra={"fields": {"f5": settings.f5_url, "namespace": settings.namespace, "owner": settings.owner, "listen": f"{settings.listen_host}:{server.server_port}"}},
+        extra={
+            "fields": {
+                "f5": settings.f5_url,
+                "namespace": settings.namespace,
+                "owner": settings.owner,
+                "listen": f"{settings.listen_host}:{server.server_port}",
+            }
+        },
     )
     try:
         await parts.controller.run()
