@@ -11,8 +11,8 @@ Route = tuple[int, str] | Callable[[str], tuple[int, str]]
 
 
 @contextmanager
-def http_server(routes: dict[str, Route]) -> Iterator[str]:
-    """Serve `routes` on 127.0.0.1:<free port>; yields the base URL."""
+def http_server(routes: dict[str, Route], host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `routes` on host:port (a free port by default); yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -29,11 +29,11 @@ def http_server(routes: dict[str, Route]) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
