@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 from dataclasses import dataclass
 
 from envbuilder.components.f5mock.errors import F5RestError
@@ -145,9 +147,12 @@ class _Half(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         peer_transport = self.peer.transport  # type: ignore[union-attr]
-        if peer_transport.is_closing():  # type: ignore[union-attr]
+        if peer_transport is None:  # the client spoke before the member connection was made
+            self.link.early_data.append(data)
             return
-        peer_transport.write(data)  # type: ignore[union-attr]
+        if peer_transport.is_closing():
+            return
+        peer_transport.write(data)
         size = len(data)
         for counters in self.received_by:
             counters.bytes_in += size
@@ -155,10 +160,13 @@ class _Half(asyncio.Protocol):
             counters.bytes_out += size
 
     def eof_received(self) -> bool:
-        peer = self.peer
-        if peer is None or peer.transport is None or peer.transport.is_closing():
+        peer_transport = self.peer.transport  # type: ignore[union-attr]
+        if peer_transport is None:  # passed on once the member connection is made
+            self.link.early_eof = True
+            return True
+        if peer_transport.is_closing():
             return False
-        peer.transport.write_eof()
+        peer_transport.write_eof()
         self.link.eofs += 1
         if self.link.eofs == 2:
             self.link.close()
@@ -187,33 +195,48 @@ class _ClientHalf(_Half):
         self.link.accepted()
 
 
+class _ServerHalf(_Half):
+    """The side towards the member."""
+
+    __slots__ = ()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.link.connected()
+
+
 class _Link:
     """A client connection to a virtual and the connection made for it to a member."""
 
-    __slots__ = ("plane", "virtual", "client", "server", "eofs", "counted", "connecting", "closed")
+    __slots__ = ("plane", "virtual", "client", "server", "eofs", "counted", "connecting", "closed", "early_data",
+                 "early_eof", "target")
 
     def __init__(self, plane: DataPlane, virtual: str) -> None:
         self.plane = plane
         self.virtual = virtual
         self.client: _Half = _ClientHalf(self)
-        self.server = _Half(self)
+        self.server: _Half = _ServerHalf(self)
         self.client.peer, self.server.peer = self.server, self.client
         self.eofs = 0
         self.counted: tuple[Counters, ...] = ()
         self.connecting: asyncio.Task[None] | None = None
         self.closed = False
+        self.early_data: list[bytes] = []
+        self.early_eof = False
+        self.target: tuple[PoolRecord, MemberRecord] | None = None
 
     def accepted(self) -> None:
         self.plane.links.add(self)
-        self.connecting = asyncio.get_running_loop().create_task(self._connect())
-
-    async def _connect(self) -> None:
-        loop = asyncio.get_running_loop()
         virtual_counters = self.plane.stats.of("virtual", self.virtual)
         virtual_counters.total += 1
         virtual_counters.current += 1
         self.counted = (virtual_counters,)
-        for pool, member in self.plane.candidates(self.virtual):
+        self.connecting = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        for self.target in self.plane.candidates(self.virtual):
+            pool, member = self.target
             try:
                 await asyncio.wait_for(
                     loop.create_connection(lambda: self.server, connect_host(member.address), member.port),
@@ -221,21 +244,32 @@ class _Link:
                 )
             except (OSError, TimeoutError):
                 continue
-            if self.closed:
-                self.server.transport.close()  # type: ignore[union-attr]
-                return
-            stats = self.plane.stats
-            server_side = (stats.of("pool", pool.path.full_path), stats.of("member", member_key(pool, member)),
-                           stats.of("node", member.node))
-            for counters in server_side:
-                counters.total += 1
-                counters.current += 1
-            self.counted += server_side
-            self.client.received_by, self.client.sent_by = (virtual_counters,), server_side
-            self.server.received_by, self.server.sent_by = server_side, (virtual_counters,)
-            self.client.transport.resume_reading()  # type: ignore[union-attr]
             return
-        self.client.transport.abort()  # type: ignore[union-attr]  # no member: reset, as BIG-IP does
+        _reset(self.client.transport)  # type: ignore[arg-type]  # no member: reset, as BIG-IP does
+
+    def connected(self) -> None:
+        """The member accepted: count it, pass on what the client already sent, splice."""
+        if self.closed:
+            self.server.transport.close()  # type: ignore[union-attr]
+            return
+        pool, member = self.target  # type: ignore[misc]
+        stats = self.plane.stats
+        virtual_counters = self.counted[0]
+        server_side = (stats.of("pool", pool.path.full_path), stats.of("member", member_key(pool, member)),
+                       stats.of("node", member.node))
+        for counters in server_side:
+            counters.total += 1
+            counters.current += 1
+        self.counted += server_side
+        self.client.received_by, self.client.sent_by = (virtual_counters,), server_side
+        self.server.received_by, self.server.sent_by = server_side, (virtual_counters,)
+        for data in self.early_data:
+            self.client.data_received(data)
+        self.early_data.clear()
+        if self.early_eof:
+            self.client.eof_received()
+        else:
+            self.client.transport.resume_reading()  # type: ignore[union-attr]
 
     def close(self) -> None:
         if self.closed:
@@ -255,6 +289,14 @@ class _Link:
             if half.transport is not None:
                 half.transport.abort()
         self.close()
+
+
+def _reset(transport: asyncio.Transport) -> None:
+    """Closes with a TCP RST (linger 0) rather than a FIN."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 class ListenerChange:

@@ -1,0 +1,59 @@
+"""Loopback helpers: free ports, polling with a deadline, TCP backends and a one-shot client."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def ask(port: int, message: bytes = b"hello\n", timeout: float = 5.0) -> bytes:
+    """One connection through `port`: send, half-close, read the answer to EOF."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(message)
+        connection.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class Backend(socketserver.ThreadingTCPServer):
+    """Answers each connection with `<name>:<first line received>`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, name: str, port: int = 0) -> None:
+        self.name = name
+        self.connections = 0
+        super().__init__(("127.0.0.1", port), _BackendHandler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _BackendHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        self.server.connections += 1  # type: ignore[attr-defined]
+        line = self.rfile.readline()
+        self.wfile.write(self.server.name.encode() + b":" + line)  # type: ignore[attr-defined]

@@ -1,0 +1,139 @@
+"""Virtual servers really forward: real TCP backends on loopback behind real listeners."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+import pytest
+
+from envbuilder.components.f5mock import run_in_thread
+from tests.f5mock.loopback import ask, free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+MEMBERS = "/mgmt/tm/ltm/pool/~Common~web/members"
+
+
+def serve_pool(api: httpx.Client, ports: list[int], **pool_fields: str) -> int:
+    """Pool `web` with a member per port, and virtual `vs` on a free loopback port."""
+    members = [{"name": f"127.0.0.1:{port}"} for port in ports]
+    assert api.post("/mgmt/tm/ltm/pool", json={"name": "web", "members": members, **pool_fields}).status_code == 200
+    port = free_port()
+    answer = api.post("/mgmt/tm/ltm/virtual", json={"name": "vs", "destination": f"127.0.0.1:{port}", "pool": "web"})
+    assert answer.status_code == 200, answer.text
+    return port
+
+
+def answers(port: int, count: int) -> list[str]:
+    return [ask(port).decode().partition(":")[0] for _ in range(count)]
+
+
+def test_connections_reach_the_members_in_turn(api, backends):
+    a, b, c = backends("a"), backends("b"), backends("c")
+    port = serve_pool(api, [a.port, b.port, c.port])
+
+    assert answers(port, 6) == ["a", "b", "c", "a", "b", "c"]
+    assert ask(port, b"ping\n") == b"a:ping\n"
+
+
+def test_disabled_forced_down_and_deleted_members_get_no_new_connections(api, backends):
+    a, b, c = backends("a"), backends("b"), backends("c")
+    port = serve_pool(api, [a.port, b.port, c.port])
+
+    api.patch(f"{MEMBERS}/~Common~127.0.0.1:{a.port}", json={"session": "user-disabled"})
+    assert set(answers(port, 4)) == {"b", "c"}
+    api.patch(f"{MEMBERS}/~Common~127.0.0.1:{b.port}", json={"state": "user-down"})
+    assert set(answers(port, 3)) == {"c"}
+    api.patch(f"{MEMBERS}/~Common~127.0.0.1:{a.port}", json={"session": "user-enabled"})
+    api.delete(f"{MEMBERS}/~Common~127.0.0.1:{c.port}")
+    assert set(answers(port, 3)) == {"a"}
+
+
+def test_a_disabled_node_takes_its_members_out(api, backends):
+    a = backends("a")
+    port = serve_pool(api, [a.port])
+    api.post(MEMBERS, json={"name": "n2:80", "address": "127.0.0.2"})  # a second node, to keep the pool non-empty
+
+    api.patch("/mgmt/tm/ltm/node/~Common~127.0.0.1", json={"state": "user-down"})
+
+    with pytest.raises(OSError):  # only n2 is left and nothing listens there: connection reset
+        ask(port)
+
+
+def test_a_pool_with_a_tcp_monitor_skips_members_that_fail_probes(api, backends):
+    up = backends("up")
+    down_port = free_port()
+    port = serve_pool(api, [up.port, down_port], monitor="/Common/tcp")
+
+    def state(member_port: int) -> str:
+        return api.get(f"{MEMBERS}/~Common~127.0.0.1:{member_port}").json()["state"]
+
+    wait_until(lambda: state(up.port) == "up" and state(down_port) == "down", what="first probes")
+    assert set(answers(port, 4)) == {"up"}
+
+    backends("late", down_port)
+    wait_until(lambda: state(down_port) == "up", what="the late member to pass its probe")
+    assert set(answers(port, 4)) == {"up", "late"}
+
+
+def test_counters_follow_the_traffic(api, backends):
+    a = backends("a")
+    port = serve_pool(api, [a.port])
+
+    answers(port, 3)
+
+    def virtual_stats() -> dict:
+        (nested,) = api.get("/mgmt/tm/ltm/virtual/~Common~vs/stats").json()["entries"].values()
+        return nested["nestedStats"]["entries"]
+
+    wait_until(lambda: virtual_stats()["clientside.curConns"]["value"] == 0, what="connections to close")
+    entries = virtual_stats()
+    assert entries["clientside.totConns"]["value"] == 3
+    assert entries["clientside.bitsIn"]["value"] == 3 * len(b"hello\n") * 8
+    (member,) = api.get(f"{MEMBERS}/~Common~127.0.0.1:{a.port}/stats").json()["entries"].values()
+    assert member["nestedStats"]["entries"]["serverside.totConns"]["value"] == 3
+
+
+def test_deleting_a_virtual_closes_its_listener_and_changes_apply_to_the_next_connection(api, backends):
+    a, b = backends("a"), backends("b")
+    port = serve_pool(api, [a.port])
+    api.post("/mgmt/tm/ltm/pool", json={"name": "other", "members": [{"name": f"127.0.0.1:{b.port}"}]})
+
+    api.patch("/mgmt/tm/ltm/virtual/~Common~vs", json={"pool": "/Common/other"})
+    assert answers(port, 2) == ["b", "b"]
+    assert api.delete("/mgmt/tm/ltm/virtual/~Common~vs").status_code == 200
+    with pytest.raises(ConnectionRefusedError):
+        ask(port)
+
+
+def test_a_port_that_cannot_be_bound_is_a_400_and_nothing_is_applied(api, backends, f5):
+    a = backends("a")
+    port = serve_pool(api, [a.port])
+    taken = backends("squatter").port
+    config_before = (f5.server.state_dir / "config.json").read_bytes()
+
+    created = api.post("/mgmt/tm/ltm/virtual", json={"name": "vs2", "destination": f"127.0.0.1:{taken}", "pool": "web"})
+    moved = api.patch("/mgmt/tm/ltm/virtual/~Common~vs", json={"destination": f"127.0.0.1:{taken}"})
+    foreign = api.post("/mgmt/tm/ltm/virtual", json={"name": "vs3", "destination": "192.0.2.10:80", "pool": "web"})
+
+    for answer in (created, moved, foreign):
+        assert answer.status_code == 400
+        assert "cannot listen on its destination" in answer.json()["message"]
+    assert api.get("/mgmt/tm/ltm/virtual/~Common~vs2").status_code == 404
+    assert api.get("/mgmt/tm/ltm/virtual/~Common~vs").json()["destination"] == f"/Common/127.0.0.1:{port}"
+    assert (f5.server.state_dir / "config.json").read_bytes() == config_before
+    assert answers(port, 1) == ["a"]
+
+
+def test_a_restart_with_the_same_state_dir_loses_nothing_and_listens_again(tmp_path, backends):
+    a, b = backends("a"), backends("b")
+    with run_in_thread(tmp_path) as first, httpx.Client(base_url=first.url, auth=("admin", "admin"), verify=False) as api:
+        port = serve_pool(api, [a.port, b.port])
+        api.patch(f"{MEMBERS}/~Common~127.0.0.1:{b.port}", json={"session": "user-disabled"})
+        before = api.get("/mgmt/tm/ltm/pool", params={"expandSubcollections": "true"}).json()
+
+    with run_in_thread(tmp_path) as second, httpx.Client(base_url=second.url, auth=("admin", "admin"), verify=False) as api:
+        assert api.get("/mgmt/tm/ltm/pool", params={"expandSubcollections": "true"}).json() == before
+        assert api.get("/mgmt/tm/ltm/virtual/~Common~vs").status_code == 200
+        assert Counter(answers(port, 3)) == Counter({"a": 3})
