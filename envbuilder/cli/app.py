@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -13,7 +12,7 @@ from envbuilder.errors import EnvbuilderError
 class _ErrorReportingGroup(TyperGroup):
     """Turns an EnvbuilderError raised by any command into one message and its exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except EnvbuilderError as error:
@@ -33,5 +32,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # Plain help: rich formatting costs more start-up time than the help is worth.
+    rich_markup_mode=None,
 )
