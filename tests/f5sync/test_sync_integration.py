@@ -2,9 +2,13 @@
 iControl REST over HTTPS, and the controller keeps the second in step with the first."""
 
 import asyncio
+import json
+import os
+import sys
 
 import httpx
 import pytest
+import yaml
 
 from envbuilder.components.f5sync import contract
 from tests.f5sync.conftest import RESYNC_SECONDS, converges, counter
@@ -169,3 +173,35 @@ async def test_metrics_and_healthz_are_served(kube, f5, f5sync, settings):
     assert health.status_code == 200 and health.json()["synced"] is True
     assert "f5sync_convergence_seconds_bucket" in metrics.text
     assert 'f5sync_changes_total{operation="create_pool"}' in metrics.text
+
+
+async def test_the_container_entrypoint_syncs_serves_healthz_and_stops_on_sigterm(kube, f5, settings, tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(kube.kubeconfig()))
+    listen = f"127.0.0.1:{free_port()}"
+    environ = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        contract.F5_URL: settings.f5_url,
+        contract.F5_USERNAME: settings.f5_username,
+        contract.F5_PASSWORD: settings.f5_password.get_secret_value(),
+        contract.F5_VIP_ADDRESS: "127.0.0.1",
+        contract.F5SYNC_NAMESPACE: NAMESPACE,
+        contract.F5SYNC_OWNER: "entrypoint-test",
+        contract.F5SYNC_LISTEN: listen,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "envbuilder.components.f5sync", env=environ, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        await two_nodes_and_web(kube)
+        await converges(f5.pools, {WEB_POOL: {"10.0.0.1:30080", "10.0.0.2:30080"}}, timeout=10)
+        async with httpx.AsyncClient(base_url=f"http://{listen}") as client:
+            health = await client.get("/healthz")
+        assert health.status_code == 200 and health.json()["f5_in_sync"] is True
+    finally:
+        process.terminate()
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=10)
+    assert process.returncode == 0
+    events = [json.loads(line) for line in output.decode().splitlines()]
+    assert {"f5-sync started", "f5 changed", "f5-sync stopped"} <= {event["event"] for event in events}
