@@ -31,6 +31,9 @@ def build(
             "when docker has it or a registry is reachable, else envbuilder/base:bookworm.",
         ),
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Rebuild every layer even when the tag exists (e.g. after a base update).")
+    ] = False,
 ) -> None:
     """Build envbuilder/<name>:<revision> for the catalog's services and envbuilder's components."""
     from rich.table import Table
@@ -44,7 +47,7 @@ def build(
     base = resolve_base_image(base_image, progress=_progress)
     _progress(f"revision {chosen.name}, base image {base}")
     table = Table("image", "status", box=None)
-    for image in build_images(repo, chosen, names or [], base, progress=_progress):
+    for image in build_images(repo, chosen, names or [], base, progress=_progress, no_cache=no_cache):
         table.add_row(image.tag, f"built in {image.seconds:.1f} s" if image.built else "present")
     console.print(table)
 

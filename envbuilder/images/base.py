@@ -37,29 +37,29 @@ def image_exists(image: str, runner: Runner = run) -> bool:
 
 
 def ensure_base_image(
-    runner: Runner = run, progress: Callable[[str], None] = lambda message: None
+    runner: Runner = run, progress: Callable[[str], None] = lambda message: None, image: str = BASE_IMAGE
 ) -> str:
-    """Make `envbuilder/base:bookworm` unless docker has it; returns the image name."""
-    if image_exists(BASE_IMAGE, runner):
-        return BASE_IMAGE
+    """Make the base image (`envbuilder/base:bookworm`) unless docker has it; returns the image name."""
+    if image_exists(image, runner):
+        return image
     tarball = rootfs_tarball()
     if not tarball.exists():
         progress(f"debootstrap {SUITE} (minbase + {', '.join(PACKAGES)}) into {tarball} ...")
         _bootstrap_rootfs(tarball, debian_mirror(APT_SOURCES), runner)
-    progress(f"docker import {tarball.name} as {BASE_IMAGE} ...")
+    progress(f"docker import {tarball.name} as {image} ...")
     check(
         runner(
             [
                 "docker", "import",
                 "--change", "ENV LANG=C.UTF-8",
                 "--change", 'CMD ["python3"]',
-                str(tarball), BASE_IMAGE,
+                str(tarball), image,
             ],
             timeout=600,
         ),
-        f"importing {BASE_IMAGE}",
+        f"importing {image}",
     )
-    return BASE_IMAGE
+    return image
 
 
 def _bootstrap_rootfs(tarball: Path, mirror: str, runner: Runner) -> None:

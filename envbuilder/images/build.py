@@ -92,9 +92,12 @@ def registry_reachable() -> bool:
     return True
 
 
-def docker_build_command(target: ImageTarget, source_root: Path, tag: str, base_image: str, revision: Revision) -> list[str]:
+def docker_build_command(
+    target: ImageTarget, source_root: Path, tag: str, base_image: str, revision: Revision, no_cache: bool = False
+) -> list[str]:
     return [
         "docker", "build",
+        *(["--no-cache"] if no_cache else []),
         "--file", str(source_root / target.dockerfile),
         "--build-arg", f"BASE_IMAGE={base_image}",
         "--label", f"{REVISION_LABEL}={revision.name}",
@@ -127,8 +130,10 @@ def build_images(
     base_image: str,
     runner: Runner = run,
     progress: Callable[[str], None] = lambda message: None,
+    no_cache: bool = False,
 ) -> list[BuiltImage]:
-    """Build the named images (all when empty) of `revision`, skipping clean tags docker already has."""
+    """Build the named images (all when empty) of `revision`, skipping clean tags docker already has
+    (`no_cache`: rebuild them all, every layer, e.g. to take a refreshed base image's updates)."""
     with tempfile.TemporaryDirectory(prefix="envbuilder-build-") as workdir:
         source_root = Path(workdir) / "source"
         export_source(repo, revision, source_root, runner)
@@ -136,7 +141,7 @@ def build_images(
         for target in select_targets(image_targets(source_root), names):
             started = time.monotonic()
             tag = image_tag(target.name, revision)
-            if not revision.dirty and image_exists(tag, runner):
+            if not revision.dirty and not no_cache and image_exists(tag, runner):
                 results.append(BuiltImage(target.name, tag, built=False, seconds=time.monotonic() - started))
                 continue
             progress(f"{tag}: wheels ...")
@@ -145,7 +150,7 @@ def build_images(
                 check(runner(command, timeout=900), f"preparing wheels for {target.name}")
             progress(f"{tag}: docker build (base {base_image}) ...")
             check(
-                runner(docker_build_command(target, source_root, tag, base_image, revision), timeout=1800),
+                runner(docker_build_command(target, source_root, tag, base_image, revision, no_cache), timeout=1800),
                 f"building {tag}",
             )
             results.append(BuiltImage(target.name, tag, built=True, seconds=time.monotonic() - started))
