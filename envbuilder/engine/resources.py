@@ -100,9 +100,9 @@ class _ImagesLoadedProvider(ResourceProvider):
         return UpdateResult(outs=news)
 
     def _load(self, props: dict[str, Any]) -> None:
-        from envbuilder.images.load import load_missing_images
+        from envbuilder.images.load import ImageLoader
 
-        load_missing_images(props["cluster"], list(props["images"]), kind=Kind(binary=props["kind"]))
+        ImageLoader(props["cluster"], kind=Kind(binary=props["kind"])).load(list(props["images"]))
 
 
 class ImagesLoaded(Resource):

@@ -19,6 +19,11 @@ class Revision:
         """The image tag for this revision."""
         return self.commit + (DIRTY_SUFFIX if self.dirty else "")
 
+    @classmethod
+    def from_name(cls, name: str) -> "Revision":
+        """The revision an environment records by its tag name."""
+        return cls(commit=name.removesuffix(DIRTY_SUFFIX), dirty=name.endswith(DIRTY_SUFFIX))
+
 
 def current_revision(repo: Path, runner: Runner = run) -> Revision:
     """HEAD of the working tree; dirty when tracked files changed or untracked, unignored files exist."""

@@ -119,10 +119,10 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites, 
     spec = resolved.spec
     image_ids: dict[str, str] = {}
     if spec.target == "kind":
-        from envbuilder.images.build import ensure_environment_images
+        from envbuilder.pipeline.images import ensure_environment_images
 
         with progress.phase("images"):
-            image_ids = ensure_environment_images(spec)
+            image_ids = ensure_environment_images(spec, say=lambda message: err_console.print(f"   [dim]{message}[/]"))
     inputs = ProgramInputs(
         spec=spec,
         ports=record.ports,
@@ -146,11 +146,13 @@ def _user_kubeconfig() -> str:
 
 
 def _smoke(record: EnvironmentRecord, progress: Progress) -> None:
-    from envbuilder.smoke.run import run_smoke_for_record
+    import asyncio
+
+    from envbuilder.smoke.suite import smoke_environment
 
     with progress.phase("smoke"):
-        results = run_smoke_for_record(record)
-    failed = [result for result in results if result.status == "failed"]
+        results = asyncio.run(smoke_environment(record))
+    failed = [result for result in results if result.failed]
     if failed:
         raise EnvbuilderError(
             f"{len(failed)} smoke check(s) failed: {', '.join(r.name for r in failed)}",
