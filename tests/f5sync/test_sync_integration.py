@@ -7,6 +7,7 @@ import os
 import sys
 
 import httpx
+import kmock as kmock_module
 import pytest
 import yaml
 
@@ -155,6 +156,25 @@ async def test_an_expired_watch_relists_and_keeps_following(kube, kmock, f5, fir
     assert len(kmock["list", kmock.resource("v1/nodes")]) == 2  # the first list, and the relist after 410
     # Every watch starts from the resourceVersion of the list before it.
     assert all("resourceVersion" in request.params for request in kmock["watch", kmock.resource("v1/nodes")])
+
+
+@pytest.fixture
+def first_nodes_watches_fail(kmock):
+    """The controller's first three nodes watches answer 503, as while the API server restarts."""
+    kmock["watch", kmock.resource("v1/nodes")][:3] << kmock_module.KubernetesError(
+        status=503, reason="ServiceUnavailable", message="apiserver restarting"
+    )
+
+
+async def test_failed_watches_back_off_and_resume_without_relisting(kube, kmock, f5, first_nodes_watches_fail, f5sync):
+    async def watch_errors() -> float:
+        return counter(f5sync, "f5sync_watch_restarts_total", resource="Node", reason="error")
+
+    await two_nodes_and_web(kube)
+    await converges(watch_errors, 3)
+    await kube.set_node_ready("node-2", False)
+    await converges(f5.pools, {WEB_POOL: {"10.0.0.1:30080"}})
+    assert len(kmock["list", kmock.resource("v1/nodes")]) == 1  # resumed from its resourceVersion
 
 
 async def test_metrics_and_healthz_are_served(kube, f5, f5sync, settings):

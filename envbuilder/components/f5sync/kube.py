@@ -26,6 +26,8 @@ log = logging.getLogger("envbuilder.f5sync")
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 # Servers close watches after this long; the client reconnects from the last resourceVersion.
 WATCH_SERVER_TIMEOUT_SECONDS = 290
+# And we renew them after this long whatever happened, in case the connection died without a word.
+WATCH_RENEW_SECONDS = 300
 
 Info = TypeVar("Info")
 
@@ -122,21 +124,26 @@ class Informer(Generic[Info]):
             try:
                 if resource_version is None:
                     resource_version = await self._relist()
-                async for event_type, obj in self._client.watch(
-                    self._resource,
-                    namespace=self._namespace,
-                    resource_version=resource_version,
-                    server_timeout=WATCH_SERVER_TIMEOUT_SECONDS,
-                ):
-                    failures = 0
-                    resource_version = obj.metadata.resourceVersion or resource_version
-                    if event_type == "DELETED":
-                        self.store.pop(obj.metadata.name, None)
-                    elif event_type in ("ADDED", "MODIFIED"):
-                        self.store[obj.metadata.name] = self._convert(obj)
-                    else:
-                        continue  # BOOKMARK: only the resourceVersion moves
-                    self._on_change()
+                async with asyncio.timeout(WATCH_RENEW_SECONDS):
+                    async for event_type, obj in self._client.watch(
+                        self._resource,
+                        namespace=self._namespace,
+                        resource_version=resource_version,
+                        server_timeout=WATCH_SERVER_TIMEOUT_SECONDS,
+                    ):
+                        failures = 0
+                        resource_version = obj.metadata.resourceVersion or resource_version
+                        if event_type == "DELETED":
+                            self.store.pop(obj.metadata.name, None)
+                        elif event_type in ("ADDED", "MODIFIED"):
+                            self.store[obj.metadata.name] = self._convert(obj)
+                        else:
+                            continue  # BOOKMARK: only the resourceVersion moves
+                        self._on_change()
+            except TimeoutError:
+                # Renewing from the last resourceVersion bounds how long a silently dead connection
+                # (no FIN, so no error) can hide changes.
+                self._metrics.watch_restarts.labels(self.kind, "renewed").inc()
             except ApiError as error:
                 if error.status.code == 410:
                     # Our resourceVersion is older than the server's history: start over from a fresh list.
