@@ -50,7 +50,7 @@ def sample_repo(root: Path) -> Path:
 
 
 def remove_images(*tags: str) -> None:
-    subprocess.run(["docker", "image", "rm", "--force", *tags], capture_output=True)
+    subprocess.run(["docker", "image", "rm", "--force", *tags], capture_output=True, check=False)
 
 
 def main() -> None:

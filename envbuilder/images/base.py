@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from envbuilder.errors import PrerequisiteError
 from envbuilder.cluster.commands import Runner, check, run
+from envbuilder.errors import PrerequisiteError
 
 BASE_IMAGE = "envbuilder/base:bookworm"
 SUITE = "bookworm"

@@ -19,7 +19,11 @@ from envbuilder.errors import InputError
 from envbuilder.images.base import BASE_IMAGE, ensure_base_image, image_exists
 from envbuilder.images.revision import Revision
 from envbuilder.images.source import export_source
-from envbuilder.images.wheels import WHEELS_DIR, component_wheel_commands, service_wheel_commands
+from envbuilder.images.wheels import (
+    WHEELS_DIR,
+    component_wheel_commands,
+    service_wheel_commands,
+)
 from envbuilder.spec.catalog import load_catalog
 
 PUBLIC_BASE_IMAGE = "python:3.11-slim"

@@ -43,7 +43,7 @@ def run_container():
         return name
 
     yield run
-    subprocess.run(["docker", "rm", "--force", *names], capture_output=True, timeout=60)
+    subprocess.run(["docker", "rm", "--force", *names], capture_output=True, timeout=60, check=False)
 
 
 def wait_healthy(url: str, timeout: float = 30.0) -> None:

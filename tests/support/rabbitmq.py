@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from tests.support.ports import free_port
 
@@ -60,17 +61,16 @@ class RabbitMQServer:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        console = open(self.workdir / "console.log", "ab")
-        self._server = subprocess.Popen(
-            [str(SERVER_SCRIPT)],
-            env=self._environment(),
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=console,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # one process group: the script, the Erlang VM and its helpers
-        )
-        console.close()
+        with open(self.workdir / "console.log", "ab") as console:
+            self._server = subprocess.Popen(
+                [str(SERVER_SCRIPT)],
+                env=self._environment(),
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # one process group: the script, the Erlang VM and its helpers
+            )
         self._wait_until_accepting()
 
     def stop(self) -> None:
@@ -104,7 +104,7 @@ class RabbitMQServer:
             self._epmd = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> "RabbitMQServer":
+    def __enter__(self) -> Self:
         try:
             self.start()
         except BaseException:
