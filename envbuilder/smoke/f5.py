@@ -145,8 +145,8 @@ def pool_check(kube: Kube, namespace: str, f5: F5Access, service: ServiceTarget,
     return Check(f"f5-pool:{service.name}", deadline, probe)
 
 
-async def get_through_vip(url: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=HTTP_SECONDS) as client:
+async def get_through_vip(url: str, timeout: float = HTTP_SECONDS) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=timeout) as client:
         try:
             return await client.get(url)
         except httpx.HTTPError as error:

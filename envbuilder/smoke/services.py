@@ -17,6 +17,9 @@ from envbuilder.smoke.target import ExtraCheck, RpcRoute, ServiceTarget
 HEALTH_DEADLINE = 30.0
 EXTRA_DEADLINE = 30.0
 RPC_DEADLINE = 30.0
+# Longer than the front's own wait for a worker (RPC_TIMEOUT_SECONDS, 5 s in the catalog), so its
+# 504 and error body reach the report instead of a client-side read timeout.
+RPC_HTTP_SECONDS = 15.0
 
 
 def proxy_path(namespace: str, service: ServiceTarget, path: str) -> str:
@@ -71,7 +74,7 @@ def rpc_check(kube: Kube, namespace: str, route: RpcRoute, vip_url: str | None, 
     async def attempt() -> str:
         token = uuid.uuid4().hex
         url = httpx.URL((vip_url or "").rstrip("/") + route.path, params={"payload": token})
-        response = await get_through_vip(str(url))
+        response = await get_through_vip(str(url), RPC_HTTP_SECONDS)
         problem = expectation_failure(response, 200, token)
         if problem is None:
             return f"{route.via} -> broker -> {route.worker} round trip through the F5: {route.path} answered 200"
