@@ -63,7 +63,10 @@ def _print_run(run: "SmokeRun") -> None:
     table = Table("status", "check", "time", "summary", box=None)
     for check in run.checks:
         table.add_row(
-            f"[{colours[check.status.value]}]{check.status.value}[/]", check.name, f"{check.duration_seconds:.1f}s", Text(check.summary)
+            f"[{colours[check.status.value]}]{check.status.value}[/]",
+            check.name,
+            f"{check.duration_seconds:.1f}s",
+            Text(check.summary),
         )
     console.print(table)
     for check in run.checks:

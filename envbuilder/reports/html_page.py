@@ -55,8 +55,10 @@ def timeline_svg(bars: list[Bar], caption: str) -> str:
     height = AXIS_HEIGHT + ROW_HEIGHT * len(bars) + 8
     width = LABEL_WIDTH + PLOT_WIDTH + 90
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(caption)}">'
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(caption)}">'
+        )
     ]
     step = _tick_step(total)
     tick = 0.0
@@ -94,8 +96,10 @@ def html_report(run: SmokeRun) -> str:
     counts = ", ".join(f"{run.count(status)} {status}" for status in CheckStatus)
     sections = [
         f"<h1>Smoke: {escape(run.environment)} {_pill(verdict)}</h1>",
-        f'<p class="meta">{escape(run.started_at.isoformat(timespec="seconds"))} · '
-        f"{run.duration_seconds:.1f} s · {counts}</p>",
+        (
+            f'<p class="meta">{escape(run.started_at.isoformat(timespec="seconds"))} · '
+            f"{run.duration_seconds:.1f} s · {counts}</p>"
+        ),
         "<h2>Timeline of <code>up</code></h2>",
     ]
     if run.phases:

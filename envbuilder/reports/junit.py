@@ -23,7 +23,11 @@ def junit_xml(run: SmokeRun) -> str:
     )
     for check in run.checks:
         case = ET.SubElement(
-            suite, "testcase", classname=f"smoke.{run.environment}", name=check.name, time=f"{check.duration_seconds:.3f}"
+            suite,
+            "testcase",
+            classname=f"smoke.{run.environment}",
+            name=check.name,
+            time=f"{check.duration_seconds:.3f}",
         )
         if check.status is CheckStatus.FAILED:
             failure = ET.SubElement(case, "failure", message=check.summary, type="CheckFailed")

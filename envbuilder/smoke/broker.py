@@ -26,14 +26,12 @@ def broker_check(url: str, deadline: float = BROKER_DEADLINE) -> Check:
     try:
         import aio_pika
     except ImportError:
-        raise PrerequisiteError(
-            "the broker check needs aio-pika", hint="pip install 'envbuilder[broker]'"
-        ) from None
+        raise PrerequisiteError("the broker check needs aio-pika", hint="pip install 'envbuilder[broker]'") from None
 
     async def attempt() -> str:
         try:
             connection = await aio_pika.connect(url, timeout=CONNECT_SECONDS)
-        except Exception as error:  # refused, DNS, TLS, authentication: each says so in its message
+        except Exception as error:  # noqa: BLE001 - refused, DNS, TLS, authentication: each says so in its message
             raise CheckFailed(
                 f"cannot connect to the broker at {masked(url)}: {type(error).__name__}: {error}",
                 "is the broker running and its AMQP port forwarded to the host? are the credentials the environment's?",

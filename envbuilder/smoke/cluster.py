@@ -19,7 +19,11 @@ def node_ready(node: dict[str, Any]) -> bool:
 
 def internal_ip(node: dict[str, Any]) -> str | None:
     return next(
-        (address["address"] for address in node.get("status", {}).get("addresses", []) if address.get("type") == "InternalIP"),
+        (
+            address["address"]
+            for address in node.get("status", {}).get("addresses", [])
+            if address.get("type") == "InternalIP"
+        ),
         None,
     )
 
@@ -81,8 +85,10 @@ def calico_check(kube: Kube, namespace: str, deadline: float = CALICO_DEADLINE) 
             return f"calico-node Ready on all {len(nodes)} nodes"
         status = daemonset.get("status", {})
         diagnosis = [
-            f"DaemonSet {namespace}/calico-node: desired {status.get('desiredNumberScheduled', '?')}, "
-            f"ready {status.get('numberReady', '?')}, unavailable {status.get('numberUnavailable', 0)}"
+            (
+                f"DaemonSet {namespace}/calico-node: desired {status.get('desiredNumberScheduled', '?')}, "
+                f"ready {status.get('numberReady', '?')}, unavailable {status.get('numberUnavailable', 0)}"
+            )
         ]
         for node in uncovered:
             on_node = [pod for pod in pods if pod["spec"].get("nodeName") == node]

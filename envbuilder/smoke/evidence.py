@@ -42,14 +42,18 @@ async def events_of(kube: Kube, namespace: str, kind: str, name: str) -> str:
 
 
 def _event_time(event: dict[str, Any]) -> str:
-    return event.get("lastTimestamp") or event.get("eventTime") or event.get("metadata", {}).get("creationTimestamp") or ""
+    return (
+        event.get("lastTimestamp") or event.get("eventTime") or event.get("metadata", {}).get("creationTimestamp") or ""
+    )
 
 
 async def pod_evidence(kube: Kube, namespace: str, pod: dict[str, Any]) -> str:
     """One pod: where it runs, why it is not ready, its events and its last log lines."""
     name = pod["metadata"]["name"]
     status = pod.get("status", {})
-    lines = [f"pod {name} on {pod.get('spec', {}).get('nodeName') or '(unscheduled)'}: {status.get('phase', 'Unknown')}"]
+    lines = [
+        f"pod {name} on {pod.get('spec', {}).get('nodeName') or '(unscheduled)'}: {status.get('phase', 'Unknown')}"
+    ]
     for condition in status.get("conditions", []):
         if condition.get("status") != "True":
             detail = condition.get("message") or condition.get("reason") or ""

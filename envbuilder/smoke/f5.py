@@ -100,14 +100,20 @@ class F5Reader:
                 ) from None
             if response.status_code == 404:
                 pools = await f5.get("/mgmt/tm/ltm/pool")
-                names = [item.get("fullPath", item.get("name")) for item in pools.json().get("items", [])] if pools.is_success else []
+                names = (
+                    [item.get("fullPath", item.get("name")) for item in pools.json().get("items", [])]
+                    if pools.is_success
+                    else []
+                )
                 raise CheckFailed(
                     f"F5 pool {self.full_path} does not exist",
                     f"{http_answer(response)}\npools on the F5: {', '.join(names) or '(none)'}\n"
                     "f5-sync creates the pool: look at its log",
                 )
             if not response.is_success:
-                raise CheckFailed(f"F5 API answered {response.status_code} for pool {self.full_path}", http_answer(response))
+                raise CheckFailed(
+                    f"F5 API answered {response.status_code} for pool {self.full_path}", http_answer(response)
+                )
             return response.json().get("items", [])
 
 
@@ -122,7 +128,9 @@ async def _node_port(kube: Kube, namespace: str, service: ServiceTarget) -> int:
     )
 
 
-def pool_check(kube: Kube, namespace: str, f5: F5Access, service: ServiceTarget, deadline: float = POOL_DEADLINE) -> Check:
+def pool_check(
+    kube: Kube, namespace: str, f5: F5Access, service: ServiceTarget, deadline: float = POOL_DEADLINE
+) -> Check:
     async def attempt() -> str:
         node_port = await _node_port(kube, namespace, service)
         nodes = [node for node in await ready_nodes(kube) if pool_member_node(node)]

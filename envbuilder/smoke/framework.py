@@ -91,7 +91,7 @@ async def run_check(check: Check) -> CheckResult:
         else:
             summary = f"still failing at the {check.deadline_seconds:g} s deadline: {progress.last_failure.summary}"
             diagnosis = progress.last_failure.diagnosis
-    except Exception as error:  # a bug or an unexpected answer must become a result, not end the run
+    except Exception as error:  # noqa: BLE001 - a bug or an unexpected answer must become a result, not end the run
         summary, diagnosis = f"{type(error).__name__}: {error}", traceback.format_exc()
     return CheckResult(
         name=check.name,

@@ -9,7 +9,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import yaml
@@ -93,7 +93,7 @@ class Kube:
             base_url=access.server, verify=access.verify, headers=access.headers, timeout=10.0, transport=transport
         )
 
-    async def __aenter__(self) -> "Kube":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -7,7 +7,7 @@ scheduler involved, so a full or tainted node still gets its probe) and carry
 """
 
 import asyncio
-from typing import Any
+from typing import Any, Self
 
 from envbuilder.smoke.cluster import ready_nodes
 from envbuilder.smoke.evidence import pod_evidence, pods_evidence
@@ -67,7 +67,7 @@ class ProbePod:
         self.kube, self.namespace, self.manifest = kube, namespace, manifest
         self.name = ""
 
-    async def __aenter__(self) -> "ProbePod":
+    async def __aenter__(self) -> Self:
         created = await self.kube.create(f"/api/v1/namespaces/{self.namespace}/pods", self.manifest)
         self.name = created["metadata"]["name"]
         return self
@@ -121,7 +121,11 @@ def pod_network_check(kube: Kube, namespace: str, image: str, deadline: float = 
             raise CheckSkipped("no Ready node to place a probe pod on")
         server_node, client_nodes = nodes[0], nodes[1:] or nodes[:1]
         server_manifest = _probe_pod(
-            "server", image, ["python3", "-m", "http.server", str(SERVER_PORT), "--directory", "/tmp"], server_node, deadline
+            "server",
+            image,
+            ["python3", "-m", "http.server", str(SERVER_PORT), "--directory", "/tmp"],
+            server_node,
+            deadline,
         )
         async with ProbePod(kube, namespace, server_manifest) as server:
             server_ip = (await server.wait(progress, "Running"))["status"]["podIP"]

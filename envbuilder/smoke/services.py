@@ -65,7 +65,9 @@ def extra_check(
     return _service_http_check(kube, namespace, service, f"{service.name}:{extra.name}", extra, deadline)
 
 
-def rpc_check(kube: Kube, namespace: str, route: RpcRoute, vip_url: str | None, deadline: float = RPC_DEADLINE) -> Check:
+def rpc_check(
+    kube: Kube, namespace: str, route: RpcRoute, vip_url: str | None, deadline: float = RPC_DEADLINE
+) -> Check:
     """`route.path?payload=TOKEN` on the front's VIP answers 200 with TOKEN in its body once a worker replied.
 
     A fresh token per attempt proves the answer belongs to this request, not to a cached page.

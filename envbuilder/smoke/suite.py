@@ -10,7 +10,12 @@ from envbuilder.smoke.kube import Kube, load_kubeconfig
 from envbuilder.smoke.probes import dns_check, pod_network_check
 from envbuilder.smoke.result import CheckResult
 from envbuilder.smoke.services import extra_check, health_check, rpc_check
-from envbuilder.smoke.target import SmokeTarget, kubeconfig_of, read_credentials, target_from_record
+from envbuilder.smoke.target import (
+    SmokeTarget,
+    kubeconfig_of,
+    read_credentials,
+    target_from_record,
+)
 from envbuilder.state.records import EnvironmentRecord
 
 
@@ -18,18 +23,26 @@ def smoke_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
     namespace = target.namespace
     checks = [nodes_ready_check(kube, target.node_count), calico_check(kube, target.calico_namespace)]
     if target.probe_image:
-        checks += [pod_network_check(kube, namespace, target.probe_image), dns_check(kube, namespace, target.probe_image)]
+        checks += [
+            pod_network_check(kube, namespace, target.probe_image),
+            dns_check(kube, namespace, target.probe_image),
+        ]
     else:
         no_image = "no service image on the nodes to run a probe pod with"
         checks += [skipped_check("pod-network", no_image), skipped_check("cluster-dns", no_image)]
     if target.broker_url:
         checks.append(broker_check(target.broker_url))
     else:
-        checks.append(skipped_check("broker-round-trip", "no service needs the broker, or it is not reachable from the host"))
+        checks.append(
+            skipped_check("broker-round-trip", "no service needs the broker, or it is not reachable from the host")
+        )
     for service in target.services:
         checks.append(health_check(kube, namespace, service))
         if service.exposed and target.f5 and service.vip_url:
-            checks += [pool_check(kube, namespace, target.f5, service), vip_check(kube, namespace, target.f5, service, service.vip_url)]
+            checks += [
+                pool_check(kube, namespace, target.f5, service),
+                vip_check(kube, namespace, target.f5, service, service.vip_url),
+            ]
         elif service.exposed:
             checks.append(skipped_check(f"f5:{service.name}", "the F5 is not reachable from the host on this target"))
         checks += [extra_check(kube, namespace, service, extra) for extra in service.extra_checks]

@@ -109,7 +109,11 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
     from envbuilder.state.home import stacks_dir
 
     on_host = record.target == "kind"
-    entries = [entry for entry in load_catalog(stacks_dir() / "services").select(record.services) if entry.runtime == "kubernetes"]
+    entries = [
+        entry
+        for entry in load_catalog(stacks_dir() / "services").select(record.services)
+        if entry.runtime == "kubernetes"
+    ]
     services = tuple(
         ServiceTarget(
             name=entry.name,
@@ -121,7 +125,9 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
             else None,
             partition=entry.expose.partition if entry.expose else "Common",
             extra_checks=tuple(
-                ExtraCheck(name=check.name, path=check.path, expect_status=check.expect_status, expect_body=check.expect_body)
+                ExtraCheck(
+                    name=check.name, path=check.path, expect_status=check.expect_status, expect_body=check.expect_body
+                )
                 for check in entry.smoke
             ),
         )
@@ -130,9 +136,15 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
     names = {entry.name for entry in entries}
     needs_broker = any(entry.needs_broker for entry in entries)
     # An unreadable Secret leaves an empty password: the check then fails on authentication and says so.
-    f5 = F5Access(f"https://127.0.0.1:{record.ports.f5_api}", F5_USERNAME, credentials.f5_password or "") if on_host else None
+    f5 = (
+        F5Access(f"https://127.0.0.1:{record.ports.f5_api}", F5_USERNAME, credentials.f5_password or "")
+        if on_host
+        else None
+    )
     broker_url = (
-        amqp_url("127.0.0.1", record.ports.broker, credentials.broker_password or "") if on_host and needs_broker else None
+        amqp_url("127.0.0.1", record.ports.broker, credentials.broker_password or "")
+        if on_host and needs_broker
+        else None
     )
     return SmokeTarget(
         environment=record.name,

@@ -6,7 +6,15 @@ from envbuilder.reports.model import Phase, PhaseStatus, SmokeRun
 from envbuilder.smoke.result import CheckResult, CheckStatus
 
 T0 = datetime(2026, 11, 27, 4, 0, 0, tzinfo=UTC)
-PHASES = (("cluster", 0, 38), ("cni", 38, 71), ("broker", 71, 90), ("f5", 71, 80), ("images", 80, 125), ("services", 125, 160), ("smoke", 160, 169))
+PHASES = (
+    ("cluster", 0, 38),
+    ("cni", 38, 71),
+    ("broker", 71, 90),
+    ("f5", 71, 80),
+    ("images", 80, 125),
+    ("services", 125, 160),
+    ("smoke", 160, 169),
+)
 
 
 def at(seconds: float) -> datetime:
@@ -21,7 +29,13 @@ def sample_run() -> SmokeRun:
     checks = (
         check("nodes-ready", CheckStatus.PASSED, 160, 160.2, "2 nodes Ready: demo-control-plane, demo-worker"),
         check("calico-nodes", CheckStatus.PASSED, 160, 160.3, "calico-node Ready on all 2 nodes"),
-        check("pod-network", CheckStatus.PASSED, 160, 166.5, "pod-to-pod HTTP across nodes: demo-worker -> demo-control-plane"),
+        check(
+            "pod-network",
+            CheckStatus.PASSED,
+            160,
+            166.5,
+            "pod-to-pod HTTP across nodes: demo-worker -> demo-control-plane",
+        ),
         check(
             "f5-pool:web",
             CheckStatus.FAILED,
@@ -32,5 +46,8 @@ def sample_run() -> SmokeRun:
         ),
         check("broker-round-trip", CheckStatus.SKIPPED, 160, 160, "no service needs the broker"),
     )
-    phases = tuple(Phase(name, at(start), at(end), PhaseStatus.FAILED if name == "smoke" else PhaseStatus.PASSED) for name, start, end in PHASES)
+    phases = tuple(
+        Phase(name, at(start), at(end), PhaseStatus.FAILED if name == "smoke" else PhaseStatus.PASSED)
+        for name, start, end in PHASES
+    )
     return SmokeRun(environment="demo", started_at=at(160), finished_at=at(169), checks=checks, phases=phases)

@@ -40,7 +40,9 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
                 line[x] = (line[x] + (left + up) // 2) & 0xFF
             elif kind == 4:
                 estimate = left + up - up_left
-                nearest = min((abs(estimate - left), 0, left), (abs(estimate - up), 1, up), (abs(estimate - up_left), 2, up_left))
+                nearest = min(
+                    (abs(estimate - left), 0, left), (abs(estimate - up), 1, up), (abs(estimate - up_left), 2, up_left)
+                )
                 line[x] = (line[x] + nearest[2]) & 0xFF
         rows.append(bytes(line))
         previous = line
@@ -59,7 +61,15 @@ def test_the_page_renders_in_headless_chromium_with_its_timeline(tmp_path):
     write_reports(tmp_path, sample_run())
     screenshot = tmp_path / "report.png"
     subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={screenshot}", "--window-size=1200,900", (tmp_path / HTML_FILE).as_uri()],
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--screenshot={screenshot}",
+            "--window-size=1200,900",
+            (tmp_path / HTML_FILE).as_uri(),
+        ],
         check=True,
         capture_output=True,
         timeout=120,

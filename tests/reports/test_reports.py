@@ -13,10 +13,21 @@ def test_junit_has_one_testsuite_per_run_and_one_testcase_per_check_counted_righ
     root = ET.fromstring(junit_xml(sample_run()))
     [suite] = root.findall("testsuite")
     assert {key: suite.get(key) for key in ("name", "tests", "failures", "errors", "skipped", "time")} == {
-        "name": "smoke demo", "tests": "5", "failures": "1", "errors": "0", "skipped": "1", "time": "9.000"
+        "name": "smoke demo",
+        "tests": "5",
+        "failures": "1",
+        "errors": "0",
+        "skipped": "1",
+        "time": "9.000",
     }
     cases = suite.findall("testcase")
-    assert [case.get("name") for case in cases] == ["nodes-ready", "calico-nodes", "pod-network", "f5-pool:web", "broker-round-trip"]
+    assert [case.get("name") for case in cases] == [
+        "nodes-ready",
+        "calico-nodes",
+        "pod-network",
+        "f5-pool:web",
+        "broker-round-trip",
+    ]
     assert cases[2].get("time") == "6.500"
 
 
@@ -24,7 +35,10 @@ def test_junit_failures_carry_the_summary_and_the_full_diagnosis():
     suite = ET.fromstring(junit_xml(sample_run())).find("testsuite")
     failure = suite.find("testcase[@name='f5-pool:web']/failure")
     assert failure.get("message").endswith("missing 172.18.0.3:30080")
-    assert failure.text == "the pool as it stands:\n  172.18.0.2:30080  state=up session=monitor-enabled\n<f5-sync> log: 401 & retry"
+    assert (
+        failure.text
+        == "the pool as it stands:\n  172.18.0.2:30080  state=up session=monitor-enabled\n<f5-sync> log: 401 & retry"
+    )
     assert suite.find("testcase[@name='broker-round-trip']/skipped").get("message") == "no service needs the broker"
 
 
@@ -52,7 +66,10 @@ def test_html_says_when_no_phases_were_recorded():
 def test_an_interrupted_phase_from_the_record_is_drawn_as_an_instant():
     phase = Phase.from_record(PhaseRecord(name="images", started_at=at(80)))
     assert (phase.status, phase.duration_seconds) == (PhaseStatus.RUNNING, 0.0)
-    assert Phase.from_record(PhaseRecord(name="cni", started_at=T0, finished_at=at(33), status="passed")).duration_seconds == 33
+    assert (
+        Phase.from_record(PhaseRecord(name="cni", started_at=T0, finished_at=at(33), status="passed")).duration_seconds
+        == 33
+    )
 
 
 def test_write_reports_writes_the_three_files(tmp_path):

@@ -25,7 +25,12 @@ def node(name: str, ip: str, ready: bool = True, message: str = "kubelet is post
         "spec": {},
         "status": {
             "conditions": [
-                {"type": "Ready", "status": "True" if ready else "Unknown", "reason": "KubeletReady" if ready else "NodeStatusUnknown", "message": message}
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "Unknown",
+                    "reason": "KubeletReady" if ready else "NodeStatusUnknown",
+                    "message": message,
+                }
             ],
             "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
         },
@@ -38,13 +43,21 @@ def pod(name: str, node_name: str, labels: dict[str, str], ready: bool = True, *
         "spec": {"nodeName": node_name, "containers": [{"name": "main"}]},
         "status": {
             "phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "" if ready else "ContainersNotReady"}],
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "reason": "" if ready else "ContainersNotReady",
+                }
+            ],
             **status,
         },
     }
 
 
-def event(namespace: str, kind: str, name: str, reason: str, message: str, kind_of_event: str = "Warning") -> dict[str, Any]:
+def event(
+    namespace: str, kind: str, name: str, reason: str, message: str, kind_of_event: str = "Warning"
+) -> dict[str, Any]:
     return {
         "metadata": {"namespace": namespace},
         "involvedObject": {"kind": kind, "name": name},
@@ -77,7 +90,12 @@ class FakeKube:
         path.write_text(
             json.dumps(
                 {
-                    "clusters": [{"name": "fake", "cluster": {"server": "https://kube.invalid:6443", "insecure-skip-tls-verify": True}}],
+                    "clusters": [
+                        {
+                            "name": "fake",
+                            "cluster": {"server": "https://kube.invalid:6443", "insecure-skip-tls-verify": True},
+                        }
+                    ],
                     "users": [{"name": "fake", "user": {"token": "fake-token"}}],
                     "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
                     "current-context": "fake",
@@ -112,9 +130,13 @@ class FakeKube:
             return httpx.Response(201, json=body)
         if request.method == "DELETE":
             self.deleted.append(path)
-            return httpx.Response(200, json=self.objects.pop(path)) if path in self.objects else _status(404, "not found")
+            return (
+                httpx.Response(200, json=self.objects.pop(path)) if path in self.objects else _status(404, "not found")
+            )
         if path.endswith("/events"):
-            return httpx.Response(200, json={"items": [e for e in self.events if _matches_fields(e, query.get("fieldSelector", ""))]})
+            return httpx.Response(
+                200, json={"items": [e for e in self.events if _matches_fields(e, query.get("fieldSelector", ""))]}
+            )
         if path in self.objects:
             return httpx.Response(200, json=self.objects[path])
         items = [
@@ -133,9 +155,16 @@ def _status(code: int, message: str) -> httpx.Response:
 
 def _matches_labels(body: dict[str, Any], selector: str) -> bool:
     labels = body.get("metadata", {}).get("labels", {})
-    return all(labels.get(key) == value for key, _, value in (part.partition("=") for part in selector.split(",") if part))
+    return all(
+        labels.get(key) == value for key, _, value in (part.partition("=") for part in selector.split(",") if part)
+    )
 
 
 def _matches_fields(item: dict[str, Any], selector: str) -> bool:
-    fields = {"involvedObject.kind": item["involvedObject"]["kind"], "involvedObject.name": item["involvedObject"]["name"]}
-    return all(fields.get(key) == value for key, _, value in (part.partition("=") for part in selector.split(",") if part))
+    fields = {
+        "involvedObject.kind": item["involvedObject"]["kind"],
+        "involvedObject.name": item["involvedObject"]["name"],
+    }
+    return all(
+        fields.get(key) == value for key, _, value in (part.partition("=") for part in selector.split(",") if part)
+    )

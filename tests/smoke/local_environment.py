@@ -12,14 +12,20 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from envbuilder.components.f5mock import run_in_thread
 from envbuilder.components.f5sync.contract import pool_name, virtual_name
 from envbuilder.smoke.probes import PROBE_LABEL
-from envbuilder.smoke.target import ExtraCheck, F5Access, RpcRoute, ServiceTarget, SmokeTarget
+from envbuilder.smoke.target import (
+    ExtraCheck,
+    F5Access,
+    RpcRoute,
+    ServiceTarget,
+    SmokeTarget,
+)
 from tests.smoke.fake_kube import FakeKube, node, pod
 from tests.support.ports import free_port
 from tests.support.rabbitmq import RabbitMQServer
@@ -39,7 +45,7 @@ class LocalEnvironment:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._stack = ExitStack()
 
-    def __enter__(self) -> "LocalEnvironment":
+    def __enter__(self) -> Self:
         try:
             self._start()
         except BaseException:
@@ -56,7 +62,9 @@ class LocalEnvironment:
         self.ports = {"web": free_port(), "worker": free_port()}
         for name in ("web", "worker"):
             self._start_service(name)
-        f5 = self._stack.enter_context(run_in_thread(self.workdir / "f5", username=F5_USER, password=F5_PASSWORD, bind_virtuals_to="127.0.0.1"))
+        f5 = self._stack.enter_context(
+            run_in_thread(self.workdir / "f5", username=F5_USER, password=F5_PASSWORD, bind_virtuals_to="127.0.0.1")
+        )
         self.f5 = F5Access(f5.url, F5_USER, F5_PASSWORD)
         self.vip = f"http://127.0.0.1:{free_port()}"
         self._configure_f5()
@@ -77,9 +85,13 @@ class LocalEnvironment:
             "GREETING": "hello",
             "RPC_TIMEOUT_SECONDS": "1",
         }
-        log = open(self.workdir / f"{name}.log", "wb")
-        self._stack.callback(log.close)
-        process = subprocess.Popen([sys.executable, str(REPO / "fixtures" / "services" / name / f"{name}.py")], env=env, stdout=log, stderr=subprocess.STDOUT)
+        log = self._stack.enter_context((self.workdir / f"{name}.log").open("wb"))
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "fixtures" / "services" / name / f"{name}.py")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.processes[name] = process
         self._stack.callback(self.stop_service, name)
 
@@ -109,7 +121,11 @@ class LocalEnvironment:
             for address in NODES.values():
                 member = {"name": f"{address}:{self.ports['web']}"}
                 api.post(f"/mgmt/tm/ltm/pool/~Common~{pool}/members", json=member).raise_for_status()
-            virtual = {"name": virtual_name(NAMESPACE, "web"), "destination": self.vip.removeprefix("http://"), "pool": f"/Common/{pool}"}
+            virtual = {
+                "name": virtual_name(NAMESPACE, "web"),
+                "destination": self.vip.removeprefix("http://"),
+                "pool": f"/Common/{pool}",
+            }
             api.post("/mgmt/tm/ltm/virtual", json=virtual).raise_for_status()
 
     def _describe_cluster(self) -> None:
@@ -117,9 +133,14 @@ class LocalEnvironment:
         for name, address in NODES.items():
             kube.put(f"/api/v1/nodes/{name}", node(name, address))
         calico = {"k8s-app": "calico-node"}
-        kube.put("/apis/apps/v1/namespaces/kube-system/daemonsets/calico-node", {"spec": {"selector": {"matchLabels": calico}}})
+        kube.put(
+            "/apis/apps/v1/namespaces/kube-system/daemonsets/calico-node",
+            {"spec": {"selector": {"matchLabels": calico}}},
+        )
         for index, name in enumerate(NODES):
-            kube.put(f"/api/v1/namespaces/kube-system/pods/calico-node-{index}", pod(f"calico-node-{index}", name, calico))
+            kube.put(
+                f"/api/v1/namespaces/kube-system/pods/calico-node-{index}", pod(f"calico-node-{index}", name, calico)
+            )
         kube.put("/api/v1/namespaces/default/services/kubernetes", {"spec": {"clusterIP": "10.96.0.1"}})
         for name in ("web", "worker"):
             labels = {"app.kubernetes.io/name": name}
@@ -149,7 +170,14 @@ class LocalEnvironment:
             f5=self.f5,
             broker_url=self.broker_url,
             services=(
-                ServiceTarget("web", 8080, "/healthz", exposed=True, vip_url=self.vip, extra_checks=(ExtraCheck("greeting", "/", 200, "hello"),)),
+                ServiceTarget(
+                    "web",
+                    8080,
+                    "/healthz",
+                    exposed=True,
+                    vip_url=self.vip,
+                    extra_checks=(ExtraCheck("greeting", "/", 200, "hello"),),
+                ),
                 ServiceTarget("worker", 8081, "/healthz"),
             ),
             rpc=RpcRoute(via="web", path="/work", worker="worker"),

@@ -15,8 +15,13 @@ def test_nodes_ready_passes_when_the_expected_nodes_are_all_ready(kube):
 
 
 def test_nodes_ready_fails_with_the_node_condition_and_its_events(kube, fake):
-    fake.put("/api/v1/nodes/demo-worker", node("demo-worker", "172.18.0.3", ready=False, message="Kubelet stopped posting node status."))
-    fake.events.append(event("default", "Node", "demo-worker", "NodeNotReady", "Node demo-worker status is now: NodeNotReady"))
+    fake.put(
+        "/api/v1/nodes/demo-worker",
+        node("demo-worker", "172.18.0.3", ready=False, message="Kubelet stopped posting node status."),
+    )
+    fake.events.append(
+        event("default", "Node", "demo-worker", "NodeNotReady", "Node demo-worker status is now: NodeNotReady")
+    )
     result = run_one(nodes_ready_check(kube, expected=2, deadline=0.5))
     assert result.status is CheckStatus.FAILED
     assert "1 of 2 nodes Ready, 2 expected" in result.summary
@@ -33,7 +38,10 @@ def test_nodes_ready_fails_when_a_node_is_missing(kube):
 def _calico(fake, worker_pod):
     fake.put(
         "/apis/apps/v1/namespaces/kube-system/daemonsets/calico-node",
-        {"spec": {"selector": {"matchLabels": CALICO}}, "status": {"desiredNumberScheduled": 2, "numberReady": 1, "numberUnavailable": 1}},
+        {
+            "spec": {"selector": {"matchLabels": CALICO}},
+            "status": {"desiredNumberScheduled": 2, "numberReady": 1, "numberUnavailable": 1},
+        },
     )
     fake.put("/api/v1/namespaces/kube-system/pods/calico-node-a", pod("calico-node-a", "demo-control-plane", CALICO))
     fake.put("/api/v1/namespaces/kube-system/pods/calico-node-b", worker_pod)
@@ -52,11 +60,27 @@ def test_calico_fails_with_the_crashing_pods_state_events_and_log(kube, fake):
         "demo-worker",
         CALICO,
         ready=False,
-        containerStatuses=[{"name": "main", "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}],
+        containerStatuses=[
+            {
+                "name": "main",
+                "restartCount": 4,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+            }
+        ],
     )
     _calico(fake, crashing)
-    fake.events.append(event("kube-system", "Pod", "calico-node-b", "Unhealthy", "Readiness probe failed: calico/node is not ready: BIRD is not ready"))
-    fake.logs["/api/v1/namespaces/kube-system/pods/calico-node-b"] = "starting\nfailed to reach the datastore: connection refused\n"
+    fake.events.append(
+        event(
+            "kube-system",
+            "Pod",
+            "calico-node-b",
+            "Unhealthy",
+            "Readiness probe failed: calico/node is not ready: BIRD is not ready",
+        )
+    )
+    fake.logs["/api/v1/namespaces/kube-system/pods/calico-node-b"] = (
+        "starting\nfailed to reach the datastore: connection refused\n"
+    )
     result = run_one(calico_check(kube, "kube-system", deadline=0.5))
     assert result.status is CheckStatus.FAILED
     assert "calico-node not Ready on demo-worker" in result.summary

@@ -35,7 +35,12 @@ class Setup:
         for member in members:
             self.api.post(f"/mgmt/tm/ltm/pool/~Common~{POOL}/members", json={"name": member}).raise_for_status()
         self.api.post(
-            "/mgmt/tm/ltm/virtual", json={"name": f"{NAMESPACE}_web", "destination": self.vip.removeprefix("http://"), "pool": f"/Common/{POOL}"}
+            "/mgmt/tm/ltm/virtual",
+            json={
+                "name": f"{NAMESPACE}_web",
+                "destination": self.vip.removeprefix("http://"),
+                "pool": f"/Common/{POOL}",
+            },
         ).raise_for_status()
 
 
@@ -46,11 +51,16 @@ def setup(fake, tmp_path, request) -> Iterator[Setup]:
         first = stack.enter_context(http_server({"/healthz": health}, host="127.0.0.1"))
         node_port = int(first.rsplit(":", 1)[1])
         stack.enter_context(http_server({"/healthz": health}, host="127.0.0.2", port=node_port))
-        f5 = stack.enter_context(run_in_thread(tmp_path / "f5", username="admin", password="smoke", bind_virtuals_to="127.0.0.1"))
+        f5 = stack.enter_context(
+            run_in_thread(tmp_path / "f5", username="admin", password="smoke", bind_virtuals_to="127.0.0.1")
+        )
         fake.objects.clear()
         fake.put("/api/v1/nodes/node-a", node("node-a", "127.0.0.1"))
         fake.put("/api/v1/nodes/node-b", node("node-b", "127.0.0.2"))
-        fake.put(f"/api/v1/namespaces/{NAMESPACE}/services/web", {"spec": {"type": "NodePort", "ports": [{"port": 8080, "nodePort": node_port}]}})
+        fake.put(
+            f"/api/v1/namespaces/{NAMESPACE}/services/web",
+            {"spec": {"type": "NodePort", "ports": [{"port": 8080, "nodePort": node_port}]}},
+        )
         yield Setup(F5Access(f5.url, "admin", "smoke"), node_port, f"http://127.0.0.1:{free_port()}")
 
 

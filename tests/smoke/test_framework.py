@@ -1,6 +1,14 @@
 import asyncio
 
-from envbuilder.smoke.framework import Check, CheckFailed, CheckSkipped, Progress, run_check, run_checks, skipped_check
+from envbuilder.smoke.framework import (
+    Check,
+    CheckFailed,
+    CheckSkipped,
+    Progress,
+    run_check,
+    run_checks,
+    skipped_check,
+)
 from envbuilder.smoke.result import CheckStatus
 
 

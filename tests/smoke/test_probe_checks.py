@@ -12,7 +12,9 @@ from tests.smoke.fake_kube import event, pod
 IMAGE = "envbuilder/web:abc123"
 
 
-def _kubelet(fake, client_phase="Succeeded", client_log="reached http://192.168.1.5:8080/ HTTP 200\n", dns_log="10.96.0.1\n"):
+def _kubelet(
+    fake, client_phase="Succeeded", client_log="reached http://192.168.1.5:8080/ HTTP 200\n", dns_log="10.96.0.1\n"
+):
     def play(path, created):
         purpose = created["metadata"]["labels"][PROBE_LABEL]
         status = {"server": {"phase": "Running", "podIP": "192.168.1.5"}}.get(purpose, {"phase": client_phase})
@@ -51,7 +53,9 @@ def test_pod_network_fails_with_the_client_log_and_the_server_pod_state(kube, fa
     fake.events.append(event(NAMESPACE, "Pod", "smoke-client-2", "Started", "Started container probe", "Normal"))
     result = run_one(pod_network_check(kube, NAMESPACE, IMAGE, deadline=5))
     assert result.status is CheckStatus.FAILED
-    assert result.summary.startswith("pod on demo-worker cannot reach http://192.168.1.5:8080/: probe pod smoke-client-2 ended Failed")
+    assert result.summary.startswith(
+        "pod on demo-worker cannot reach http://192.168.1.5:8080/: probe pod smoke-client-2 ended Failed"
+    )
     assert "container probe terminated: Error exit 1" in result.diagnosis
     assert "| attempt 20 http://192.168.1.5:8080/ URLError timed out" in result.diagnosis
     assert "Started container probe" in result.diagnosis
@@ -62,7 +66,9 @@ def test_pod_network_fails_with_the_client_log_and_the_server_pod_state(kube, fa
 def test_pod_network_at_its_deadline_says_what_the_probe_pod_was_waiting_for(kube, fake):
     def stuck(path, created):
         created["status"] = {"phase": "Pending"}
-        fake.events.append(event(NAMESPACE, "Pod", path.rsplit("/", 1)[1], "ErrImageNeverPull", f"image {IMAGE} is not present"))
+        fake.events.append(
+            event(NAMESPACE, "Pod", path.rsplit("/", 1)[1], "ErrImageNeverPull", f"image {IMAGE} is not present")
+        )
 
     fake.kubelet = stuck
     result = run_one(pod_network_check(kube, NAMESPACE, IMAGE, deadline=0.5))
@@ -86,7 +92,15 @@ def test_dns_fails_with_the_lookup_error_and_coredns_state(kube, fake):
         "/api/v1/namespaces/kube-system/pods/coredns-1",
         pod("coredns-1", "demo-control-plane", {"k8s-app": "kube-dns"}, ready=False, phase="Pending"),
     )
-    fake.events.append(event("kube-system", "Pod", "coredns-1", "FailedScheduling", "0/2 nodes are available: 2 node(s) had untolerated taint"))
+    fake.events.append(
+        event(
+            "kube-system",
+            "Pod",
+            "coredns-1",
+            "FailedScheduling",
+            "0/2 nodes are available: 2 node(s) had untolerated taint",
+        )
+    )
     _kubelet(fake, client_phase="Failed", dns_log="socket.gaierror: [Errno -3] Temporary failure in name resolution\n")
     result = run_one(dns_check(kube, NAMESPACE, IMAGE, deadline=5))
     assert result.status is CheckStatus.FAILED

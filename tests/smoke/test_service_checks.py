@@ -23,15 +23,24 @@ UNREACHABLE_F5 = F5Access(f"https://127.0.0.1:{free_port()}", "admin", "secret")
 
 def _web_pods(fake, ready=True):
     labels = {"app.kubernetes.io/name": "web"}
-    fake.put(f"/api/v1/namespaces/{NAMESPACE}/services/web", {"spec": {"selector": labels, "ports": [{"port": 8080, "nodePort": 30080}]}})
+    fake.put(
+        f"/api/v1/namespaces/{NAMESPACE}/services/web",
+        {"spec": {"selector": labels, "ports": [{"port": 8080, "nodePort": 30080}]}},
+    )
     fake.put(f"/api/v1/namespaces/{NAMESPACE}/pods/web-1", pod("web-1", "demo-worker", labels, ready=ready))
-    fake.logs[f"/api/v1/namespaces/{NAMESPACE}/pods/web-1"] = "INFO web broker connection lost: ConnectionRefusedError\n"
-    fake.events.append(event(NAMESPACE, "Pod", "web-1", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"))
+    fake.logs[f"/api/v1/namespaces/{NAMESPACE}/pods/web-1"] = (
+        "INFO web broker connection lost: ConnectionRefusedError\n"
+    )
+    fake.events.append(
+        event(NAMESPACE, "Pod", "web-1", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")
+    )
 
 
 def _worker_pods(fake):
     labels = {"app.kubernetes.io/name": "worker"}
-    fake.put(f"/api/v1/namespaces/{NAMESPACE}/services/worker", {"spec": {"selector": labels, "ports": [{"port": 8081}]}})
+    fake.put(
+        f"/api/v1/namespaces/{NAMESPACE}/services/worker", {"spec": {"selector": labels, "ports": [{"port": 8081}]}}
+    )
     fake.put(f"/api/v1/namespaces/{NAMESPACE}/pods/worker-1", pod("worker-1", "demo-worker", labels))
     fake.logs[f"/api/v1/namespaces/{NAMESPACE}/pods/worker-1"] = "INFO worker waiting for messages on 'work'\n"
 

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from envbuilder.smoke.result import CheckStatus
 from envbuilder.smoke.kube import Kube, load_kubeconfig
+from envbuilder.smoke.result import CheckStatus
 from envbuilder.smoke.services import rpc_check
 from envbuilder.smoke.suite import run_smoke, smoke_checks
 from envbuilder.smoke.target import ServiceTarget, SmokeTarget
@@ -38,7 +38,9 @@ def local(tmp_path_factory, rabbitmq):
 def test_every_check_passes_on_a_working_environment(local):
     results = asyncio.run(run_smoke(local.target(), local.kube.transport()))
     assert [result.name for result in results] == EXPECTED_CHECKS
-    failures = {result.name: (result.summary, result.diagnosis) for result in results if result.status is not CheckStatus.PASSED}
+    failures = {
+        result.name: (result.summary, result.diagnosis) for result in results if result.status is not CheckStatus.PASSED
+    }
     assert failures == {}
 
 
@@ -70,9 +72,19 @@ def test_checks_that_cannot_apply_are_listed_as_skipped_with_their_reason(tmp_pa
     )
     checks = smoke_checks(target, Kube(load_kubeconfig(target.kubeconfig), fake.transport()))
     assert [check.name for check in checks] == [
-        "nodes-ready", "calico-nodes", "pod-network", "cluster-dns", "broker-round-trip", "health:web", "f5:web"
+        "nodes-ready",
+        "calico-nodes",
+        "pod-network",
+        "cluster-dns",
+        "broker-round-trip",
+        "health:web",
+        "f5:web",
     ]
-    skipped = {check.name: run_one(check) for check in checks if check.name not in ("nodes-ready", "calico-nodes", "health:web")}
+    skipped = {
+        check.name: run_one(check)
+        for check in checks
+        if check.name not in ("nodes-ready", "calico-nodes", "health:web")
+    }
     assert {name: (result.status, result.summary) for name, result in skipped.items()} == {
         "pod-network": (CheckStatus.SKIPPED, "no service image on the nodes to run a probe pod with"),
         "cluster-dns": (CheckStatus.SKIPPED, "no service image on the nodes to run a probe pod with"),
