@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from envbuilder.smoke.result import CheckStatus  # noqa: E402
-from envbuilder.smoke.suite import run_smoke  # noqa: E402
-from tests.smoke.local_environment import LocalEnvironment  # noqa: E402
+from envbuilder.smoke.result import CheckStatus
+from envbuilder.smoke.suite import run_smoke
+from tests.smoke.local_environment import LocalEnvironment
 
 TARGET_SECONDS = 15.0
 
