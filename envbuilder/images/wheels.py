@@ -13,17 +13,25 @@ from envbuilder.errors import EnvbuilderError
 
 # Both bases (python:3.11-slim and envbuilder/base:bookworm) run CPython 3.11 on glibc 2.36.
 BASE_PYTHON_VERSION = "3.11"
-BASE_GLIBC = "2_36"
+BASE_GLIBC_MINOR = 36
+OLDEST_MANYLINUX_GLIBC_MINOR = 17  # manylinux2014
 WHEELS_DIR = Path("build") / "wheels"
 
 
 def target_platform_args() -> list[str]:
-    """pip options that pick wheels for the image, whatever Python the host runs."""
+    """pip options that pick wheels for the image, whatever Python the host runs.
+
+    pip does not infer that glibc 2.36 also runs wheels made for older glibc, so every
+    manylinux tag the image can run is listed."""
+    platforms = [
+        f"manylinux_2_{minor}_{platform.machine()}"
+        for minor in range(BASE_GLIBC_MINOR, OLDEST_MANYLINUX_GLIBC_MINOR - 1, -1)
+    ]
     return [
         "--only-binary=:all:",
         "--implementation", "cp",
         "--python-version", BASE_PYTHON_VERSION,
-        "--platform", f"manylinux_{BASE_GLIBC}_{platform.machine()}",
+        *(argument for tag in platforms for argument in ("--platform", tag)),
     ]
 
 

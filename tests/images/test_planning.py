@@ -71,6 +71,8 @@ def test_service_wheels_come_from_its_requirements_for_the_images_python(tmp_pat
     assert command[command.index("--dest") + 1] == str(tmp_path / "svc" / "build" / "wheels")
     assert command[command.index("--python-version") + 1] == "3.11"
     assert "--only-binary=:all:" in command
+    platforms = [command[index + 1] for index, argument in enumerate(command) if argument == "--platform"]
+    assert platforms[0].startswith("manylinux_2_36_") and platforms[-1].startswith("manylinux_2_17_")
     assert command[-2:] == ["--requirement", str(tmp_path / "svc" / "requirements.txt")]
 
 
