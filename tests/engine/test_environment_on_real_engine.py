@@ -1,0 +1,139 @@
+"""The real Pulumi engine against a real Kubernetes API (etcd, kube-apiserver, controllers, KWOK nodes).
+
+`envbuilder up --target existing` with web, worker, the broker and f5-sync converges;
+f5-sync, run as a host process, fills the real mock F5's pools with the fake nodes'
+addresses and NodePorts; `down` leaves nothing; an interrupted `up` is recovered by the
+next command; a second `up` with no change changes nothing.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from envbuilder.components.f5mock import run_in_thread
+from envbuilder.components.f5sync.contract import pool_name
+from envbuilder.engine.workspace import select_stack, stack_exists
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
+SERVICES = "web,worker"
+
+
+@pytest.fixture
+def cli_env(control_plane, isolated_state):
+    env = {**os.environ, **control_plane.env(), "KUBECONFIG": str(control_plane.kubeconfig)}
+    env["ENVBUILDER_HOME"] = str(isolated_state)
+    return env
+
+
+def envbuilder(env, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([ENVBUILDER, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def up_args(name: str) -> list[str]:
+    return ["up", "--services", SERVICES, "--name", name, "--target", "existing",
+            "--kube-context", "envbuilder-test", "--no-smoke"]
+
+
+def kubectl(control_plane, *args: str) -> str:
+    result = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_up_converges_f5_sync_fills_the_pools_and_down_leaves_nothing(control_plane, cli_env, tmp_path):
+    up = envbuilder(cli_env, *up_args("e2e"))
+    assert up.returncode == 0, up.stdout + up.stderr
+    deployments = json.loads(kubectl(control_plane, "-n", "env-e2e", "get", "deployments", "-o", "json"))["items"]
+    available = {d["metadata"]["name"]: d["status"].get("availableReplicas", 0) for d in deployments}
+    assert available == {"web": 2, "worker": 2, "f5-sync": 1, "f5-mock": 1}
+    secret_names = kubectl(control_plane, "-n", "env-e2e", "get", "secrets", "-o", "name")
+    assert "secret/broker-credentials" in secret_names
+
+    # f5-sync as a host process, against the real mock F5 over HTTPS.
+    nodes = json.loads(kubectl(control_plane, "get", "nodes", "-o", "json"))["items"]
+    addresses = sorted(a["address"] for n in nodes for a in n["status"]["addresses"] if a["type"] == "InternalIP")
+    service = json.loads(kubectl(control_plane, "-n", "env-e2e", "get", "service", "web", "-o", "json"))
+    node_port = service["spec"]["ports"][0]["nodePort"]
+    with run_in_thread(tmp_path / "f5", bind_virtuals_to="127.0.0.1") as f5:
+        sync_env = {**cli_env, "F5_URL": f5.url, "F5_USERNAME": "admin", "F5_PASSWORD": "admin",
+                    "F5SYNC_NAMESPACE": "env-e2e", "F5SYNC_OWNER": "e2e", "F5_VIP_ADDRESS": "127.0.0.1"}
+        sync = subprocess.Popen([ENVBUILDER, "f5-sync", "run", "--kubeconfig", str(control_plane.kubeconfig),
+                                 "--listen", "127.0.0.1:0"], env=sync_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            pool = pool_name("env-e2e", "web", 8080)
+
+            def members():
+                response = httpx.get(f"{f5.url}/mgmt/tm/ltm/pool/~Common~{pool}/members", auth=("admin", "admin"), verify=False)
+                return sorted(m["name"] for m in response.json().get("items", [])) if response.status_code == 200 else None
+
+            expected = sorted(f"{address}:{node_port}" for address in addresses)
+            assert wait_for(lambda: members() == expected and members(), 30, "the pool to hold every node") == expected
+        finally:
+            sync.send_signal(signal.SIGTERM)
+            sync.wait(10)
+
+    down = envbuilder(cli_env, "down", "e2e")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "is gone" in down.stderr
+    left = kubectl(control_plane, "get", "namespaces,clusterroles,clusterrolebindings",
+                   "-l", "envbuilder.io/environment=e2e", "-o", "name")
+    assert left.strip() == ""
+    assert envbuilder(cli_env, "status", "e2e").returncode == 2
+    assert not stack_exists("e2e")  # this process shares the test's ENVBUILDER_HOME
+
+
+def test_a_second_up_with_no_change_changes_nothing(control_plane, cli_env):
+    assert envbuilder(cli_env, *up_args("again")).returncode == 0
+    started = time.monotonic()
+    second = envbuilder(cli_env, *up_args("again"))
+    elapsed = time.monotonic() - started
+    assert second.returncode == 0, second.stderr
+    history = stack_history("again")
+    assert set(history[0]["resourceChanges"]) == {"same"}, history[0]["resourceChanges"]
+    print(f"second up with no change: {elapsed:.1f}s")
+    assert envbuilder(cli_env, "down", "again").returncode == 0
+
+
+def test_an_interrupted_up_is_recovered_by_the_next_command(control_plane, cli_env):
+    process = subprocess.Popen([ENVBUILDER, *up_args("killed")], env=cli_env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Kill the whole process group (envbuilder and its pulumi CLI) once resources are being created.
+    wait_for(lambda: _namespace_exists(control_plane, "env-killed") or process.poll() is not None, 240,
+             "up to start creating resources")
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+
+    again = envbuilder(cli_env, *up_args("killed"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    down = envbuilder(cli_env, "down", "killed")
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+def _namespace_exists(control_plane, name: str) -> bool:
+    result = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), "get", "namespace", name],
+                            capture_output=True, timeout=30)
+    return result.returncode == 0
+
+
+def stack_history(name: str) -> list[dict]:
+    stack = select_stack(name, lambda: None)
+    return [{"resourceChanges": entry.resource_changes} for entry in stack.history(page_size=1)]
