@@ -102,8 +102,8 @@ class Controller:
                     self._first_change_at = seen_at
                 self._changed.set()
 
-    async def reconcile(self, seen_at: float | None) -> int:
-        """One pass: desired state vs. the F5's holdings, then the plan's calls. Returns how many were applied."""
+    async def reconcile(self, seen_at: float | None) -> None:
+        """One pass: desired state vs. the F5's holdings, then the plan's calls (F5Error if one fails)."""
         started_at = self._clock()
         desired = desired_state(
             self.snapshot(), default_partition=self.settings.f5_partition, vip_address=self.settings.vip_address
@@ -126,7 +126,7 @@ class Controller:
                     "fields": {
                         **_describe(operation),
                         "latency_s": round(self._clock() - since, 4),
-                        "trigger": "cluster" if seen_at else "resync",
+                        "trigger": "resync" if seen_at is None else "cluster",
                     }
                 },
             )
@@ -137,7 +137,6 @@ class Controller:
         self.health.consecutive_failures = 0
         self.health.last_error = None
         self.health.last_success_at = self._clock()
-        return len(plan.operations)
 
     async def _apply(self, operation: diff.Operation) -> None:
         match operation:

@@ -58,6 +58,7 @@ class IControlClient:
         self._backoff = backoff or Backoff(base=0.1, cap=2.0)
         self._token: str | None = None
         self._token_expires_at = 0.0  # time.monotonic()
+        self._login_lock = asyncio.Lock()  # concurrent calls share one login
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -65,8 +66,11 @@ class IControlClient:
     # --- reading --------------------------------------------------------------------------------
     async def holdings(self, description: str) -> Holdings:
         """All pools (members inline) and virtuals, split by whether `description` marks them ours."""
-        pools_body = (await self._call("list_pools", "GET", POOLS_PATH, params={"expandSubcollections": "true"})).json()
-        virtuals_body = (await self._call("list_virtuals", "GET", VIRTUALS_PATH)).json()
+        pools_response, virtuals_response = await asyncio.gather(
+            self._call("list_pools", "GET", POOLS_PATH, params={"expandSubcollections": "true"}),
+            self._call("list_virtuals", "GET", VIRTUALS_PATH),
+        )
+        pools_body, virtuals_body = pools_response.json(), virtuals_response.json()
         owned_pools: list[Pool] = []
         owned_virtuals: list[Virtual] = []
         foreign_pools: set[ObjectKey] = set()
@@ -158,7 +162,8 @@ class IControlClient:
                 if response.status_code == 401 and not relogged_in:
                     # The token expired early or the F5 restarted and forgot it: log in again, once.
                     self._metrics.f5_errors.labels(reason).inc()
-                    self._token = None
+                    if self._token == token:  # unless a concurrent call already logged in again
+                        self._token = None
                     relogged_in = True
                     continue
                 if response.status_code not in RETRYABLE_STATUSES:
@@ -171,16 +176,17 @@ class IControlClient:
             await asyncio.sleep(self._backoff.delay(attempt))
 
     async def _valid_token(self) -> str:
-        if self._token is None or time.monotonic() > self._token_expires_at - TOKEN_REFRESH_MARGIN_SECONDS:
-            self._metrics.f5_logins.inc()
-            response = await self._http.post(LOGIN_PATH, json=self._credentials)
-            if response.status_code != 200:
-                self._metrics.f5_errors.labels(f"login_{response.status_code}").inc()
-                raise F5Error(f"login answered {response.status_code}: {_error_message(response)}")
-            token = response.json()["token"]
-            self._token = token["token"]
-            self._token_expires_at = time.monotonic() + float(token.get("timeout", 1200))
-        return self._token
+        async with self._login_lock:
+            if self._token is None or time.monotonic() > self._token_expires_at - TOKEN_REFRESH_MARGIN_SECONDS:
+                self._metrics.f5_logins.inc()
+                response = await self._http.post(LOGIN_PATH, json=self._credentials)
+                if response.status_code != 200:
+                    self._metrics.f5_errors.labels(f"login_{response.status_code}").inc()
+                    raise F5Error(f"login answered {response.status_code}: {_error_message(response)}")
+                token = response.json()["token"]
+                self._token = token["token"]
+                self._token_expires_at = time.monotonic() + float(token.get("timeout", 1200))
+            return self._token
 
 
 def _member_body(member: Member) -> dict[str, str]:

@@ -33,5 +33,5 @@ class Metrics:
             registry=r,
         )
         self.managed_members = Gauge(
-            "f5sync_managed_members", "Pool members held by owned pools after the last reconcile", registry=r
+            "f5sync_managed_members", "Pool members the last pass wanted on the F5", registry=r
         )
