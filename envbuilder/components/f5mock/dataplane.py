@@ -23,7 +23,7 @@ from envbuilder.components.f5mock.names import parse_destination
 CONNECT_TIMEOUT = 3.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Counters:
     """Connection counters of one virtual, pool, member or node."""
 
@@ -130,68 +130,90 @@ class HealthMonitor:
         return True
 
 
-class _Half(asyncio.Protocol):
-    """One socket of a forwarded connection: what it receives is written to the other."""
+class _Pending:
+    """Stands in for the member's transport until it is connected: keeps what the client sent."""
 
-    __slots__ = ("link", "transport", "peer", "received_by", "sent_by")
+    __slots__ = ("chunks", "eof")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.eof = False
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def write_eof(self) -> None:
+        self.eof = True
+
+    def is_closing(self) -> bool:
+        return False
+
+
+class _Closed:
+    """Where a half writes once its link is closed: nowhere."""
+
+    __slots__ = ()
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def write_eof(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return True
+
+
+_CLOSED = _Closed()
+
+
+class _Half(asyncio.Protocol):
+    """One socket of a forwarded connection: what it receives is written to `out`, the
+    other socket's transport. The hot path is `data_received`: a count and a write."""
+
+    __slots__ = ("link", "transport", "out", "received")
 
     def __init__(self, link: _Link) -> None:
         self.link = link
         self.transport: asyncio.Transport | None = None
-        self.peer: _Half | None = None
-        self.received_by: tuple[Counters, ...] = ()  # counts bytes in
-        self.sent_by: tuple[Counters, ...] = ()  # counts bytes out (through the peer)
+        self.out: asyncio.Transport | _Pending | _Closed = _CLOSED
+        self.received = 0  # bytes
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        peer_transport = self.peer.transport  # type: ignore[union-attr]
-        if peer_transport is None:  # the client spoke before the member connection was made
-            self.link.early_data.append(data)
-            return
-        if peer_transport.is_closing():
-            return
-        peer_transport.write(data)
-        size = len(data)
-        for counters in self.received_by:
-            counters.bytes_in += size
-        for counters in self.sent_by:
-            counters.bytes_out += size
+        self.received += len(data)
+        self.out.write(data)
 
     def eof_received(self) -> bool:
-        peer_transport = self.peer.transport  # type: ignore[union-attr]
-        if peer_transport is None:  # passed on once the member connection is made
-            self.link.early_eof = True
-            return True
-        if peer_transport.is_closing():
+        out = self.out
+        if out.is_closing():
             return False
-        peer_transport.write_eof()
+        out.write_eof()
         self.link.eofs += 1
         if self.link.eofs == 2:
             self.link.close()
         return True  # keep the other direction open (TCP half-close)
 
     def pause_writing(self) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.pause_reading()
+        self.link.other(self).pause_reading()
 
     def resume_writing(self) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.resume_reading()
+        self.link.other(self).resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.link.close()
 
 
 class _ClientHalf(_Half):
-    """The accepted side: holds the client until a member connection is made."""
+    """The accepted side: its bytes wait in `_Pending` until a member connection is made."""
 
     __slots__ = ()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.pause_reading()  # type: ignore[attr-defined]
+        self.out = _Pending()
         self.link.accepted()
 
 
@@ -208,35 +230,36 @@ class _ServerHalf(_Half):
 class _Link:
     """A client connection to a virtual and the connection made for it to a member."""
 
-    __slots__ = ("plane", "virtual", "client", "server", "eofs", "counted", "connecting", "closed", "early_data",
-                 "early_eof", "target")
+    __slots__ = ("plane", "client", "server", "eofs", "virtual_counters", "server_counters", "connecting",
+                 "closed", "virtual")
 
     def __init__(self, plane: DataPlane, virtual: str) -> None:
         self.plane = plane
-        self.virtual = virtual
-        self.client: _Half = _ClientHalf(self)
-        self.server: _Half = _ServerHalf(self)
-        self.client.peer, self.server.peer = self.server, self.client
+        self.client = _ClientHalf(self)
+        self.server = _ServerHalf(self)
         self.eofs = 0
-        self.counted: tuple[Counters, ...] = ()
+        self.virtual_counters = plane.stats.of("virtual", virtual)
+        self.server_counters: tuple[Counters, ...] = ()  # pool, member, node once connected
         self.connecting: asyncio.Task[None] | None = None
         self.closed = False
-        self.early_data: list[bytes] = []
-        self.early_eof = False
-        self.target: tuple[PoolRecord, MemberRecord] | None = None
+        self.virtual = virtual
+
+    def other(self, half: _Half) -> asyncio.Transport:
+        transport = (self.server if half is self.client else self.client).transport
+        return transport if transport is not None else _NO_TRANSPORT  # type: ignore[return-value]
 
     def accepted(self) -> None:
         self.plane.links.add(self)
-        virtual_counters = self.plane.stats.of("virtual", self.virtual)
-        virtual_counters.total += 1
-        virtual_counters.current += 1
-        self.counted = (virtual_counters,)
+        self.virtual_counters.total += 1
+        self.virtual_counters.current += 1
         self.connecting = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
-        for self.target in self.plane.candidates(self.virtual):
-            pool, member = self.target
+        for pool, member in self.plane.candidates(self.virtual):
+            stats = self.plane.stats
+            self.server_counters = (stats.of("pool", pool.path.full_path), stats.of("member", member_key(pool, member)),
+                                    stats.of("node", member.node))
             try:
                 await asyncio.wait_for(
                     loop.create_connection(lambda: self.server, connect_host(member.address), member.port),
@@ -245,31 +268,33 @@ class _Link:
             except (OSError, TimeoutError):
                 continue
             return
+        self.server_counters = ()
         _reset(self.client.transport)  # type: ignore[arg-type]  # no member: reset, as BIG-IP does
 
     def connected(self) -> None:
         """The member accepted: count it, pass on what the client already sent, splice."""
+        server_transport = self.server.transport
         if self.closed:
-            self.server.transport.close()  # type: ignore[union-attr]
+            server_transport.close()  # type: ignore[union-attr]
             return
-        pool, member = self.target  # type: ignore[misc]
-        stats = self.plane.stats
-        virtual_counters = self.counted[0]
-        server_side = (stats.of("pool", pool.path.full_path), stats.of("member", member_key(pool, member)),
-                       stats.of("node", member.node))
-        for counters in server_side:
+        for counters in self.server_counters:
             counters.total += 1
             counters.current += 1
-        self.counted += server_side
-        self.client.received_by, self.client.sent_by = (virtual_counters,), server_side
-        self.server.received_by, self.server.sent_by = server_side, (virtual_counters,)
-        for data in self.early_data:
-            self.client.data_received(data)
-        self.early_data.clear()
-        if self.early_eof:
-            self.client.eof_received()
-        else:
-            self.client.transport.resume_reading()  # type: ignore[union-attr]
+        pending = self.client.out
+        assert isinstance(pending, _Pending)
+        self.client.out, self.server.out = server_transport, self.client.transport  # type: ignore[assignment]
+        for chunk in pending.chunks:
+            server_transport.write(chunk)  # type: ignore[union-attr]
+        if pending.eof:
+            server_transport.write_eof()  # type: ignore[union-attr]
+
+    def live_bytes(self, counters: Counters) -> tuple[int, int]:
+        """(in, out) bytes this open link adds to `counters`."""
+        if counters is self.virtual_counters:
+            return self.client.received, self.server.received
+        if any(counters is own for own in self.server_counters) and self.server.transport is not None:
+            return self.server.received, self.client.received
+        return 0, 0
 
     def close(self) -> None:
         if self.closed:
@@ -278,9 +303,16 @@ class _Link:
         if self.connecting is not None and not self.connecting.done():
             self.connecting.cancel()
         for half in (self.client, self.server):
+            half.out = _CLOSED
             if half.transport is not None:
                 half.transport.close()
-        for counters in self.counted:
+        counted = [self.virtual_counters]
+        if self.server.transport is not None:
+            counted += self.server_counters
+        for counters in counted:
+            bytes_in, bytes_out = self.live_bytes(counters)
+            counters.bytes_in += bytes_in
+            counters.bytes_out += bytes_out
             counters.current -= 1
         self.plane.links.discard(self)
 
@@ -289,6 +321,19 @@ class _Link:
             if half.transport is not None:
                 half.transport.abort()
         self.close()
+
+
+class _NoTransport:
+    """Flow-control calls for a side not connected yet: nothing to pause."""
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+_NO_TRANSPORT = _NoTransport()
 
 
 def _reset(transport: asyncio.Transport) -> None:
@@ -427,6 +472,16 @@ class DataPlane:
             state = "unchecked"
         session = "user-disabled" if member.disabled else "monitor-enabled" if pool.monitor else "user-enabled"
         return state, session
+
+    def counters(self, kind: str, key: str) -> Counters:
+        """The counters of an object, bytes of its open connections included."""
+        stored = self.stats.of(kind, key)
+        live = Counters(stored.current, stored.total, stored.bytes_in, stored.bytes_out)
+        for link in self.links:
+            bytes_in, bytes_out = link.live_bytes(stored)
+            live.bytes_in += bytes_in
+            live.bytes_out += bytes_out
+        return live
 
     def availability(self, pool: PoolRecord, member: MemberRecord) -> str:
         return "available" if self._available(pool, member) else "offline"

@@ -150,14 +150,14 @@ def pool_stats(plane: DataPlane, record: PoolRecord) -> dict[str, Any]:
     active = sum(plane.availability(record, item) == "available" for item in record.members)
     entries = _status(record.path.full_path, "available" if active else "offline", True)
     entries["activeMemberCnt"] = {"value": active}
-    entries.update(counter_entries("serverside", plane.stats.of("pool", record.path.full_path)))
+    entries.update(counter_entries("serverside", plane.counters("pool", record.path.full_path)))
     return stats("tm:ltm:pool:poolstats", pool_path(record.path), record.path, entries)
 
 
 def member_stats(plane: DataPlane, pool_record: PoolRecord, record: MemberRecord) -> dict[str, Any]:
     entries = _status(record.path.full_path, plane.availability(pool_record, record), not record.disabled)
     entries.update(addr={"description": record.address}, port={"value": record.port})
-    entries.update(counter_entries("serverside", plane.stats.of("member", member_key(pool_record, record))))
+    entries.update(counter_entries("serverside", plane.counters("member", member_key(pool_record, record))))
     return stats("tm:ltm:pool:members:membersstats", member_path(pool_record.path, record.path), record.path,
                  entries)
 
@@ -165,7 +165,7 @@ def member_stats(plane: DataPlane, pool_record: PoolRecord, record: MemberRecord
 def node_stats(plane: DataPlane, record: NodeRecord) -> dict[str, Any]:
     entries = _status(record.path.full_path, "offline" if record.forced_down else "unknown", not record.disabled)
     entries["addr"] = {"description": record.address}
-    entries.update(counter_entries("serverside", plane.stats.of("node", record.path.full_path)))
+    entries.update(counter_entries("serverside", plane.counters("node", record.path.full_path)))
     return stats("tm:ltm:node:nodestats", node_path(record.path), record.path, entries)
 
 
@@ -173,5 +173,5 @@ def virtual_stats(plane: DataPlane, record: VirtualRecord) -> dict[str, Any]:
     listening = record.path.full_path in plane.listeners
     entries = _status(record.path.full_path, "available" if listening else "offline", record.enabled)
     entries["destination"] = {"description": record.destination}
-    entries.update(counter_entries("clientside", plane.stats.of("virtual", record.path.full_path)))
+    entries.update(counter_entries("clientside", plane.counters("virtual", record.path.full_path)))
     return stats("tm:ltm:virtual:virtualstats", virtual_path(record.path), record.path, entries)
