@@ -23,7 +23,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 .meta { color: #59636e; }
 .pill { display: inline-block; padding: 1px 10px; border-radius: 10px; color: #fff; font-weight: 600; font-size: 13px; }
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #d1d9e0; vertical-align: top; }
-th { font-weight: 600; background: #f6f8fa; } td.num { text-align: right; white-space: nowrap; }
+th { font-weight: 600; background: #f6f8fa; } td.num { text-align: right; } td.num, td.name { white-space: nowrap; }
 pre { background: #f6f8fa; border: 1px solid #d1d9e0; border-radius: 6px; padding: 10px; overflow-x: auto; font-size: 12px; white-space: pre-wrap; }
 details { margin: 8px 0; } summary { cursor: pointer; font-weight: 600; }
 svg text { font: 12px system-ui, sans-serif; fill: #1f2328; } svg .axis { fill: #59636e; }
@@ -112,7 +112,7 @@ def html_report(run: SmokeRun) -> str:
         checks = [(check.name, check.started_at, check.finished_at, check.status.value) for check in run.checks]
         sections.append(timeline_svg(_bars(checks), "smoke checks, run concurrently"))
     rows = "".join(
-        f"<tr><td>{_pill(check.status.value)}</td><td>{escape(check.name)}</td>"
+        f'<tr><td>{_pill(check.status.value)}</td><td class="name">{escape(check.name)}</td>'
         f'<td class="num">{check.duration_seconds:.2f} s</td><td>{escape(check.summary)}</td></tr>'
         for check in run.checks
     )
