@@ -13,6 +13,9 @@ from envbuilder.smoke.kube import Kube
 MAX_PODS = 4
 EVENT_COUNT = 8
 LOG_LINES = 15
+# The API server fetches logs from the node's kubelet: on a sick node that can hang, and the
+# evidence must not eat the check's deadline.
+LOG_SECONDS = 3.0
 BODY_CHARACTERS = 500
 
 
@@ -79,7 +82,7 @@ async def pod_evidence(kube: Kube, namespace: str, pod: dict[str, Any]) -> str:
 async def _log_tail(kube: Kube, namespace: str, pod: str, container: str) -> str:
     try:
         log = await kube.text(
-            f"/api/v1/namespaces/{namespace}/pods/{pod}/log", container=container, tailLines=LOG_LINES
+            f"/api/v1/namespaces/{namespace}/pods/{pod}/log", LOG_SECONDS, container=container, tailLines=LOG_LINES
         )
     except CheckFailed as failure:
         return f"  (log unreadable: {failure.summary}: {failure.diagnosis})"

@@ -112,8 +112,8 @@ class Kube:
     async def get(self, path: str, **params: str | int) -> dict[str, Any]:
         return _json(await self.request("GET", path, params=params))
 
-    async def text(self, path: str, **params: str | int) -> str:
-        response = await self.request("GET", path, params=params)
+    async def text(self, path: str, timeout: float = 10.0, **params: str | int) -> str:
+        response = await self.request("GET", path, params=params, timeout=timeout)
         _raise_for_status(response)
         return response.text
 
