@@ -17,7 +17,7 @@ from envbuilder.smoke.kube import Kube
 POD_NETWORK_DEADLINE = 60.0
 DNS_DEADLINE = 45.0
 POLL_SECONDS = 1.0
-PROBE_LABEL = "envbuilder.dev/smoke-probe"
+PROBE_LABEL = "envbuilder.io/smoke-probe"
 SERVER_PORT = 8080
 
 # The client keeps trying: a pod's network may come up a moment after the container starts.
