@@ -4,7 +4,8 @@ HTTP keep-alive requests/s with `wrk` (Debian package `wrk`), 32 connections: st
 to a backend, then through a virtual server of the mock in front of the same backend,
 alternating in short rounds so that other load on a shared machine hits both alike.
 Prints median requests/s, their ratio, the median / p99 latency added by the hop, and
-the mock's CPU time per proxied request (the figure least disturbed by other load).
+CPU time per request of wrk, the backend and the mock (the figures least disturbed by
+other load; on a machine whose CPUs are all busy, the ratio follows from them).
 Backend and mock each run in their own process, on loopback.
 
     .venv/bin/python benchmarks/f5mock_throughput.py [--seconds 3] [--rounds 5] [--event-loop uvloop|asyncio]
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -88,8 +90,9 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
             time.sleep(0.05)
 
 
-def wrk(port: int, seconds: int) -> tuple[float, float, float]:
-    """requests/s, median and p99 latency (ms)."""
+def wrk(port: int, seconds: int) -> tuple[float, float, float, float]:
+    """requests/s, median and p99 latency (ms), wrk's own CPU seconds."""
+    cpu_before = _children_cpu()
     output = subprocess.run(
         ["wrk", "--threads", "2", "--connections", str(CONNECTIONS), "--duration", f"{seconds}s", "--latency",
          f"http://127.0.0.1:{port}/"],
@@ -98,7 +101,12 @@ def wrk(port: int, seconds: int) -> tuple[float, float, float]:
     if "Socket errors" in output or "Non-2xx" in output:
         sys.exit(f"wrk saw errors on port {port}:\n{output}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    return rate, _latency(output, "50%"), _latency(output, "99%")
+    return rate, _latency(output, "50%"), _latency(output, "99%"), _children_cpu() - cpu_before
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _latency(output: str, percentile: str) -> float:
@@ -133,13 +141,18 @@ def measure(seconds: int, rounds: int, event_loop: str) -> None:
                          ).raise_for_status()
                 api.post("/mgmt/tm/ltm/virtual", json={"name": "bench", "destination": f"127.0.0.1:{virtual_port}",
                                                        "pool": "bench"}).raise_for_status()
-            direct, proxied, mock_cpu_per_request = [], [], []
+            direct, proxied = [], []
+            cpu: dict[str, list[float]] = {key: [] for key in ("direct wrk", "direct backend", "proxied wrk",
+                                                                "proxied backend", "proxied mock")}
             for _ in range(rounds):
-                direct.append(wrk(backend_port, seconds))
-                cpu_before = cpu_seconds(mock.pid)
-                proxied.append(wrk(virtual_port, seconds))
-                requests = proxied[-1][0] * seconds
-                mock_cpu_per_request.append((cpu_seconds(mock.pid) - cpu_before) / requests * 1e6)
+                for runs, port, label in ((direct, backend_port, "direct"), (proxied, virtual_port, "proxied")):
+                    before = {"backend": cpu_seconds(backend.pid), "mock": cpu_seconds(mock.pid)}
+                    runs.append(wrk(port, seconds))
+                    requests = runs[-1][0] * seconds
+                    cpu[f"{label} wrk"].append(runs[-1][3] / requests * 1e6)
+                    cpu[f"{label} backend"].append((cpu_seconds(backend.pid) - before["backend"]) / requests * 1e6)
+                    if label == "proxied":
+                        cpu["proxied mock"].append((cpu_seconds(mock.pid) - before["mock"]) / requests * 1e6)
         finally:
             for process in (backend, mock):
                 process.terminate()
@@ -153,7 +166,14 @@ def measure(seconds: int, rounds: int, event_loop: str) -> None:
     print(f"ratio: {rate_proxied / rate_direct:.2f}  added latency: "
           f"p50 {median([p[1] - d[1] for d, p in zip(direct, proxied)]):+.3f} ms, "
           f"p99 {median([p[2] - d[2] for d, p in zip(direct, proxied)]):+.3f} ms")
-    print(f"mock CPU per proxied request: {median(mock_cpu_per_request):.1f} us")
+    per_request = {key: median(values) for key, values in cpu.items()}
+    direct_cpu = per_request["direct wrk"] + per_request["direct backend"]
+    proxied_cpu = per_request["proxied wrk"] + per_request["proxied backend"] + per_request["proxied mock"]
+    print(f"CPU per request: direct {direct_cpu:.1f} us (wrk {per_request['direct wrk']:.1f}, backend "
+          f"{per_request['direct backend']:.1f}); through virtual {proxied_cpu:.1f} us (wrk "
+          f"{per_request['proxied wrk']:.1f}, backend {per_request['proxied backend']:.1f}, mock "
+          f"{per_request['proxied mock']:.1f})")
+    print(f"ratio expected when the CPUs are the limit: {direct_cpu / proxied_cpu:.2f}")
 
 
 def main() -> None:

@@ -329,8 +329,10 @@ class F5Api:
 
     async def _change(self, edit: Callable[[ConfigEdit], Any], action: str, kind: str, call: Call,
                       *paths: ObjectPath) -> Any:
-        target = " ".join(path.full_path for path in paths) or (call.body.name if call.body is not None else "")
-        return await self.store.change(edit, action=action, kind=kind, target=target or "", user=call.user or "")
+        names = [path.full_path for path in paths]
+        if action == "create" and call.body.name:
+            names.append(call.body.name)
+        return await self.store.change(edit, action=action, kind=kind, target=" ".join(names), user=call.user or "")
 
 
 def _validated(model: type[BaseModel], raw: bytes, path: str) -> BaseModel:

@@ -1,0 +1,50 @@
+"""`envbuilder f5-mock serve`: credentials from the environment, JSON-lines logs, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.f5mock.loopback import free_port, wait_until
+
+COMMAND = [sys.executable, "-m", "envbuilder", "f5-mock", "serve"]
+
+
+@pytest.mark.slow
+def test_serve_takes_credentials_from_the_environment_and_logs_json_lines(tmp_path):
+    port = free_port()
+    environment = {**os.environ, "F5MOCK_USERNAME": "ops", "F5MOCK_PASSWORD": "s3cret"}
+    process = subprocess.Popen([*COMMAND, "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path)],
+                               env=environment, stderr=subprocess.PIPE, text=True)
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=False) as client:
+
+            def healthy() -> bool:
+                try:
+                    return client.get("/health").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_until(healthy, timeout=30, what="/health")
+            assert client.get("/mgmt/tm/ltm/pool", auth=("admin", "admin")).status_code == 401
+            assert client.post("/mgmt/tm/ltm/pool", json={"name": "web"}, auth=("ops", "s3cret")).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0
+    events = [json.loads(line)["event"] for line in stderr.splitlines()]
+    assert events[0] == "loaded" and "change" in events and events[-1] == "stopped"
+    assert (tmp_path / "tls" / "cert.pem").exists()
+
+
+def test_a_malformed_listen_address_is_a_usage_error(tmp_path):
+    result = subprocess.run([*COMMAND, "--listen", "nonsense", "--state-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "is not HOST:PORT" in result.stderr
