@@ -46,7 +46,7 @@ class _Backend(asyncio.Protocol):
         self.pending += data
         requests = self.pending.count(b"\r\n\r\n")
         if requests:
-            self.pending = self.pending[self.pending.rfind(b"\r\n\r\n") + 4:]
+            self.pending = self.pending[self.pending.rfind(b"\r\n\r\n") + 4 :]
             self.transport.write(RESPONSE * requests)  # type: ignore[attr-defined]
 
 
@@ -94,9 +94,20 @@ def wrk(port: int, seconds: int) -> tuple[float, float, float, float]:
     """requests/s, median and p99 latency (ms), wrk's own CPU seconds."""
     cpu_before = _children_cpu()
     output = subprocess.run(
-        ["wrk", "--threads", "2", "--connections", str(CONNECTIONS), "--duration", f"{seconds}s", "--latency",
-         f"http://127.0.0.1:{port}/"],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            "--threads",
+            "2",
+            "--connections",
+            str(CONNECTIONS),
+            "--duration",
+            f"{seconds}s",
+            "--latency",
+            f"http://127.0.0.1:{port}/",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     if "Socket errors" in output or "Non-2xx" in output:
         sys.exit(f"wrk saw errors on port {port}:\n{output}")
@@ -137,13 +148,17 @@ def measure(seconds: int, rounds: int, event_loop: str) -> None:
             wait_for_port(backend_port)
             wait_for_port(api_port)
             with httpx.Client(base_url=f"https://127.0.0.1:{api_port}", auth=("admin", "admin"), verify=False) as api:
-                api.post("/mgmt/tm/ltm/pool", json={"name": "bench", "members": [{"name": f"127.0.0.1:{backend_port}"}]}
-                         ).raise_for_status()
-                api.post("/mgmt/tm/ltm/virtual", json={"name": "bench", "destination": f"127.0.0.1:{virtual_port}",
-                                                       "pool": "bench"}).raise_for_status()
+                api.post(
+                    "/mgmt/tm/ltm/pool", json={"name": "bench", "members": [{"name": f"127.0.0.1:{backend_port}"}]}
+                ).raise_for_status()
+                api.post(
+                    "/mgmt/tm/ltm/virtual",
+                    json={"name": "bench", "destination": f"127.0.0.1:{virtual_port}", "pool": "bench"},
+                ).raise_for_status()
             direct, proxied = [], []
-            cpu: dict[str, list[float]] = {key: [] for key in ("direct wrk", "direct backend", "proxied wrk",
-                                                                "proxied backend", "proxied mock")}
+            cpu: dict[str, list[float]] = {
+                key: [] for key in ("direct wrk", "direct backend", "proxied wrk", "proxied backend", "proxied mock")
+            }
             for _ in range(rounds):
                 for runs, port, label in ((direct, backend_port, "direct"), (proxied, virtual_port, "proxied")):
                     before = {"backend": cpu_seconds(backend.pid), "mock": cpu_seconds(mock.pid)}
@@ -158,21 +173,29 @@ def measure(seconds: int, rounds: int, event_loop: str) -> None:
                 process.terminate()
                 process.wait(timeout=30)
     rate_direct, rate_proxied = median([r[0] for r in direct]), median([r[0] for r in proxied])
-    print(f"event loop: {event_loop}; {CONNECTIONS} connections; {rounds} alternating rounds of {seconds}s; "
-          f"medians; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"event loop: {event_loop}; {CONNECTIONS} connections; {rounds} alternating rounds of {seconds}s; "
+        f"medians; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     for label, runs in (("direct", direct), ("through virtual", proxied)):
-        print(f"{label + ':':17} {median([r[0] for r in runs]):8.0f} req/s  p50 {median([r[1] for r in runs]):.3f} ms"
-              f"  p99 {median([r[2] for r in runs]):.3f} ms")
-    print(f"ratio: {rate_proxied / rate_direct:.2f}  added latency: "
-          f"p50 {median([p[1] - d[1] for d, p in zip(direct, proxied)]):+.3f} ms, "
-          f"p99 {median([p[2] - d[2] for d, p in zip(direct, proxied)]):+.3f} ms")
+        print(
+            f"{label + ':':17} {median([r[0] for r in runs]):8.0f} req/s  p50 {median([r[1] for r in runs]):.3f} ms"
+            f"  p99 {median([r[2] for r in runs]):.3f} ms"
+        )
+    print(
+        f"ratio: {rate_proxied / rate_direct:.2f}  added latency: "
+        f"p50 {median([p[1] - d[1] for d, p in zip(direct, proxied)]):+.3f} ms, "
+        f"p99 {median([p[2] - d[2] for d, p in zip(direct, proxied)]):+.3f} ms"
+    )
     per_request = {key: median(values) for key, values in cpu.items()}
     direct_cpu = per_request["direct wrk"] + per_request["direct backend"]
     proxied_cpu = per_request["proxied wrk"] + per_request["proxied backend"] + per_request["proxied mock"]
-    print(f"CPU per request: direct {direct_cpu:.1f} us (wrk {per_request['direct wrk']:.1f}, backend "
-          f"{per_request['direct backend']:.1f}); through virtual {proxied_cpu:.1f} us (wrk "
-          f"{per_request['proxied wrk']:.1f}, backend {per_request['proxied backend']:.1f}, mock "
-          f"{per_request['proxied mock']:.1f})")
+    print(
+        f"CPU per request: direct {direct_cpu:.1f} us (wrk {per_request['direct wrk']:.1f}, backend "
+        f"{per_request['direct backend']:.1f}); through virtual {proxied_cpu:.1f} us (wrk "
+        f"{per_request['proxied wrk']:.1f}, backend {per_request['proxied backend']:.1f}, mock "
+        f"{per_request['proxied mock']:.1f})"
+    )
     print(f"ratio expected when the CPUs are the limit: {direct_cpu / proxied_cpu:.2f}")
 
 

@@ -31,8 +31,10 @@ def serve(
     password: Annotated[str, typer.Option(envvar="F5MOCK_PASSWORD", help="API password.")] = "admin",
     bind_virtuals_to: Annotated[
         str | None,
-        typer.Option(envvar="F5MOCK_BIND_VIRTUALS_TO",
-                     help="Listen for every virtual server on this address instead of its destination's."),
+        typer.Option(
+            envvar="F5MOCK_BIND_VIRTUALS_TO",
+            help="Listen for every virtual server on this address instead of its destination's.",
+        ),
     ] = None,
     monitor_interval: Annotated[float, typer.Option(min=0.05, help="Seconds between TCP health probes.")] = 5.0,
 ) -> None:
@@ -42,8 +44,15 @@ def serve(
 
     host, port = parse_listen(listen)
     log_to_stderr()
-    server = F5MockServer(state_dir, host=host, port=port, username=username, password=password,
-                          bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
+    server = F5MockServer(
+        state_dir,
+        host=host,
+        port=port,
+        username=username,
+        password=password,
+        bind_virtuals_to=bind_virtuals_to,
+        monitor_interval=monitor_interval,
+    )
     loop = new_event_loop()
     try:
         loop.run_until_complete(server.serve_until_signalled())

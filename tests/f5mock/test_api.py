@@ -54,7 +54,9 @@ def test_members_create_their_node_and_are_listed_inline_with_expand_subcollecti
 def test_a_pool_body_with_members_replaces_the_member_list(api):
     create_pool_with_member(api)
 
-    answer = api.patch("/mgmt/tm/ltm/pool/~Common~web", json={"members": [{"name": "10.1.1.6:80"}, {"name": "10.1.1.7:80"}]})
+    answer = api.patch(
+        "/mgmt/tm/ltm/pool/~Common~web", json={"members": [{"name": "10.1.1.6:80"}, {"name": "10.1.1.7:80"}]}
+    )
 
     assert answer.status_code == 200
     names = [m["name"] for m in api.get("/mgmt/tm/ltm/pool/~Common~web/members").json()["items"]]
@@ -81,41 +83,65 @@ def test_virtual_destination_is_normalised_and_pool_referenced(api):
 
     port = free_port()
 
-    virtual = api.post("/mgmt/tm/ltm/virtual", json={"name": "vs", "destination": f"127.0.0.100%0:{port}", "pool": "web"})
+    virtual = api.post(
+        "/mgmt/tm/ltm/virtual", json={"name": "vs", "destination": f"127.0.0.100%0:{port}", "pool": "web"}
+    )
 
     body = virtual.json()
     assert virtual.status_code == 200
     assert (body["kind"], body["destination"], body["pool"]) == (
-        "tm:ltm:virtual:virtualstate", f"/Common/127.0.0.100:{port}", "/Common/web")
+        "tm:ltm:virtual:virtualstate",
+        f"/Common/127.0.0.100:{port}",
+        "/Common/web",
+    )
     assert body["poolReference"]["link"].startswith("https://localhost/mgmt/tm/ltm/pool/~Common~web")
-    assert (body["ipProtocol"], body["mask"], body["source"], body["enabled"]) == ("tcp", "255.255.255.255", "0.0.0.0/0", True)
+    assert (body["ipProtocol"], body["mask"], body["source"], body["enabled"]) == (
+        "tcp",
+        "255.255.255.255",
+        "0.0.0.0/0",
+        True,
+    )
 
 
 def test_not_found_and_already_exists_are_worded_as_bigip_words_them(api):
     missing = api.get("/mgmt/tm/ltm/pool/~Common~my-pool")
     assert missing.status_code == 404
-    assert missing.json() == {"code": 404, "message": "01020036:3: The requested Pool (/Common/my-pool) was not found.",
-                              "errorStack": [], "apiError": 3}
+    assert missing.json() == {
+        "code": 404,
+        "message": "01020036:3: The requested Pool (/Common/my-pool) was not found.",
+        "errorStack": [],
+        "apiError": 3,
+    }
     create_pool_with_member(api, pool="p", member="10.0.0.1:80")
     duplicate = api.post("/mgmt/tm/ltm/pool/~Common~p/members", json={"name": "10.0.0.1:80"})
     assert duplicate.status_code == 409
     assert duplicate.json()["message"] == (
-        "01020066:3: The requested Pool Member (/Common/p /Common/10.0.0.1 80) already exists in partition Common.")
+        "01020066:3: The requested Pool Member (/Common/p /Common/10.0.0.1 80) already exists in partition Common."
+    )
     unknown = api.get("/mgmt/tm/ltm/nothing")
-    assert (unknown.status_code, unknown.json()["message"]) == (404, "Public URI path not registered: /mgmt/tm/ltm/nothing")
+    assert (unknown.status_code, unknown.json()["message"]) == (
+        404,
+        "Public URI path not registered: /mgmt/tm/ltm/nothing",
+    )
 
 
 def test_a_node_used_by_a_member_and_a_pool_used_by_a_virtual_cannot_be_deleted(api):
     create_pool_with_member(api, pool="p", member="10.0.0.1:80")
-    api.post("/mgmt/tm/ltm/virtual", json={"name": "vs", "destination": f"127.0.0.1:{free_port()}", "pool": "/Common/p"})
+    api.post(
+        "/mgmt/tm/ltm/virtual", json={"name": "vs", "destination": f"127.0.0.1:{free_port()}", "pool": "/Common/p"}
+    )
 
     node = api.delete("/mgmt/tm/ltm/node/~Common~10.0.0.1")
     pool = api.delete("/mgmt/tm/ltm/pool/~Common~p")
 
     assert (node.status_code, node.json()["message"]) == (
-        400, "01070110:3: Node address '/Common/10.0.0.1' is referenced by a member of pool '/Common/p'.")
+        400,
+        "01070110:3: Node address '/Common/10.0.0.1' is referenced by a member of pool '/Common/p'.",
+    )
     assert (pool.status_code, pool.json()["message"]) == (
-        400, "01070265:3: The Pool (/Common/p) cannot be deleted because it is in use by a Virtual Server (/Common/vs).")
+        400,
+        "01070265:3: The Pool (/Common/p) cannot be deleted because it is in use by a Virtual Server (/Common/vs).",
+    )
     assert api.delete("/mgmt/tm/ltm/virtual/~Common~vs").status_code == 200
     assert api.delete("/mgmt/tm/ltm/pool/~Common~p").status_code == 200
     assert api.delete("/mgmt/tm/ltm/node/~Common~10.0.0.1").status_code == 200
@@ -133,8 +159,10 @@ def test_partition_filter_and_sub_path_addressing(api):
 
 def test_empty_collections_leave_items_out_as_bigip_does(api):
     body = api.get("/mgmt/tm/ltm/virtual").json()
-    assert body == {"kind": "tm:ltm:virtual:virtualcollectionstate",
-                    "selfLink": "https://localhost/mgmt/tm/ltm/virtual?ver=15.1.0"}
+    assert body == {
+        "kind": "tm:ltm:virtual:virtualcollectionstate",
+        "selfLink": "https://localhost/mgmt/tm/ltm/virtual?ver=15.1.0",
+    }
 
 
 def test_every_object_has_stats_with_connection_counters(api):
@@ -143,8 +171,11 @@ def test_every_object_has_stats_with_connection_counters(api):
 
     for url, kind, counter in [
         ("/mgmt/tm/ltm/pool/~Common~web/stats", "tm:ltm:pool:poolstats", "serverside.totConns"),
-        ("/mgmt/tm/ltm/pool/~Common~web/members/~Common~10.1.1.5:80/stats", "tm:ltm:pool:members:membersstats",
-         "serverside.curConns"),
+        (
+            "/mgmt/tm/ltm/pool/~Common~web/members/~Common~10.1.1.5:80/stats",
+            "tm:ltm:pool:members:membersstats",
+            "serverside.curConns",
+        ),
         ("/mgmt/tm/ltm/node/~Common~10.1.1.5/stats", "tm:ltm:node:nodestats", "serverside.bitsIn"),
         ("/mgmt/tm/ltm/virtual/~Common~vs/stats", "tm:ltm:virtual:virtualstats", "clientside.totConns"),
     ]:
@@ -175,8 +206,9 @@ def test_requests_without_valid_credentials_get_401_and_health_needs_none(f5):
 
 def test_token_login_use_extend_and_delete(f5):
     with httpx.Client(base_url=f5.url, verify=False) as client:
-        login = client.post("/mgmt/shared/authn/login",
-                            json={"username": "admin", "password": "admin", "loginProviderName": "tmos"})
+        login = client.post(
+            "/mgmt/shared/authn/login", json={"username": "admin", "password": "admin", "loginProviderName": "tmos"}
+        )
         token = login.json()["token"]
         assert token["kind"] == "shared:authz:tokens:authtokenitemstate"
         assert token["timeout"] == 1200
@@ -186,8 +218,12 @@ def test_token_login_use_extend_and_delete(f5):
 
         extended = client.patch(f"/mgmt/shared/authz/tokens/{token['token']}", json={"timeout": 36000}, headers=headers)
         assert extended.json()["timeout"] == 36000
-        assert client.patch(f"/mgmt/shared/authz/tokens/{token['token']}", json={"timeout": 36001},
-                            headers=headers).status_code == 400
+        assert (
+            client.patch(
+                f"/mgmt/shared/authz/tokens/{token['token']}", json={"timeout": 36001}, headers=headers
+            ).status_code
+            == 400
+        )
 
         assert client.delete(f"/mgmt/shared/authz/tokens/{token['token']}", headers=headers).status_code == 200
         assert client.get("/mgmt/tm/ltm/pool", headers=headers).status_code == 401

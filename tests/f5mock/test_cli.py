@@ -20,8 +20,12 @@ COMMAND = [sys.executable, "-m", "envbuilder", "f5-mock", "serve"]
 def test_serve_takes_credentials_from_the_environment_and_logs_json_lines(tmp_path):
     port = free_port()
     environment = {**os.environ, "F5MOCK_USERNAME": "ops", "F5MOCK_PASSWORD": "s3cret"}
-    process = subprocess.Popen([*COMMAND, "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path)],
-                               env=environment, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*COMMAND, "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path)],
+        env=environment,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=False) as client:
 
@@ -44,7 +48,8 @@ def test_serve_takes_credentials_from_the_environment_and_logs_json_lines(tmp_pa
 
 
 def test_a_malformed_listen_address_is_a_usage_error(tmp_path):
-    result = subprocess.run([*COMMAND, "--listen", "nonsense", "--state-dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*COMMAND, "--listen", "nonsense", "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "is not HOST:PORT" in result.stderr

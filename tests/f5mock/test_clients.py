@@ -43,8 +43,9 @@ def test_f5_sdk_manages_pools_members_nodes_and_virtuals(f5, token):
     assert bigip.tm.ltm.nodes.node.load(name="db", partition="Common").session == "user-disabled"
 
     port = free_port()
-    virtual = bigip.tm.ltm.virtuals.virtual.create(name="vs", partition="Common",
-                                                   destination=f"127.0.0.1:{port}", pool="/Common/web")
+    virtual = bigip.tm.ltm.virtuals.virtual.create(
+        name="vs", partition="Common", destination=f"127.0.0.1:{port}", pool="/Common/web"
+    )
     assert virtual.destination == f"/Common/127.0.0.1:{port}"
     virtual.modify(description="edge")
     stats = pool.stats.load()

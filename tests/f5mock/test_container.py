@@ -33,8 +33,20 @@ def build_context(tmp_path: Path) -> Path:
             shutil.copy2(REPO / name, tmp_path / name)
     # As the Dockerfile says: wheels of envbuilder[f5] made by the host's pip (Debian 12, CPython 3.11,
     # like the base image).
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(tmp_path / "build" / "wheels"),
-                    f"{tmp_path}[f5]"], check=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path / "build" / "wheels"),
+            f"{tmp_path}[f5]",
+        ],
+        check=True,
+        timeout=600,
+    )
     return tmp_path
 
 
@@ -45,8 +57,18 @@ def test_the_image_serves_health_and_creates_pools(build_context):
     tag = f"envbuilder-test/f5-mock:{uuid.uuid4().hex[:8]}"
     name = f"envbuilder-test-f5-mock-{uuid.uuid4().hex[:8]}"
     try:
-        docker("build", "--quiet", "-f", "docker/f5-mock.Dockerfile", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-               "-t", tag, str(build_context), timeout=600)
+        docker(
+            "build",
+            "--quiet",
+            "-f",
+            "docker/f5-mock.Dockerfile",
+            "--build-arg",
+            f"BASE_IMAGE={BASE_IMAGE}",
+            "-t",
+            tag,
+            str(build_context),
+            timeout=600,
+        )
         docker("run", "--detach", "--name", name, "-e", "F5MOCK_PASSWORD=s3cret", "-p", "127.0.0.1::443", tag)
         port = docker("port", name, "443/tcp").splitlines()[0].rpartition(":")[2]
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", auth=("admin", "s3cret"), verify=False) as api:

@@ -128,12 +128,18 @@ def test_a_port_that_cannot_be_bound_is_a_400_and_nothing_is_applied(api, backen
 
 def test_a_restart_with_the_same_state_dir_loses_nothing_and_listens_again(tmp_path, backends):
     a, b = backends("a"), backends("b")
-    with run_in_thread(tmp_path) as first, httpx.Client(base_url=first.url, auth=("admin", "admin"), verify=False) as api:
+    with (
+        run_in_thread(tmp_path) as first,
+        httpx.Client(base_url=first.url, auth=("admin", "admin"), verify=False) as api,
+    ):
         port = serve_pool(api, [a.port, b.port])
         api.patch(f"{MEMBERS}/~Common~127.0.0.1:{b.port}", json={"session": "user-disabled"})
         before = api.get("/mgmt/tm/ltm/pool", params={"expandSubcollections": "true"}).json()
 
-    with run_in_thread(tmp_path) as second, httpx.Client(base_url=second.url, auth=("admin", "admin"), verify=False) as api:
+    with (
+        run_in_thread(tmp_path) as second,
+        httpx.Client(base_url=second.url, auth=("admin", "admin"), verify=False) as api,
+    ):
         assert api.get("/mgmt/tm/ltm/pool", params={"expandSubcollections": "true"}).json() == before
         assert api.get("/mgmt/tm/ltm/virtual/~Common~vs").status_code == 200
         assert Counter(answers(port, 3)) == Counter({"a": 3})

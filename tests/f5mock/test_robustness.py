@@ -29,8 +29,12 @@ def test_malformed_json_is_a_400_worded_as_bigip_words_it(api, saved_config, raw
     answer = api.post(POOLS, content=raw, headers={"Content-Type": "application/json"})
 
     assert answer.status_code == 400
-    assert answer.json() == {"code": 400, "message": "Found invalid JSON body in the request.", "errorStack": [],
-                             "apiError": 1}
+    assert answer.json() == {
+        "code": 400,
+        "message": "Found invalid JSON body in the request.",
+        "errorStack": [],
+        "apiError": 1,
+    }
     assert saved_config() == before
 
 
@@ -45,7 +49,11 @@ def test_malformed_json_is_a_400_worded_as_bigip_words_it(api, saved_config, raw
         (POOLS, {"name": 42}, "invalid name"),
         (POOLS, {}, "requires a name"),
         (POOLS, {"name": "p", "members": [{"name": "10.0.0.1:99999"}]}, "invalid port (99999)"),
-        (POOLS, {"name": "p", "members": [{"name": "10.0.0.300:80"}]}, "requested Node (/Common/10.0.0.300) was not found"),
+        (
+            POOLS,
+            {"name": "p", "members": [{"name": "10.0.0.300:80"}]},
+            "requested Node (/Common/10.0.0.300) was not found",
+        ),
         (POOLS, {"name": "p", "members": [{"name": "10.0.0.1"}]}, "is not of the form address:port"),
         (POOLS, {"name": "p", "members": [{"name": "10.0.0.2:80"}, {"name": "10.0.0.2:80"}]}, "already exists"),
         (f"{POOLS}/~Common~web/members", {"name": "10.0.0.1:80", "ratio": 0}, "invalid ratio"),
@@ -54,7 +62,11 @@ def test_malformed_json_is_a_400_worded_as_bigip_words_it(api, saved_config, raw
         ("/mgmt/tm/ltm/node", {"name": "n", "address": "10.0.0.1"}, "already exists"),
         ("/mgmt/tm/ltm/virtual", {"name": "v", "destination": "10.0.0.1:0", "pool": "web"}, "invalid port (0)"),
         ("/mgmt/tm/ltm/virtual", {"name": "v", "destination": "10.0.0.1"}, "is not of the form address:port"),
-        ("/mgmt/tm/ltm/virtual", {"name": "v", "destination": "1.2.3.4:80", "pool": "nope"}, "Pool (/Common/nope) was not found"),
+        (
+            "/mgmt/tm/ltm/virtual",
+            {"name": "v", "destination": "1.2.3.4:80", "pool": "nope"},
+            "Pool (/Common/nope) was not found",
+        ),
         ("/mgmt/tm/ltm/virtual", {"name": "v", "destination": "1.2.3.4:80", "ipProtocol": "udp"}, "invalid ipProtocol"),
         ("/mgmt/tm/ltm/virtual", {"name": "v", "destination": "1.2.3.4:80", "mask": "255.0"}, "Invalid IP address"),
     ],
@@ -108,6 +120,8 @@ def test_the_mock_is_still_consistent_after_fuzzing(fuzzed_mock):
         assert api.get("/health").json()["status"] == "ok"
         port = free_port()
         assert api.post(POOLS, json={"name": "after-fuzz"}).status_code == 200
-        virtual = api.post("/mgmt/tm/ltm/virtual", json={"name": "after-fuzz", "destination": f"127.0.0.1:{port}",
-                                                         "pool": "after-fuzz"})
+        virtual = api.post(
+            "/mgmt/tm/ltm/virtual",
+            json={"name": "after-fuzz", "destination": f"127.0.0.1:{port}", "pool": "after-fuzz"},
+        )
         assert virtual.status_code == 200, virtual.text

@@ -71,16 +71,24 @@ class F5Api:
     # --- the route table ----------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        pool, member, node, virtual = ("/mgmt/tm/ltm/pool/{pool}", "/mgmt/tm/ltm/pool/{pool}/members/{member}",
-                                       "/mgmt/tm/ltm/node/{node}", "/mgmt/tm/ltm/virtual/{virtual}")
+        pool, member, node, virtual = (
+            "/mgmt/tm/ltm/pool/{pool}",
+            "/mgmt/tm/ltm/pool/{pool}/members/{member}",
+            "/mgmt/tm/ltm/node/{node}",
+            "/mgmt/tm/ltm/virtual/{virtual}",
+        )
         return [
             Route("GET", "/health", self.health, "Readiness: answers 200 once the mock serves", authenticated=False),
             Route("GET", "/openapi.json", self.openapi, "This description", authenticated=False),
-            Route("POST", "/mgmt/shared/authn/login", self.login, "Log in for a token", LoginBody,
-                  authenticated=False),
+            Route("POST", "/mgmt/shared/authn/login", self.login, "Log in for a token", LoginBody, authenticated=False),
             Route("GET", "/mgmt/shared/authz/tokens/{token}", self.get_token, "Read a token"),
-            Route("PATCH", "/mgmt/shared/authz/tokens/{token}", self.extend_token, "Change a token's timeout",
-                  TokenTimeoutBody),
+            Route(
+                "PATCH",
+                "/mgmt/shared/authz/tokens/{token}",
+                self.extend_token,
+                "Change a token's timeout",
+                TokenTimeoutBody,
+            ),
             Route("DELETE", "/mgmt/shared/authz/tokens/{token}", self.delete_token, "Revoke a token"),
             Route("GET", "/mgmt/shared/echo-query", self.echo, "Connectivity check"),
             Route("GET", "/mgmt/tm/sys", self.sys, "System collection (its selfLink carries ?ver=)"),
@@ -136,8 +144,9 @@ class F5Api:
         return endpoint
 
     @web.middleware
-    async def _errors(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                      ) -> web.StreamResponse:
+    async def _errors(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         try:
             return await handler(request)
         except F5RestError as error:
@@ -203,9 +212,14 @@ class F5Api:
         return {"kind": "tm:sys:syscollectionstate", "selfLink": render.link("/mgmt/tm/sys"), "items": items}
 
     async def version(self, call: Call) -> Body:
-        entries = {"Build": {"description": render.BUILD}, "Date": {"description": "Mon Jan 1 00:00:00 UTC 2024"},
-                   "Edition": {"description": "Final"}, "Product": {"description": "BIG-IP"},
-                   "Title": {"description": "Main Package"}, "Version": {"description": render.VERSION}}
+        entries = {
+            "Build": {"description": render.BUILD},
+            "Date": {"description": "Mon Jan 1 00:00:00 UTC 2024"},
+            "Edition": {"description": "Final"},
+            "Product": {"description": "BIG-IP"},
+            "Title": {"description": "Main Package"},
+            "Version": {"description": render.VERSION},
+        }
         return {
             "kind": "tm:sys:version:versionstats",
             "selfLink": render.link("/mgmt/tm/sys/version"),
@@ -245,8 +259,9 @@ class F5Api:
 
     async def create_member(self, call: Call) -> Body:
         pool_path = _path(call, "pool")
-        created = await self._change(lambda edit: edit.create_member(pool_path, call.body), "create", "member",
-                                     call, pool_path)
+        created = await self._change(
+            lambda edit: edit.create_member(pool_path, call.body), "create", "member", call, pool_path
+        )
         return render.member(self.plane, self.plane.config.pools[pool_path.full_path], created)
 
     async def get_member(self, call: Call) -> Body:
@@ -256,14 +271,21 @@ class F5Api:
 
     async def update_member(self, call: Call) -> Body:
         pool_path, member_path = _path(call, "pool"), _path(call, "member")
-        changed = await self._change(lambda edit: edit.update_member(pool_path, member_path, call.body), "update",
-                                     "member", call, pool_path, member_path)
+        changed = await self._change(
+            lambda edit: edit.update_member(pool_path, member_path, call.body),
+            "update",
+            "member",
+            call,
+            pool_path,
+            member_path,
+        )
         return render.member(self.plane, self.plane.config.pools[pool_path.full_path], changed)
 
     async def delete_member(self, call: Call) -> Body:
         pool_path, member_path = _path(call, "pool"), _path(call, "member")
-        await self._change(lambda edit: edit.delete_member(pool_path, member_path), "delete", "member", call,
-                           pool_path, member_path)
+        await self._change(
+            lambda edit: edit.delete_member(pool_path, member_path), "delete", "member", call, pool_path, member_path
+        )
         return None
 
     async def member_stats(self, call: Call) -> Body:
@@ -285,8 +307,9 @@ class F5Api:
 
     async def update_node(self, call: Call) -> Body:
         path = _path(call, "node")
-        return render.node(await self._change(lambda edit: edit.update_node(path, call.body), "update", "node",
-                                              call, path))
+        return render.node(
+            await self._change(lambda edit: edit.update_node(path, call.body), "update", "node", call, path)
+        )
 
     async def delete_node(self, call: Call) -> Body:
         path = _path(call, "node")
@@ -303,16 +326,18 @@ class F5Api:
         return render.collection("tm:ltm:virtual:virtualcollectionstate", "/mgmt/tm/ltm/virtual", items)
 
     async def create_virtual(self, call: Call) -> Body:
-        return render.virtual(await self._change(lambda edit: edit.create_virtual(call.body), "create", "virtual",
-                                                 call))
+        return render.virtual(
+            await self._change(lambda edit: edit.create_virtual(call.body), "create", "virtual", call)
+        )
 
     async def get_virtual(self, call: Call) -> Body:
         return render.virtual(self._view().virtual(_path(call, "virtual")))
 
     async def update_virtual(self, call: Call) -> Body:
         path = _path(call, "virtual")
-        return render.virtual(await self._change(lambda edit: edit.update_virtual(path, call.body), "update",
-                                                 "virtual", call, path))
+        return render.virtual(
+            await self._change(lambda edit: edit.update_virtual(path, call.body), "update", "virtual", call, path)
+        )
 
     async def delete_virtual(self, call: Call) -> Body:
         path = _path(call, "virtual")
@@ -327,8 +352,9 @@ class F5Api:
     def _view(self) -> ConfigView:
         return ConfigView(self.plane.config)
 
-    async def _change(self, edit: Callable[[ConfigEdit], Any], action: str, kind: str, call: Call,
-                      *paths: ObjectPath) -> Any:
+    async def _change(
+        self, edit: Callable[[ConfigEdit], Any], action: str, kind: str, call: Call, *paths: ObjectPath
+    ) -> Any:
         names = [path.full_path for path in paths]
         if action == "create" and call.body.name:
             names.append(call.body.name)

@@ -12,7 +12,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from envbuilder.components.f5mock.errors import F5RestError, unauthorized
@@ -38,7 +38,7 @@ class Token:
         return self.start_micros + self.timeout * 1_000_000
 
     def body(self) -> dict[str, Any]:
-        start = datetime.fromtimestamp(self.start_micros / 1e6, tz=timezone.utc)
+        start = datetime.fromtimestamp(self.start_micros / 1e6, tz=UTC)
         return {
             "token": self.token,
             "name": self.token,

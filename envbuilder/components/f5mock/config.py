@@ -92,7 +92,6 @@ class ConfigView:
         return found
 
 
-
 class ConfigEdit(ConfigView):
     """One change to a copy of `base`; `config` is the result once every call succeeded."""
 
@@ -114,7 +113,9 @@ class ConfigEdit(ConfigView):
     def update_node(self, path: ObjectPath, body: NodeBody) -> NodeRecord:
         node = self.node(path)
         if body.address is not None and str(parse_address(body.address)) != node.address:
-            raise F5RestError(400, f"01070734:3: Configuration error: the address of Node {path.full_path} cannot be changed.")
+            raise F5RestError(
+                400, f"01070734:3: Configuration error: the address of Node {path.full_path} cannot be changed."
+            )
         self._apply_node_fields(node, body)
         node.generation = self.generation
         return node
@@ -134,8 +135,13 @@ class ConfigEdit(ConfigView):
         for other in self.config.nodes.values():
             if other.partition == path.partition and other.address == address:
                 raise already_exists("Node", f"{other.path.full_path} {address}", path.partition)
-        node = NodeRecord(partition=path.partition, sub_path=path.sub_path, name=path.name,
-                          address=address, generation=self.generation)
+        node = NodeRecord(
+            partition=path.partition,
+            sub_path=path.sub_path,
+            name=path.name,
+            address=address,
+            generation=self.generation,
+        )
         self.config.nodes[path.full_path] = node
         return node
 
@@ -152,8 +158,7 @@ class ConfigEdit(ConfigView):
 
     def create_pool(self, body: PoolBody) -> PoolRecord:
         path = self._new_path(body, "Pool", self.config.pools)
-        pool = PoolRecord(partition=path.partition, sub_path=path.sub_path, name=path.name,
-                          generation=self.generation)
+        pool = PoolRecord(partition=path.partition, sub_path=path.sub_path, name=path.name, generation=self.generation)
         self.config.pools[path.full_path] = pool
         self._apply_pool_fields(pool, body)
         return pool
@@ -199,8 +204,14 @@ class ConfigEdit(ConfigView):
         if pool.member(path.full_path) is not None:
             raise already_exists("Pool Member", member_identity(pool_path, path), path.partition)
         node = self._member_node(ObjectPath(path.partition, host), body.address)
-        member = MemberRecord(partition=path.partition, name=path.name, node=node.path.full_path,
-                              address=node.address, port=port, generation=self.generation)
+        member = MemberRecord(
+            partition=path.partition,
+            name=path.name,
+            node=node.path.full_path,
+            address=node.address,
+            port=port,
+            generation=self.generation,
+        )
         self._apply_member_fields(member, body)
         pool.members.append(member)
         return member
@@ -246,9 +257,12 @@ class ConfigEdit(ConfigView):
     def create_virtual(self, body: VirtualBody) -> VirtualRecord:
         path = self._new_path(body, "Virtual Server", self.config.virtuals)
         if body.destination is None:
-            raise F5RestError(400, f"01070734:3: Configuration error: Virtual Server {path.full_path} requires a destination.")
-        virtual = VirtualRecord(partition=path.partition, sub_path=path.sub_path, name=path.name,
-                                destination="", generation=self.generation)
+            raise F5RestError(
+                400, f"01070734:3: Configuration error: Virtual Server {path.full_path} requires a destination."
+            )
+        virtual = VirtualRecord(
+            partition=path.partition, sub_path=path.sub_path, name=path.name, destination="", generation=self.generation
+        )
         self.config.virtuals[path.full_path] = virtual
         self._apply_virtual_fields(virtual, body)
         return virtual

@@ -89,7 +89,8 @@ class HealthMonitor:
     def watch(self, config: Config) -> None:
         self._targets = {
             (connect_host(member.address), member.port)
-            for pool in config.pools.values() if pool.monitor
+            for pool in config.pools.values()
+            if pool.monitor
             for member in pool.members
         }
         if self._targets - self._status.keys():
@@ -104,6 +105,7 @@ class HealthMonitor:
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()  # before probing: a change made meanwhile wakes the next round at once
             targets = sorted(self._targets)
             results = await asyncio.gather(*(self._probe(*target) for target in targets))
             for target, up in zip(targets, results):
@@ -112,7 +114,6 @@ class HealthMonitor:
                 self._status[target] = up
             for target in self._status.keys() - self._targets:
                 del self._status[target]
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             except TimeoutError:
@@ -230,8 +231,17 @@ class _ServerHalf(_Half):
 class _Link:
     """A client connection to a virtual and the connection made for it to a member."""
 
-    __slots__ = ("plane", "client", "server", "eofs", "virtual_counters", "server_counters", "connecting",
-                 "closed", "virtual")
+    __slots__ = (
+        "plane",
+        "client",
+        "server",
+        "eofs",
+        "virtual_counters",
+        "server_counters",
+        "connecting",
+        "closed",
+        "virtual",
+    )
 
     def __init__(self, plane: DataPlane, virtual: str) -> None:
         self.plane = plane
@@ -258,8 +268,11 @@ class _Link:
         loop = asyncio.get_running_loop()
         for pool, member in self.plane.candidates(self.virtual):
             stats = self.plane.stats
-            self.server_counters = (stats.of("pool", pool.path.full_path), stats.of("member", member_key(pool, member)),
-                                    stats.of("node", member.node))
+            self.server_counters = (
+                stats.of("pool", pool.path.full_path),
+                stats.of("member", member_key(pool, member)),
+                stats.of("node", member.node),
+            )
             try:
                 await asyncio.wait_for(
                     loop.create_connection(lambda: self.server, connect_host(member.address), member.port),
@@ -347,8 +360,13 @@ def _reset(transport: asyncio.Transport) -> None:
 class ListenerChange:
     """Listeners opened for a configuration not yet saved: commit, or roll back."""
 
-    def __init__(self, plane: DataPlane, config: Config, opened: dict[str, tuple[Bind, asyncio.Server]],
-                 still_unbound: dict[str, str]) -> None:
+    def __init__(
+        self,
+        plane: DataPlane,
+        config: Config,
+        opened: dict[str, tuple[Bind, asyncio.Server]],
+        still_unbound: dict[str, str],
+    ) -> None:
         self._plane, self._config, self._opened, self._unbound = plane, config, opened, still_unbound
 
     def commit(self) -> None:
@@ -413,8 +431,9 @@ class DataPlane:
             if current is not None and current[0] == bind:
                 continue
             try:
-                server = await loop.create_server(lambda key=key: _Link(self, key).client, bind.host, bind.port,
-                                                  reuse_address=True, backlog=1024)
+                server = await loop.create_server(
+                    lambda key=key: _Link(self, key).client, bind.host, bind.port, reuse_address=True, backlog=1024
+                )
             except OSError as error:
                 reason = error.strerror or str(error)
                 if strict and (before.get(key) != bind or key not in self.unbound):
@@ -450,8 +469,7 @@ class DataPlane:
         order = [member.path.full_path for member in pool.members]
         last = self._last_chosen.get(pool.path.full_path)
         last_index = order.index(last) if last in order else -1
-        start = next((i for i, member in enumerate(available)
-                      if order.index(member.path.full_path) > last_index), 0)
+        start = next((i for i, member in enumerate(available) if order.index(member.path.full_path) > last_index), 0)
         return available[start:] + available[:start]
 
     def _available(self, pool: PoolRecord, member: MemberRecord) -> bool:

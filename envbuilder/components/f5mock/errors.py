@@ -17,8 +17,13 @@ class F5RestError(Exception):
     @property
     def body(self) -> dict[str, Any]:
         if self.status == 401:
-            return {"code": 401, "message": self.message, "referer": "", "restOperationId": 0,
-                    "kind": ":resterrorresponse"}
+            return {
+                "code": 401,
+                "message": self.message,
+                "referer": "",
+                "restOperationId": 0,
+                "kind": ":resterrorresponse",
+            }
         return {"code": self.status, "message": self.message, "errorStack": [], "apiError": self.api_error}
 
 
@@ -27,7 +32,9 @@ def not_found(kind_label: str, identity: str) -> F5RestError:
 
 
 def already_exists(kind_label: str, identity: str, partition: str) -> F5RestError:
-    return F5RestError(409, f"01020066:3: The requested {kind_label} ({identity}) already exists in partition {partition}.")
+    return F5RestError(
+        409, f"01020066:3: The requested {kind_label} ({identity}) already exists in partition {partition}."
+    )
 
 
 def unauthorized(reason: str) -> F5RestError:

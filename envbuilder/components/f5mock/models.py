@@ -81,6 +81,7 @@ class Config(BaseModel):
 
 # --- request bodies ---------------------------------------------------------------------
 
+
 def _text() -> Any:
     return Field(default=None, max_length=4096)
 

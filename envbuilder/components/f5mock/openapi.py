@@ -25,8 +25,9 @@ def _operation(route: Route) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in re.findall(r"\{(\w+)\}", route.path)
     ]
-    parameters += [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                   for name in route.query]
+    parameters += [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in route.query
+    ]
     answers = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
     if route.method == "DELETE":
         answers = {"description": "Deleted (empty body)"}
@@ -36,13 +37,17 @@ def _operation(route: Route) -> dict[str, Any]:
         "responses": {"200": answers},
     }
     for status in ("400", "401", "404", "409"):
-        operation["responses"][status] = {"description": "BIG-IP error",
-                                          "content": {"application/json": {"schema": _ERROR}}}
+        operation["responses"][status] = {
+            "description": "BIG-IP error",
+            "content": {"application/json": {"schema": _ERROR}},
+        }
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}},
+        }
     if not route.authenticated:
         operation["security"] = []
     return operation
@@ -53,8 +58,9 @@ def document(routes: list[Route]) -> dict[str, Any]:
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     models = sorted({route.body for route in routes if route.body is not None}, key=lambda m: m.__name__)
-    _, schemas = models_json_schema([(model, "validation") for model in models],
-                                    ref_template="#/components/schemas/{model}")
+    _, schemas = models_json_schema(
+        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
+    )
     components = dict(schemas.get("$defs", {}))
     components["Error"] = _ERROR_SCHEMA
     return {

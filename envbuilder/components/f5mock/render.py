@@ -67,16 +67,20 @@ def node(record: NodeRecord) -> dict[str, Any]:
 
 
 def member(plane: DataPlane, pool: PoolRecord, record: MemberRecord) -> dict[str, Any]:
-    body = _identity("tm:ltm:pool:members:membersstate", record.path, record.generation,
-                     member_path(pool.path, record.path))
+    body = _identity(
+        "tm:ltm:pool:members:membersstate", record.path, record.generation, member_path(pool.path, record.path)
+    )
     state, session = plane.member_state(pool, record)
     body.update(address=record.address, ephemeral="false", ratio=record.ratio, session=session, state=state)
     return _with_description(body, record.description)
 
 
 def members_collection(plane: DataPlane, pool: PoolRecord) -> dict[str, Any]:
-    return collection("tm:ltm:pool:members:memberscollectionstate", f"{pool_path(pool.path)}/members",
-                      [member(plane, pool, record) for record in pool.members])
+    return collection(
+        "tm:ltm:pool:members:memberscollectionstate",
+        f"{pool_path(pool.path)}/members",
+        [member(plane, pool, record) for record in pool.members],
+    )
 
 
 def pool(plane: DataPlane, record: PoolRecord, *, expand: bool = False) -> dict[str, Any]:
@@ -114,6 +118,7 @@ def _split_full_path(full_path: str) -> tuple[str, str, str]:
 
 
 # --- stats ------------------------------------------------------------------------------
+
 
 def stats(kind: str, self_path: str, object_path: ObjectPath, entries: dict[str, Any]) -> dict[str, Any]:
     """BIG-IP's stats shape: one nested entry keyed by the object's own stats link."""
@@ -158,8 +163,7 @@ def member_stats(plane: DataPlane, pool_record: PoolRecord, record: MemberRecord
     entries = _status(record.path.full_path, plane.availability(pool_record, record), not record.disabled)
     entries.update(addr={"description": record.address}, port={"value": record.port})
     entries.update(counter_entries("serverside", plane.counters("member", member_key(pool_record, record))))
-    return stats("tm:ltm:pool:members:membersstats", member_path(pool_record.path, record.path), record.path,
-                 entries)
+    return stats("tm:ltm:pool:members:membersstats", member_path(pool_record.path, record.path), record.path, entries)
 
 
 def node_stats(plane: DataPlane, record: NodeRecord) -> dict[str, Any]:

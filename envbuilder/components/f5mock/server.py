@@ -24,9 +24,17 @@ class F5MockServer:
     """The mock F5 on one event loop: HTTPS API on `host:port` (0 picks a free port) and
     the virtual servers' listeners, with its configuration and certificate in `state_dir`."""
 
-    def __init__(self, state_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0,
-                 username: str = "admin", password: str = "admin", bind_virtuals_to: str | None = None,
-                 monitor_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        state_dir: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "admin",
+        password: str = "admin",
+        bind_virtuals_to: str | None = None,
+        monitor_interval: float = 5.0,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.host = host
         self.port = port
@@ -77,8 +85,9 @@ class F5MockServer:
         await self.start()
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        traceback: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         await self.stop()
 
 
@@ -126,8 +135,9 @@ class ThreadedF5Mock:
     def __enter__(self) -> ThreadedF5Mock:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
 

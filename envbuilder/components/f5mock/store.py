@@ -63,8 +63,14 @@ class ConfigStore:
         config = self.load()
         change = await self.plane.prepare(config, strict=False)
         change.commit()
-        log_event("loaded", path=str(self.path), generation=config.generation, virtuals=len(config.virtuals),
-                  pools=len(config.pools), nodes=len(config.nodes))
+        log_event(
+            "loaded",
+            path=str(self.path),
+            generation=config.generation,
+            virtuals=len(config.virtuals),
+            pools=len(config.pools),
+            nodes=len(config.nodes),
+        )
 
     async def change(self, edit: Callable[[ConfigEdit], Result], **event: str) -> Result:
         """Applies `edit` to a copy of the configuration, then makes it live and durable."""
