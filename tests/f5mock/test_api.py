@@ -256,3 +256,15 @@ def test_openapi_describes_exactly_the_routes_served(api):
     served = {(route.method, route.path) for route in F5Api(None, None, None).routes()}  # type: ignore[arg-type]
     assert described == served
     assert document["components"]["schemas"]["PoolBody"]["additionalProperties"] is False
+
+
+def test_route_domain_and_ipv6_members_are_named_and_addressed_as_on_bigip(api):
+    members = [{"name": "10.0.0.1%1:80"}, {"name": "2001:db8::1.443"}]
+    assert api.post("/mgmt/tm/ltm/pool", json={"name": "web", "members": members}).status_code == 200
+
+    items = api.get("/mgmt/tm/ltm/pool/~Common~web/members").json()["items"]
+
+    assert [(m["name"], m["address"]) for m in items] == [("10.0.0.1%1:80", "10.0.0.1%1"), ("2001:db8::1.443", "2001:db8::1")]
+    assert items[0]["selfLink"].endswith("/members/~Common~10.0.0.1%251:80?ver=15.1.0")
+    assert api.get("/mgmt/tm/ltm/pool/~Common~web/members/~Common~10.0.0.1%251:80").status_code == 200
+    assert api.get("/mgmt/tm/ltm/pool/~Common~web/members/~Common~2001:db8::1.443").status_code == 200
