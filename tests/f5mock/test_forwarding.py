@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import run_in_thread
+from envbuilder.components.f5mock import F5MockServer, run_in_thread
 from tests.f5mock.loopback import ask, free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -143,3 +144,17 @@ def test_a_restart_with_the_same_state_dir_loses_nothing_and_listens_again(tmp_p
         assert api.get("/mgmt/tm/ltm/pool", params={"expandSubcollections": "true"}).json() == before
         assert api.get("/mgmt/tm/ltm/virtual/~Common~vs").status_code == 200
         assert Counter(answers(port, 3)) == Counter({"a": 3})
+
+
+def test_a_start_that_fails_leaves_nothing_listening(tmp_path, backends, f5):
+    a = backends("a")
+    with run_in_thread(tmp_path) as mock, httpx.Client(base_url=mock.url, auth=("admin", "admin"), verify=False) as api:
+        virtual_port = serve_pool(api, [a.port])
+
+    async def start_on_a_taken_api_port() -> None:
+        with pytest.raises(OSError):  # the `f5` fixture's mock holds that port
+            await F5MockServer(tmp_path, port=f5.server.port).start()
+        with pytest.raises(ConnectionRefusedError):  # the virtual it had started listening on is closed again
+            await asyncio.open_connection("127.0.0.1", virtual_port)
+
+    asyncio.run(start_on_a_taken_api_port())

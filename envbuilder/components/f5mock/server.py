@@ -50,24 +50,34 @@ class F5MockServer:
         return f"https://[{host}]:{self.port}" if ":" in host else f"https://{host}:{self.port}"
 
     async def start(self) -> None:
+        """Serves, or raises (e.g. OSError: API port in use) with nothing left listening."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tls = await asyncio.to_thread(server_context, self.state_dir / "tls")
         store = ConfigStore(self.state_dir, self.plane)
-        await store.start()
-        api = F5Api(store, self.plane, Authenticator(self.username, self.password))
-        self._runner = web.AppRunner(api.application(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=tls, reuse_address=True)
-        await site.start()
+        try:
+            await store.start()
+            api = F5Api(store, self.plane, Authenticator(self.username, self.password))
+            self._runner = web.AppRunner(
+                api.application(), access_log=None, handle_signals=False, shutdown_timeout=2.0
+            )
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.host, self.port, ssl_context=tls, reuse_address=True)
+            await site.start()
+        except BaseException:
+            await self._close()
+            raise
         self.port = self._runner.addresses[0][1]
         log_event("started", url=self.url, state_dir=str(self.state_dir))
 
     async def stop(self) -> None:
+        await self._close()
+        log_event("stopped", url=self.url)
+
+    async def _close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         await self.plane.close()
-        log_event("stopped", url=self.url)
 
     async def serve_until_signalled(self) -> None:
         """Runs until SIGINT or SIGTERM (the CLI and the container)."""
