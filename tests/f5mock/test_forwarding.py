@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import Counter
 
 import httpx
@@ -158,3 +159,15 @@ def test_a_start_that_fails_leaves_nothing_listening(tmp_path, backends, f5):
             await asyncio.open_connection("127.0.0.1", virtual_port)
 
     asyncio.run(start_on_a_taken_api_port())
+
+
+def test_least_connections_sends_new_connections_away_from_a_busy_member(api, backends):
+    a, b = backends("a"), backends("b")
+    port = serve_pool(api, [a.port, b.port], loadBalancingMode="least-connections-member")
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as held:  # stays open on one member
+        held.sendall(b"no newline yet")
+        wait_until(lambda: a.connections + b.connections == 1, what="the held connection to reach a member")
+        busy = "a" if a.connections else "b"
+
+        assert set(answers(port, 3)) == {"a", "b"} - {busy}
