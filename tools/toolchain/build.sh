@@ -58,7 +58,7 @@ have() {
   [[ "${TOOLCHAIN_REBUILD:-0}" == 1 ]] && return 1
   local b
   for b in "$@"; do [[ -x "$STORE/$key/$b" ]] || return 1; done
-  for b in "$@"; do install -m 0755 "$STORE/$key/$b" "$BIN/$b"; done
+  for b in "$@"; do rm -f "$BIN/$b"; install -m 0755 "$STORE/$key/$b" "$BIN/$b"; done
   log "cached $key ($*)"
 }
 
@@ -69,6 +69,7 @@ keep() {
   local f
   for f in "$@"; do
     install -m 0755 "$f" "$STORE/$key/$(basename "$f")"
+    rm -f "$BIN/$(basename "$f")"   # may be a symlink (etcd -> /usr/bin/etcd)
     install -m 0755 "$f" "$BIN/$(basename "$f")"
   done
 }
@@ -192,10 +193,14 @@ for r in json.load(sys.stdin).get("Replace") or []:
 }
 
 # ---------------------------------------------------------------- etcd
-# Debian's etcd-server (3.4) when installed and accepted, else build from source.
+# Debian's etcd-server (3.4.23) is accepted by kube-apiserver 1.35 for our use:
+# link it when installed, unless ETCD_FROM_SOURCE=1. Otherwise build
+# go.etcd.io/etcd/server/v3 (its main package) from a wrapper module: its own
+# go.mod replaces api/client/pkg with ../ paths, which a dependency ignores;
+# the published siblings at the same tag are required instead.
 build_etcd() {
   if [[ "${ETCD_FROM_SOURCE:-0}" != 1 && -x /usr/bin/etcd ]]; then
-    ln -sf /usr/bin/etcd "$BIN/etcd"
+    rm -f "$BIN/etcd"; ln -s /usr/bin/etcd "$BIN/etcd"
     log "etcd: using Debian's /usr/bin/etcd ($(/usr/bin/etcd --version 2>/dev/null | head -1))"
     return 0
   fi
@@ -207,25 +212,34 @@ build_etcd() {
   cd "$w"
   local args=()
   for r in $(nonlocal_replaces "$sdir/go.mod"); do args+=("-replace=$r"); done
-  # etcd's main package lives in the module go.etcd.io/etcd/v3 (repo root);
-  # require the sibling modules at the same tag so local replaces are not needed.
-  go mod edit "${args[@]}" -require="go.etcd.io/etcd/v3@$ETCD_VERSION" \
-    -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
-    -require="go.etcd.io/etcd/api/v3@$ETCD_VERSION" \
-    -require="go.etcd.io/etcd/client/v3@$ETCD_VERSION" \
-    -require="go.etcd.io/etcd/client/pkg/v3@$ETCD_VERSION" \
-    -require="go.etcd.io/etcd/pkg/v3@$ETCD_VERSION"
-  go build -o "$w/out/etcd" -ldflags "-s -w" go.etcd.io/etcd/v3 2>/dev/null \
-    || go build -o "$w/out/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3/etcdmain/.. 
+  go mod edit "${args[@]}" -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -o "$w/out/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
   keep etcd "$ETCD_VERSION" "$w/out/etcd"
 }
 
 # ---------------------------------------------------------------- kwok
 build_kwok() {
-  have kwok "$KWOK_VERSION" kwok && return 0
-  local out="$WORK/kwok/out"; mkdir -p "$out"
-  GOBIN="$out" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  keep kwok "$KWOK_VERSION" "$out/kwok"
+  if ! have kwok "$KWOK_VERSION" kwok; then
+    local out="$WORK/kwok/out"; mkdir -p "$out"
+    GOBIN="$out" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+    keep kwok "$KWOK_VERSION" "$out/kwok"
+  fi
+  # kwok (unlike kwokctl) ships no default stages: without --config it exits
+  # with "no stages found". Assemble the upstream "fast" stages (node
+  # initialize + heartbeat, pod ready/complete/delete) from the module.
+  local stages="$STORE/kwok-$KWOK_VERSION/kwok-stages.yaml"
+  if [[ ! -s "$stages" ]]; then
+    local kdir f; kdir="$(moddir "sigs.k8s.io/kwok@$KWOK_VERSION")"
+    [[ -n "$kdir" ]] || die "cannot download sigs.k8s.io/kwok@$KWOK_VERSION"
+    : > "$stages.tmp"
+    for f in "$kdir"/kustomize/stage/node/fast/*.yaml "$kdir"/kustomize/stage/node/heartbeat/*.yaml \
+             "$kdir"/kustomize/stage/pod/fast/*.yaml; do
+      [[ "$(basename "$f")" == kustomization.yaml ]] && continue
+      { echo "---"; cat "$f"; } >> "$stages.tmp"
+    done
+    mv "$stages.tmp" "$stages"
+  fi
+  install -m 0644 "$stages" "$BIN/kwok-stages.yaml"
 }
 
 # ---------------------------------------------------------------- targets
@@ -246,7 +260,11 @@ run() {
   esac
 }
 
-[[ $# -gt 0 ]] || set -- all
-T0=$SECONDS
-for t in "$@"; do (run "$t"); done
-log "all requested targets done in $((SECONDS - T0))s; binaries in $BIN"
+main() {
+  [[ $# -gt 0 ]] || set -- all
+  local t0=$SECONDS t
+  for t in "$@"; do (run "$t"); done
+  log "all requested targets done in $((SECONDS - t0))s; binaries in $BIN"
+}
+
+main "$@"; exit $?  # one line: bash has parsed it all before running, so edits mid-run are safe
