@@ -17,6 +17,7 @@ No pytest import: usable from tests, scripts and a REPL::
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -107,6 +108,7 @@ class ControlPlane:
             raise ControlPlaneError(
                 f"missing binaries {missing}: run `make toolchain` "
                 "(bash tools/toolchain/build.sh controlplane)")
+        atexit.register(self.stop)  # safety net if the caller never exits the context
         try:
             self._start()
         except BaseException:
@@ -230,6 +232,7 @@ class ControlPlane:
                     proc.wait(timeout=10)
             log.close()
         self._procs.clear()
+        atexit.unregister(self.stop)
         if self._own_workdir and not self._keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
