@@ -1,6 +1,7 @@
 """The broker check: a message published to a temporary queue comes back."""
 
 import asyncio
+import logging
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,6 +28,12 @@ def broker_check(url: str, deadline: float = BROKER_DEADLINE) -> Check:
         import aio_pika
     except ImportError:
         raise PrerequisiteError("the broker check needs aio-pika", hint="pip install 'envbuilder[broker]'") from None
+    # Without a handler of their own, the AMQP libraries' warnings about each failed attempt reach
+    # stderr through logging's last resort; the check's own result already says what failed.
+    for library in ("aiormq", "aio_pika"):
+        logger = logging.getLogger(library)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
 
     async def attempt() -> str:
         try:

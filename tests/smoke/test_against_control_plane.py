@@ -1,0 +1,106 @@
+"""The checks against a real Kubernetes control plane (etcd, kube-apiserver, controller-manager,
+scheduler) whose nodes and pods KWOK plays: real API answers, events and admission; no container
+ever runs, so probe pods never complete and the service proxy reaches no pod.
+"""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from envbuilder.smoke.cluster import calico_check, nodes_ready_check
+from envbuilder.smoke.kube import Kube, load_kubeconfig
+from envbuilder.smoke.probes import pod_network_check
+from envbuilder.smoke.result import CheckStatus
+from envbuilder.smoke.services import health_check
+from envbuilder.smoke.target import ServiceTarget
+from tests.smoke.conftest import run_one
+from tests.support.controlplane import ControlPlane, ControlPlaneError, missing_binaries
+
+pytestmark = pytest.mark.slow
+NAMESPACE = "env-smoke"
+
+
+def _wait_for(control_plane: ControlPlane, path: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            control_plane.request("GET", path)
+            return
+        except ControlPlaneError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def control_plane() -> Iterator[ControlPlane]:
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(f"control plane binaries not built: run make toolchain (missing: {', '.join(missing)})")
+    with ControlPlane(nodes=2) as started:
+        started.request("POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
+        # Pods are refused until the controller-manager has made the namespace's ServiceAccount.
+        _wait_for(started, f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/default")
+        yield started
+
+
+@pytest.fixture
+def kube(control_plane: ControlPlane) -> Callable[[], Kube]:
+    """A new client per check run: an httpx client's connections belong to the event loop that opened them."""
+    access = load_kubeconfig(control_plane.kubeconfig)
+    return lambda: Kube(access)
+
+
+def test_nodes_ready_passes_on_the_kwok_nodes_and_fails_counting_a_missing_one(kube):
+    assert run_one(nodes_ready_check(kube(), expected=2)).status is CheckStatus.PASSED
+    failed = run_one(nodes_ready_check(kube(), expected=3, deadline=0.5))
+    assert failed.status is CheckStatus.FAILED
+    assert "2 of 2 nodes Ready, 3 expected" in failed.summary
+
+
+def test_calico_passes_once_the_daemonset_has_a_ready_pod_on_every_node(control_plane, kube):
+    labels = {"k8s-app": "calico-node"}
+    control_plane.request(
+        "POST",
+        "/apis/apps/v1/namespaces/kube-system/daemonsets",
+        {
+            "metadata": {"name": "calico-node"},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "calico-node", "image": "calico/node:v3.29.1"}]},
+                },
+            },
+        },
+    )
+    result = run_one(calico_check(kube(), "kube-system", deadline=60))
+    assert result.status is CheckStatus.PASSED, result.diagnosis
+    assert result.summary == "calico-node Ready on all 2 nodes"
+
+
+def test_a_probe_pod_that_never_completes_is_reported_with_its_state_and_removed(control_plane, kube):
+    result = run_one(pod_network_check(kube(), NAMESPACE, "envbuilder/web:abc", deadline=4))
+    assert result.status is CheckStatus.FAILED
+    assert "is Running, waiting for Succeeded" in result.summary
+    assert "pod smoke-client-" in result.diagnosis and "on kwok-node-1: Running" in result.diagnosis
+    left = control_plane.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=envbuilder.io/smoke-probe")
+    assert [pod for pod in left["items"] if not pod["metadata"].get("deletionTimestamp")] == []
+
+
+def test_health_of_a_service_without_pods_fails_with_the_api_servers_answer(control_plane, kube):
+    control_plane.request(
+        "POST",
+        f"/api/v1/namespaces/{NAMESPACE}/services",
+        {
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app.kubernetes.io/name": "web"}, "ports": [{"name": "http", "port": 8080}]},
+        },
+    )
+    result = run_one(health_check(kube(), NAMESPACE, ServiceTarget("web", 8080), deadline=2))
+    assert result.status is CheckStatus.FAILED
+    assert "web /healthz answered 503, expected 200" in result.summary
+    assert "no endpoints available for service" in result.diagnosis
+    assert f"no pods match app.kubernetes.io/name=web in namespace {NAMESPACE}" in result.diagnosis
