@@ -3,6 +3,9 @@ scheduler) whose nodes and pods KWOK plays: real API answers, events and admissi
 ever runs, so probe pods never complete and the service proxy reaches no pod.
 """
 
+import asyncio
+import base64
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -12,7 +15,7 @@ from envbuilder.smoke.kube import Kube, load_kubeconfig
 from envbuilder.smoke.probes import pod_network_check
 from envbuilder.smoke.result import CheckStatus
 from envbuilder.smoke.services import health_check
-from envbuilder.smoke.target import ServiceTarget
+from envbuilder.smoke.target import Credentials, ServiceTarget, read_credentials
 from tests.smoke.conftest import run_one
 from tests.support.controlplane import ControlPlane, ControlPlaneError, missing_binaries
 
@@ -21,8 +24,6 @@ NAMESPACE = "env-smoke"
 
 
 def _wait_for(control_plane: ControlPlane, path: str) -> None:
-    import time
-
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -104,3 +105,14 @@ def test_health_of_a_service_without_pods_fails_with_the_api_servers_answer(cont
     assert "web /healthz answered 503, expected 200" in result.summary
     assert "no endpoints available for service" in result.diagnosis
     assert f"no pods match app.kubernetes.io/name=web in namespace {NAMESPACE}" in result.diagnosis
+
+
+def test_credentials_come_from_the_environments_secrets(control_plane, kube):
+    def secret(name: str, **data: str) -> dict:
+        return {"metadata": {"name": name}, "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+    control_plane.request("POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", secret("f5-credentials", F5_PASSWORD="f5"))
+    control_plane.request(
+        "POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", secret("broker-credentials", RABBITMQ_DEFAULT_PASS="amqp")
+    )
+    assert asyncio.run(read_credentials(kube(), NAMESPACE)) == Credentials("f5", "amqp")
