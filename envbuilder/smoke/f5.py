@@ -1,7 +1,8 @@
-"""F5 checks for each exposed service: the pool lists exactly the Ready nodes, and the VIP answers.
+"""F5 checks for each exposed service: the pool lists exactly what f5-sync must put there, and the VIP answers.
 
-The pool is read from iControl REST and compared with what f5-sync must converge to in nodeport
-mode: one member per Ready node, its InternalIP and the Service's NodePort.
+The pool is read from iControl REST and compared with what f5-sync converges to: in nodeport mode
+one member per Ready, schedulable node (its InternalIP and the Service's NodePort), in cluster
+mode the ready addresses of the Service's EndpointSlices.
 """
 
 import re
@@ -117,34 +118,63 @@ class F5Reader:
             return response.json().get("items", [])
 
 
-async def _node_port(kube: Kube, namespace: str, service: ServiceTarget) -> int:
+async def _service_port(kube: Kube, namespace: str, service: ServiceTarget) -> dict[str, Any]:
     spec = (await kube.get(f"/api/v1/namespaces/{namespace}/services/{service.name}"))["spec"]
     for port in spec.get("ports", []):
-        if port.get("port") == service.port and port.get("nodePort"):
-            return port["nodePort"]
-    raise CheckFailed(
-        f"Service {service.name} has no NodePort for port {service.port}",
-        f"Service type {spec.get('type')}, ports {spec.get('ports')}",
+        if port.get("port") == service.port:
+            return {**port, "type": spec.get("type", "ClusterIP")}
+    raise CheckFailed(f"Service {service.name} has no port {service.port}", f"its ports: {spec.get('ports')}")
+
+
+async def _node_members(kube: Kube, namespace: str, service: ServiceTarget) -> tuple[set[str], str, str]:
+    """Nodeport mode: every Ready, schedulable node's InternalIP with the Service's NodePort."""
+    port = await _service_port(kube, namespace, service)
+    if not port.get("nodePort"):
+        raise CheckFailed(f"Service {service.name} has no NodePort for port {service.port}", f"Service type {port['type']}")
+    nodes = [node for node in await ready_nodes(kube) if pool_member_node(node)]
+    lines = "\n".join(f"  {node['metadata']['name']} {internal_ip(node)}" for node in nodes) or "  (none)"
+    return (
+        {f"{internal_ip(node)}:{port['nodePort']}" for node in nodes},
+        f"the {len(nodes)} Ready nodes on NodePort {port['nodePort']}",
+        f"Ready, schedulable nodes (NodePort {port['nodePort']}):\n{lines}",
     )
+
+
+async def _pod_members(kube: Kube, namespace: str, service: ServiceTarget) -> tuple[set[str], str, str]:
+    """Cluster mode: the ready addresses of the Service's EndpointSlices, on the slice port of the same name."""
+    port_name = (await _service_port(kube, namespace, service)).get("name") or None
+    slices = await kube.get(
+        f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+        labelSelector=f"kubernetes.io/service-name={service.name}",
+    )
+    expected = {
+        f"{address}:{slice_port['port']}"
+        for endpoint_slice in slices.get("items", [])
+        for slice_port in endpoint_slice.get("ports") or []
+        if (slice_port.get("name") or None) == port_name
+        for endpoint in endpoint_slice.get("endpoints") or []
+        if (endpoint.get("conditions") or {}).get("ready") is not False  # unset means ready
+        for address in endpoint.get("addresses", [])
+    }
+    lines = "\n".join(f"  {member}" for member in sorted(expected)) or "  (none)"
+    return expected, f"the {len(expected)} ready pod endpoints", f"ready pod endpoints of {service.name}:\n{lines}"
 
 
 def pool_check(
     kube: Kube, namespace: str, f5: F5Access, service: ServiceTarget, deadline: float = POOL_DEADLINE
 ) -> Check:
+    expected_members = _pod_members if service.f5_mode == "cluster" else _node_members
+
     async def attempt() -> str:
-        node_port = await _node_port(kube, namespace, service)
-        nodes = [node for node in await ready_nodes(kube) if pool_member_node(node)]
-        expected = {f"{internal_ip(node)}:{node_port}" for node in nodes}
+        expected, what, evidence = await expected_members(kube, namespace, service)
         reader = F5Reader(f5, service.partition, pool_name(namespace, service.name, service.port))
         members = await reader.members()
         comparison = compare_pool(members, expected)
         if comparison.matches:
-            return f"pool {reader.full_path} has the {len(expected)} Ready nodes on NodePort {node_port}"
-        node_lines = "\n".join(f"  {node['metadata']['name']} {internal_ip(node)}" for node in nodes) or "  (none)"
+            return f"pool {reader.full_path} has {what}"
         raise CheckFailed(
-            f"pool {reader.full_path} out of step with the nodes: {comparison.describe()}",
-            f"the pool as it stands:\n{pool_table(members)}\nReady, schedulable nodes (NodePort {node_port}):\n{node_lines}\n"
-            "f5-sync keeps the pool in step: look at its log",
+            f"pool {reader.full_path} out of step with {what}: {comparison.describe()}",
+            f"the pool as it stands:\n{pool_table(members)}\n{evidence}\nf5-sync keeps the pool in step: look at its log",
         )
 
     async def probe(progress: Progress) -> str:

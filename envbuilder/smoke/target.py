@@ -3,7 +3,7 @@
 import base64
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from envbuilder.smoke.kube import Kube
@@ -26,6 +26,7 @@ class ServiceTarget:
     port: int  # the Kubernetes Service port
     health_path: str = "/healthz"
     exposed: bool = False  # the F5 fronts it
+    f5_mode: Literal["nodeport", "cluster"] = "nodeport"  # pool members: nodes + NodePort, or ready pods
     vip_url: str | None = None  # its virtual server as the host reaches it, e.g. http://127.0.0.1:18080
     partition: str = "Common"  # the F5 partition of its pool
     extra_checks: tuple[ExtraCheck, ...] = ()
@@ -120,6 +121,7 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
             port=entry.port,
             health_path=entry.health_path,
             exposed=entry.expose is not None,
+            f5_mode=entry.expose.mode if entry.expose else "nodeport",
             vip_url=f"http://127.0.0.1:{record.ports.vips[entry.name]}"
             if on_host and entry.expose and entry.name in record.ports.vips
             else None,

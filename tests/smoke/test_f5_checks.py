@@ -112,3 +112,37 @@ def test_vip_fails_with_the_answer_and_the_pool_as_it_stands(kube, setup):
     assert result.summary.endswith(f"{setup.vip}/healthz answered 503 through the F5")
     assert "body: unavailable: not connected to the broker" in result.diagnosis
     assert f"pool /Common/{POOL}:\n  127.0.0.1:{setup.node_port}" in result.diagnosis
+
+
+CLUSTER_WEB = ServiceTarget(name="web", port=8080, exposed=True, f5_mode="cluster")
+
+
+def _endpoint_slice(fake, *endpoints: tuple[str, bool]) -> None:
+    fake.put(
+        f"/apis/discovery.k8s.io/v1/namespaces/{NAMESPACE}/endpointslices/web-abcde",
+        {
+            "metadata": {"labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080}],
+            "endpoints": [{"addresses": [address], "conditions": {"ready": ready}} for address, ready in endpoints],
+        },
+    )
+
+
+def test_a_cluster_mode_pool_passes_with_exactly_the_ready_pod_endpoints(kube, fake, setup):
+    fake.put(f"/api/v1/namespaces/{NAMESPACE}/services/web", {"spec": {"ports": [{"name": "http", "port": 8080}]}})
+    _endpoint_slice(fake, ("192.168.1.10", True), ("192.168.1.11", True), ("192.168.1.12", False))
+    setup.pool("192.168.1.10:8080", "192.168.1.11:8080")
+    result = run_one(pool_check(kube, NAMESPACE, setup.f5, CLUSTER_WEB))
+    assert result.status is CheckStatus.PASSED, result.diagnosis
+    assert result.summary == f"pool /Common/{POOL} has the 2 ready pod endpoints"
+
+
+def test_a_cluster_mode_pool_holding_a_pod_that_is_not_ready_fails_listing_the_ready_ones(kube, fake, setup):
+    fake.put(f"/api/v1/namespaces/{NAMESPACE}/services/web", {"spec": {"ports": [{"name": "http", "port": 8080}]}})
+    _endpoint_slice(fake, ("192.168.1.10", True), ("192.168.1.12", False))
+    setup.pool("192.168.1.10:8080", "192.168.1.12:8080")
+    result = run_one(pool_check(kube, NAMESPACE, setup.f5, CLUSTER_WEB, deadline=0.6))
+    assert result.status is CheckStatus.FAILED
+    assert "out of step with the 1 ready pod endpoints: unexpected 192.168.1.12:8080" in result.summary
+    assert "ready pod endpoints of web:\n  192.168.1.10:8080" in result.diagnosis

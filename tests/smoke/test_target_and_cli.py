@@ -55,6 +55,7 @@ def test_a_kind_environment_is_checked_through_its_host_ports_with_the_catalogs_
         "Common",
     )
     assert web.extra_checks == (ExtraCheck("greeting", "/", 200, None),)
+    assert web.f5_mode == "nodeport"
     assert (worker.name, worker.port, worker.exposed, worker.vip_url) == ("worker", 8081, False, None)
     assert target.rpc == RpcRoute(via="web", path="/work", worker="worker")
     assert target.probe_image == "envbuilder/web:abc1234"
