@@ -40,7 +40,8 @@ async def node_evidence(kube: Kube, node: dict[str, Any]) -> str:
         healthy = (condition["type"] == "Ready") == (condition.get("status") == "True")
         if not healthy:
             lines.append(
-                f"  {condition['type']}={condition.get('status')} {condition.get('reason', '')}: {condition.get('message', '')}"
+                f"  {condition['type']}={condition.get('status')} "
+                f"{condition.get('reason', '')}: {condition.get('message', '')}"
             )
     for taint in node.get("spec", {}).get("taints", []):
         lines.append(f"  taint {taint['key']}:{taint.get('effect', '')}")

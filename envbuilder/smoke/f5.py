@@ -130,7 +130,9 @@ async def _node_members(kube: Kube, namespace: str, service: ServiceTarget) -> t
     """Nodeport mode: every Ready, schedulable node's InternalIP with the Service's NodePort."""
     port = await _service_port(kube, namespace, service)
     if not port.get("nodePort"):
-        raise CheckFailed(f"Service {service.name} has no NodePort for port {service.port}", f"Service type {port['type']}")
+        raise CheckFailed(
+            f"Service {service.name} has no NodePort for port {service.port}", f"Service type {port['type']}"
+        )
     nodes = [node for node in await ready_nodes(kube) if pool_member_node(node)]
     lines = "\n".join(f"  {node['metadata']['name']} {internal_ip(node)}" for node in nodes) or "  (none)"
     return (
@@ -174,7 +176,8 @@ def pool_check(
             return f"pool {reader.full_path} has {what}"
         raise CheckFailed(
             f"pool {reader.full_path} out of step with {what}: {comparison.describe()}",
-            f"the pool as it stands:\n{pool_table(members)}\n{evidence}\nf5-sync keeps the pool in step: look at its log",
+            f"the pool as it stands:\n{pool_table(members)}\n{evidence}\n"
+            "f5-sync keeps the pool in step: look at its log",
         )
 
     async def probe(progress: Progress) -> str:

@@ -41,7 +41,8 @@ class F5Access:
 
 @dataclass(frozen=True)
 class RpcRoute:
-    """web -> broker -> worker: `path?payload=TOKEN` on the `via` service's VIP answers 200 with TOKEN once a `worker` replied."""
+    """web -> broker -> worker: `path?payload=TOKEN` on the `via` service's VIP answers 200 with TOKEN
+    in its body once a `worker` replied."""
 
     via: str
     path: str

@@ -41,7 +41,8 @@ def sample_run() -> SmokeRun:
             CheckStatus.FAILED,
             160,
             169,
-            "still failing at the 9 s deadline: pool /Common/env-demo_web_8080 out of step with the nodes: missing 172.18.0.3:30080",
+            "still failing at the 9 s deadline: pool /Common/env-demo_web_8080 out of step with the 2 Ready nodes "
+            "on NodePort 30080: missing 172.18.0.3:30080",
             "the pool as it stands:\n  172.18.0.2:30080  state=up session=monitor-enabled\n<f5-sync> log: 401 & retry",
         ),
         check("broker-round-trip", CheckStatus.SKIPPED, 160, 160, "no service needs the broker"),
