@@ -259,7 +259,9 @@ run() {
     kwok) step "kwok $KWOK_VERSION" build_kwok ;;
     controlplane) run etcd; run kwok; run kube ;;
     all) run engine; run controlplane ;;
-    *) die "unknown target '$1' (engine, controlplane, all, kind, pulumi, pulumi-resource-kubernetes, shim, kube, etcd, kwok)" ;;
+    prune)  # drop the build cache and wrapper copies (GBs); finished binaries and modules stay
+      step "prune build cache" bash -c 'chmod -R u+w "$1" 2>/dev/null; rm -rf "$1" "$2"' _ "$GOCACHE" "$WORK" ;;
+    *) die "unknown target '$1' (engine, controlplane, all, prune, kind, pulumi, pulumi-resource-kubernetes, shim, kube, etcd, kwok)" ;;
   esac
 }
 
