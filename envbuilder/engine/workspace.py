@@ -42,7 +42,20 @@ def engine_env(backend_url: str) -> dict[str, str]:
     return env
 
 
-def _workspace_options(backend_url: str | None):
+def workspace_dir(name: str | None) -> Path:
+    """Where a stack's settings live between runs: its config holds the generated secrets."""
+    directory = state_home() / "workspaces" / (name or "_project")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def forget_workspace(name: str) -> None:
+    import shutil
+
+    shutil.rmtree(state_home() / "workspaces" / name, ignore_errors=True)
+
+
+def _workspace_options(backend_url: str | None, name: str | None = None):
     from pulumi import automation as auto
 
     pulumi_binary = find_tool("pulumi")
@@ -53,6 +66,7 @@ def _workspace_options(backend_url: str | None):
     # The Automation API also reads these from this process when it starts the CLI.
     os.environ.update({k: v for k, v in env.items() if k.startswith("PULUMI_")})
     return auto.LocalWorkspaceOptions(
+        work_dir=str(workspace_dir(name)),
         env_vars=env,
         project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=url)),
         pulumi_command=auto.PulumiCommand(root=str(pulumi_binary.parent.parent)),
@@ -63,7 +77,7 @@ def select_stack(name: str, program: Callable[[], None], backend_url: str | None
     """Create or select the stack named after the environment."""
     from pulumi import automation as auto
 
-    options = _workspace_options(backend_url)
+    options = _workspace_options(backend_url, name)
     return auto.create_or_select_stack(stack_name=name, project_name=PROJECT, program=program, opts=options)
 
 
@@ -73,7 +87,8 @@ def workspace(backend_url: str | None = None):
 
     options = _workspace_options(backend_url)
     return auto.LocalWorkspace(
-        env_vars=options.env_vars, project_settings=options.project_settings, pulumi_command=options.pulumi_command
+        work_dir=options.work_dir, env_vars=options.env_vars, project_settings=options.project_settings,
+        pulumi_command=options.pulumi_command,
     )
 
 
@@ -85,6 +100,7 @@ def stack_exists(name: str, backend_url: str | None = None) -> bool:
 def remove_stack(name: str, backend_url: str | None = None) -> None:
     # force: also when resources are left in it (a stack whose cluster is already gone).
     workspace(backend_url).remove_stack(name, force=True)
+    forget_workspace(name)
 
 
 def recover(stack) -> list[str]:

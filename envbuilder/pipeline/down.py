@@ -14,6 +14,7 @@ from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import engine_error
 from envbuilder.pipeline.progress import Progress
 from envbuilder.state import ports as host_ports
+from envbuilder.state.home import state_home
 from envbuilder.state.locks import environment_lock
 from envbuilder.state.records import EnvironmentRecord, delete_record, find_record, list_records, save_record
 
@@ -67,6 +68,8 @@ def _destroy_stack(name: str, backend_url: str | None) -> list[str]:
 
 def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: str | None) -> list[str]:
     """Whatever the stack did not take with it: found by name and by label, not by the stack's word."""
+    from envbuilder.engine.workspace import forget_workspace, stack_exists
+
     problems = []
     kind_binary, docker_binary = find_tool("kind"), find_tool("docker")
     if kind_binary:
@@ -86,6 +89,8 @@ def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: 
         _forget_stack_of_a_gone_cluster(name, backend_url)
     host_ports.release(name)
     delete_record(name)
+    if find_tool("pulumi") is None or not stack_exists(name, backend_url):
+        forget_workspace(name)
     return problems
 
 
@@ -105,6 +110,8 @@ def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None
     from envbuilder.engine.workspace import stack_exists
 
     left = []
+    if (state_home() / "workspaces" / name).exists():
+        left.append(f"Pulumi workspace {state_home() / 'workspaces' / name}")
     if record and record.target == "existing":
         left += [f"in {record.kube_context}: {obj}" for obj in _labelled_cluster_objects(name, record)]
     if find_record(name):

@@ -30,6 +30,8 @@ PHASE_TITLES = {
 }
 # Engine resource names start with their phase; these resources belong to another phase.
 _RESOURCE_PHASES = {"namespace": "broker", "secrets": "broker", "cni-ready": "cni"}
+# Components group the objects of a phase; the engine reports no outputs for them, only for their children.
+_COMPONENT_TYPES = {"kubernetes:yaml/v2:ConfigGroup", "kubernetes:yaml/v2:ConfigFile"}
 
 
 def phase_of_resource(urn: str) -> str | None:
@@ -46,6 +48,7 @@ class Progress:
         self.console = console
         self.phases: dict[str, PhaseRecord] = {}
         self._in_flight: dict[str, set[str]] = {}
+        self._announced: set[str] = set()
         self._live = Live(console=console, transient=True, refresh_per_second=8)
 
     def __enter__(self) -> "Progress":
@@ -56,22 +59,25 @@ class Progress:
         self._live.__exit__(*exc_info)
 
     def start(self, phase: str) -> None:
+        # Another phase starting means the ones that look done are done: say so now.
+        self._announce_finished(but=phase)
         record = self.phases.get(phase)
         if record is None:
             self.phases[phase] = PhaseRecord(name=phase, started_at=datetime.now(UTC))
         elif record.status != "running":
             # More of a phase arrived after it looked done: it runs on from its first start.
             record.status, record.finished_at = "running", None
+            self._announced.discard(phase)
         self._refresh()
 
-    def finish(self, phase: str, ok: bool = True) -> None:
+    def finish(self, phase: str, ok: bool = True, *, final: bool = False) -> None:
         record = self.phases.get(phase)
         if record is None or record.status != "running":
             return
         record.finished_at = datetime.now(UTC)
         record.status = "passed" if ok else "failed"
-        mark = "[green]✓[/]" if ok else "[red]✗[/]"
-        self.console.print(f" {mark} {PHASE_TITLES.get(phase, phase)} [dim]{record.seconds:.1f}s[/]", highlight=False)
+        if final or not ok:
+            self._announce(phase)
         self._refresh()
 
     @contextmanager
@@ -82,7 +88,7 @@ class Progress:
         except BaseException:
             self.finish(name, ok=False)
             raise
-        self.finish(name)
+        self.finish(name, final=True)
 
     def on_engine_event(self, event) -> None:
         """Attribute Pulumi engine events to phases: first resource starts a phase, the last one ends it."""
@@ -100,7 +106,8 @@ class Progress:
                 return
             in_flight = self._in_flight.setdefault(phase, set())
             if not done:
-                in_flight.add(urn)
+                if urn.split("::")[-2] not in _COMPONENT_TYPES:
+                    in_flight.add(urn)
                 self.start(phase)
             else:
                 in_flight.discard(urn)
@@ -109,10 +116,25 @@ class Progress:
                 elif not in_flight:
                     self.finish(phase)
 
-    def fail_running(self) -> None:
-        for name, record in self.phases.items():
+    def finish_running(self, ok: bool) -> None:
+        """At the end of an engine run: whatever is still open ended with it."""
+        for name, record in list(self.phases.items()):
             if record.status == "running":
-                self.finish(name, ok=False)
+                self.finish(name, ok=ok)
+        self._announce_finished()
+
+    def _announce_finished(self, but: str | None = None) -> None:
+        for name, record in self.phases.items():
+            if record.status != "running" and name != but:
+                self._announce(name)
+
+    def _announce(self, phase: str) -> None:
+        record = self.phases[phase]
+        if phase in self._announced or record.seconds is None:
+            return
+        self._announced.add(phase)
+        mark = "[green]✓[/]" if record.status == "passed" else "[red]✗[/]"
+        self.console.print(f" {mark} {PHASE_TITLES.get(phase, phase)} [dim]{record.seconds:.1f}s[/]", highlight=False)
 
     def records(self) -> list[PhaseRecord]:
         return sorted(self.phases.values(), key=lambda record: record.started_at)

@@ -46,7 +46,7 @@ def up(request: EnvironmentRequest, *, smoke: bool = True) -> EnvironmentRecord:
                 if smoke:
                     _smoke(record, progress)
             except BaseException:
-                progress.fail_running()
+                progress.finish_running(ok=False)
                 record.status = "failed"
                 raise
             finally:
@@ -139,6 +139,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites, 
         stack.up(on_event=progress.on_engine_event, color="never", on_output=lambda _line: None)
     except Exception as error:  # the Automation API raises CommandError subclasses
         raise engine_error("up", error) from None
+    progress.finish_running(ok=True)
 
 
 def _user_kubeconfig() -> str:

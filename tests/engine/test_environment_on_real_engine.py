@@ -24,6 +24,9 @@ from envbuilder.engine.workspace import select_stack, stack_exists
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
 SERVICES = "web,worker"
+# One commit for the whole module: other work may commit while these tests run.
+REVISION = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent).stdout.strip()
 
 
 @pytest.fixture
@@ -39,7 +42,7 @@ def envbuilder(env, *args: str, timeout: float = 600) -> subprocess.CompletedPro
 
 def up_args(name: str) -> list[str]:
     return ["up", "--services", SERVICES, "--name", name, "--target", "existing",
-            "--kube-context", "envbuilder-test", "--no-smoke"]
+            "--kube-context", "envbuilder-test", "--revision", REVISION, "--no-smoke"]
 
 
 def kubectl(control_plane, *args: str) -> str:
@@ -85,8 +88,14 @@ def test_up_converges_f5_sync_fills_the_pools_and_down_leaves_nothing(control_pl
                 response = httpx.get(f"{f5.url}/mgmt/tm/ltm/pool/~Common~{pool}/members", auth=("admin", "admin"), verify=False)
                 return sorted(m["name"] for m in response.json().get("items", [])) if response.status_code == 200 else None
 
-            expected = sorted(f"{address}:{node_port}" for address in addresses)
-            assert wait_for(lambda: members() == expected and members(), 30, "the pool to hold every node") == expected
+            # KWOK gives every fake node the same loopback InternalIP: one member per address.
+            expected = sorted({f"{address}:{node_port}" for address in addresses})
+            try:
+                wait_for(lambda: members() == expected, 30, "the pool to hold every node")
+            except BaseException:
+                sync.terminate()
+                print(sync.communicate(timeout=10)[0].decode()[-3000:])
+                raise
         finally:
             sync.send_signal(signal.SIGTERM)
             sync.wait(10)
@@ -124,6 +133,7 @@ def test_an_interrupted_up_is_recovered_by_the_next_command(control_plane, cli_e
 
     again = envbuilder(cli_env, *up_args("killed"))
     assert again.returncode == 0, again.stdout + again.stderr
+    print(again.stderr)
     down = envbuilder(cli_env, "down", "killed")
     assert down.returncode == 0, down.stdout + down.stderr
 
