@@ -2,8 +2,11 @@
 
 import itertools
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
 
 _port_ranges = itertools.count(0)
 
@@ -16,3 +19,12 @@ def isolated_state(tmp_path_factory, monkeypatch):
     start = 43000 + (next(_port_ranges) % 40) * 50 + (os.getpid() % 10) * 2000
     monkeypatch.setenv("ENVBUILDER_PORT_RANGE", f"{start}-{start + 49}")
     return home
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[RabbitMQServer]:
+    """A private RabbitMQ node (own ports, data and cookie) shared by the session's tests."""
+    if not rabbitmq_available():
+        pytest.skip("rabbitmq-server is not installed (apt-get install -y rabbitmq-server)")
+    with RabbitMQServer() as server:
+        yield server

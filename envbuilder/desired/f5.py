@@ -6,7 +6,7 @@ namespaced kinds in the environment's namespace, a ClusterRole for nodes only.
 
 from envbuilder.components.f5sync import contract
 from envbuilder.desired.meta import Object, http_probe, metadata, selector
-from envbuilder.spec.environment import EnvironmentSpec, Target
+from envbuilder.spec.environment import EnvironmentSpec
 
 F5 = "f5"
 F5_SYNC = "f5-sync"

@@ -1,7 +1,6 @@
 """The command line as a user meets it: help, exit codes, messages, and nothing created on bad input."""
 
 import json
-import os
 import shutil
 import stat
 from datetime import UTC, datetime, timedelta

@@ -6,7 +6,6 @@ Runs the inline program against Pulumi's mocks: no engine, no cluster.
 from pathlib import Path
 
 import pulumi
-import pytest
 
 from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, register_environment
 from envbuilder.spec.catalog import load_catalog

@@ -1,6 +1,6 @@
 """Fixtures for the sample services: a private RabbitMQ for the session, services as real processes.
 
-`rabbitmq` is session-scoped and written to move to tests/conftest.py unchanged.
+The session's private RabbitMQ node, `rabbitmq`, comes from tests/conftest.py.
 """
 
 import os
@@ -15,17 +15,9 @@ import httpx
 import pytest
 
 from tests.support.ports import free_port
-from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
+from tests.support.rabbitmq import RabbitMQServer
 
 SERVICES = Path(__file__).resolve().parents[2] / "fixtures" / "services"
-
-
-@pytest.fixture(scope="session")
-def rabbitmq() -> Iterator[RabbitMQServer]:
-    if not rabbitmq_available():
-        pytest.skip("rabbitmq-server is not installed (apt-get install -y rabbitmq-server)")
-    with RabbitMQServer() as server:
-        yield server
 
 
 class ServiceProcess:

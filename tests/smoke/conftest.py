@@ -1,7 +1,6 @@
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -9,9 +8,6 @@ from envbuilder.smoke.framework import Check
 from envbuilder.smoke.kube import Kube, load_kubeconfig
 from envbuilder.smoke.result import CheckResult
 from tests.smoke.fake_kube import FakeKube, node
-
-if TYPE_CHECKING:
-    from tests.support.rabbitmq import RabbitMQServer
 
 NAMESPACE = "env-demo"
 
@@ -34,13 +30,3 @@ def run_one(check: Check) -> CheckResult:
     from envbuilder.smoke.framework import run_check
 
     return asyncio.run(run_check(check))
-
-
-@pytest.fixture(scope="session")
-def rabbitmq() -> Iterator["RabbitMQServer"]:
-    from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
-
-    if not rabbitmq_available():
-        pytest.skip("rabbitmq-server is not installed (apt-get install -y rabbitmq-server)")
-    with RabbitMQServer() as server:
-        yield server
