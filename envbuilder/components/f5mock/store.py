@@ -8,8 +8,6 @@ then does it replace the live one; any failure on the way leaves the old one in 
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -22,26 +20,9 @@ from envbuilder.components.f5mock.errors import F5RestError
 from envbuilder.components.f5mock.events import log_event
 from envbuilder.components.f5mock.models import Config
 from envbuilder.errors import EnvbuilderError
+from envbuilder.state.files import write_atomically
 
 Result = TypeVar("Result")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 class ConfigStore:
