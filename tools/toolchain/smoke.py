@@ -13,6 +13,7 @@ Exit 0 on success. Uses .tools/bin first on PATH.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,15 +26,27 @@ from tests.support.controlplane import ControlPlane, tools_bin  # noqa: E402
 
 
 def main() -> int:
+    made: list[str] = []
+    try:
+        return _main(made)
+    finally:
+        for d in made:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _main(made: list[str]) -> int:
     os.environ["PATH"] = f"{tools_bin()}{os.pathsep}{os.environ['PATH']}"
     os.environ.setdefault("ENVBUILDER_PYTHON", sys.executable)
     state = tempfile.mkdtemp(prefix="envbuilder-smoke-state-")
+    made.append(state)
+    if not os.environ.get("PULUMI_HOME"):
+        os.environ["PULUMI_HOME"] = tempfile.mkdtemp(prefix="envbuilder-smoke-home-")
+        made.append(os.environ["PULUMI_HOME"])
     os.environ.update({
         "PULUMI_BACKEND_URL": f"file://{state}",
         "PULUMI_CONFIG_PASSPHRASE": "x",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_HOME": os.environ.get("PULUMI_HOME") or tempfile.mkdtemp(prefix="envbuilder-smoke-home-"),
     })
 
     import pulumi
