@@ -110,16 +110,20 @@ def recover(stack) -> list[str]:
     found now belongs to a run that is gone.
     """
     done = []
-    try:
-        stack.cancel()
-        done.append("cleared a stale lock")
-    except Exception:  # noqa: BLE001 - nothing to cancel is the common case
-        pass
+    backend_url = stack.workspace.env_vars.get("PULUMI_BACKEND_URL", "")
+    if backend_url.startswith("file://"):
+        locks = list(Path(backend_url.removeprefix("file://")).glob(f".pulumi/locks/**/{stack.name}/*.json"))
+        for lock in locks:
+            lock.unlink(missing_ok=True)
+        if locks:
+            done.append(f"removed a stale lock left by an interrupted run ({len(locks)} file(s))")
+    else:
+        stack.cancel()  # a shared backend: its own way to end an update nobody is running any more
     deployment = stack.export_stack()
-    pending = deployment.deployment.get("pending_operations") if deployment.deployment else None
+    pending = (deployment.deployment or {}).get("pending_operations")
     if pending:
         deployment.deployment["pending_operations"] = []
         stack.import_stack(deployment)
-        kinds = ", ".join(sorted({op.get("type", "?") for op in pending}))
+        kinds = ", ".join(sorted({operation.get("type", "?") for operation in pending}))
         done.append(f"cleared {len(pending)} pending operation(s) ({kinds}) left by an interrupted run")
     return done

@@ -85,6 +85,8 @@ def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: 
             docker.remove_volume(volume)
     if record and record.target == "kind" and record.kubeconfig:
         Path(record.kubeconfig).unlink(missing_ok=True)
+    if record and record.target == "existing":
+        problems += _delete_labelled_cluster_objects(name, record)
     if (record is None or record.target == "kind") and find_tool("pulumi"):
         _forget_stack_of_a_gone_cluster(name, backend_url)
     host_ports.release(name)
@@ -136,18 +138,40 @@ def _docker_running(docker_binary: Path) -> bool:
     return run([str(docker_binary), "info", "--format", "{{.ServerVersion}}"], timeout=20).ok
 
 
+# What an environment creates outside its namespace, plus the namespace: all labelled with its name.
+_LABELLED_KINDS = "namespaces,clusterroles,clusterrolebindings"
+
+
+def _kubectl(record: EnvironmentRecord) -> list[str] | None:
+    kubectl = find_tool("kubectl")
+    if kubectl is None:
+        return None
+    args = [str(kubectl), "--context", str(record.kube_context)]
+    return args + ["--kubeconfig", record.kubeconfig] if record.kubeconfig else args
+
+
+def _delete_labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[str]:
+    """What the stack lost track of (an interrupted create) is still found by its label."""
+    from envbuilder.cluster.commands import run
+    from envbuilder.desired.meta import ENVIRONMENT_LABEL
+
+    kubectl = _kubectl(record)
+    if kubectl is None:
+        return ["kubectl is not installed: cannot check the cluster for leftovers"]
+    result = run([*kubectl, "delete", _LABELLED_KINDS, "-l", f"{ENVIRONMENT_LABEL}={name}", "--ignore-not-found",
+                  "--wait=true", "--timeout=180s"], timeout=240)
+    return [] if result.ok else [f"deleting labelled objects: {result.stderr.strip()}"]
+
+
 def _labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[str]:
     from envbuilder.cluster.commands import check, run
     from envbuilder.desired.meta import ENVIRONMENT_LABEL
 
-    kubectl = find_tool("kubectl")
+    kubectl = _kubectl(record)
     if kubectl is None:
         return []
-    args = [str(kubectl), "--context", str(record.kube_context)]
-    if record.kubeconfig:
-        args += ["--kubeconfig", record.kubeconfig]
     result = check(
-        run([*args, "get", "namespaces,clusterroles,clusterrolebindings", "-l", f"{ENVIRONMENT_LABEL}={name}", "-o", "name"], timeout=60),
+        run([*kubectl, "get", _LABELLED_KINDS, "-l", f"{ENVIRONMENT_LABEL}={name}", "-o", "name"], timeout=60),
         "listing the environment's objects",
     )
     # A namespace being deleted still lists until its contents are gone.

@@ -8,6 +8,7 @@ next command; a second `up` with no change changes nothing.
 
 import json
 import os
+import xml.etree.ElementTree as ET
 import signal
 import subprocess
 import sys
@@ -119,6 +120,12 @@ def test_a_second_up_with_no_change_changes_nothing(control_plane, cli_env):
     history = stack_history("again")
     assert set(history[0]["resourceChanges"]) == {"same"}, history[0]["resourceChanges"]
     print(f"second up with no change: {elapsed:.1f}s")
+
+    scaled = envbuilder(cli_env, "scale", "again", "web=3")
+    assert scaled.returncode == 0, scaled.stderr
+    web = json.loads(kubectl(control_plane, "-n", "env-again", "get", "deployment", "web", "-o", "json"))
+    assert web["spec"]["replicas"] == 3 and web["status"].get("availableReplicas") == 3
+    assert envbuilder(cli_env, "scale", "again", "web=99").returncode == 2
     assert envbuilder(cli_env, "down", "again").returncode == 0
 
 
@@ -136,6 +143,60 @@ def test_an_interrupted_up_is_recovered_by_the_next_command(control_plane, cli_e
     print(again.stderr)
     down = envbuilder(cli_env, "down", "killed")
     assert down.returncode == 0, down.stdout + down.stderr
+
+
+def test_pending_operations_left_in_the_state_are_cleared_by_the_next_command(control_plane, cli_env):
+    assert envbuilder(cli_env, *up_args("pending")).returncode == 0
+    # What the engine leaves when it dies between starting an operation and recording its end:
+    # a pending operation in the state file and the update's lock.
+    backend = Path(cli_env["ENVBUILDER_HOME"]) / "pulumi" / ".pulumi"
+    state_file = backend / "stacks" / "envbuilder" / "pending.json"
+    checkpoint = json.loads(state_file.read_text())
+    web = next(r for r in checkpoint["checkpoint"]["latest"]["resources"] if r["urn"].endswith("::services:env-pending/web"))
+    checkpoint["checkpoint"]["latest"]["pending_operations"] = [{"resource": web, "type": "updating"}]
+    state_file.write_text(json.dumps(checkpoint))
+    lock = backend / "locks" / "organization" / "envbuilder" / "pending" / "crashed-run.json"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps({"pid": 999999, "username": "ci", "hostname": "gone", "timestamp": "2026-01-01T00:00:00Z"}))
+
+    down = envbuilder(cli_env, "down", "pending")
+    assert down.returncode == 0, down.stdout + down.stderr
+    said = " ".join(down.stderr.split())
+    assert "removed a stale lock" in said and "cleared 1 pending operation(s) (updating)" in said
+
+
+def test_verify_tears_down_after_failing_checks_and_reports_why(control_plane, cli_env, tmp_path):
+    # KWOK's pods answer no HTTP, so the health checks fail: verify must still tear down and report.
+    reports = tmp_path / "reports"
+    result = envbuilder(cli_env, "verify", "--services", SERVICES, "--name", "nightly", "--target", "existing",
+                        "--kube-context", "envbuilder-test", "--revision", REVISION, "--report-dir", str(reports))
+    assert result.returncode == 1, result.stdout + result.stderr
+    suite = ET.parse(reports / "smoke-junit.xml").getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert cases["environment comes up"].find("failure") is None
+    assert cases["teardown leaves nothing behind"].find("failure") is None
+    assert any(case.find("failure") is not None for case in cases.values())
+    assert int(suite.get("failures")) == sum(case.find("failure") is not None for case in cases.values())
+    assert (reports / "smoke.html").is_file()
+    assert not _namespace_exists(control_plane, "env-nightly")
+    assert envbuilder(cli_env, "status", "nightly").returncode == 2
+
+
+def test_ctrl_c_during_verify_still_tears_everything_down(control_plane, cli_env, tmp_path):
+    process = subprocess.Popen([ENVBUILDER, "verify", "--services", SERVICES, "--name", "interrupted", "--target",
+                                "existing", "--kube-context", "envbuilder-test", "--revision", REVISION,
+                                "--report-dir", str(tmp_path)], env=cli_env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    wait_for(lambda: _namespace_exists(control_plane, "env-interrupted") or process.poll() is not None, 240,
+             "verify to start creating resources")
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode != 0
+    assert "tearing the environment down" in stderr
+    assert not _namespace_exists(control_plane, "env-interrupted"), stderr
+    assert envbuilder(cli_env, "status", "interrupted").returncode == 2
+    assert not stack_exists("interrupted")
 
 
 def _namespace_exists(control_plane, name: str) -> bool:
