@@ -41,7 +41,7 @@ has_kubernetes_plugin() {
 
 reachable() { curl -fsS --max-time 5 -o /dev/null "$1" 2>/dev/null; }
 
-if have kind && have pulumi && has_kubernetes_plugin; then
+if have kind && have pulumi && have pulumi-resource-pulumi-python && has_kubernetes_plugin; then
   echo "tools: kind, pulumi and the Kubernetes plugin are installed"
   exit 0
 fi
