@@ -1,24 +1,13 @@
-import shutil
 import subprocess
 
 import pytest
 
-EMPTY_IMAGE = "envbuilder-test/empty:latest"
-
-
-def docker_running() -> bool:
-    docker = shutil.which("docker")
-    return bool(docker) and subprocess.run([docker, "info"], capture_output=True).returncode == 0
+from tests.support.docker import empty_image as make_empty_image
 
 
 @pytest.fixture(scope="session")
 def empty_image() -> str:
-    """An image made here from nothing: containers are created from it, never started."""
-    if not docker_running():
-        pytest.skip("needs a running Docker engine")
-    if subprocess.run(["docker", "image", "inspect", EMPTY_IMAGE], capture_output=True).returncode != 0:
-        subprocess.run(["docker", "import", "-", EMPTY_IMAGE], input=b"\0" * 1024, check=True, capture_output=True)
-    return EMPTY_IMAGE
+    return make_empty_image()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Skipping Docker tests with a stated reason when no Docker engine answers."""
+"""Docker for tests: skipping with a stated reason when no engine answers, and images made here from nothing."""
 
 import shutil
 import subprocess
@@ -15,3 +15,14 @@ def require_docker() -> None:
 
 def remove_images(*tags: str) -> None:
     subprocess.run(["docker", "image", "rm", "--force", *tags], capture_output=True, timeout=120, check=False)
+
+
+EMPTY_IMAGE = "envbuilder-test/empty:latest"
+
+
+def empty_image() -> str:
+    """An image imported from nothing (no registry): containers are created from it, never run."""
+    require_docker()
+    if subprocess.run(["docker", "image", "inspect", EMPTY_IMAGE], capture_output=True, check=False).returncode != 0:
+        subprocess.run(["docker", "import", "-", EMPTY_IMAGE], input=b"\0" * 1024, check=True, capture_output=True)
+    return EMPTY_IMAGE

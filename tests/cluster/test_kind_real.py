@@ -1,0 +1,51 @@
+"""The real kind binary at our boundary: what it reports, and how a failed create is explained and cleaned up.
+
+No node image can be pulled here, so the create uses a local image that is no kind node:
+kind must fail, and the failure must say why and leave no cluster behind.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from envbuilder.cluster.commands import CommandFailed
+from envbuilder.cluster.docker import Docker
+from envbuilder.cluster.kind import Kind
+from envbuilder.cluster.tools import find_tool
+from envbuilder.desired.host import kind_cluster_config
+from tests.support.docker import empty_image, require_docker
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture
+def kind() -> Kind:
+    binary = find_tool("kind")
+    if binary is None:
+        pytest.skip("kind is not installed: run make setup")
+    require_docker()
+    return Kind(binary=str(binary))
+
+
+def test_a_cluster_that_does_not_exist_is_not_reported_as_deleted(kind):
+    assert "envbuilder-never-created" not in kind.clusters()
+    assert kind.delete("envbuilder-never-created") is False
+
+
+def test_a_failed_create_says_why_and_leaves_no_cluster(kind, tmp_path):
+    from envbuilder.spec.catalog import load_catalog
+    from envbuilder.spec.environment import EnvironmentSpec, resolve_services
+    from envbuilder.spec.profile import load_profile
+
+    stacks = Path(__file__).resolve().parents[2] / "stacks"
+    profile = load_profile(stacks, "default")
+    spec = EnvironmentSpec(name="kindfail", profile=profile, revision="abc",
+                           services=resolve_services(load_catalog(stacks / "services"), ["web"], profile, "abc"))
+    with pytest.raises(CommandFailed) as raised:
+        kind.create(spec.cluster_name, kind_cluster_config(spec, None), empty_image(), tmp_path / "kubeconfig", 180)
+    message = str(raised.value)
+    assert "creating kind cluster envbuilder-kindfail failed" in message
+    assert "ERROR" in message  # kind's own explanation travels with it
+    assert spec.cluster_name not in kind.clusters()
+    leftovers = [c for c in Docker().labelled("container") if c.startswith(spec.cluster_name)]
+    assert leftovers == []
