@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from envbuilder.desired.meta import Object, metadata, selector
+from envbuilder.desired.meta import Object, metadata, secret, selector, workload
 from envbuilder.spec.environment import EnvironmentSpec
 
 BROKER = "broker"
@@ -20,17 +20,16 @@ def amqp_url(host: str, port: int, password: str) -> str:
 
 def broker_secret(spec: EnvironmentSpec, password: str) -> Object:
     """The only place the broker password lives in the cluster (never a ConfigMap)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": metadata(spec, BROKER_SECRET, BROKER),
-        "type": "Opaque",
-        "stringData": {
+    return secret(
+        spec,
+        BROKER_SECRET,
+        BROKER,
+        {
             "RABBITMQ_DEFAULT_USER": BROKER_USER,
             "RABBITMQ_DEFAULT_PASS": password,
             "AMQP_URL": amqp_url(f"{BROKER}.{spec.namespace}.svc", AMQP_PORT, password),
         },
-    }
+    )
 
 
 def broker_objects(spec: EnvironmentSpec) -> list[Object]:
@@ -65,24 +64,13 @@ def broker_objects(spec: EnvironmentSpec) -> list[Object]:
         {"name": "management", "port": MANAGEMENT_PORT, "targetPort": "management"},
     ]
     return [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": metadata(spec, BROKER, BROKER),
-            "spec": {
-                "serviceName": BROKER,
-                "replicas": 1,
-                "selector": {"matchLabels": selector(BROKER)},
-                "template": {
-                    "metadata": {"labels": metadata(spec, BROKER, BROKER)["labels"]},
-                    "spec": {
-                        "containers": [container],
-                        "volumes": [{"name": "data", "emptyDir": {}}],
-                        "terminationGracePeriodSeconds": 30,
-                    },
-                },
-            },
-        },
+        workload(
+            spec,
+            BROKER,
+            {"containers": [container], "volumes": [{"name": "data", "emptyDir": {}}], "terminationGracePeriodSeconds": 30},
+            kind="StatefulSet",
+            serviceName=BROKER,
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",

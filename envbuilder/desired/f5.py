@@ -5,7 +5,7 @@ namespaced kinds in the environment's namespace, a ClusterRole for nodes only.
 """
 
 from envbuilder.components.f5sync import contract
-from envbuilder.desired.meta import Object, http_probe, metadata, selector
+from envbuilder.desired.meta import Object, http_probe, metadata, secret, selector, workload
 from envbuilder.spec.environment import EnvironmentSpec
 
 F5 = "f5"
@@ -20,13 +20,7 @@ F5_SYNC_METRICS_PORT = contract.DEFAULT_HTTP_PORT
 
 
 def f5_secret(spec: EnvironmentSpec, password: str) -> Object:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": metadata(spec, F5_SECRET, F5),
-        "type": "Opaque",
-        "stringData": {contract.F5_PASSWORD: password},
-    }
+    return secret(spec, F5_SECRET, F5, {contract.F5_PASSWORD: password})
 
 
 def f5_endpoint_objects(spec: EnvironmentSpec, f5_address: str | None) -> list[Object]:
@@ -58,32 +52,24 @@ def f5_endpoint_objects(spec: EnvironmentSpec, f5_address: str | None) -> list[O
             },
         ]
     return [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": metadata(spec, F5_MOCK, F5_MOCK),
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": selector(F5_MOCK)},
-                "template": {
-                    "metadata": {"labels": metadata(spec, F5_MOCK, F5_MOCK)["labels"]},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": F5_MOCK,
-                                "image": spec.component_image(F5_MOCK),
-                                "ports": [{"name": "https", "containerPort": F5_API_PORT}],
-                                "env": [
-                                    {"name": "F5MOCK_USERNAME", "value": F5_USERNAME},
-                                    _from_secret("F5MOCK_PASSWORD", contract.F5_PASSWORD),
-                                ],
-                                "readinessProbe": http_probe("/health", F5_API_PORT, scheme="HTTPS"),
-                            }
-                        ]
-                    },
-                },
+        workload(
+            spec,
+            F5_MOCK,
+            {
+                "containers": [
+                    {
+                        "name": F5_MOCK,
+                        "image": spec.component_image(F5_MOCK),
+                        "ports": [{"name": "https", "containerPort": F5_API_PORT}],
+                        "env": [
+                            {"name": "F5MOCK_USERNAME", "value": F5_USERNAME},
+                            _from_secret("F5MOCK_PASSWORD", contract.F5_PASSWORD),
+                        ],
+                        "readinessProbe": http_probe("/health", F5_API_PORT, scheme="HTTPS"),
+                    }
+                ]
             },
-        },
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -149,30 +135,22 @@ def f5_sync_objects(spec: EnvironmentSpec) -> list[Object]:
             "metadata": metadata(spec, F5_SYNC, F5_SYNC),
             "data": f5_sync_settings(spec),
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": metadata(spec, F5_SYNC, F5_SYNC),
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": selector(F5_SYNC)},
-                "template": {
-                    "metadata": {"labels": metadata(spec, F5_SYNC, F5_SYNC)["labels"]},
-                    "spec": {
-                        "serviceAccountName": F5_SYNC,
-                        "containers": [
-                            {
-                                "name": F5_SYNC,
-                                "image": spec.component_image(F5_SYNC),
-                                "envFrom": [{"configMapRef": {"name": F5_SYNC}}, {"secretRef": {"name": F5_SECRET}}],
-                                "ports": [{"name": "metrics", "containerPort": F5_SYNC_METRICS_PORT}],
-                                "readinessProbe": http_probe("/healthz", "metrics"),
-                                "livenessProbe": http_probe("/healthz", "metrics", period=10),
-                                "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-                            }
-                        ],
-                    },
-                },
+        workload(
+            spec,
+            F5_SYNC,
+            {
+                "serviceAccountName": F5_SYNC,
+                "containers": [
+                    {
+                        "name": F5_SYNC,
+                        "image": spec.component_image(F5_SYNC),
+                        "envFrom": [{"configMapRef": {"name": F5_SYNC}}, {"secretRef": {"name": F5_SECRET}}],
+                        "ports": [{"name": "metrics", "containerPort": F5_SYNC_METRICS_PORT}],
+                        "readinessProbe": http_probe("/healthz", "metrics"),
+                        "livenessProbe": http_probe("/healthz", "metrics", period=10),
+                        "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                    }
+                ],
             },
-        },
+        ),
     ]

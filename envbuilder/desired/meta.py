@@ -42,3 +42,34 @@ def http_probe(
         "failureThreshold": failures,
         "timeoutSeconds": 2,
     }
+
+
+def workload(
+    spec: EnvironmentSpec,
+    app: str,
+    pod_spec: dict[str, Any],
+    *,
+    kind: str = "Deployment",
+    replicas: int = 1,
+    pod_annotations: dict[str, str] | None = None,
+    **extra_spec: Any,
+) -> Object:
+    """A Deployment or StatefulSet named after its app, selecting its own pods."""
+    template_meta: dict[str, Any] = {"labels": labels(spec, app)}
+    if pod_annotations:
+        template_meta["annotations"] = pod_annotations
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": metadata(spec, app, app),
+        "spec": {
+            **extra_spec,
+            "replicas": replicas,
+            "selector": {"matchLabels": selector(app)},
+            "template": {"metadata": template_meta, "spec": pod_spec},
+        },
+    }
+
+
+def secret(spec: EnvironmentSpec, name: str, app: str, values: dict[str, str]) -> Object:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata(spec, name, app), "type": "Opaque", "stringData": values}

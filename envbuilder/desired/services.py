@@ -2,7 +2,7 @@
 
 from envbuilder.components.f5sync import contract
 from envbuilder.desired.broker import BROKER_SECRET
-from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION, Object, config_hash, http_probe, metadata, selector
+from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION, Object, config_hash, http_probe, metadata, selector, workload
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 
 
@@ -38,7 +38,6 @@ def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]
         container["env"] = [
             {"name": "AMQP_URL", "valueFrom": {"secretKeyRef": {"name": BROKER_SECRET, "key": "AMQP_URL"}}}
         ]
-    pod_labels = metadata(spec, service.name, service.name)["labels"]
     return [
         {
             "apiVersion": "v1",
@@ -46,22 +45,13 @@ def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]
             "metadata": metadata(spec, config_map_name(service), service.name),
             "data": settings,
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": metadata(spec, service.name, service.name),
-            "spec": {
-                "replicas": service.replicas,
-                "selector": {"matchLabels": selector(service.name)},
-                "template": {
-                    "metadata": {
-                        "labels": pod_labels,
-                        "annotations": {CONFIG_HASH_ANNOTATION: config_hash(settings)},
-                    },
-                    "spec": {"containers": [container], "terminationGracePeriodSeconds": 30},
-                },
-            },
-        },
+        workload(
+            spec,
+            service.name,
+            {"containers": [container], "terminationGracePeriodSeconds": 30},
+            replicas=service.replicas,
+            pod_annotations={CONFIG_HASH_ANNOTATION: config_hash(settings)},
+        ),
         kubernetes_service(spec, service),
     ]
 
