@@ -159,3 +159,17 @@ def test_scale_outside_bounds_or_unknown_exits_2_and_changes_nothing(pair, messa
     assert result.exit_code == 2
     assert message in result.output
     assert find_record("dev") == before
+
+
+def test_too_little_memory_fails_fast(isolated_state, monkeypatch, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kind", "pulumi", "kubectl", "docker"):
+        fake(bin_dir / tool, "exit 0")
+    (bin_dir / "git").symlink_to(shutil.which("git"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr("envbuilder.cluster.tools._available_memory_gib", lambda: 1.5)
+    result = invoke("up", "--services", "web", "--name", "dev")
+    assert result.exit_code == 2
+    assert "only 1.5 GiB of memory available" in result.output
+    assert state_files(isolated_state) == []
