@@ -20,6 +20,6 @@ def control_plane():
     with two fake nodes, shared by the whole session."""
     missing = missing_binaries()
     if missing:
-        pytest.skip(f"toolchain not built: run make toolchain (missing: {', '.join(missing)})")
+        pytest.skip(reason=f"toolchain not built: run make toolchain (missing: {', '.join(missing)})")
     with ControlPlane(nodes=2) as cp:
         yield cp

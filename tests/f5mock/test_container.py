@@ -53,7 +53,7 @@ def build_context(tmp_path: Path) -> Path:
 def test_the_image_serves_health_and_creates_pools(build_context):
     require_docker()
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode != 0:
-        pytest.skip(f"the base image {BASE_IMAGE} is not built (envbuilder/images makes it)")
+        pytest.skip(reason=f"the base image {BASE_IMAGE} is not built (envbuilder/images makes it)")
     tag = f"envbuilder-test/f5-mock:{uuid.uuid4().hex[:8]}"
     name = f"envbuilder-test-f5-mock-{uuid.uuid4().hex[:8]}"
     try:

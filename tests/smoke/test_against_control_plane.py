@@ -39,7 +39,7 @@ def _wait_for(control_plane: ControlPlane, path: str) -> None:
 def control_plane() -> Iterator[ControlPlane]:
     missing = missing_binaries()
     if missing:
-        pytest.skip(f"control plane binaries not built: run make toolchain (missing: {', '.join(missing)})")
+        pytest.skip(reason=f"control plane binaries not built: run make toolchain (missing: {', '.join(missing)})")
     with ControlPlane(nodes=2) as started:
         started.request("POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
         # Pods are refused until the controller-manager has made the namespace's ServiceAccount.
