@@ -117,7 +117,7 @@ class _ContainerProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         docker = Docker(binary=props["docker"])
-        container = ContainerSpec(**{k: _tuples(v) for k, v in props["spec"].items()})
+        container = ContainerSpec(**{k: _from_engine(v) for k, v in props["spec"].items()})
         docker.remove_container(container.name)  # a leftover of an interrupted run
         docker.run_container(container)
         address = docker.container_ip(container.name, container.network)
@@ -133,10 +133,12 @@ class _ContainerProvider(ResourceProvider):
             docker.remove_volume(volume)
 
 
-def _tuples(value: Any) -> Any:
-    """Inputs come back from the engine as lists; ContainerSpec keeps tuples."""
+def _from_engine(value: Any) -> Any:
+    """Inputs come back from the engine with lists for tuples and floats for integers (ports)."""
     if isinstance(value, list):
-        return tuple(_tuples(item) for item in value)
+        return tuple(_from_engine(item) for item in value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 

@@ -4,15 +4,19 @@ import secrets
 
 from envbuilder.errors import EnvbuilderError
 
-_DIAGNOSTIC_PREFIXES = ("error:", "  error:", "    error:")
+MAX_DIAGNOSTIC_LINES = 40
 
 
 def engine_error(operation: str, error: Exception) -> EnvbuilderError:
-    """The engine's own error lines, not a Python traceback from the Automation API."""
-    text = getattr(error, "stderr", "") or getattr(error, "stdout", "") or str(error)
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    relevant = [line for line in lines if line.lower().lstrip().startswith(("error", "*"))] or lines[-15:]
-    return EnvbuilderError(f"pulumi {operation} failed:\n  " + "\n  ".join(relevant[-25:]))
+    """The engine's diagnostics for each failed resource, not the Automation API's wrapping."""
+    text = str(error)
+    start, end = text.find("Diagnostics:"), text.find("\nResources:")
+    if start >= 0:
+        section = text[start + len("Diagnostics:") : end if end > start else None]
+        lines = [line.rstrip() for line in section.splitlines() if line.strip() and "warning:" not in line]
+    else:
+        lines = [line.rstrip() for line in text.splitlines() if "error" in line.lower()]
+    return EnvbuilderError(f"pulumi {operation} failed:\n" + "\n".join(lines[-MAX_DIAGNOSTIC_LINES:]))
 
 
 def ensure_credentials(stack, keys: list[str]) -> None:
