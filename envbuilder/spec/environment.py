@@ -1,6 +1,6 @@
 """The resolved environment spec: everything the desired state and the engine need, validated."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from envbuilder.errors import InputError
@@ -33,7 +33,6 @@ class EnvironmentSpec:
     revision: str
     target: Target = "kind"
     kube_context: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:
@@ -61,12 +60,6 @@ class EnvironmentSpec:
 
     def component_image(self, component: str) -> str:
         return image_name(component, self.revision)
-
-    def service(self, name: str) -> ServiceSpec:
-        for service in self.services:
-            if service.name == name:
-                return service
-        raise InputError(f"environment {self.name} has no service {name!r}")
 
 
 def image_name(name: str, revision: str) -> str:

@@ -37,9 +37,6 @@ class HostPorts(BaseModel):
     broker: int
     vips: dict[str, int] = {}
 
-    def all(self) -> list[int]:
-        return [self.f5_api, self.broker, *self.vips.values()]
-
 
 class EnvironmentRecord(BaseModel):
     name: str
