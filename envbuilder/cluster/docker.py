@@ -30,6 +30,10 @@ class Docker:
         env = {**tool_path_env(), **container.env}
         return check(self.runner(args, timeout=120, env=env), f"starting container {container.name}").stdout.strip()
 
+    def running(self) -> bool:
+        """Whether the engine answers (the CLI alone is not enough)."""
+        return self.runner([self.binary, "info", "--format", "{{.ServerVersion}}"], timeout=20).ok
+
     def remove_container(self, name: str) -> bool:
         result = self.runner([self.binary, "rm", "--force", "--volumes", name], timeout=60)
         return result.ok and "No such container" not in result.stderr
@@ -50,3 +54,10 @@ class Docker:
             args = [self.binary, kind, "ls", "--filter", f"label={label}", "--format", "{{.Name}}"]
         result = check(self.runner(args, timeout=60), f"listing {kind}s")
         return [line for line in result.stdout.splitlines() if line]
+
+    def environment_of(self, kind: str, name: str) -> str:
+        """The environment a labelled container, volume or network belongs to ("" when unknown)."""
+        labels = ".Config.Labels" if kind == "container" else ".Labels"
+        template = f'{{{{index {labels} "{ENVIRONMENT_LABEL}"}}}}'
+        result = self.runner([self.binary, kind, "inspect", name, "--format", template], timeout=30)
+        return result.stdout.strip() if result.ok else ""

@@ -4,7 +4,6 @@ import os
 import shutil
 from pathlib import Path
 
-from envbuilder.cluster.commands import run
 from envbuilder.errors import PrerequisiteError
 from envbuilder.state.home import tools_bin
 
@@ -41,8 +40,9 @@ def require_tools(names: list[str]) -> dict[str, Path]:
 
 
 def require_docker_running(docker: Path) -> None:
-    result = run([str(docker), "info", "--format", "{{.ServerVersion}}"], timeout=20)
-    if not result.ok:
+    from envbuilder.cluster.docker import Docker  # docker.py imports this module
+
+    if not Docker(binary=str(docker)).running():
         raise PrerequisiteError(
             "the Docker engine is not running (docker info failed)",
             hint="start it (e.g. `dockerd &` or `systemctl start docker`) and try again",

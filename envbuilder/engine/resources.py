@@ -53,18 +53,29 @@ class KindCluster(Resource):
         super().__init__(_KindClusterProvider(), name, props, opts)
 
 
-class _ClusterReadyProvider(ResourceProvider):
-    """Waits until every node is Ready and Calico runs on each; explains a timeout."""
+class _ActionProvider(ResourceProvider):
+    """A resource that is an action: done on create, done again when its inputs change."""
+
+    ID_KEY: str
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._wait(props)
-        return CreateResult(id_=props["context"], outs=props)
+        self.act(props)
+        return CreateResult(id_=props[self.ID_KEY], outs=props)
 
     def update(self, _id: str, _olds: dict, news: dict) -> UpdateResult:
-        self._wait(news)
+        self.act(news)
         return UpdateResult(outs=news)
 
-    def _wait(self, props: dict[str, Any]) -> None:
+    def act(self, props: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class _ClusterReadyProvider(_ActionProvider):
+    """Waits until every node is Ready and Calico runs on each; explains a timeout."""
+
+    ID_KEY = "context"
+
+    def act(self, props: dict[str, Any]) -> None:
         kubectl = [props["kubectl"], "--kubeconfig", props["kubeconfig"], "--context", props["context"]]
         timeout = f"{int(props['timeout'])}s"
         steps = [
@@ -88,18 +99,12 @@ class ClusterReady(Resource):
         super().__init__(_ClusterReadyProvider(), name, props, opts)
 
 
-class _ImagesLoadedProvider(ResourceProvider):
+class _ImagesLoadedProvider(_ActionProvider):
     """Loads images into the kind nodes that don't hold that image ID yet."""
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        self._load(props)
-        return CreateResult(id_=props["cluster"], outs=props)
+    ID_KEY = "cluster"
 
-    def update(self, _id: str, _olds: dict, news: dict) -> UpdateResult:
-        self._load(news)
-        return UpdateResult(outs=news)
-
-    def _load(self, props: dict[str, Any]) -> None:
+    def act(self, props: dict[str, Any]) -> None:
         from envbuilder.images.load import ImageLoader
 
         ImageLoader(props["cluster"], kind=Kind(binary=props["kind"])).load(list(props["images"]))

@@ -42,9 +42,13 @@ def engine_env(backend_url: str) -> dict[str, str]:
     return env
 
 
-def workspace_dir(name: str | None) -> Path:
+def workspace_path(name: str | None) -> Path:
     """Where a stack's settings live between runs: its config holds the generated secrets."""
-    directory = state_home() / "workspaces" / (name or "_project")
+    return state_home() / "workspaces" / (name or "_project")
+
+
+def workspace_dir(name: str | None) -> Path:
+    directory = workspace_path(name)
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 
@@ -52,7 +56,7 @@ def workspace_dir(name: str | None) -> Path:
 def forget_workspace(name: str) -> None:
     import shutil
 
-    shutil.rmtree(state_home() / "workspaces" / name, ignore_errors=True)
+    shutil.rmtree(workspace_path(name), ignore_errors=True)
 
 
 def _workspace_options(backend_url: str | None, name: str | None = None):

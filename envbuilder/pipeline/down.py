@@ -14,7 +14,6 @@ from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import engine_error
 from envbuilder.pipeline.progress import Progress
 from envbuilder.state import ports as host_ports
-from envbuilder.state.home import state_home
 from envbuilder.state.locks import environment_lock
 from envbuilder.state.records import EnvironmentRecord, delete_record, find_record, list_records, save_record
 
@@ -77,8 +76,8 @@ def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: 
             Kind(binary=str(kind_binary)).delete(cluster_name(name))
         except EnvbuilderError as error:
             problems.append(str(error))
-    if docker_binary and _docker_running(docker_binary):
-        docker = Docker(binary=str(docker_binary))
+    docker = Docker(binary=str(docker_binary)) if docker_binary else None
+    if docker and docker.running():
         for container in docker.labelled("container", name):
             docker.remove_container(container)
         for volume in docker.labelled("volume", name):
@@ -109,11 +108,11 @@ def _forget_stack_of_a_gone_cluster(name: str, backend_url: str | None) -> None:
 
 def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None) -> list[str]:
     """Everything of the environment that still exists on this machine (and, on an existing cluster, in it)."""
-    from envbuilder.engine.workspace import stack_exists
+    from envbuilder.engine.workspace import stack_exists, workspace_path
 
     left = []
-    if (state_home() / "workspaces" / name).exists():
-        left.append(f"Pulumi workspace {state_home() / 'workspaces' / name}")
+    if workspace_path(name).exists():
+        left.append(f"Pulumi workspace {workspace_path(name)}")
     if record and record.target == "existing":
         left += [f"in {record.kube_context}: {obj}" for obj in _labelled_cluster_objects(name, record)]
     if find_record(name):
@@ -123,19 +122,13 @@ def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None
     if find_tool("pulumi") and stack_exists(name, backend_url):
         left.append(f"Pulumi stack {name}")
     kind_binary, docker_binary = find_tool("kind"), find_tool("docker")
-    if docker_binary and _docker_running(docker_binary):
+    docker = Docker(binary=str(docker_binary)) if docker_binary else None
+    if docker and docker.running():
         if kind_binary and Kind(binary=str(kind_binary)).exists(cluster_name(name)):
             left.append(f"kind cluster {cluster_name(name)}")
-        docker = Docker(binary=str(docker_binary))
         left += [f"container {c}" for c in docker.labelled("container", name)]
         left += [f"volume {v}" for v in docker.labelled("volume", name)]
     return left
-
-
-def _docker_running(docker_binary: Path) -> bool:
-    from envbuilder.cluster.commands import run
-
-    return run([str(docker_binary), "info", "--format", "{{.ServerVersion}}"], timeout=20).ok
 
 
 # What an environment creates outside its namespace, plus the namespace: all labelled with its name.

@@ -6,11 +6,9 @@ and volumes labelled `envbuilder.io/environment`, Pulumi stacks of the envbuilde
 
 from dataclasses import dataclass, field
 
-from envbuilder.cluster.commands import run
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
 from envbuilder.cluster.tools import find_tool
-from envbuilder.desired.meta import ENVIRONMENT_LABEL
 from envbuilder.errors import EnvbuilderError
 from envbuilder.pipeline.down import cluster_name, down
 from envbuilder.state import ports as host_ports
@@ -35,11 +33,11 @@ def plan_reap(backend_url: str | None = None) -> ReapPlan:
     plan = ReapPlan(expired=sorted(record.name for record in records if record.expired()))
     traced: set[str] = set(host_ports.owners())
     kind_binary, docker_binary = find_tool("kind"), find_tool("docker")
-    if docker_binary and run([str(docker_binary), "info"], timeout=20).ok:
-        docker = Docker(binary=str(docker_binary))
+    docker = Docker(binary=str(docker_binary)) if docker_binary else None
+    if docker and docker.running():
         for kind in ("container", "volume", "network"):
             for name in docker.labelled(kind):
-                traced.add(_environment_label(docker, kind, name))
+                traced.add(docker.environment_of(kind, name))
         if kind_binary:
             traced.update(c.removeprefix(CLUSTER_PREFIX) for c in Kind(binary=str(kind_binary)).clusters()
                           if c.startswith(CLUSTER_PREFIX))
@@ -62,12 +60,6 @@ def reap(backend_url: str | None = None, dry_run: bool = False) -> ReapPlan:
     if failures:
         raise EnvbuilderError("reap could not remove everything:\n  " + "\n  ".join(failures))
     return plan
-
-
-def _environment_label(docker: Docker, kind: str, name: str) -> str:
-    template = f'{{{{index .Config.Labels "{ENVIRONMENT_LABEL}"}}}}' if kind == "container" else f'{{{{index .Labels "{ENVIRONMENT_LABEL}"}}}}'
-    result = docker.runner([docker.binary, kind, "inspect", name, "--format", template], timeout=30)
-    return result.stdout.strip() if result.ok else ""
 
 
 def _stacks(backend_url: str | None) -> list[str]:

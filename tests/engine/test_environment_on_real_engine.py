@@ -113,13 +113,10 @@ def test_up_converges_f5_sync_fills_the_pools_and_down_leaves_nothing(control_pl
 
 def test_a_second_up_with_no_change_changes_nothing(control_plane, cli_env):
     assert envbuilder(cli_env, *up_args("again")).returncode == 0
-    started = time.monotonic()
     second = envbuilder(cli_env, *up_args("again"))
-    elapsed = time.monotonic() - started
     assert second.returncode == 0, second.stderr
     history = stack_history("again")
     assert set(history[0]["resourceChanges"]) == {"same"}, history[0]["resourceChanges"]
-    print(f"second up with no change: {elapsed:.1f}s")
 
     scaled = envbuilder(cli_env, "scale", "again", "web=3")
     assert scaled.returncode == 0, scaled.stderr
@@ -140,7 +137,6 @@ def test_an_interrupted_up_is_recovered_by_the_next_command(control_plane, cli_e
 
     again = envbuilder(cli_env, *up_args("killed"))
     assert again.returncode == 0, again.stdout + again.stderr
-    print(again.stderr)
     down = envbuilder(cli_env, "down", "killed")
     assert down.returncode == 0, down.stdout + down.stderr
 
