@@ -160,7 +160,9 @@ install_python_shim() {
 
 # ---------------------------------------------------------------- kubernetes control plane
 build_kube() {
-  local cmds=(kube-apiserver kube-controller-manager kube-scheduler)
+  # The control plane for the engine tests and, from the same build cache, what a kind node
+  # image needs besides it: one `go build` of them all links in parallel.
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl)
   have kubernetes "$KUBERNETES_VERSION" "${cmds[@]}" && return 0
   local w="$WORK/kubernetes-$KUBERNETES_VERSION"
   local ver="${KUBERNETES_VERSION#v}" minor major
@@ -185,11 +187,10 @@ for r in json.load(sys.stdin).get("Replace") or []:
   local ld="-s -w -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
   ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   ld+=" -X $pkg.gitCommit=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Hash": "\(.*\)",*/\1/p' | head -1)"
-  local c outs=()
-  for c in "${cmds[@]}"; do
-    step "go build $c" go build -o "$w/out/$c" -ldflags "$ld" "k8s.io/kubernetes/cmd/$c"
-    outs+=("$w/out/$c")
-  done
+  local c outs=() pkgs=()
+  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); outs+=("$w/out/$c"); done
+  mkdir -p "$w/out"
+  step "go build ${cmds[*]}" go build -o "$w/out/" -ldflags "$ld" "${pkgs[@]}"
   keep kubernetes "$KUBERNETES_VERSION" "${outs[@]}"
 }
 
@@ -254,7 +255,7 @@ run() {
       step "pulumi-resource-kubernetes $PULUMI_KUBERNETES_VERSION" build_pulumi_kubernetes ;;
     shim) step "pulumi-resource-pulumi-python shim" install_python_shim ;;
     engine) run kind; run pulumi; run pulumi-resource-kubernetes; run shim ;;
-    kube|kubernetes) step "kube-apiserver/controller-manager/scheduler $KUBERNETES_VERSION" build_kube ;;
+    kube|kubernetes) step "kubernetes $KUBERNETES_VERSION (control plane and node binaries)" build_kube ;;
     etcd) step "etcd" build_etcd ;;
     kwok) step "kwok $KWOK_VERSION" build_kwok ;;
     controlplane) run etcd; run kwok; run kube ;;
