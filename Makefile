@@ -4,10 +4,12 @@ PYTHON ?= python3
 PIP := $(VENV)/bin/pip
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: setup venv tools toolchain test test-fast test-engine benchmarks clean
+.PHONY: setup venv tools toolchain node-image test test-fast test-engine test-kind benchmarks clean
 
-## setup: the virtualenv with envbuilder and its test extras, and the external tools into .tools/bin
-setup: venv tools
+## setup: everything `make test` needs: the virtualenv, the external tools into .tools/bin, the test
+## control plane, and (where no container registry is reachable) the kind node image
+setup: venv tools toolchain
+	bash tools/node-image/build.sh --unless-registry
 
 venv: $(VENV)/.installed
 
@@ -25,6 +27,10 @@ tools:
 toolchain:
 	bash tools/toolchain/build.sh all
 
+## node-image: the kind node image built without any registry (tools/node-image/build.sh)
+node-image: venv
+	bash tools/node-image/build.sh
+
 ## test: the whole suite (real-component tests included; engine tests need the toolchain)
 test:
 	$(PYTEST)
@@ -35,6 +41,9 @@ test-fast:
 
 test-engine:
 	$(PYTEST) -m engine
+
+test-kind:
+	$(PYTEST) -m kind
 
 benchmarks:
 	$(VENV)/bin/python benchmarks/cli_startup.py

@@ -30,6 +30,11 @@ TargetOption = Annotated[
 KubeContextOption = Annotated[
     str | None, typer.Option("--kube-context", help="kubeconfig context for --target existing.")
 ]
+NodeImageOption = Annotated[
+    str | None,
+    typer.Option("--node-image", help="kind node image. Default: the profile's, else `make node-image`'s when built, "
+                 "else kind's published image for the profile's Kubernetes version."),
+]
 BackendOption = Annotated[
     str | None, typer.Option("--backend-url", help="Pulumi backend. Default: a local file backend in ~/.envbuilder.")
 ]
@@ -91,6 +96,7 @@ def up(
     target: TargetOption = "kind",
     kube_context: KubeContextOption = None,
     ttl: Annotated[str | None, typer.Option("--ttl", help="Time to live, e.g. 8h (default: the profile's).")] = None,
+    node_image: NodeImageOption = None,
     backend_url: BackendOption = None,
     smoke: Annotated[bool, typer.Option("--smoke/--no-smoke", help="Run the smoke checks after up.")] = True,
 ) -> None:
@@ -100,7 +106,7 @@ def up(
 
     request = EnvironmentRequest(
         services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
-        target=target, kube_context=kube_context, ttl=ttl, backend_url=backend_url,
+        target=target, kube_context=kube_context, ttl=ttl, node_image=node_image, backend_url=backend_url,
     )
     run_up(request, smoke=smoke)
 
@@ -183,6 +189,7 @@ def verify(
     revision: RevisionOption = None,
     target: TargetOption = "kind",
     kube_context: KubeContextOption = None,
+    node_image: NodeImageOption = None,
     backend_url: BackendOption = None,
 ) -> None:
     """Up, smoke, down in one command, with reports; down always runs. Exit 0 only when all passed."""
@@ -192,7 +199,7 @@ def verify(
 
     request = EnvironmentRequest(
         services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
-        target=target, kube_context=kube_context, backend_url=backend_url,
+        target=target, kube_context=kube_context, node_image=node_image, backend_url=backend_url,
     )
     run = run_verify(request, report_dir)
     failed = [check.name for check in run.checks if check.failed]

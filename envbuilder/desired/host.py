@@ -6,6 +6,8 @@ VM-based ones: both are containers on the cluster's Docker network.
 
 from dataclasses import dataclass, field
 
+import yaml
+
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_API_PORT, F5_MOCK, F5_USERNAME
 from envbuilder.desired.meta import ENVIRONMENT_LABEL, MANAGED_BY
@@ -14,7 +16,24 @@ from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 from envbuilder.state.records import HostPorts
 
 KIND_NETWORK = "kind"
-CALICO_POD_SUBNET = "192.168.0.0/16"
+POD_SUBNET = "192.168.0.0/16"  # Calico's default pool; kube-router takes each node's share of it
+CALICO_DAEMONSET = "calico-node"
+
+
+@dataclass(frozen=True)
+class KindNodes:
+    """What the host decides about the kind nodes before anything is created (pipeline/prerequisites)."""
+
+    image: str
+    # The pod network's DaemonSet (kube-system) when the node image installs its own as kind's
+    # default CNI; None: envbuilder applies Calico.
+    bundled_cni: str | None = None
+    # kubelet 1.35 refuses cgroup v1 hosts unless told otherwise.
+    cgroup_v1: bool = False
+
+    @property
+    def network_daemonset(self) -> str:
+        return self.bundled_cni or CALICO_DAEMONSET
 
 
 @dataclass(frozen=True)
@@ -48,20 +67,26 @@ def container_labels(spec: EnvironmentSpec, component: str) -> dict[str, str]:
     return {**MANAGED_BY, ENVIRONMENT_LABEL: spec.name, "envbuilder.io/component": component}
 
 
-def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None) -> dict:
-    """kind's own config: no default CNI (Calico replaces it), the broker's NodePort on the host."""
+def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None, nodes: KindNodes) -> dict:
+    """kind's own config: Calico instead of kind's default CNI unless the node image brings the
+    pod network, the broker's NodePort on the host, kubelet allowed on cgroup v1 hosts."""
     control_plane: dict = {"role": "control-plane"}
     if ports:
         control_plane["extraPortMappings"] = [
             {"containerPort": BROKER_NODE_PORT, "hostPort": ports.broker, "listenAddress": "127.0.0.1"}
         ]
-    return {
+    config: dict = {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": spec.cluster_name,
-        "networking": {"disableDefaultCNI": True, "podSubnet": CALICO_POD_SUBNET},
+        "networking": {"disableDefaultCNI": nodes.bundled_cni is None, "podSubnet": POD_SUBNET},
         "nodes": [control_plane] + [{"role": "worker"} for _ in range(spec.profile.workers)],
     }
+    if nodes.cgroup_v1:
+        config["kubeadmConfigPatches"] = [
+            yaml.safe_dump({"kind": "KubeletConfiguration", "failCgroupV1": False}, sort_keys=False)
+        ]
+    return config
 
 
 def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) -> ContainerSpec:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from envbuilder.components.f5sync import contract
 from envbuilder.desired.broker import broker_objects, broker_secret
 from envbuilder.desired.f5 import f5_endpoint_objects, f5_secret, f5_sync_objects
-from envbuilder.desired.host import ContainerSpec, classic_container, f5_container, kind_cluster_config
+from envbuilder.desired.host import ContainerSpec, KindNodes, classic_container, f5_container, kind_cluster_config
 from envbuilder.desired.meta import Object, metadata
 from envbuilder.desired.services import kubernetes_service, service_objects
 from envbuilder.errors import InputError
@@ -44,11 +44,13 @@ def desired_state(
     credentials: Credentials,
     ports: HostPorts | None = None,
     addresses: Mapping[str, str] | None = None,
+    nodes: KindNodes | None = None,
 ) -> DesiredState:
     """The whole environment for `spec`.
 
     `addresses` maps container names to their IPs on the cluster network, known once the
-    containers run; before that (render, preview) placeholders stand in.
+    containers run; before that (render, preview) placeholders stand in. `nodes` is what the
+    host decided about the kind nodes; without it (render), kind's published image and Calico.
     """
     if spec.classic and spec.target != "kind":
         names = ", ".join(s.name for s in spec.classic)
@@ -78,7 +80,9 @@ def desired_state(
         service_group.extend(classic_service_objects(spec, service, addresses.get(container.name)))
     groups["services"] = tuple(service_group)
     return DesiredState(
-        cluster=kind_cluster_config(spec, ports) if spec.target == "kind" else None,
+        cluster=kind_cluster_config(spec, ports, nodes or KindNodes(spec.profile.published_node_image))
+        if spec.target == "kind"
+        else None,
         containers=tuple(containers),
         secrets=tuple(secrets),
         groups=groups,

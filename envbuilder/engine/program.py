@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from envbuilder.desired import Credentials, desired_state
+from envbuilder.desired.host import KindNodes
 from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
@@ -26,7 +27,8 @@ class ProgramInputs:
     ports: HostPorts
     tools: dict[str, str]  # tool name -> path, for the dynamic providers
     kubeconfig: str  # where kind writes the cluster's kubeconfig, or the existing one
-    calico_manifest: str | None
+    nodes: KindNodes | None  # the kind target's node image and host facts
+    calico_manifest: str | None  # when envbuilder installs the pod network (the node image brings none)
     image_ids: dict[str, str]  # image -> ID, to load into kind
 
 
@@ -45,28 +47,33 @@ def register_environment(inputs: ProgramInputs) -> None:
     )
     credentials = passwords.apply(lambda pw: Credentials(broker_password=pw[0], f5_password=pw[1]))
     # Everything but the Secrets and the container addresses is known now.
-    plan = desired_state(spec, Credentials.placeholder(), inputs.ports)
+    plan = desired_state(spec, Credentials.placeholder(), inputs.ports, nodes=inputs.nodes)
 
     cluster_ready: list[pulumi.Resource] = []
     addresses: dict[str, pulumi.Output[str]] = {}
     if spec.target == "kind":
+        assert inputs.nodes is not None, "the kind target needs its node facts"
         cluster = KindCluster(
             "cluster",
             cluster_name=spec.cluster_name,
             config=plan.cluster or {},
-            node_image=spec.profile.node_image,
+            node_image=inputs.nodes.image,
             kubeconfig=inputs.kubeconfig,
             kind_binary=inputs.tools["kind"],
             timeout=spec.profile.timeouts.cluster,
         )
         provider = k8s.Provider("k8s", kubeconfig=Path(inputs.kubeconfig).as_posix(), context=cluster.context,
                                 opts=pulumi.ResourceOptions(depends_on=[cluster]))
-        calico = k8s.yaml.v2.ConfigFile(
-            "cni", file=inputs.calico_manifest, opts=pulumi.ResourceOptions(provider=provider)
-        )
+        # A node image that brings its own pod network has kind install it; otherwise Calico.
+        network: list[pulumi.Resource] = [cluster]
+        if inputs.calico_manifest:
+            network = [k8s.yaml.v2.ConfigFile(
+                "cni", file=inputs.calico_manifest, opts=pulumi.ResourceOptions(provider=provider)
+            )]
         ready = ClusterReady(
             "cni-ready", kubeconfig=inputs.kubeconfig, context=cluster.context, kubectl=inputs.tools["kubectl"],
-            timeout=spec.profile.timeouts.cni, opts=pulumi.ResourceOptions(depends_on=[calico]),
+            network_daemonset=inputs.nodes.network_daemonset, timeout=spec.profile.timeouts.cni,
+            opts=pulumi.ResourceOptions(depends_on=network),
         )
         images = ImagesLoaded(
             "images", cluster=spec.cluster_name, images=inputs.image_ids, kind_binary=inputs.tools["kind"],

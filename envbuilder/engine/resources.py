@@ -71,7 +71,7 @@ class _ActionProvider(ResourceProvider):
 
 
 class _ClusterReadyProvider(_ActionProvider):
-    """Waits until every node is Ready and Calico runs on each; explains a timeout."""
+    """Waits until the pod network runs on every node and every node is Ready; explains a timeout."""
 
     ID_KEY = "context"
 
@@ -79,7 +79,8 @@ class _ClusterReadyProvider(_ActionProvider):
         kubectl = [props["kubectl"], "--kubeconfig", props["kubeconfig"], "--context", props["context"]]
         timeout = f"{int(props['timeout'])}s"
         steps = [
-            (["-n", "kube-system", "rollout", "status", "daemonset/calico-node", f"--timeout={timeout}"], "Calico on every node"),
+            (["-n", "kube-system", "rollout", "status", f"daemonset/{props['network_daemonset']}", f"--timeout={timeout}"],
+             f"the pod network ({props['network_daemonset']}) on every node"),
             (["wait", "--for=condition=Ready", "nodes", "--all", f"--timeout={timeout}"], "nodes Ready"),
             (["-n", "kube-system", "rollout", "status", "deployment/coredns", f"--timeout={timeout}"], "cluster DNS"),
         ]
@@ -94,8 +95,9 @@ class _ClusterReadyProvider(_ActionProvider):
 
 class ClusterReady(Resource):
     def __init__(self, name: str, *, kubeconfig: pulumi.Input[str], context: pulumi.Input[str], kubectl: str,
-                 timeout: int, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"kubeconfig": kubeconfig, "context": context, "kubectl": kubectl, "timeout": timeout}
+                 network_daemonset: str, timeout: int, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"kubeconfig": kubeconfig, "context": context, "kubectl": kubectl,
+                 "network_daemonset": network_daemonset, "timeout": timeout}
         super().__init__(_ClusterReadyProvider(), name, props, opts)
 
 

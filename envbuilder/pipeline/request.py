@@ -20,6 +20,7 @@ class ResolvedRequest:
     overrides: dict[str, dict[str, str]]
     replicas: dict[str, int]
     backend_url: str | None
+    node_image: str | None  # --node-image (kind target)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class EnvironmentRequest:
     target: str = "kind"
     kube_context: str | None = None
     ttl: str | None = None
+    node_image: str | None = None
     backend_url: str | None = None
 
     def resolve(self) -> ResolvedRequest:
@@ -47,6 +49,8 @@ class EnvironmentRequest:
             raise InputError("--target existing needs --kube-context CONTEXT")
         if self.target == "kind" and self.kube_context:
             raise InputError("--kube-context applies to --target existing only")
+        if self.target == "existing" and self.node_image:
+            raise InputError("--node-image applies to --target kind only")
         profile = load_profile(stacks_dir(), self.profile)
         overrides = parse_overrides(self.overrides)
         if self.revision and self.revision_is_resolved:
@@ -66,4 +70,4 @@ class EnvironmentRequest:
             name=name, profile=profile, services=services, revision=revision,
             target=self.target, kube_context=self.kube_context,  # type: ignore[arg-type]
         )
-        return ResolvedRequest(spec, ttl, overrides, dict(self.replicas), self.backend_url)
+        return ResolvedRequest(spec, ttl, overrides, dict(self.replicas), self.backend_url, self.node_image)

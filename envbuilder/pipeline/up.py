@@ -13,7 +13,7 @@ from pathlib import Path
 from envbuilder.cli.console import err_console
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import engine_error, ensure_credentials
-from envbuilder.pipeline.prerequisites import check_prerequisites
+from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites
 from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
 from envbuilder.spec.environment import EnvironmentSpec
@@ -38,8 +38,8 @@ def up(request: EnvironmentRequest, *, smoke: bool = True) -> EnvironmentRecord:
                           f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
         with Progress(err_console) as progress:
             with progress.phase("prerequisites"):
-                prerequisites = check_prerequisites(spec)
-            record = _record_for(resolved, previous)
+                prerequisites = check_prerequisites(spec, resolved.node_image or (previous and previous.node_image))
+            record = _record_for(resolved, previous, prerequisites)
             try:
                 _apply(resolved, record, prerequisites, progress)
                 record.status = "ready"
@@ -72,9 +72,10 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
     return up(request, smoke=False)
 
 
-def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None) -> EnvironmentRecord:
+def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, prerequisites: Prerequisites) -> EnvironmentRecord:
     """The environment's record with its host ports, written before anything is created."""
     spec = resolved.spec
+    nodes = prerequisites.nodes
     wanted_vips = [service.name for service in spec.exposed]
     if previous:
         ports = previous.ports
@@ -85,6 +86,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None) -
         record = previous.model_copy(update={
             "services": [s.name for s in spec.services], "revision": spec.revision, "profile": spec.profile.name,
             "overrides": resolved.overrides, "replicas": resolved.replicas, "ports": ports, "status": "creating",
+            "node_image": nodes.image if nodes else None, "pod_network": nodes.network_daemonset if nodes else None,
         })
     else:
         allocated = host_ports.allocate(spec.name, 2 + len(wanted_vips))
@@ -100,6 +102,8 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None) -
             namespace=spec.namespace,
             kube_context=spec.kube_context if spec.target == "existing" else f"kind-{spec.cluster_name}",
             kubeconfig=str(_kubeconfig_path(spec)) if spec.target == "kind" else _user_kubeconfig(),
+            node_image=nodes.image if nodes else None,
+            pod_network=nodes.network_daemonset if nodes else None,
             ports=HostPorts(f5_api=allocated[0], broker=allocated[1], vips=dict(zip(wanted_vips, allocated[2:]))),
             overrides=resolved.overrides,
             replicas=resolved.replicas,
@@ -112,7 +116,7 @@ def _kubeconfig_path(spec: EnvironmentSpec):
     return state_home() / "kube" / f"{spec.name}.yaml"
 
 
-def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites, progress: Progress) -> None:
+def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: Prerequisites, progress: Progress) -> None:
     from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
     from envbuilder.engine.workspace import recover, select_stack
 
@@ -128,6 +132,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites, 
         ports=record.ports,
         tools=prerequisites.tools,
         kubeconfig=record.kubeconfig or _user_kubeconfig(),
+        nodes=prerequisites.nodes,
         calico_manifest=prerequisites.calico_manifest,
         image_ids=image_ids,
     )

@@ -1,4 +1,4 @@
-"""Checks of the cluster itself: every node Ready, Calico running on every node."""
+"""Checks of the cluster itself: every node Ready, the pod network's agent running on every node."""
 
 from typing import Any
 
@@ -7,7 +7,8 @@ from envbuilder.smoke.framework import Check, CheckFailed, Progress
 from envbuilder.smoke.kube import Kube
 
 NODES_DEADLINE = 30.0
-CALICO_DEADLINE = 60.0
+NETWORK_AGENTS_DEADLINE = 60.0
+NETWORK_AGENTS_CHECK = "network-agents"
 
 
 def node_ready(node: dict[str, Any]) -> bool:
@@ -71,11 +72,14 @@ def nodes_ready_check(kube: Kube, expected: int | None, deadline: float = NODES_
     return Check("nodes-ready", deadline, probe)
 
 
-def calico_check(kube: Kube, namespace: str, deadline: float = CALICO_DEADLINE) -> Check:
-    """A Ready calico-node pod on every node: the DaemonSet's own counts can lag behind a new node."""
+def network_agents_check(
+    kube: Kube, daemonset_name: str, namespace: str = "kube-system", deadline: float = NETWORK_AGENTS_DEADLINE
+) -> Check:
+    """A Ready pod of the pod network's DaemonSet (calico-node, kube-router) on every node: the
+    DaemonSet's own counts can lag behind a new node."""
 
     async def attempt() -> str:
-        daemonset = await kube.get(f"/apis/apps/v1/namespaces/{namespace}/daemonsets/calico-node")
+        daemonset = await kube.get(f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{daemonset_name}")
         labels = daemonset["spec"]["selector"].get("matchLabels", {})
         selector = ",".join(f"{key}={value}" for key, value in labels.items())
         pods = (await kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=selector))["items"]
@@ -83,22 +87,22 @@ def calico_check(kube: Kube, namespace: str, deadline: float = CALICO_DEADLINE) 
         ready_on = {pod["spec"].get("nodeName") for pod in pods if pod_ready(pod)}
         uncovered = [node for node in nodes if node not in ready_on]
         if not uncovered:
-            return f"calico-node Ready on all {len(nodes)} nodes"
+            return f"{daemonset_name} Ready on all {len(nodes)} nodes"
         status = daemonset.get("status", {})
         diagnosis = [
             (
-                f"DaemonSet {namespace}/calico-node: desired {status.get('desiredNumberScheduled', '?')}, "
+                f"DaemonSet {namespace}/{daemonset_name}: desired {status.get('desiredNumberScheduled', '?')}, "
                 f"ready {status.get('numberReady', '?')}, unavailable {status.get('numberUnavailable', 0)}"
             )
         ]
         for node in uncovered:
             on_node = [pod for pod in pods if pod["spec"].get("nodeName") == node]
             if not on_node:
-                diagnosis.append(f"node {node}: no calico-node pod")
+                diagnosis.append(f"node {node}: no {daemonset_name} pod")
             diagnosis += [await pod_evidence(kube, namespace, pod) for pod in on_node]
-        raise CheckFailed(f"calico-node not Ready on {', '.join(uncovered)}", "\n".join(diagnosis))
+        raise CheckFailed(f"{daemonset_name} not Ready on {', '.join(uncovered)}", "\n".join(diagnosis))
 
     async def probe(progress: Progress) -> str:
         return await progress.retry(attempt)
 
-    return Check("calico-nodes", deadline, probe)
+    return Check(NETWORK_AGENTS_CHECK, deadline, probe)

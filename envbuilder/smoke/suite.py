@@ -3,7 +3,7 @@
 import httpx
 
 from envbuilder.smoke.broker import broker_check
-from envbuilder.smoke.cluster import calico_check, nodes_ready_check
+from envbuilder.smoke.cluster import NETWORK_AGENTS_CHECK, network_agents_check, nodes_ready_check
 from envbuilder.smoke.f5 import pool_check, vip_check
 from envbuilder.smoke.framework import Check, run_checks, skipped_check
 from envbuilder.smoke.kube import Kube, load_kubeconfig
@@ -21,7 +21,11 @@ from envbuilder.state.records import EnvironmentRecord
 
 def smoke_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
     namespace = target.namespace
-    checks = [nodes_ready_check(kube, target.node_count), calico_check(kube, target.calico_namespace)]
+    checks = [nodes_ready_check(kube, target.node_count)]
+    if target.network_daemonset:
+        checks.append(network_agents_check(kube, target.network_daemonset))
+    else:
+        checks.append(skipped_check(NETWORK_AGENTS_CHECK, "the cluster's pod network is not envbuilder's"))
     if target.probe_image:
         checks += [
             pod_network_check(kube, namespace, target.probe_image),

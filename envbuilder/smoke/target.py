@@ -61,7 +61,7 @@ class SmokeTarget:
     services: tuple[ServiceTarget, ...]
     rpc: RpcRoute | None
     probe_image: str | None  # an image with python3 already on the nodes, for the DNS and pod network probes
-    calico_namespace: str = "kube-system"
+    network_daemonset: str | None = None  # the pod network's agents (kube-system) envbuilder installed
 
     def service(self, name: str) -> ServiceTarget | None:
         return next((service for service in self.services if service.name == name), None)
@@ -161,4 +161,5 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
         rpc=RpcRoute(via="web", path="/work", worker="worker") if {"web", "worker"} <= names else None,
         # Every service image is built on the same Python base and is already on the nodes.
         probe_image=image_name(entries[0].name, record.revision) if entries else None,
+        network_daemonset=record.pod_network,
     )

@@ -44,6 +44,8 @@ class Profile(_Strict):
     kubernetes_version: str = Field(pattern=r"^v1\.\d+\.\d+$")
     workers: int = Field(1, ge=0, le=10)
     calico_version: str = Field(pattern=r"^v3\.\d+\.\d+$")
+    # kind node image; unset: the one `make node-image` built when Docker has it, else kind's published one.
+    node_image: str | None = None
     ttl: timedelta = timedelta(hours=8)
     timeouts: Timeouts = Timeouts()
     broker: Broker = Broker()
@@ -56,8 +58,13 @@ class Profile(_Strict):
         return parse_duration(value) if isinstance(value, str) else value
 
     @property
-    def node_image(self) -> str:
+    def published_node_image(self) -> str:
         return f"kindest/node:{self.kubernetes_version}"
+
+    @property
+    def local_node_image(self) -> str:
+        """What tools/node-image/build.sh builds for this version where no registry is reachable."""
+        return f"envbuilder/kind-node:{self.kubernetes_version}"
 
 
 def load_profile(stacks_dir: Path, name: str) -> Profile:

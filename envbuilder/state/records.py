@@ -50,6 +50,10 @@ class EnvironmentRecord(BaseModel):
     namespace: str
     kube_context: str | None = None
     kubeconfig: str | None = None
+    node_image: str | None = None  # the kind target's
+    # The pod network's DaemonSet in kube-system, which the smoke checks expect on every node
+    # (the kind target's; an existing cluster's network is its owner's business).
+    pod_network: str | None = None
     ports: HostPorts
     overrides: dict[str, dict[str, str]] = {}
     replicas: dict[str, int] = {}

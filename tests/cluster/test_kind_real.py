@@ -12,7 +12,7 @@ from envbuilder.cluster.commands import CommandFailed
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
 from envbuilder.cluster.tools import find_tool
-from envbuilder.desired.host import kind_cluster_config
+from envbuilder.desired.host import KindNodes, kind_cluster_config
 from tests.support.docker import empty_image, require_docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -42,7 +42,8 @@ def test_a_failed_create_says_why_and_leaves_no_cluster(kind, tmp_path):
     spec = EnvironmentSpec(name="kindfail", profile=profile, revision="abc",
                            services=resolve_services(load_catalog(stacks / "services"), ["web"], profile, "abc"))
     with pytest.raises(CommandFailed) as raised:
-        kind.create(spec.cluster_name, kind_cluster_config(spec, None), empty_image(), tmp_path / "kubeconfig", 180)
+        config = kind_cluster_config(spec, None, KindNodes(empty_image()))
+        kind.create(spec.cluster_name, config, empty_image(), tmp_path / "kubeconfig", 180)
     message = str(raised.value)
     assert "creating kind cluster envbuilder-kindfail failed" in message
     assert "ERROR" in message  # kind's own explanation travels with it

@@ -3,9 +3,11 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from envbuilder.components.f5sync import contract
 from envbuilder.desired import Credentials, desired_state
+from envbuilder.desired.host import KindNodes
 from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION
 from envbuilder.errors import InputError
 from envbuilder.spec.catalog import load_catalog
@@ -163,3 +165,19 @@ def test_classic_services_need_the_kind_target(tmp_path):
     (tmp_path / "legacy.yaml").write_text("name: legacy\nruntime: classic\nbuild: {context: x}\nport: 80\n")
     with pytest.raises(InputError, match="need the kind target"):
         desired_state(make_spec(names=("legacy",), target="existing", catalog=load_catalog(tmp_path)), SECRETS)
+
+
+def test_kind_config_lets_kubelet_run_on_cgroup_v1_hosts_only_where_needed():
+    on_v1 = desired_state(make_spec(), SECRETS, nodes=KindNodes("kindest/node:v1.35.4", cgroup_v1=True)).cluster
+    on_v2 = desired_state(make_spec(), SECRETS, nodes=KindNodes("kindest/node:v1.35.4")).cluster
+    assert [yaml.safe_load(patch) for patch in on_v1["kubeadmConfigPatches"]] == [
+        {"kind": "KubeletConfiguration", "failCgroupV1": False}
+    ]
+    assert "kubeadmConfigPatches" not in on_v2
+
+
+def test_kind_installs_the_pod_network_only_when_the_node_image_brings_one():
+    calico = desired_state(make_spec(), SECRETS, nodes=KindNodes("kindest/node:v1.35.4")).cluster
+    bundled = desired_state(make_spec(), SECRETS, nodes=KindNodes("envbuilder/kind-node:v1.35.4", "kube-router")).cluster
+    assert calico["networking"]["disableDefaultCNI"] is True
+    assert bundled["networking"]["disableDefaultCNI"] is False

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pulumi
 
+from envbuilder.desired.host import KindNodes
 from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, register_environment
 from envbuilder.spec.catalog import load_catalog
 from envbuilder.spec.environment import EnvironmentSpec, resolve_services
@@ -31,7 +32,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def run_program(target: str) -> RecordingMocks:
+def run_program(target: str, bundled_cni: str | None = None, node_image: str = "kindest/node:v1.35.4") -> RecordingMocks:
     profile = load_profile(STACKS, "default")
     services = resolve_services(load_catalog(STACKS / "services"), ["web", "worker"], profile, "abc1234")
     spec = EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", target=target,
@@ -39,7 +40,9 @@ def run_program(target: str) -> RecordingMocks:
     inputs = ProgramInputs(
         spec=spec, ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}),
         tools={"kind": "/bin/kind", "docker": "/bin/docker", "kubectl": "/bin/kubectl"},
-        kubeconfig="/tmp/kubeconfig", calico_manifest="/tmp/calico.yaml", image_ids={"envbuilder/web:abc1234": "sha256:1"},
+        kubeconfig="/tmp/kubeconfig", image_ids={"envbuilder/web:abc1234": "sha256:1"},
+        nodes=KindNodes(bundled_cni=bundled_cni, image=node_image) if target == "kind" else None,
+        calico_manifest=None if bundled_cni or target != "kind" else "/tmp/calico.yaml",
     )
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="envbuilder", stack="dev", preview=False)
@@ -73,6 +76,17 @@ def test_on_kind_the_cluster_cni_images_and_containers_come_before_the_kubernete
     assert kinds.count("Deployment") == 2
     endpoints = next(o for o in groups["f5"].inputs["objs"] if o["kind"] == "Endpoints")
     assert endpoints["subsets"][0]["addresses"] == [{"ip": "172.18.0.5"}]  # the F5 container's address
+
+
+def test_a_node_image_that_brings_its_pod_network_gets_no_calico_and_kind_installs_it():
+    mocks = run_program("kind", bundled_cni="kube-router", node_image="envbuilder/kind-node:v1.35.4")
+    found = names_by_type(mocks)
+    assert "kubernetes:yaml/v2:ConfigFile" not in found
+    cluster = next(a for a in mocks.registered if a.name == "cluster")
+    assert cluster.inputs["node_image"] == "envbuilder/kind-node:v1.35.4"
+    assert cluster.inputs["config"]["networking"]["disableDefaultCNI"] is False
+    ready = next(a for a in mocks.registered if a.name == "cni-ready")
+    assert ready.inputs["network_daemonset"] == "kube-router"
 
 
 def test_secrets_carry_the_generated_passwords_and_nothing_else_does():

@@ -28,7 +28,7 @@ def check(name: str, status: CheckStatus, start: float, end: float, summary: str
 def sample_run() -> SmokeRun:
     checks = (
         check("nodes-ready", CheckStatus.PASSED, 160, 160.2, "2 nodes Ready: demo-control-plane, demo-worker"),
-        check("calico-nodes", CheckStatus.PASSED, 160, 160.3, "calico-node Ready on all 2 nodes"),
+        check("network-agents", CheckStatus.PASSED, 160, 160.3, "calico-node Ready on all 2 nodes"),
         check(
             "pod-network",
             CheckStatus.PASSED,

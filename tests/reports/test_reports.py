@@ -23,7 +23,7 @@ def test_junit_has_one_testsuite_per_run_and_one_testcase_per_check_counted_righ
     cases = suite.findall("testcase")
     assert [case.get("name") for case in cases] == [
         "nodes-ready",
-        "calico-nodes",
+        "network-agents",
         "pod-network",
         "f5-pool:web",
         "broker-round-trip",

@@ -182,4 +182,5 @@ class LocalEnvironment:
             ),
             rpc=RpcRoute(via="web", path="/work", worker="worker"),
             probe_image="envbuilder/web:local",
+            network_daemonset="calico-node",
         )

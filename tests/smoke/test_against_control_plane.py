@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from envbuilder.smoke.cluster import calico_check, nodes_ready_check
+from envbuilder.smoke.cluster import network_agents_check, nodes_ready_check
 from envbuilder.smoke.kube import Kube, load_kubeconfig
 from envbuilder.smoke.probes import pod_network_check
 from envbuilder.smoke.result import CheckStatus
@@ -77,7 +77,7 @@ def test_calico_passes_once_the_daemonset_has_a_ready_pod_on_every_node(control_
             },
         },
     )
-    result = run_one(calico_check(kube(), "kube-system", deadline=60))
+    result = run_one(network_agents_check(kube(), "calico-node", deadline=60))
     assert result.status is CheckStatus.PASSED, result.diagnosis
     assert result.summary == "calico-node Ready on all 2 nodes"
 

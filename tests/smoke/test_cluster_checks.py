@@ -1,6 +1,6 @@
 """Nodes and Calico against a stand-in Kubernetes API (no real control plane binaries on this machine yet)."""
 
-from envbuilder.smoke.cluster import calico_check, nodes_ready_check
+from envbuilder.smoke.cluster import network_agents_check, nodes_ready_check
 from envbuilder.smoke.result import CheckStatus
 from tests.smoke.conftest import run_one
 from tests.smoke.fake_kube import event, node, pod
@@ -49,7 +49,7 @@ def _calico(fake, worker_pod):
 
 def test_calico_passes_with_a_ready_calico_node_pod_on_every_node(kube, fake):
     _calico(fake, pod("calico-node-b", "demo-worker", CALICO))
-    result = run_one(calico_check(kube, "kube-system"))
+    result = run_one(network_agents_check(kube, "calico-node"))
     assert result.status is CheckStatus.PASSED, result.diagnosis
     assert result.summary == "calico-node Ready on all 2 nodes"
 
@@ -81,7 +81,7 @@ def test_calico_fails_with_the_crashing_pods_state_events_and_log(kube, fake):
     fake.logs["/api/v1/namespaces/kube-system/pods/calico-node-b"] = (
         "starting\nfailed to reach the datastore: connection refused\n"
     )
-    result = run_one(calico_check(kube, "kube-system", deadline=0.5))
+    result = run_one(network_agents_check(kube, "calico-node", deadline=0.5))
     assert result.status is CheckStatus.FAILED
     assert "calico-node not Ready on demo-worker" in result.summary
     for evidence in (
@@ -96,6 +96,6 @@ def test_calico_fails_with_the_crashing_pods_state_events_and_log(kube, fake):
 
 def test_calico_fails_naming_a_node_without_any_calico_pod(kube, fake):
     _calico(fake, pod("calico-node-b", "demo-control-plane", CALICO))
-    result = run_one(calico_check(kube, "kube-system", deadline=0.5))
+    result = run_one(network_agents_check(kube, "calico-node", deadline=0.5))
     assert result.status is CheckStatus.FAILED
     assert "node demo-worker: no calico-node pod" in result.diagnosis

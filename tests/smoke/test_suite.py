@@ -15,7 +15,7 @@ from tests.smoke.local_environment import LocalEnvironment
 
 EXPECTED_CHECKS = [
     "nodes-ready",
-    "calico-nodes",
+    "network-agents",
     "pod-network",
     "cluster-dns",
     "broker-round-trip",
@@ -73,7 +73,7 @@ def test_checks_that_cannot_apply_are_listed_as_skipped_with_their_reason(tmp_pa
     checks = smoke_checks(target, Kube(load_kubeconfig(target.kubeconfig), fake.transport()))
     assert [check.name for check in checks] == [
         "nodes-ready",
-        "calico-nodes",
+        "network-agents",
         "pod-network",
         "cluster-dns",
         "broker-round-trip",
@@ -83,7 +83,7 @@ def test_checks_that_cannot_apply_are_listed_as_skipped_with_their_reason(tmp_pa
     skipped = {
         check.name: run_one(check)
         for check in checks
-        if check.name not in ("nodes-ready", "calico-nodes", "health:web")
+        if check.name not in ("nodes-ready", "network-agents", "health:web")
     }
     assert {name: (result.status, result.summary) for name, result in skipped.items()} == {
         "pod-network": (CheckStatus.SKIPPED, "no service image on the nodes to run a probe pod with"),

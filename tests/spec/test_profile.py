@@ -14,7 +14,17 @@ def test_shipped_profiles_load():
     nightly = load_profile(STACKS, "nightly")
     assert default.ttl == timedelta(hours=8)
     assert nightly.workers >= 2
-    assert default.node_image == f"kindest/node:{default.kubernetes_version}"
+    assert default.node_image is None  # chosen at up: the locally built image, else kind's published one
+    assert default.published_node_image == f"kindest/node:{default.kubernetes_version}"
+
+
+def test_the_default_profile_runs_the_kubernetes_version_the_offline_node_image_is_built_for():
+    pins = dict(
+        line.split("=", 1) for line in (STACKS.parent / "tools" / "toolchain" / "versions.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    for name in ("default", "nightly"):
+        assert load_profile(STACKS, name).kubernetes_version == pins["KUBERNETES_VERSION"]
 
 
 @pytest.mark.parametrize(("text", "expected"), [("8h", timedelta(hours=8)), ("90m", timedelta(minutes=90)),

@@ -4,6 +4,7 @@
 #
 #   bash tools/toolchain/build.sh engine        # kind, pulumi, pulumi-resource-kubernetes (+ python shim)
 #   bash tools/toolchain/build.sh controlplane  # kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok
+#   bash tools/toolchain/build.sh node          # what a kind node image needs: kube binaries, etcd, coredns, kube-router, pause
 #   bash tools/toolchain/build.sh all
 #   bash tools/toolchain/build.sh kind pulumi   # single pieces also work
 #
@@ -246,6 +247,44 @@ build_kwok() {
   install -m 0644 "$stages" "$BIN/kwok-stages.yaml"
 }
 
+# ---------------------------------------------------------------- kind node image pieces
+# What a kind node image needs beyond the Kubernetes binaries (tools/node-image/build.sh
+# assembles them). CoreDNS at the version kubeadm deploys for KUBERNETES_VERSION.
+build_coredns() {
+  local version; version="$(coredns_version)"
+  have coredns "$version" coredns && return 0
+  local out="$WORK/coredns-$version/out"; mkdir -p "$out"
+  GOBIN="$out" go install -ldflags "-s -w" "github.com/coredns/coredns@$version"
+  keep coredns "$version" "$out/coredns"
+}
+
+# kubeadm names its CoreDNS image registry.k8s.io/coredns/coredns:vX.Y.Z.
+coredns_version() {
+  "$BIN/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERSION" 2>/dev/null \
+    | sed -n 's|.*/coredns:\(v[0-9.]*\)$|\1|p'
+}
+
+# The offline lane's pod network (see docs/node-image.md for why not Calico here).
+build_kube_router() {
+  have kube-router "$KUBE_ROUTER_VERSION" kube-router && return 0
+  local out="$WORK/kube-router-$KUBE_ROUTER_VERSION/out"; mkdir -p "$out"
+  GOBIN="$out" go install -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+    "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+  keep kube-router "$KUBE_ROUTER_VERSION" "$out/kube-router"
+}
+
+# The sandbox ("pause") binary, from the C source in the Kubernetes module, linked statically.
+build_pause() {
+  have pause "$KUBERNETES_VERSION" pause && return 0
+  command -v cc >/dev/null || die "a C compiler is needed for pause (apt-get install gcc libc6-dev)"
+  local kdir out="$WORK/pause-$KUBERNETES_VERSION"; mkdir -p "$out"
+  kdir="$(moddir "k8s.io/kubernetes@$KUBERNETES_VERSION")"
+  local version; version="$(sed -n 's/^TAG ?= *//p' "$kdir/build/pause/Makefile")"
+  cc -Os -Wall -Werror -static -DVERSION="v$version-envbuilder" -o "$out/pause" "$kdir/build/pause/linux/pause.c"
+  strip "$out/pause"
+  keep pause "$KUBERNETES_VERSION" "$out/pause"
+}
+
 # ---------------------------------------------------------------- targets
 run() {
   case "$1" in
@@ -259,10 +298,14 @@ run() {
     etcd) step "etcd" build_etcd ;;
     kwok) step "kwok $KWOK_VERSION" build_kwok ;;
     controlplane) run etcd; run kwok; run kube ;;
+    coredns) step "coredns for kubernetes $KUBERNETES_VERSION" build_coredns ;;
+    kube-router) step "kube-router $KUBE_ROUTER_VERSION" build_kube_router ;;
+    pause) step "pause" build_pause ;;
+    node) run kube; run etcd; run coredns; run kube-router; run pause ;;
     all) run engine; run controlplane ;;
     prune)  # drop the build cache and wrapper copies (GBs); finished binaries and modules stay
       step "prune build cache" bash -c 'chmod -R u+w "$1" 2>/dev/null; rm -rf "$1" "$2"' _ "$GOCACHE" "$WORK" ;;
-    *) die "unknown target '$1' (engine, controlplane, all, prune, kind, pulumi, pulumi-resource-kubernetes, shim, kube, etcd, kwok)" ;;
+    *) die "unknown target '$1' (engine, controlplane, node, all, prune, kind, pulumi, pulumi-resource-kubernetes, shim, kube, etcd, kwok, coredns, kube-router, pause)" ;;
   esac
 }
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Host preparation for development and CI machines (run as root): start the Docker engine
+# when it is not running, and where privileged containers cannot start (no CAP_SYS_RESOURCE
+# in the host's capability bounding set, as on some VMs), make dockerd's default runtime a
+# runc wrapper that leaves out that one capability. kind and envbuilder then run unmodified.
+# See docs/troubleshooting.md ("privileged containers fail").
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+RUNTIME_NAME=envbuilder-runc
+WRAPPER=/usr/local/libexec/envbuilder/runc-keep-privileged
+DAEMON_JSON=/etc/docker/daemon.json
+CAP_SYS_RESOURCE=24
+
+log() { printf '[prepare-docker] %s\n' "$*" >&2; }
+
+lacks_sys_resource() {
+  local bounding; bounding="$(awk '/^CapBnd:/ {print $2}' /proc/self/status)"
+  (( (16#$bounding >> CAP_SYS_RESOURCE & 1) == 0 ))
+}
+
+# Register the wrapper as the default runtime; prints "changed" when daemon.json changed.
+register_wrapper() {
+  install -D -m 0755 "$HERE/runc-keep-privileged" "$WRAPPER"
+  mkdir -p "$(dirname "$DAEMON_JSON")"
+  python3 - "$DAEMON_JSON" "$RUNTIME_NAME" "$WRAPPER" <<'PY'
+import json, os, sys
+path, name, wrapper = sys.argv[1:]
+config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+wanted = {**config, "runtimes": {**config.get("runtimes", {}), name: {"path": wrapper}}, "default-runtime": name}
+if wanted != config:
+    with open(path + ".tmp", "w") as file:
+        json.dump(wanted, file, indent=2)
+    os.replace(path + ".tmp", path)
+    print("changed")
+PY
+}
+
+changed=""
+if lacks_sys_resource; then
+  command -v runc >/dev/null || { log "runc is not installed (apt-get install docker.io)"; exit 1; }
+  changed="$(register_wrapper)"
+fi
+
+if docker info >/dev/null 2>&1; then
+  if [[ -n "$changed" ]]; then
+    log "reloading dockerd: default runtime $RUNTIME_NAME (privileged containers without CAP_SYS_RESOURCE)"
+    pkill -HUP -x dockerd
+    sleep 1
+  fi
+else
+  command -v dockerd >/dev/null || { log "dockerd is not installed (apt-get install docker.io)"; exit 1; }
+  log "starting dockerd (log: /var/log/dockerd.log)"
+  (dockerd >>/var/log/dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null || { log "dockerd did not start; see /var/log/dockerd.log"; exit 1; }
+fi
+log "docker $(docker info --format '{{.ServerVersion}}'), default runtime $(docker info --format '{{.DefaultRuntime}}')"
