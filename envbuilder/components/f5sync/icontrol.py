@@ -27,7 +27,14 @@ T = TypeVar("T")
 
 
 class F5Error(Exception):
-    """The F5 refused a call, could not be reached within the retry budget, or gave an answer f5-sync cannot use."""
+    """The F5 could not be reached within the retry budget, or gave an answer f5-sync cannot use."""
+
+
+class F5Refused(F5Error):
+    """The F5 answered one call with an error that retrying at once would not change (a 4xx).
+
+    It concerns that call's object, not the F5 as a whole, so the other objects can go ahead.
+    """
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,7 @@ class IControlClient:
                     continue
                 if response.status_code not in RETRYABLE_STATUSES:
                     self._metrics.f5_errors.labels(reason).inc()
-                    raise F5Error(f"{operation}: {method} {path} answered {response.status_code}: {detail}")
+                    raise F5Refused(f"{operation}: {method} {path} answered {response.status_code}: {detail}")
             self._metrics.f5_errors.labels(reason).inc()
             attempt += 1
             if attempt >= self._attempts:
