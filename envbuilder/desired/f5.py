@@ -6,6 +6,7 @@ namespaced kinds in the environment's namespace, a ClusterRole for nodes only.
 
 from envbuilder.components.f5sync import contract
 from envbuilder.desired.meta import Object, http_probe, metadata, secret, selector, workload
+from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec
 
 F5 = "f5"
@@ -13,7 +14,6 @@ F5_SYNC = "f5-sync"
 F5_MOCK = "f5-mock"
 F5_SECRET = "f5-credentials"
 F5_USERNAME = "admin"
-F5_API_PORT = 443
 F5_PARTITION = "Common"
 F5_VIP_ADDRESS = "0.0.0.0"  # the mock's virtual servers listen on every address of its container
 F5_SYNC_METRICS_PORT = contract.DEFAULT_HTTP_PORT

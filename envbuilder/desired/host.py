@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import yaml
 
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
-from envbuilder.desired.f5 import F5_API_PORT, F5_MOCK, F5_USERNAME
+from envbuilder.desired.f5 import F5_MOCK, F5_USERNAME
 from envbuilder.desired.meta import ENVIRONMENT_LABEL, MANAGED_BY
 from envbuilder.desired.services import service_settings
+from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 from envbuilder.state.records import HostPorts
 

@@ -11,6 +11,10 @@ from envbuilder.spec.loading import load_yaml_model
 
 SERVICE_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+F5_API_PORT = 443  # iControl REST of the environment's F5
+# The F5's virtual servers listen on every address of the F5 (F5_VIP_ADDRESS 0.0.0.0), so a
+# virtual on a port the F5 itself serves would take it over, or fail to listen.
+RESERVED_VIP_PORTS = {F5_API_PORT: "the F5's iControl REST API listens there"}
 
 
 class _Strict(BaseModel):
@@ -42,6 +46,13 @@ class Expose(_Strict):
     vip_port: int = Field(ge=1, le=65535)
     mode: Literal["nodeport", "cluster"] = "nodeport"
     partition: str = "Common"
+
+    @field_validator("vip_port")
+    @classmethod
+    def _not_reserved(cls, port: int) -> int:
+        if port in RESERVED_VIP_PORTS:
+            raise ValueError(f"{port} is reserved: {RESERVED_VIP_PORTS[port]}")
+        return port
 
 
 class SmokeCheck(_Strict):
@@ -126,9 +137,18 @@ def load_catalog(directory: Path) -> Catalog:
     if not directory.is_dir():
         raise InputError(f"service catalog directory {directory} does not exist")
     entries: dict[str, ServiceEntry] = {}
+    vip_ports: dict[int, Path] = {}  # every service's virtual shares the F5's one VIP address
     for path in sorted(directory.glob("*.yaml")):
         entry = load_yaml_model(path, ServiceEntry)
         if entry.name != path.stem:
             raise InputError(f"{path}: name: {entry.name!r} must match the file name {path.stem!r}")
+        if entry.expose is not None:
+            port = entry.expose.vip_port
+            if port in vip_ports:
+                raise InputError(
+                    f"{path}: expose.vip_port: {port} is already the VIP port of {vip_ports[port].stem} "
+                    f"({vip_ports[port]}); two virtual servers cannot listen on one port"
+                )
+            vip_ports[port] = path
         entries[entry.name] = entry
     return Catalog(entries)

@@ -8,7 +8,10 @@ from envbuilder.components.f5sync.diff import (
     DeleteVirtual,
     RemoveMember,
     UpdateVirtual,
+    depends_on,
     plan,
+    pool_ref,
+    virtual_ref,
 )
 from envbuilder.components.f5sync.model import F5State, Member, Pool, Virtual
 
@@ -74,3 +77,11 @@ def test_a_virtual_name_owned_by_others_is_reported_while_the_pool_is_still_mana
     result = plan(F5State(), desired, foreign_pools=NONE, foreign_virtuals=frozenset({("Common", "shop_web")}))
     assert result.operations == (CreatePool(pool(A)),)
     assert result.conflicts == ("virtual /Common/shop_web exists and is not ours",)
+
+
+def test_an_operation_waits_on_its_own_object_and_a_virtual_also_on_its_pool():
+    web_pool, web_virtual = pool_ref("Common", "shop_web_80"), virtual_ref("Common", "shop_web")
+    assert depends_on(RemoveMember("Common", "shop_web_80", A)) == {web_pool}
+    assert depends_on(CreateVirtual(virtual())) == {web_virtual, web_pool}
+    assert depends_on(UpdateVirtual(virtual("shop_web_8080"))) == {web_virtual, pool_ref("Common", "shop_web_8080")}
+    assert depends_on(DeleteVirtual("Common", "shop_web")) == {web_virtual}

@@ -1,6 +1,5 @@
 """The HTML report as a browser renders it: headless Chromium takes a screenshot."""
 
-import shutil
 import struct
 import subprocess
 import zlib
@@ -9,6 +8,7 @@ import pytest
 
 from envbuilder.reports import HTML_FILE, write_reports
 from tests.reports.sample import sample_run
+from tests.support.tools import installed_tool
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +55,7 @@ def count_colour(rows: list[bytes], pixel: int, rgb: str) -> int:
 
 
 def test_the_page_renders_in_headless_chromium_with_its_timeline(tmp_path):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    chromium = installed_tool("chromium", package="chromium")
     write_reports(tmp_path, sample_run())
     screenshot = tmp_path / "report.png"
     subprocess.run(

@@ -1,6 +1,7 @@
 """web and worker as real processes against a real RabbitMQ: the request/reply path and its failure modes."""
 
 import asyncio
+import json
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
@@ -123,6 +124,45 @@ def test_sigterm_finishes_in_flight_work_and_exits_cleanly(rabbitmq, start_servi
     assert worker.wait_exit() == 0
     assert web.wait_exit() == 0
     assert messages_waiting(rabbitmq.amqp_url, work_queue) == 0  # acknowledged, not handed back
+
+
+def test_a_message_that_fails_is_retried_then_dead_lettered_and_the_next_one_is_served(
+    rabbitmq, start_service, work_queue
+):
+    worker = start_service("worker", MAX_ATTEMPTS="3", PREFETCH="1").wait_healthy()
+
+    async def scenario() -> tuple[aio_pika.abc.AbstractIncomingMessage, aio_pika.abc.AbstractIncomingMessage]:
+        async with await aio_pika.connect(rabbitmq.amqp_url) as connection:
+            channel = await connection.channel()
+            replies = await channel.declare_queue(exclusive=True)
+            # Not UTF-8: decoding the payload raises inside the worker's handler.
+            for body, correlation_id in ((b"\xff\xfe", "poison"), (b"next", "next")):
+                await channel.default_exchange.publish(
+                    aio_pika.Message(body, correlation_id=correlation_id, reply_to=replies.name, expiration=60),
+                    routing_key=work_queue,
+                )
+            answer = await next_message(replies)
+            dead_letters = await channel.declare_queue(f"{work_queue}.dead-letter", passive=True)
+            return answer, await next_message(dead_letters)
+
+    answer, dead = asyncio.run(scenario())
+
+    assert (answer.correlation_id, json.loads(answer.body)["result"]) == ("next", "NEXT")
+    assert (dead.correlation_id, dead.body, dead.headers["x-attempts"]) == ("poison", b"\xff\xfe", 3)
+    assert "UnicodeDecodeError" in dead.headers["x-error"]
+    assert worker.log().count("handling poison failed") == 3
+    assert messages_waiting(rabbitmq.amqp_url, work_queue) == 0
+
+
+async def next_message(
+    queue: aio_pika.abc.AbstractQueue, timeout: float = 20.0
+) -> aio_pika.abc.AbstractIncomingMessage:
+    """The queue's next message, acknowledged; fails after `timeout` seconds without one."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (message := await queue.get(no_ack=True, fail=False)) is None:
+        assert asyncio.get_running_loop().time() < deadline, f"nothing on {queue.name} within {timeout} s"
+        await asyncio.sleep(0.1)
+    return message
 
 
 def _status(url: str) -> int | None:

@@ -50,6 +50,7 @@ def test_config_values_become_environment_strings(tmp_path):
         (("port: 8080", "port: 70000"), "port", "less than or equal to 65535"),
         (("default: 2, min: 1, max: 4", "default: 9, min: 1, max: 4"), "replicas", "outside min 1 .. max 4"),
         (("vip_port: 80", "vip_port: 0"), "expose.vip_port", "greater than or equal to 1"),
+        (("vip_port: 80", "vip_port: 443"), "expose.vip_port", "443 is reserved: the F5's iControl REST API"),
         (("needs_broker: true", "needs_broker: true\nfavourite_colour: blue"), "favourite_colour", "Extra inputs"),
         (("GREETING: hi", "not-a-var: hi"), "config", "not a valid environment variable"),
         (("name: api", "name: API_1"), "name", "DNS label"),
@@ -61,6 +62,16 @@ def test_an_invalid_entry_names_the_file_the_field_and_why(tmp_path, change, fie
         load_catalog(tmp_path)
     message = str(raised.value)
     assert str(path) in message and field in message and why in message
+
+
+def test_two_services_on_one_vip_port_are_refused_naming_both_files(tmp_path):
+    first = write(tmp_path, "api", VALID)
+    second = write(tmp_path, "shop", VALID.replace("name: api", "name: shop"))
+    with pytest.raises(InputError) as raised:
+        load_catalog(tmp_path)
+    message = str(raised.value)
+    assert message.startswith(f"{second}: expose.vip_port: 80 is already the VIP port of api ({first})")
+    assert "cannot listen on one port" in message
 
 
 def test_malformed_yaml_names_the_file(tmp_path):

@@ -12,7 +12,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from envbuilder.components.f5sync import contract, diff
 from envbuilder.components.f5sync.backoff import Backoff
-from envbuilder.components.f5sync.icontrol import F5Error, IControlClient
+from envbuilder.components.f5sync.icontrol import F5Error, F5Refused, IControlClient
 from envbuilder.components.f5sync.kube import Informer, endpoint_slice_info, node_info, service_info
 from envbuilder.components.f5sync.mapping import desired_state
 from envbuilder.components.f5sync.metrics import Metrics
@@ -28,6 +28,15 @@ class Health:
     last_success_at: float | None = None  # time.monotonic()
     consecutive_failures: int = 0
     last_error: str | None = None
+    refused_operations: int = 0  # operations the F5 refused, awaiting their retry
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """A refused operation: how often the F5 refused it, and when to try it again (time.monotonic())."""
+
+    refusals: int
+    due_at: float
 
 
 class Controller:
@@ -51,6 +60,9 @@ class Controller:
         self._changed = asyncio.Event()
         self._first_change_at: float | None = None
         self._reported: tuple[str, ...] = ()
+        # Keyed by the operation itself: once the cluster changes what an object should be,
+        # the new operation is tried at once instead of waiting out the old one's backoff.
+        self._refused: dict[diff.Operation, _Retry] = {}
         common = {"on_change": self._on_change, "metrics": metrics}
         self._services = Informer(kube, Service, service_info, namespace=settings.namespace, **common)
         self._slices = Informer(kube, EndpointSlice, endpoint_slice_info, namespace=settings.namespace, **common)
@@ -82,10 +94,10 @@ class Controller:
     async def _reconcile_forever(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._changed.wait(), timeout=self.settings.resync_seconds)
+                await asyncio.wait_for(self._changed.wait(), timeout=self._seconds_until_next_pass())
                 await asyncio.sleep(self.settings.debounce_seconds)  # let a burst of events land
             except TimeoutError:
-                pass  # periodic resync: repairs drift on the F5 (restarted empty, hand edits)
+                pass  # periodic resync, or a refused operation's retry is due; a resync repairs drift
             seen_at, self._first_change_at = self._first_change_at, None
             self._changed.clear()
             try:
@@ -102,8 +114,17 @@ class Controller:
                     self._first_change_at = seen_at
                 self._changed.set()
 
+    def _seconds_until_next_pass(self) -> float:
+        now = self._clock()
+        return min([self.settings.resync_seconds, *(max(0.0, r.due_at - now) for r in self._refused.values())])
+
     async def reconcile(self, seen_at: float | None) -> None:
-        """One pass: desired state vs. the F5's holdings, then the plan's calls (F5Error if one fails)."""
+        """One pass: desired state vs. the F5's holdings, then the plan's calls.
+
+        An operation the F5 refuses is logged, counted and retried with backoff in a later pass,
+        and only the operations that depend on its object wait with it. F5Error (F5 unreachable,
+        malformed answers) fails the whole pass.
+        """
         started_at = self._clock()
         desired = desired_state(
             self.snapshot(), default_partition=self.settings.f5_partition, vip_address=self.settings.vip_address
@@ -117,8 +138,24 @@ class Controller:
         )
         self._report_once(desired.problems + plan.conflicts)
         since = seen_at if seen_at is not None else started_at
+        refused: dict[diff.Operation, _Retry] = {}
+        blocked: set[diff.ObjectRef] = set()
+        applied = 0
         for operation in plan.operations:
-            await self._apply(operation)
+            if diff.depends_on(operation) & blocked:
+                continue
+            earlier = self._refused.get(operation)
+            if earlier is not None and earlier.due_at > self._clock():
+                refused[operation] = earlier
+                blocked.add(operation.subject)
+                continue
+            try:
+                await self._apply(operation)
+            except F5Refused as error:
+                refused[operation] = self._refusal(operation, error, earlier)
+                blocked.add(operation.subject)
+                continue
+            applied += 1
             self.metrics.changes.labels(operation.kind).inc()
             log.info(
                 "f5 changed",
@@ -130,13 +167,35 @@ class Controller:
                     }
                 },
             )
-        if plan.operations and seen_at is not None:
+        # Operations no longer planned are forgotten: done, or superseded by a change in the cluster.
+        self._refused = refused
+        self.health.refused_operations = len(refused)
+        self.metrics.refused_operations.set(len(refused))
+        if applied and seen_at is not None:
             self.metrics.convergence.observe(self._clock() - seen_at)
-        self.metrics.reconciles.labels("applied" if plan.operations else "in_sync").inc()
+        result = "partial" if refused else "applied" if applied else "in_sync"
+        self.metrics.reconciles.labels(result).inc()
         self.metrics.managed_members.set(sum(len(pool.members) for pool in desired.state.pools.values()))
         self.health.consecutive_failures = 0
         self.health.last_error = None
         self.health.last_success_at = self._clock()
+
+    def _refusal(self, operation: diff.Operation, error: F5Refused, earlier: _Retry | None) -> _Retry:
+        refusals = 1 if earlier is None else earlier.refusals + 1
+        delay = self._retry_backoff.delay(refusals)
+        self.metrics.refusals.labels(operation.kind).inc()
+        log.warning(
+            "f5 refused",
+            extra={
+                "fields": {
+                    **_describe(operation),
+                    "error": str(error),
+                    "refusals": refusals,
+                    "retry_in_s": round(delay, 3),
+                }
+            },
+        )
+        return _Retry(refusals, self._clock() + delay)
 
     async def _apply(self, operation: diff.Operation) -> None:
         match operation:

@@ -5,11 +5,26 @@ from typing import ClassVar
 
 from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Virtual
 
+# An F5 object an operation changes or relies on: ("pool" | "virtual", partition, name).
+ObjectRef = tuple[str, str, str]
+
+
+def pool_ref(partition: str, name: str) -> ObjectRef:
+    return ("pool", partition, name)
+
+
+def virtual_ref(partition: str, name: str) -> ObjectRef:
+    return ("virtual", partition, name)
+
 
 @dataclass(frozen=True)
 class CreatePool:
     kind: ClassVar[str] = "create_pool"
     pool: Pool  # created with its members in one call
+
+    @property
+    def subject(self) -> ObjectRef:
+        return pool_ref(self.pool.partition, self.pool.name)
 
 
 @dataclass(frozen=True)
@@ -19,6 +34,10 @@ class AddMember:
     pool: str
     member: Member
 
+    @property
+    def subject(self) -> ObjectRef:
+        return pool_ref(self.partition, self.pool)
+
 
 @dataclass(frozen=True)
 class RemoveMember:
@@ -27,17 +46,29 @@ class RemoveMember:
     pool: str
     member: Member
 
+    @property
+    def subject(self) -> ObjectRef:
+        return pool_ref(self.partition, self.pool)
+
 
 @dataclass(frozen=True)
 class CreateVirtual:
     kind: ClassVar[str] = "create_virtual"
     virtual: Virtual
 
+    @property
+    def subject(self) -> ObjectRef:
+        return virtual_ref(self.virtual.partition, self.virtual.name)
+
 
 @dataclass(frozen=True)
 class UpdateVirtual:
     kind: ClassVar[str] = "update_virtual"
     virtual: Virtual  # destination and pool are rewritten
+
+    @property
+    def subject(self) -> ObjectRef:
+        return virtual_ref(self.virtual.partition, self.virtual.name)
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,10 @@ class DeleteVirtual:
     partition: str
     name: str
 
+    @property
+    def subject(self) -> ObjectRef:
+        return virtual_ref(self.partition, self.name)
+
 
 @dataclass(frozen=True)
 class DeletePool:
@@ -53,8 +88,25 @@ class DeletePool:
     partition: str
     name: str
 
+    @property
+    def subject(self) -> ObjectRef:
+        return pool_ref(self.partition, self.name)
+
 
 Operation = CreatePool | AddMember | RemoveMember | CreateVirtual | UpdateVirtual | DeleteVirtual | DeletePool
+
+
+def depends_on(operation: Operation) -> frozenset[ObjectRef]:
+    """The objects whose earlier failure in a pass makes `operation` pointless or harmful.
+
+    Its own subject: stale members are not removed from a pool whose new members the F5 refused
+    (the pool would empty). A virtual also needs its pool: without it the F5 refuses the virtual.
+    """
+    match operation:
+        case CreateVirtual(virtual) | UpdateVirtual(virtual):
+            return frozenset({operation.subject, pool_ref(virtual.partition, virtual.pool)})
+        case _:
+            return frozenset({operation.subject})
 
 
 @dataclass(frozen=True)

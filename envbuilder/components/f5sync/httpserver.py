@@ -24,10 +24,13 @@ def health_report(health: Health) -> tuple[bool, dict[str, Any]]:
     age = None if health.last_success_at is None else round(time.monotonic() - health.last_success_at, 3)
     return health.synced, {
         "synced": health.synced,
-        "f5_in_sync": health.last_success_at is not None and health.consecutive_failures == 0,
+        "f5_in_sync": health.last_success_at is not None
+        and health.consecutive_failures == 0
+        and health.refused_operations == 0,
         "last_success_age_s": age,
         "consecutive_failures": health.consecutive_failures,
         "last_error": health.last_error,
+        "refused_operations": health.refused_operations,
     }
 
 

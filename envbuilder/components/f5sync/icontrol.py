@@ -2,8 +2,9 @@
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -19,10 +20,21 @@ VIRTUALS_PATH = "/mgmt/tm/ltm/virtual"
 # (BIG-IP answers 409 while another transaction holds the configuration).
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 TOKEN_REFRESH_MARGIN_SECONDS = 60.0
+# What a body unlike BIG-IP's raises while it is read: bad JSON, missing keys, wrong types.
+MALFORMED_ANSWER_ERRORS = (ValueError, KeyError, TypeError, AttributeError)
+
+T = TypeVar("T")
 
 
 class F5Error(Exception):
-    """The F5 refused a call, or could not be reached within the retry budget."""
+    """The F5 could not be reached within the retry budget, or gave an answer f5-sync cannot use."""
+
+
+class F5Refused(F5Error):
+    """The F5 answered one call with an error that retrying at once would not change (a 4xx).
+
+    It concerns that call's object, not the F5 as a whole, so the other objects can go ahead.
+    """
 
 
 @dataclass(frozen=True)
@@ -70,22 +82,9 @@ class IControlClient:
             self._call("list_pools", "GET", POOLS_PATH, params={"expandSubcollections": "true"}),
             self._call("list_virtuals", "GET", VIRTUALS_PATH),
         )
-        pools_body, virtuals_body = pools_response.json(), virtuals_response.json()
-        owned_pools: list[Pool] = []
-        owned_virtuals: list[Virtual] = []
-        foreign_pools: set[ObjectKey] = set()
-        foreign_virtuals: set[ObjectKey] = set()
-        for item in pools_body.get("items", []):
-            if item.get("description") == description:
-                owned_pools.append(_pool_from_item(item))
-            else:
-                foreign_pools.add((item["partition"], item["name"]))
-        for item in virtuals_body.get("items", []):
-            if item.get("description") == description:
-                owned_virtuals.append(_virtual_from_item(item))
-            else:
-                foreign_virtuals.add((item["partition"], item["name"]))
-        return Holdings(F5State.of(owned_pools, owned_virtuals), frozenset(foreign_pools), frozenset(foreign_virtuals))
+        return self._parsed(
+            "read holdings", lambda: _holdings(description, pools_response.json(), virtuals_response.json())
+        )
 
     # --- writing (each call is idempotent: "already exists" on create and "not found" on delete are success)
     async def create_pool(self, pool: Pool, description: str) -> None:
@@ -168,7 +167,7 @@ class IControlClient:
                     continue
                 if response.status_code not in RETRYABLE_STATUSES:
                     self._metrics.f5_errors.labels(reason).inc()
-                    raise F5Error(f"{operation}: {method} {path} answered {response.status_code}: {detail}")
+                    raise F5Refused(f"{operation}: {method} {path} answered {response.status_code}: {detail}")
             self._metrics.f5_errors.labels(reason).inc()
             attempt += 1
             if attempt >= self._attempts:
@@ -183,10 +182,41 @@ class IControlClient:
                 if response.status_code != 200:
                     self._metrics.f5_errors.labels(f"login_{response.status_code}").inc()
                     raise F5Error(f"login answered {response.status_code}: {_error_message(response)}")
-                token = response.json()["token"]
-                self._token = token["token"]
-                self._token_expires_at = time.monotonic() + float(token.get("timeout", 1200))
+                token, timeout = self._parsed("login", lambda: _token(response.json()))
+                self._token = token
+                self._token_expires_at = time.monotonic() + timeout
             return self._token
+
+    def _parsed(self, operation: str, parse: Callable[[], T]) -> T:
+        """`parse()`, with an answer unlike BIG-IP's turned into an F5Error (a failed pass, not a crash)."""
+        try:
+            return parse()
+        except MALFORMED_ANSWER_ERRORS as error:
+            self._metrics.f5_errors.labels("malformed").inc()
+            raise F5Error(f"{operation}: malformed answer from the F5: {type(error).__name__}: {error}") from error
+
+
+def _token(body: Any) -> tuple[str, float]:
+    token = body["token"]
+    return str(token["token"]), float(token.get("timeout", 1200))
+
+
+def _holdings(description: str, pools_body: Any, virtuals_body: Any) -> Holdings:
+    owned_pools: list[Pool] = []
+    owned_virtuals: list[Virtual] = []
+    foreign_pools: set[ObjectKey] = set()
+    foreign_virtuals: set[ObjectKey] = set()
+    for item in pools_body.get("items", []):
+        if item.get("description") == description:
+            owned_pools.append(_pool_from_item(item))
+        else:
+            foreign_pools.add((item["partition"], item["name"]))
+    for item in virtuals_body.get("items", []):
+        if item.get("description") == description:
+            owned_virtuals.append(_virtual_from_item(item))
+        else:
+            foreign_virtuals.add((item["partition"], item["name"]))
+    return Holdings(F5State.of(owned_pools, owned_virtuals), frozenset(foreign_pools), frozenset(foreign_virtuals))
 
 
 def _member_body(member: Member) -> dict[str, str]:
@@ -219,6 +249,7 @@ def _virtual_from_item(item: dict[str, Any]) -> Virtual:
 
 def _error_message(response: httpx.Response) -> str:
     try:
-        return str(response.json().get("message", response.text[:200]))
+        body = response.json()
     except ValueError:
-        return response.text[:200]
+        body = None
+    return str(body["message"]) if isinstance(body, dict) and "message" in body else response.text[:200]

@@ -23,6 +23,10 @@ class Metrics:
         self.f5_logins = _counter(r, "f5sync_f5_logins", "Token logins to the F5")
         self.reconciles = _counter(r, "f5sync_reconciles", "Reconcile passes, by result", ("result",))
         self.changes = _counter(r, "f5sync_changes", "Changes applied to the F5, by operation", ("operation",))
+        self.refusals = _counter(r, "f5sync_f5_refusals", "Operations the F5 refused, by operation", ("operation",))
+        self.refused_operations = Gauge(
+            "f5sync_refused_operations", "Operations the F5 refused that await their retry", registry=r
+        )
         self.watch_restarts = _counter(
             r, "f5sync_watch_restarts", "Kubernetes watch restarts, by resource and reason", ("resource", "reason")
         )
