@@ -2,6 +2,7 @@
 
 import io
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,10 @@ from envbuilder.images.broker import (
     resolve_broker_image,
     upstream_version,
 )
+from envbuilder.pipeline import images as pipeline_images
+from envbuilder.spec.catalog import load_catalog
+from envbuilder.spec.environment import EnvironmentSpec, resolve_services
+from envbuilder.spec.profile import load_profile
 
 PROFILE_IMAGE = "rabbitmq:3.13-management"
 REPO = Path(__file__).resolve().parents[2]
@@ -170,3 +175,50 @@ def test_a_rootfs_with_another_rabbitmq_version_stops_the_build_and_says_what_to
     with pytest.raises(EnvbuilderError, match=r"holds rabbitmq-server 3\.12\.1-1, not 3\.10\.8") as raised:
         ensure_broker_image(FakeDocker(set()))
     assert "RABBITMQ_VERSION" in (raised.value.hint or "")
+
+
+def environment_spec(names: list[str], needs_broker: bool = True) -> EnvironmentSpec:
+    stacks = REPO / "stacks"
+    profile = load_profile(stacks, "default")
+    services = resolve_services(load_catalog(stacks / "services"), names, profile, "abc1234")
+    if not needs_broker:
+        services = tuple(replace(s, entry=s.entry.model_copy(update={"needs_broker": False})) for s in services)
+    return EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234")
+
+
+def fake_builds(monkeypatch, docker: FakeDocker, chosen: str | None) -> None:
+    monkeypatch.setattr(pipeline_images, "run", docker)
+    monkeypatch.setattr(pipeline_images, "resolve_base_image", lambda explicit, progress: "envbuilder/base:bookworm")
+    monkeypatch.setattr(pipeline_images, "build_images", lambda *args, **kwargs: [])
+    monkeypatch.setattr(pipeline_images, "resolve_broker_image",
+                        lambda image, progress: chosen or pytest.fail("no broker image should be chosen"))
+
+
+OURS = {"envbuilder/web:abc1234", "envbuilder/worker:abc1234", "envbuilder/f5-sync:abc1234"}
+
+
+@pytest.mark.parametrize(
+    ("chosen", "present", "loaded"),
+    [
+        (BROKER_IMAGE, {BROKER_IMAGE}, True),
+        (PROFILE_IMAGE, {PROFILE_IMAGE}, True),
+        (PROFILE_IMAGE, set(), False),
+    ],
+    ids=["local image: loaded", "docker has the profile's: loaded", "nodes pull it"],
+)
+def test_a_broker_image_docker_holds_is_loaded_into_the_nodes(monkeypatch, chosen, present, loaded):
+    fake_builds(monkeypatch, FakeDocker(OURS | present), chosen)
+
+    images = pipeline_images.ensure_environment_images(environment_spec(["web", "worker"]))
+
+    assert images.broker == chosen
+    assert set(images.to_load) == OURS | ({chosen} if loaded else set())
+
+
+def test_without_a_broker_no_broker_image_is_chosen(monkeypatch):
+    fake_builds(monkeypatch, FakeDocker(OURS), None)
+
+    images = pipeline_images.ensure_environment_images(environment_spec(["web", "worker"], needs_broker=False))
+
+    assert images.broker is None
+    assert set(images.to_load) == OURS
