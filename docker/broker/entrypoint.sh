@@ -28,7 +28,7 @@ umask 077
     if [ -n "$user" ]; then
         # printf, not echo: dash's echo would turn a backslash in a password into an escape.
         printf 'default_user = %s\ndefault_pass = %s\n' "$user" "$password"
-        # That user replaces guest and must log in from other pods, not only over loopback.
+        # RabbitMQ admits guest over loopback only; this user, whatever its name, logs in from other pods.
         echo "loopback_users = none"
     fi
 } > /etc/rabbitmq/rabbitmq.conf
