@@ -1,4 +1,4 @@
-"""`envbuilder images`: build images of a precise revision; make the local base image."""
+"""`envbuilder images`: build images of a precise revision; make the local base and broker images."""
 
 from typing import Annotated
 
@@ -58,3 +58,11 @@ def base() -> None:
     from envbuilder.images.base import ensure_base_image
 
     console.print(ensure_base_image(progress=_progress))
+
+
+@images_app.command("broker")
+def broker() -> None:
+    """Make the local broker image envbuilder/broker:<version>-bookworm from Debian packages (no registry needed)."""
+    from envbuilder.images.broker import ensure_broker_image
+
+    console.print(ensure_broker_image(progress=_progress))

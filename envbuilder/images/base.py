@@ -1,8 +1,8 @@
-"""The local base image `envbuilder/base:bookworm`: Debian minbase with Python, made without any registry.
+"""Debian root filesystems made without any registry, and the local base image `envbuilder/base:bookworm`.
 
 debootstrap fetches packages from the Debian mirror apt already uses (package registries are
-reachable where container registries are not); the root filesystem is cached as a tarball under
-~/.cache/envbuilder/ so a deleted image comes back in seconds.
+reachable where container registries are not); each root filesystem is cached as a tarball under
+~/.cache/envbuilder/rootfs/ so a deleted image comes back in seconds.
 """
 
 import os
@@ -10,7 +10,7 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from envbuilder.cluster.commands import Runner, check, run
@@ -18,7 +18,7 @@ from envbuilder.errors import PrerequisiteError
 
 BASE_IMAGE = "envbuilder/base:bookworm"
 SUITE = "bookworm"
-PACKAGES = ("python3", "python3-venv", "ca-certificates")
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
 APT_SOURCES = Path("/etc/apt")
 
@@ -28,8 +28,32 @@ def cache_dir() -> Path:
     return root / "envbuilder"
 
 
-def rootfs_tarball() -> Path:
-    return cache_dir() / "base" / f"{SUITE}-minbase-{'-'.join(PACKAGES)}.tar"
+def rootfs_tarball(packages: Sequence[str]) -> Path:
+    return cache_dir() / "rootfs" / f"{SUITE}-minbase-{'-'.join(packages)}.tar"
+
+
+def ensure_rootfs(
+    packages: Sequence[str], runner: Runner = run, progress: Callable[[str], None] = lambda message: None
+) -> Path:
+    """The cached tarball of Debian minbase plus `packages` (and their dependencies), made when missing."""
+    tarball = rootfs_tarball(packages)
+    if not tarball.exists():
+        progress(f"debootstrap {SUITE} (minbase + {', '.join(packages)}) into {tarball} ...")
+        _bootstrap_rootfs(tarball, packages, debian_mirror(APT_SOURCES), runner)
+    return tarball
+
+
+def installed_version(tarball: Path, package: str) -> str | None:
+    """The version of `package` that dpkg recorded in a root filesystem tarball."""
+    with tarfile.open(tarball) as archive:
+        status = archive.extractfile("./var/lib/dpkg/status")
+        if status is None:
+            return None
+        for stanza in status.read().decode().split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line[0].isspace())
+            if fields.get("Package") == package and fields.get("Status", "").endswith(" installed"):
+                return fields.get("Version")
+    return None
 
 
 def image_exists(image: str, runner: Runner = run) -> bool:
@@ -42,10 +66,7 @@ def ensure_base_image(
     """Make the base image (`envbuilder/base:bookworm`) unless docker has it; returns the image name."""
     if image_exists(image, runner):
         return image
-    tarball = rootfs_tarball()
-    if not tarball.exists():
-        progress(f"debootstrap {SUITE} (minbase + {', '.join(PACKAGES)}) into {tarball} ...")
-        _bootstrap_rootfs(tarball, debian_mirror(APT_SOURCES), runner)
+    tarball = ensure_rootfs(BASE_PACKAGES, runner, progress)
     progress(f"docker import {tarball.name} as {image} ...")
     check(
         runner(
@@ -62,17 +83,17 @@ def ensure_base_image(
     return image
 
 
-def _bootstrap_rootfs(tarball: Path, mirror: str, runner: Runner) -> None:
+def _bootstrap_rootfs(tarball: Path, packages: Sequence[str], mirror: str, runner: Runner) -> None:
     if shutil.which("debootstrap") is None:
         raise PrerequisiteError("debootstrap is not installed", hint="apt-get install -y debootstrap")
     if os.geteuid() != 0:
-        raise PrerequisiteError("debootstrap needs root to make the base image", hint="run as root (or sudo)")
+        raise PrerequisiteError("debootstrap needs root to make a root filesystem", hint="run as root (or sudo)")
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tarball.parent, prefix="rootfs-") as workdir:
         rootfs = Path(workdir) / "rootfs"
         check(
             runner(
-                ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), mirror],
+                ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE, str(rootfs), mirror],
                 timeout=1800,
             ),
             "debootstrap",

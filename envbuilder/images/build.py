@@ -5,6 +5,7 @@ whatever the working tree holds, so it is rebuilt every time (Docker's layer cac
 """
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -25,6 +26,7 @@ from envbuilder.images.wheels import (
     service_wheel_commands,
 )
 from envbuilder.spec.catalog import load_catalog
+from envbuilder.spec.profile import IMAGE_REFERENCE
 
 PUBLIC_BASE_IMAGE = "python:3.11-slim"
 BASE_IMAGE_VARIABLE = "ENVBUILDER_BASE_IMAGE"
@@ -74,18 +76,41 @@ def select_targets(targets: Mapping[str, ImageTarget], names: list[str]) -> list
     return [targets[name] for name in names] if names else list(targets.values())
 
 
-def choose_base_image(
-    explicit: str | None, environment: Mapping[str, str], public_present: bool, registry_reachable: Callable[[], bool]
-) -> str:
-    """--base-image, else $ENVBUILDER_BASE_IMAGE, else the public base when docker has it or can pull it,
-    else the local base (made from Debian packages, no registry needed)."""
+@dataclass(frozen=True)
+class ImageChoice:
+    image: str
+    reason: str  # for the progress line
+
+
+def image_override(variable: str, environment: Mapping[str, str]) -> str | None:
+    """The image `$variable` names (None when unset or empty); anything but an image reference is refused."""
+    value = environment.get(variable, "").strip()
+    if value and not re.fullmatch(IMAGE_REFERENCE, value):
+        raise InputError(f"${variable}={value!r} is not an image reference like rabbitmq:3.13-management")
+    return value or None
+
+
+def choose_image(
+    public: str,
+    local: str,
+    variable: str,
+    environment: Mapping[str, str],
+    public_present: bool,
+    registry_reachable: Callable[[], bool],
+    explicit: str | None = None,
+) -> ImageChoice:
+    """`explicit`, else `$variable`, else the public image when docker has it or can pull it,
+    else the local one (made from Debian packages, no registry needed)."""
     if explicit:
-        return explicit
-    if environment.get(BASE_IMAGE_VARIABLE):
-        return environment[BASE_IMAGE_VARIABLE]
-    if public_present or registry_reachable():
-        return PUBLIC_BASE_IMAGE
-    return BASE_IMAGE
+        return ImageChoice(explicit, "given")
+    override = image_override(variable, environment)
+    if override:
+        return ImageChoice(override, f"${variable}")
+    if public_present:
+        return ImageChoice(public, "docker has it")
+    if registry_reachable():
+        return ImageChoice(public, "a container registry is reachable")
+    return ImageChoice(local, "no container registry is reachable: made here from Debian packages")
 
 
 def registry_reachable() -> bool:
@@ -119,9 +144,10 @@ def wheel_commands(target: ImageTarget, source_root: Path) -> list[list[str]]:
 def resolve_base_image(
     explicit: str | None, runner: Runner = run, progress: Callable[[str], None] = lambda message: None
 ) -> str:
-    base_image = choose_base_image(
-        explicit, os.environ, image_exists(PUBLIC_BASE_IMAGE, runner), registry_reachable
-    )
+    base_image = choose_image(
+        PUBLIC_BASE_IMAGE, BASE_IMAGE, BASE_IMAGE_VARIABLE, os.environ, image_exists(PUBLIC_BASE_IMAGE, runner),
+        registry_reachable, explicit,
+    ).image
     if base_image == BASE_IMAGE:
         ensure_base_image(runner, progress)
     return base_image

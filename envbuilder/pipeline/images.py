@@ -1,15 +1,27 @@
 """The images an environment on kind runs: built for its revision when missing, then identified by ID."""
 
-from envbuilder.cluster.commands import check, run
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from envbuilder.cluster.commands import CommandResult, check, run
 from envbuilder.desired.f5 import F5_MOCK, F5_SYNC
+from envbuilder.images.broker import resolve_broker_image
 from envbuilder.images.build import build_images, resolve_base_image
 from envbuilder.images.revision import Revision
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.home import project_root
 
 
-def ensure_environment_images(spec: EnvironmentSpec, say=lambda message: None) -> dict[str, str]:
-    """Build what is missing; returns the images to load into the nodes, with their IDs.
+@dataclass(frozen=True)
+class EnvironmentImages:
+    broker: str | None  # the image the broker runs; None when no service needs a broker
+    to_load: dict[str, str]  # image -> ID, to load into the nodes
+
+
+def ensure_environment_images(
+    spec: EnvironmentSpec, say: Callable[[str], None] = lambda message: None
+) -> EnvironmentImages:
+    """Build what is missing and choose the broker's image; returns what to load into the nodes, with IDs.
 
     The F5 and classic services run as containers beside the cluster, so they are built
     but not loaded into the nodes.
@@ -18,8 +30,15 @@ def ensure_environment_images(spec: EnvironmentSpec, say=lambda message: None) -
     base_image = resolve_base_image(None, progress=say)
     build_images(project_root(), Revision.from_name(spec.revision), names, base_image, progress=say)
     in_nodes = [service.image for service in spec.in_cluster] + [spec.component_image(F5_SYNC)]
-    return {image: _image_id(image) for image in in_nodes}
+    to_load = {image: check(_inspect_id(image), f"inspecting {image}").stdout.strip() for image in in_nodes}
+    broker = resolve_broker_image(spec.profile.broker.image, progress=say) if spec.needs_broker else None
+    if broker:
+        # A broker image docker holds goes into the nodes, which may reach no registry; any other they pull.
+        inspected = _inspect_id(broker)
+        if inspected.ok:
+            to_load[broker] = inspected.stdout.strip()
+    return EnvironmentImages(broker, to_load)
 
 
-def _image_id(image: str) -> str:
-    return check(run(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=60), f"inspecting {image}").stdout.strip()
+def _inspect_id(image: str) -> CommandResult:
+    return run(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=60)

@@ -51,6 +51,8 @@ class EnvironmentRequest:
             raise InputError("--kube-context applies to --target existing only")
         if self.target == "existing" and self.node_image:
             raise InputError("--node-image applies to --target kind only")
+        if self.target == "kind":
+            _check_image_variables()
         profile = load_profile(stacks_dir(), self.profile)
         overrides = parse_overrides(self.overrides)
         if self.revision and self.revision_is_resolved:
@@ -71,3 +73,14 @@ class EnvironmentRequest:
             target=self.target, kube_context=self.kube_context,  # type: ignore[arg-type]
         )
         return ResolvedRequest(spec, ttl, overrides, dict(self.replicas), self.backend_url, self.node_image)
+
+
+def _check_image_variables() -> None:
+    """The images phase reads these; a bad value stops `up` here, before anything is created."""
+    import os
+
+    from envbuilder.images.broker import BROKER_IMAGE_VARIABLE
+    from envbuilder.images.build import BASE_IMAGE_VARIABLE, image_override
+
+    for variable in (BASE_IMAGE_VARIABLE, BROKER_IMAGE_VARIABLE):
+        image_override(variable, os.environ)

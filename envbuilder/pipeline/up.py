@@ -126,7 +126,10 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         from envbuilder.pipeline.images import ensure_environment_images
 
         with progress.phase("images"):
-            image_ids = ensure_environment_images(spec, say=lambda message: err_console.print(f"   [dim]{message}[/]"))
+            images = ensure_environment_images(spec, say=lambda message: err_console.print(f"   [dim]{message}[/]"))
+        image_ids = images.to_load
+        if images.broker:
+            spec = spec.with_broker_image(images.broker)
     inputs = ProgramInputs(
         spec=spec,
         ports=record.ports,

@@ -1,6 +1,6 @@
 """The resolved environment spec: everything the desired state and the engine need, validated."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from envbuilder.errors import InputError
@@ -60,6 +60,11 @@ class EnvironmentSpec:
 
     def component_image(self, component: str) -> str:
         return image_name(component, self.revision)
+
+    def with_broker_image(self, image: str) -> "EnvironmentSpec":
+        """This spec with the broker running `image` instead of the profile's (chosen when images are built)."""
+        broker = self.profile.broker.model_copy(update={"image": image})
+        return replace(self, profile=self.profile.model_copy(update={"broker": broker}))
 
 
 def image_name(name: str, revision: str) -> str:

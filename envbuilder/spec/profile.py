@@ -10,6 +10,12 @@ from envbuilder.errors import InputError
 from envbuilder.spec.loading import load_yaml_model
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# Docker's reference grammar: [registry[:port]/]lowercase/path[:tag][@sha256:digest].
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_REFERENCE = (
+    rf"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -35,7 +41,15 @@ class Timeouts(_Strict):
 
 
 class Broker(_Strict):
+    # On kind, `up` may run a local image instead when nodes could not pull this one (images/broker.py).
     image: str = "rabbitmq:3.13-management"
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not re.fullmatch(IMAGE_REFERENCE, value):
+            raise ValueError(f"{value!r} is not an image reference like rabbitmq:3.13-management")
+        return value
 
 
 class Profile(_Strict):

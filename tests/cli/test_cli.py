@@ -71,6 +71,14 @@ def test_bad_input_to_up_exits_2_with_a_clear_message_and_creates_nothing(isolat
     assert state_files(isolated_state) == []
 
 
+def test_a_broker_image_variable_that_names_no_image_exits_2_and_creates_nothing(isolated_state, monkeypatch):
+    monkeypatch.setenv("ENVBUILDER_BROKER_IMAGE", "RabbitMQ latest")
+    result = invoke("up", "--services", "web,worker", "--name", "dev")
+    assert result.exit_code == 2, result.output
+    assert "$ENVBUILDER_BROKER_IMAGE='RabbitMQ latest' is not an image reference" in " ".join(result.output.split())
+    assert state_files(isolated_state) == []
+
+
 def test_a_missing_tool_fails_fast_before_anything_is_created(isolated_state, monkeypatch, tmp_path):
     (tmp_path / "git").symlink_to(shutil.which("git"))  # only git: the revision is read first
     monkeypatch.setenv("PATH", str(tmp_path))

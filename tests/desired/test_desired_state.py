@@ -59,6 +59,18 @@ def test_broker_password_is_only_in_a_secret():
             assert "broker-s3cret" not in str(obj) and "f5-s3cret" not in str(obj)
 
 
+def test_the_broker_runs_the_image_chosen_for_it_with_the_same_probes_and_credentials():
+    profile_broker = find(desired_state(make_spec(), SECRETS).objects(), "StatefulSet", "broker")
+    spec = make_spec().with_broker_image("envbuilder/broker:3.10.8-bookworm")
+    chosen = find(desired_state(spec, SECRETS).objects(), "StatefulSet", "broker")
+
+    [profile_container] = profile_broker["spec"]["template"]["spec"]["containers"]
+    [container] = chosen["spec"]["template"]["spec"]["containers"]
+    assert profile_container["image"] == PROFILE.broker.image
+    assert container == {**profile_container, "image": "envbuilder/broker:3.10.8-bookworm"}
+    assert spec.profile.name == PROFILE.name and spec.profile.workers == PROFILE.workers
+
+
 def test_services_take_their_configmap_and_the_broker_url_from_the_secret():
     state = desired_state(make_spec(overrides=["web.GREETING=hi"]), SECRETS)
     objects = state.objects()

@@ -9,6 +9,7 @@ objects, and `down` proving nothing is left.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,12 @@ def test_the_kind_target_stands_up_and_tears_down_through_the_real_engine(kind_e
     container_ip = subprocess.run(["docker", "inspect", "envbuilder-kindpath-f5", "--format",
                                    "{{.NetworkSettings.Networks.kind.IPAddress}}"], capture_output=True, text=True).stdout.strip()
     assert endpoints["subsets"][0]["addresses"][0]["ip"] == container_ip
+    # The broker runs the image the images phase chose and named (the local one where no registry answers).
+    chosen = re.search(r"broker image (\S+) \(", " ".join(up.stderr.split()))
+    assert chosen, up.stderr
+    broker = json.loads(subprocess.run([*kubectl, "-n", "env-kindpath", "get", "statefulset", "broker", "-o", "json"],
+                                       capture_output=True, text=True, check=True).stdout)
+    assert broker["spec"]["template"]["spec"]["containers"][0]["image"] == chosen.group(1)
 
     down = run(kind_env, "down", "kindpath")
     assert down.returncode == 0, down.stdout + down.stderr

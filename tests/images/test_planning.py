@@ -8,9 +8,10 @@ import pytest
 from envbuilder.errors import InputError
 from envbuilder.images.base import BASE_IMAGE, debian_mirror
 from envbuilder.images.build import (
+    BASE_IMAGE_VARIABLE,
     PUBLIC_BASE_IMAGE,
     ImageTarget,
-    choose_base_image,
+    choose_image,
     docker_build_command,
     image_tag,
     image_targets,
@@ -113,7 +114,17 @@ def test_the_docker_build_passes_the_base_image_and_labels_the_revision(tmp_path
     ids=["flag wins", "variable", "public present", "registry reachable", "offline: local base"],
 )
 def test_the_base_image_is_public_unless_told_otherwise_or_offline(explicit, environment, public_present, probe, expected):
-    assert choose_base_image(explicit, environment, public_present, probe) == expected
+    choice = choose_image(
+        PUBLIC_BASE_IMAGE, BASE_IMAGE, BASE_IMAGE_VARIABLE, environment, public_present, probe, explicit
+    )
+
+    assert choice.image == expected
+
+
+def test_an_image_variable_that_names_no_image_is_refused_with_its_name():
+    with pytest.raises(InputError, match=r"\$ENVBUILDER_BASE_IMAGE='Python 3' is not an image reference"):
+        choose_image(PUBLIC_BASE_IMAGE, BASE_IMAGE, BASE_IMAGE_VARIABLE, {BASE_IMAGE_VARIABLE: "Python 3"}, True,
+                     unexpected_probe)
 
 
 def test_the_debian_mirror_is_the_one_apt_uses(tmp_path):

@@ -1,0 +1,116 @@
+"""The local broker image for real: made without any registry, run the way the StatefulSet runs it, used over AMQP."""
+
+import asyncio
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import aio_pika
+import httpx
+import pytest
+
+from envbuilder.images.broker import ensure_broker_image
+from tests.support.docker import remove_images, require_docker
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+USER = "envbuilder"
+READY_WITHIN = 120.0
+
+
+@pytest.fixture(scope="module")
+def broker_image() -> Iterator[str]:
+    """The broker image under a tag of this test's own (from the cached rootfs, so about half a minute)."""
+    require_docker()
+    image = f"envbuilder-test/broker:{secrets.token_hex(4)}"
+    try:
+        yield ensure_broker_image(image=image)
+    finally:
+        remove_images(image)
+
+
+@pytest.fixture
+def container_name() -> Iterator[str]:
+    name = f"envbuilder-test-broker-{secrets.token_hex(4)}"
+    try:
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "--force", "--volumes", name], capture_output=True, timeout=120, check=False)
+
+
+def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def wait_until_ready(name: str) -> None:
+    """Until the StatefulSet's readiness probe command succeeds in the container."""
+    deadline = time.monotonic() + READY_WITHIN
+    while time.monotonic() < deadline:
+        if docker("exec", name, "rabbitmq-diagnostics", "-q", "check_port_connectivity").returncode == 0:
+            return
+        if docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
+            pytest.fail(f"the broker container stopped:\n{docker('logs', name).stderr[-3000:]}")
+        time.sleep(1)
+    pytest.fail(f"not ready within {READY_WITHIN:.0f} s:\n{docker('logs', name).stderr[-3000:]}")
+
+
+def published_port(name: str, port: int) -> int:
+    return int(docker("port", name, str(port)).stdout.split(":")[-1])
+
+
+async def round_trip(url: str) -> bytes:
+    connection = await aio_pika.connect(url, timeout=30)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True)
+        await channel.default_exchange.publish(aio_pika.Message(b"through the local broker"), routing_key=queue.name)
+        message = await queue.get(timeout=10, fail=True)
+        await message.ack()
+        return message.body
+
+
+def test_the_local_broker_takes_its_user_from_the_environment_and_serves_amqp_and_its_probes(
+    broker_image, container_name, tmp_path: Path
+):
+    # Like the StatefulSet's emptyDir: a fresh directory owned by root that anyone may write.
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o777)
+    password = secrets.token_urlsafe(18) + "!$%&*()\\'\""  # what a shell or an escape would mangle
+    started = docker(
+        "run", "--detach", "--name", container_name,
+        "--env", f"RABBITMQ_DEFAULT_USER={USER}", "--env", f"RABBITMQ_DEFAULT_PASS={password}",
+        "--volume", f"{data}:/var/lib/rabbitmq",
+        "--publish", "127.0.0.1::5672", "--publish", "127.0.0.1::15672",
+        broker_image,
+    )
+    assert started.returncode == 0, started.stderr
+    wait_until_ready(container_name)
+
+    assert docker("exec", container_name, "rabbitmq-diagnostics", "-q", "status").returncode == 0  # the liveness probe
+    amqp = published_port(container_name, 5672)
+    assert asyncio.run(round_trip(f"amqp://{USER}:{quote(password, safe='')}@127.0.0.1:{amqp}/%2F")) == (
+        b"through the local broker"
+    )
+    with pytest.raises(aio_pika.exceptions.ProbableAuthenticationError):
+        asyncio.run(round_trip(f"amqp://{USER}:wrong@127.0.0.1:{amqp}/%2F"))
+    with pytest.raises(aio_pika.exceptions.ProbableAuthenticationError):
+        asyncio.run(round_trip(f"amqp://guest:guest@127.0.0.1:{amqp}/%2F"))  # our user replaces guest
+    management = f"http://127.0.0.1:{published_port(container_name, 15672)}/api/whoami"
+    whoami = httpx.get(management, auth=(USER, password), timeout=10)
+    assert whoami.status_code == 200 and whoami.json()["name"] == USER
+
+
+def test_half_a_default_user_or_a_password_rabbitmq_conf_would_cut_stops_the_container_with_the_reason(
+    broker_image, container_name
+):
+    for env, message in (
+        (["RABBITMQ_DEFAULT_USER=alone"], "set both RABBITMQ_DEFAULT_USER and RABBITMQ_DEFAULT_PASS, or neither"),
+        ([f"RABBITMQ_DEFAULT_USER={USER}", "RABBITMQ_DEFAULT_PASS=pass#word"], "must not hold spaces or '#'"),
+    ):
+        environment = [argument for pair in env for argument in ("--env", pair)]
+        result = docker("run", "--rm", "--name", container_name, *environment, broker_image, timeout=120)
+        assert result.returncode == 64, result.stderr
+        assert message in result.stderr
