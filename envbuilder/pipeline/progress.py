@@ -19,7 +19,7 @@ PHASE_TITLES = {
     "prerequisites": "Checking prerequisites",
     "images": "Building and loading images",
     "cluster": "Creating the kind cluster",
-    "cni": "Installing Calico, waiting for Ready nodes",
+    "cni": "Installing the pod network, waiting for Ready nodes",
     "broker": "Starting the broker",
     "f5": "Starting the F5 and f5-sync",
     "services": "Deploying services",

@@ -252,16 +252,17 @@ build_kwok() {
 # assembles them). CoreDNS at the version kubeadm deploys for KUBERNETES_VERSION.
 build_coredns() {
   local version; version="$(coredns_version)"
+  [[ -n "$version" ]] || die "cannot find kubeadm's CoreDNS version in k8s.io/kubernetes@$KUBERNETES_VERSION"
   have coredns "$version" coredns && return 0
   local out="$WORK/coredns-$version/out"; mkdir -p "$out"
   GOBIN="$out" go install -ldflags "-s -w" "github.com/coredns/coredns@$version"
   keep coredns "$version" "$out/coredns"
 }
 
-# kubeadm names its CoreDNS image registry.k8s.io/coredns/coredns:vX.Y.Z.
+# kubeadm's own constant, read from the Kubernetes module (no need to wait for kubeadm's build).
 coredns_version() {
-  "$BIN/kubeadm" config images list --kubernetes-version "$KUBERNETES_VERSION" 2>/dev/null \
-    | sed -n 's|.*/coredns:\(v[0-9.]*\)$|\1|p'
+  local kdir; kdir="$(moddir "k8s.io/kubernetes@$KUBERNETES_VERSION")"
+  sed -n 's/^[[:space:]]*CoreDNSVersion = "\(v[0-9.]*\)"$/\1/p' "$kdir/cmd/kubeadm/app/constants/constants.go"
 }
 
 # The offline lane's pod network (see docs/node-image.md for why not Calico here).
