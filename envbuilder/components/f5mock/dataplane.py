@@ -132,16 +132,21 @@ class HealthMonitor:
 
 
 class _Pending:
-    """Stands in for the member's transport until it is connected: keeps what the client sent."""
+    """Stands in for the member's transport until it is connected. The client is paused at
+    its first bytes, so what is kept is one read at most: a client that goes on sending
+    fills its own socket buffers, not the mock's memory. (uvloop starts reading after
+    `connection_made`, so pausing there would not hold.)"""
 
-    __slots__ = ("chunks", "eof")
+    __slots__ = ("chunks", "eof", "client")
 
-    def __init__(self) -> None:
+    def __init__(self, client: asyncio.Transport) -> None:
         self.chunks: list[bytes] = []
         self.eof = False
+        self.client = client
 
     def write(self, data: bytes) -> None:
         self.chunks.append(data)
+        self.client.pause_reading()
 
     def write_eof(self) -> None:
         self.eof = True
@@ -208,13 +213,13 @@ class _Half(asyncio.Protocol):
 
 
 class _ClientHalf(_Half):
-    """The accepted side: its bytes wait in `_Pending` until a member connection is made."""
+    """The accepted side: its first bytes wait in `_Pending` until a member connection is made."""
 
     __slots__ = ()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.out = _Pending()
+        self.out = _Pending(transport)  # type: ignore[arg-type]
         self.link.accepted()
 
 
@@ -300,6 +305,8 @@ class _Link:
             server_transport.write(chunk)  # type: ignore[union-attr]
         if pending.eof:
             server_transport.write_eof()  # type: ignore[union-attr]
+        if pending.chunks:
+            self.client.transport.resume_reading()  # type: ignore[union-attr]
 
     def live_bytes(self, counters: Counters) -> tuple[int, int]:
         """(in, out) bytes this open link adds to `counters`."""
