@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from tests.f5mock.abuse import hanging_member, open_descriptors, resident_bytes
-from tests.f5mock.loopback import free_port
+from tests.f5mock.abuse import deaf_member, hanging_member, open_descriptors, resident_bytes
+from tests.f5mock.loopback import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +52,46 @@ def test_a_client_cannot_make_the_mock_buffer_while_it_connects_to_a_member(api)
         # Only the kernel's socket buffers (a few MiB) take bytes until a member answers.
         assert sent < 32 * MiB
         assert resident_bytes() - memory_before < 32 * MiB
+
+
+def virtual_entries(api: httpx.Client, name: str = "vs") -> dict:
+    (nested,) = api.get(f"/mgmt/tm/ltm/virtual/~Common~{name}/stats").json()["entries"].values()
+    return nested["nestedStats"]["entries"]
+
+
+def test_connections_to_a_member_that_never_answers_end_at_the_profiles_idle_timeout(api):
+    profile = api.post("/mgmt/tm/ltm/profile/tcp", json={"name": "short", "defaultsFrom": "/Common/tcp", "idleTimeout": 1})
+    assert profile.status_code == 200, profile.text
+    with deaf_member() as member:
+        port = serve(api, member, profiles=[{"name": "/Common/short", "context": "all"}])
+        descriptors_before = open_descriptors()
+
+        clients = []
+        for _ in range(50):  # each sends a line and closes normally; the member never reads
+            client = socket.create_connection(("127.0.0.1", port), timeout=5)
+            client.sendall(b"hello\n")
+            client.shutdown(socket.SHUT_WR)
+            clients.append(client)
+        wait_until(lambda: virtual_entries(api)["clientside.curConns"]["value"] == 50, what="50 open connections")
+        for client in clients:
+            client.close()
+
+        wait_until(lambda: virtual_entries(api)["clientside.curConns"]["value"] == 0, timeout=10, what="idle timeout")
+        assert open_descriptors() <= descriptors_before
+
+
+def test_tcp_profiles_carry_bigips_idle_timeout_and_virtuals_list_theirs(api):
+    assert api.get("/mgmt/tm/ltm/profile/tcp/~Common~tcp").json()["idleTimeout"] == 300
+    api.post("/mgmt/tm/ltm/profile/tcp", json={"name": "long", "idleTimeout": "indefinite"})
+    assert api.get("/mgmt/tm/ltm/profile/tcp/long").json()["idleTimeout"] == 4294967295
+    assert api.post("/mgmt/tm/ltm/pool", json={"name": "web"}).status_code == 200
+    virtual = {"name": "vs", "destination": f"127.0.0.1:{free_port()}", "pool": "web", "profiles": ["long"]}
+    assert api.post("/mgmt/tm/ltm/virtual", json=virtual).status_code == 200
+
+    (profile,) = api.get("/mgmt/tm/ltm/virtual/~Common~vs/profiles").json()["items"]
+    assert (profile["fullPath"], profile["context"]) == ("/Common/long", "all")
+    in_use = api.delete("/mgmt/tm/ltm/profile/tcp/~Common~long")
+    assert in_use.status_code == 400 and "in use by a Virtual Server (/Common/vs)" in in_use.json()["message"]
+    unknown = api.patch("/mgmt/tm/ltm/virtual/~Common~vs", json={"profiles": [{"name": "/Common/http"}]})
+    assert unknown.status_code == 400
+    assert "requested profile (/Common/http) was not found" in unknown.json()["message"]

@@ -23,6 +23,7 @@ from envbuilder.components.f5mock.models import (
     MemberBody,
     NodeBody,
     PoolBody,
+    TcpProfileBody,
     TokenTimeoutBody,
     VirtualBody,
 )
@@ -71,11 +72,12 @@ class F5Api:
     # --- the route table ----------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        pool, member, node, virtual = (
+        pool, member, node, virtual, profile = (
             "/mgmt/tm/ltm/pool/{pool}",
             "/mgmt/tm/ltm/pool/{pool}/members/{member}",
             "/mgmt/tm/ltm/node/{node}",
             "/mgmt/tm/ltm/virtual/{virtual}",
+            "/mgmt/tm/ltm/profile/tcp/{profile}",
         )
         return [
             Route("GET", "/health", self.health, "Readiness: answers 200 once the mock serves", authenticated=False),
@@ -121,6 +123,13 @@ class F5Api:
             Route("PATCH", virtual, self.update_virtual, "Change a virtual server", VirtualBody),
             Route("DELETE", virtual, self.delete_virtual, "Delete a virtual server"),
             Route("GET", virtual + "/stats", self.virtual_stats, "Virtual server counters"),
+            Route("GET", virtual + "/profiles", self.virtual_profiles, "A virtual server's profiles"),
+            Route("GET", "/mgmt/tm/ltm/profile/tcp", self.list_tcp_profiles, "List TCP profiles", query=("$filter",)),
+            Route("POST", "/mgmt/tm/ltm/profile/tcp", self.create_tcp_profile, "Create a TCP profile", TcpProfileBody),
+            Route("GET", profile, self.get_tcp_profile, "Read a TCP profile"),
+            Route("PUT", profile, self.update_tcp_profile, "Change a TCP profile (idleTimeout)", TcpProfileBody),
+            Route("PATCH", profile, self.update_tcp_profile, "Change a TCP profile (idleTimeout)", TcpProfileBody),
+            Route("DELETE", profile, self.delete_tcp_profile, "Delete a TCP profile"),
         ]
 
     def application(self) -> web.Application:
@@ -346,6 +355,37 @@ class F5Api:
 
     async def virtual_stats(self, call: Call) -> Body:
         return render.virtual_stats(self.plane, self._view().virtual(_path(call, "virtual")))
+
+    async def virtual_profiles(self, call: Call) -> Body:
+        return render.virtual_profiles(self._view().virtual(_path(call, "virtual")))
+
+    # --- TCP profiles ----------------------------------------------------------------------
+
+    async def list_tcp_profiles(self, call: Call) -> Body:
+        profiles = {p.path.full_path: p for p in self._view().tcp_profiles()}
+        items = [render.tcp_profile(p) for p in _filtered(profiles, call)]
+        return render.collection("tm:ltm:profile:tcp:tcpcollectionstate", "/mgmt/tm/ltm/profile/tcp", items)
+
+    async def create_tcp_profile(self, call: Call) -> Body:
+        return render.tcp_profile(
+            await self._change(lambda edit: edit.create_tcp_profile(call.body), "create", "tcp-profile", call)
+        )
+
+    async def get_tcp_profile(self, call: Call) -> Body:
+        return render.tcp_profile(self._view().tcp_profile(_path(call, "profile")))
+
+    async def update_tcp_profile(self, call: Call) -> Body:
+        path = _path(call, "profile")
+        return render.tcp_profile(
+            await self._change(
+                lambda edit: edit.update_tcp_profile(path, call.body), "update", "tcp-profile", call, path
+            )
+        )
+
+    async def delete_tcp_profile(self, call: Call) -> Body:
+        path = _path(call, "profile")
+        await self._change(lambda edit: edit.delete_tcp_profile(path), "delete", "tcp-profile", call, path)
+        return None
 
     # --- shared ----------------------------------------------------------------------------
 

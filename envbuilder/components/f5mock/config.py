@@ -10,6 +10,9 @@ import ipaddress
 
 from envbuilder.components.f5mock.errors import F5RestError, already_exists, not_found
 from envbuilder.components.f5mock.models import (
+    BUILTIN_TCP_PROFILE,
+    DEFAULT_TCP_PROFILE,
+    INDEFINITE,
     MONITORS,
     Config,
     MemberBody,
@@ -18,6 +21,9 @@ from envbuilder.components.f5mock.models import (
     NodeRecord,
     PoolBody,
     PoolRecord,
+    ProfileReference,
+    TcpProfileBody,
+    TcpProfileRecord,
     VirtualBody,
     VirtualRecord,
 )
@@ -90,6 +96,17 @@ class ConfigView:
         if found is None:
             raise not_found("Virtual Server", path.full_path)
         return found
+
+    def tcp_profile(self, path: ObjectPath) -> TcpProfileRecord:
+        if path.full_path == DEFAULT_TCP_PROFILE:
+            return BUILTIN_TCP_PROFILE
+        found = self.config.tcp_profiles.get(path.full_path)
+        if found is None:
+            raise not_found("profile", path.full_path)
+        return found
+
+    def tcp_profiles(self) -> list[TcpProfileRecord]:
+        return [BUILTIN_TCP_PROFILE, *self.config.tcp_profiles.values()]
 
 
 class ConfigEdit(ConfigView):
@@ -295,6 +312,19 @@ class ConfigEdit(ConfigView):
             raise F5RestError(400, "01070734:3: Configuration error: enabled and disabled are mutually exclusive.")
         if body.enabled is not None or body.disabled is not None:
             virtual.enabled = bool(body.enabled) if body.enabled is not None else not body.disabled
+        if body.profiles is not None:
+            virtual.tcp_profile = self._virtual_tcp_profile(body.profiles, virtual.partition)
+
+    def _virtual_tcp_profile(self, references: list[ProfileReference | str], partition: str) -> str:
+        """The one TCP profile a virtual takes (the mock models no other profile type)."""
+        paths = []
+        for reference in references:
+            if isinstance(reference, str):
+                reference = ProfileReference(name=reference)
+            paths.append(self._tcp_profile_reference(reference.name, reference.partition or partition))
+        if len(paths) > 1:
+            raise F5RestError(400, "01070734:3: Configuration error: a Virtual Server takes one TCP profile.")
+        return paths[0] if paths else DEFAULT_TCP_PROFILE
 
     def _pool_reference(self, reference: str, partition: str) -> str:
         if reference in ("", "none"):
@@ -314,10 +344,74 @@ class ConfigEdit(ConfigView):
                     f"{other.path.full_path}.",
                 )
 
+    # --- TCP profiles ---------------------------------------------------------------------
+
+    def create_tcp_profile(self, body: TcpProfileBody) -> TcpProfileRecord:
+        path = self._new_path(body, "profile", {DEFAULT_TCP_PROFILE: None, **self.config.tcp_profiles})
+        parent = self.tcp_profile(
+            make_path(self._tcp_profile_reference(body.defaultsFrom or DEFAULT_TCP_PROFILE, path.partition))
+        )
+        profile = TcpProfileRecord(
+            partition=path.partition,
+            sub_path=path.sub_path,
+            name=path.name,
+            generation=self.generation,
+            defaults_from=parent.path.full_path,
+            idle_timeout=parent.idle_timeout,  # inherited once, at creation
+        )
+        self._apply_tcp_profile_fields(profile, body)
+        self.config.tcp_profiles[path.full_path] = profile
+        return profile
+
+    def update_tcp_profile(self, path: ObjectPath, body: TcpProfileBody) -> TcpProfileRecord:
+        profile = self._custom_tcp_profile(path)
+        if body.defaultsFrom is not None:
+            profile.defaults_from = self._tcp_profile_reference(body.defaultsFrom, path.partition)
+        self._apply_tcp_profile_fields(profile, body)
+        profile.generation = self.generation
+        return profile
+
+    def delete_tcp_profile(self, path: ObjectPath) -> None:
+        self._custom_tcp_profile(path)
+        for virtual in self.config.virtuals.values():
+            if virtual.tcp_profile == path.full_path:
+                raise F5RestError(
+                    400,
+                    f"01070313:3: The profile ({path.full_path}) cannot be deleted because it is in use by a "
+                    f"Virtual Server ({virtual.path.full_path}).",
+                )
+        for other in self.config.tcp_profiles.values():
+            if other.defaults_from == path.full_path:
+                raise F5RestError(
+                    400,
+                    f"01070313:3: The profile ({path.full_path}) cannot be deleted because the profile "
+                    f"({other.path.full_path}) derives from it.",
+                )
+        del self.config.tcp_profiles[path.full_path]
+
+    def _tcp_profile_reference(self, reference: str, partition: str) -> str:
+        full_path = reference_path(reference, partition).full_path
+        if full_path != DEFAULT_TCP_PROFILE and full_path not in self.config.tcp_profiles:
+            raise F5RestError(400, f"01020036:3: The requested profile ({full_path}) was not found.")
+        return full_path
+
+    def _custom_tcp_profile(self, path: ObjectPath) -> TcpProfileRecord:
+        profile = self.tcp_profile(path)
+        if profile is BUILTIN_TCP_PROFILE:
+            raise F5RestError(400, f"01070734:3: Configuration error: the profile {DEFAULT_TCP_PROFILE} is read-only here.")
+        return profile
+
+    @staticmethod
+    def _apply_tcp_profile_fields(profile: TcpProfileRecord, body: TcpProfileBody) -> None:
+        if body.description is not None:
+            profile.description = body.description
+        if body.idleTimeout is not None:
+            profile.idle_timeout = INDEFINITE if body.idleTimeout == "indefinite" else body.idleTimeout
+
     # --- shared -------------------------------------------------------------------------
 
     @staticmethod
-    def _new_path(body: NodeBody | PoolBody | VirtualBody, label: str, existing: dict) -> ObjectPath:
+    def _new_path(body: NodeBody | PoolBody | VirtualBody | TcpProfileBody, label: str, existing: dict) -> ObjectPath:
         if not body.name:
             raise F5RestError(400, f"01070734:3: Configuration error: a {label} requires a name.")
         path = make_path(body.name, body.partition, body.subPath)

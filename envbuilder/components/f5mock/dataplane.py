@@ -17,10 +17,18 @@ from dataclasses import dataclass
 
 from envbuilder.components.f5mock.errors import F5RestError
 from envbuilder.components.f5mock.events import log_event
-from envbuilder.components.f5mock.models import Config, MemberRecord, PoolRecord
+from envbuilder.components.f5mock.models import (
+    BUILTIN_TCP_PROFILE,
+    DEFAULT_IDLE_TIMEOUT,
+    INDEFINITE,
+    Config,
+    MemberRecord,
+    PoolRecord,
+)
 from envbuilder.components.f5mock.names import parse_destination
 
 CONNECT_TIMEOUT = 3.0
+IDLE_SWEEP_INTERVAL = 1.0  # seconds: idle timeouts are whole seconds, as on BIG-IP
 
 
 @dataclass(slots=True, eq=False)
@@ -246,6 +254,9 @@ class _Link:
         "connecting",
         "closed",
         "virtual",
+        "idle_timeout",
+        "activity",
+        "active_at",
     )
 
     def __init__(self, plane: DataPlane, virtual: str) -> None:
@@ -258,13 +269,16 @@ class _Link:
         self.connecting: asyncio.Task[None] | None = None
         self.closed = False
         self.virtual = virtual
+        self.idle_timeout = plane.idle_timeout(virtual)
+        self.activity = 0  # bytes seen by the last idle sweep
+        self.active_at = asyncio.get_running_loop().time()
 
     def other(self, half: _Half) -> asyncio.Transport:
         transport = (self.server if half is self.client else self.client).transport
         return transport if transport is not None else _NO_TRANSPORT  # type: ignore[return-value]
 
     def accepted(self) -> None:
-        self.plane.links.add(self)
+        self.plane.track(self)
         self.virtual_counters.total += 1
         self.virtual_counters.current += 1
         self.connecting = asyncio.get_running_loop().create_task(self._connect())
@@ -342,6 +356,13 @@ class _Link:
                 half.transport.abort()
         self.close()
 
+    def reset(self) -> None:
+        """Both sides get a TCP RST, as BIG-IP resets connections at their idle timeout."""
+        for half in (self.client, self.server):
+            if half.transport is not None:
+                _reset(half.transport)
+        self.close()
+
 
 class _NoTransport:
     """Flow-control calls for a side not connected yet: nothing to pause."""
@@ -414,6 +435,34 @@ class DataPlane:
         self.stats = Stats()
         self.monitor = HealthMonitor(monitor_interval)
         self._last_chosen: dict[str, str] = {}  # pool -> member, for round-robin
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def track(self, link: _Link) -> None:
+        self.links.add(link)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_idle())
+
+    def idle_timeout(self, virtual_key: str) -> int:
+        """Seconds a connection of the virtual may carry no byte (its TCP profile's idleTimeout)."""
+        virtual = self.config.virtuals.get(virtual_key)
+        if virtual is None:
+            return DEFAULT_IDLE_TIMEOUT
+        profile = self.config.tcp_profiles.get(virtual.tcp_profile, BUILTIN_TCP_PROFILE)
+        return profile.idle_timeout
+
+    async def _sweep_idle(self) -> None:
+        """Resets connections idle past their timeout, as BIG-IP reaps them; without it, a
+        member that never answers keeps a connection (two descriptors) forever."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(IDLE_SWEEP_INTERVAL)
+            now = loop.time()
+            for link in list(self.links):
+                activity = link.client.received + link.server.received
+                if activity != link.activity:
+                    link.activity, link.active_at = activity, now
+                elif link.idle_timeout != INDEFINITE and now - link.active_at >= link.idle_timeout:
+                    link.reset()
 
     def binds(self, config: Config) -> dict[str, Bind]:
         """Where each virtual that forwards (enabled, with a pool) must listen."""
@@ -517,4 +566,7 @@ class DataPlane:
         self.listeners.clear()
         for link in list(self.links):
             link.abort()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         await self.monitor.stop()
