@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.f5mock.abuse import deaf_member, hanging_member, open_descriptors, resident_bytes
-from tests.f5mock.loopback import free_port, wait_until
+from tests.f5mock.loopback import ask, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +54,14 @@ def test_a_client_cannot_make_the_mock_buffer_while_it_connects_to_a_member(api)
         assert resident_bytes() - memory_before < 32 * MiB
 
 
+def ask_or_reset(port: int) -> bytes:
+    """The answer through `port`, b"" when the connection is reset."""
+    try:
+        return ask(port)
+    except ConnectionResetError:
+        return b""
+
+
 def virtual_entries(api: httpx.Client, name: str = "vs") -> dict:
     (nested,) = api.get(f"/mgmt/tm/ltm/virtual/~Common~{name}/stats").json()["entries"].values()
     return nested["nestedStats"]["entries"]
@@ -95,3 +103,36 @@ def test_tcp_profiles_carry_bigips_idle_timeout_and_virtuals_list_theirs(api):
     unknown = api.patch("/mgmt/tm/ltm/virtual/~Common~vs", json={"profiles": [{"name": "/Common/http"}]})
     assert unknown.status_code == 400
     assert "requested profile (/Common/http) was not found" in unknown.json()["message"]
+
+
+def test_a_virtual_whose_member_is_its_own_address_is_a_loop_that_is_cut_and_logged(api, caplog):
+    port = free_port()
+    pool = {"name": "self", "members": [{"name": f"127.0.0.1:{port}"}]}
+    assert api.post("/mgmt/tm/ltm/pool", json=pool).status_code == 200
+    virtual = {"name": "self", "destination": f"127.0.0.1:{port}", "pool": "self"}
+    assert api.post("/mgmt/tm/ltm/virtual", json=virtual).status_code == 200
+    descriptors_before = open_descriptors()
+
+    assert ask_or_reset(port) == b""
+
+    wait_until(lambda: virtual_entries(api, "self")["clientside.curConns"]["value"] == 0, what="the chain to close")
+    assert virtual_entries(api, "self")["clientside.totConns"]["value"] == 1  # the looped one is never served
+    assert any('"event":"loop"' in record.message and "/Common/self" in record.message for record in caplog.records)
+    wait_until(lambda: open_descriptors() <= descriptors_before, what="descriptors back")
+
+
+def test_a_loop_through_two_virtuals_is_cut_but_a_chain_of_virtuals_is_served(api, backends):
+    first, second, third = free_port(), free_port(), free_port()
+    backend = backends("end")
+    for name, member in (("a", second), ("b", first), ("c", backend.port)):
+        assert api.post("/mgmt/tm/ltm/pool", json={"name": name, "members": [{"name": f"127.0.0.1:{member}"}]}).status_code == 200
+    for name, port in (("a", first), ("b", second), ("c", third)):
+        virtual = {"name": name, "destination": f"127.0.0.1:{port}", "pool": name}
+        assert api.post("/mgmt/tm/ltm/virtual", json=virtual).status_code == 200
+
+    assert ask_or_reset(first) == b""
+    wait_until(lambda: virtual_entries(api, "b")["clientside.curConns"]["value"] == 0, what="the loop to close")
+    assert virtual_entries(api, "a")["clientside.totConns"]["value"] == 1
+
+    assert api.patch("/mgmt/tm/ltm/pool/~Common~b", json={"members": [{"name": f"127.0.0.1:{third}"}]}).status_code == 200
+    assert ask(first) == b"end:hello\n"  # a -> b -> c -> backend

@@ -10,6 +10,7 @@ slow side pauses the fast one.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import struct
@@ -257,6 +258,9 @@ class _Link:
         "idle_timeout",
         "activity",
         "active_at",
+        "hops",
+        "socket",
+        "local",
     )
 
     def __init__(self, plane: DataPlane, virtual: str) -> None:
@@ -272,19 +276,29 @@ class _Link:
         self.idle_timeout = plane.idle_timeout(virtual)
         self.activity = 0  # bytes seen by the last idle sweep
         self.active_at = asyncio.get_running_loop().time()
+        self.hops: frozenset[str] = frozenset((virtual,))  # the virtuals this connection came through
+        self.socket: socket.socket | None = None  # towards the member, while connecting
+        self.local: tuple[str, int] | None = None  # its local address once connected
 
     def other(self, half: _Half) -> asyncio.Transport:
         transport = (self.server if half is self.client else self.client).transport
         return transport if transport is not None else _NO_TRANSPORT  # type: ignore[return-value]
 
     def accepted(self) -> None:
+        parent = self.plane.forwarded_from(self.client.transport)  # type: ignore[arg-type]
+        if parent is not None:
+            if self.virtual in parent.hops:
+                log_event("loop", logging.ERROR, virtual=self.virtual, through=sorted(parent.hops))
+                self.closed = True  # never counted: nothing to undo
+                _reset(self.client.transport)  # type: ignore[arg-type]
+                return
+            self.hops = parent.hops | self.hops
         self.plane.track(self)
         self.virtual_counters.total += 1
         self.virtual_counters.current += 1
         self.connecting = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
-        loop = asyncio.get_running_loop()
         for pool, member in self.plane.candidates(self.virtual):
             stats = self.plane.stats
             self.server_counters = (
@@ -293,15 +307,34 @@ class _Link:
                 stats.of("node", member.node),
             )
             try:
-                await asyncio.wait_for(
-                    loop.create_connection(lambda: self.server, connect_host(member.address), member.port),
-                    CONNECT_TIMEOUT,
-                )
+                await asyncio.wait_for(self._open(connect_host(member.address), member.port), CONNECT_TIMEOUT)
             except (OSError, TimeoutError):
                 continue
             return
         self.server_counters = ()
         _reset(self.client.transport)  # type: ignore[arg-type]  # no member: reset, as BIG-IP does
+
+    async def _open(self, host: str, port: int) -> None:
+        """Connects with a socket of our own, so that a connection arriving at one of our
+        virtuals can be recognised as ours (`DataPlane.forwarded_from`) even mid-connect."""
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        self.socket = sock
+        self.plane.connecting.add(self)
+        try:
+            await loop.sock_connect(sock, (host, port))
+            local = sock.getsockname()[:2]
+            await loop.create_connection(lambda: self.server, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            self.plane.connecting.discard(self)
+            self.socket = None
+        if not self.closed:
+            self.local = local
+            self.plane.outgoing[local] = self
 
     def connected(self) -> None:
         """The member accepted: count it, pass on what the client already sent, splice."""
@@ -349,6 +382,8 @@ class _Link:
             counters.bytes_out += bytes_out
             counters.current -= 1
         self.plane.links.discard(self)
+        if self.local is not None:
+            self.plane.outgoing.pop(self.local, None)
 
     def abort(self) -> None:
         for half in (self.client, self.server):
@@ -436,6 +471,23 @@ class DataPlane:
         self.monitor = HealthMonitor(monitor_interval)
         self._last_chosen: dict[str, str] = {}  # pool -> member, for round-robin
         self._sweeper: asyncio.Task[None] | None = None
+        self.connecting: set[_Link] = set()  # links whose member connection is being made
+        self.outgoing: dict[tuple[str, int], _Link] = {}  # local address of a member connection -> its link
+
+    def forwarded_from(self, accepted: asyncio.Transport) -> _Link | None:
+        """The link whose member connection this accepted connection is, when a pool member
+        is one of our own virtuals; None for a connection from elsewhere."""
+        peer, own = accepted.get_extra_info("peername"), accepted.get_extra_info("sockname")
+        if not peer or not own:
+            return None
+        peer = tuple(peer[:2])
+        link = self.outgoing.get(peer)
+        if link is not None or (peer[0] != own[0] and not ipaddress.ip_address(peer[0]).is_loopback):
+            return link
+        for candidate in self.connecting:  # the accept can be seen before the connect completes
+            if candidate.socket is not None and candidate.socket.getsockname()[:2] == peer:
+                return candidate
+        return None
 
     def track(self, link: _Link) -> None:
         self.links.add(link)
