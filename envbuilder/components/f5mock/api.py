@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -61,6 +62,7 @@ class Route:
 
 
 COLLECTION_QUERY = ("expandSubcollections", "$filter")
+BODY_TIMEOUT = 20.0  # seconds for a request body to arrive: a stalled one must not hold a handler
 
 
 class F5Api:
@@ -143,7 +145,12 @@ class F5Api:
             user = self.auth.authenticate(request.headers) if route.authenticated else None
             body = None
             if route.body is not None:
-                body = _validated(route.body, await request.read(), request.path)
+                try:
+                    async with asyncio.timeout(BODY_TIMEOUT):
+                        raw = await request.read()
+                except TimeoutError:
+                    raise F5RestError(408, "The request body was not received in time.", api_error=1) from None
+                body = _validated(route.body, raw, request.path)
             params = {k: v for k, v in request.match_info.items() if k != "trailing_slash"}
             answer = await route.handler(Call(params, dict(request.query), body, user))
             if answer is None:

@@ -19,6 +19,12 @@ from envbuilder.components.f5mock.events import log_event
 from envbuilder.components.f5mock.store import ConfigStore
 from envbuilder.components.f5mock.tls import server_context
 
+# A client that opens API connections and stalls must not hold them (and their descriptors):
+API_HANDSHAKE_TIMEOUT = 10.0  # seconds for the TLS handshake
+# seconds for a request's headers to arrive after the connection or the previous answer
+# (aiohttp's keep-alive timer covers both), hence also how long an idle keep-alive lasts
+API_IDLE_TIMEOUT = 20.0
+
 
 class F5MockServer:
     """The mock F5 on one event loop: HTTPS API on `host:port` (0 picks a free port) and
@@ -42,6 +48,7 @@ class F5MockServer:
         self.password = password
         self.plane = DataPlane(bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.AbstractServer | None = None
 
     @property
     def url(self) -> str:
@@ -58,15 +65,27 @@ class F5MockServer:
             await store.start()
             api = F5Api(store, self.plane, Authenticator(self.username, self.password))
             self._runner = web.AppRunner(
-                api.application(), access_log=None, handle_signals=False, shutdown_timeout=2.0
+                api.application(),
+                access_log=None,
+                handle_signals=False,
+                shutdown_timeout=2.0,
+                keepalive_timeout=API_IDLE_TIMEOUT,
+                lingering_time=0,  # a body not read in time is not waited for after the answer
             )
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.port, ssl_context=tls, reuse_address=True)
-            await site.start()
+            # Our own listener rather than web.TCPSite, which has no handshake timeout.
+            self._listener = await asyncio.get_running_loop().create_server(
+                self._runner.server,
+                self.host,
+                self.port,
+                ssl=tls,
+                ssl_handshake_timeout=API_HANDSHAKE_TIMEOUT,
+                reuse_address=True,
+            )
         except BaseException:
             await self._close()
             raise
-        self.port = self._runner.addresses[0][1]
+        self.port = self._listener.sockets[0].getsockname()[1]
         log_event("started", url=self.url, state_dir=str(self.state_dir))
 
     async def stop(self) -> None:
@@ -74,6 +93,9 @@ class F5MockServer:
         log_event("stopped", url=self.url)
 
     async def _close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
