@@ -136,3 +136,24 @@ def test_a_loop_through_two_virtuals_is_cut_but_a_chain_of_virtuals_is_served(ap
 
     assert api.patch("/mgmt/tm/ltm/pool/~Common~b", json={"members": [{"name": f"127.0.0.1:{third}"}]}).status_code == 200
     assert ask(first) == b"end:hello\n"  # a -> b -> c -> backend
+
+
+def test_reads_create_no_counters_and_deleted_objects_leave_no_table_entries(api, f5, backends):
+    plane = f5.server.plane
+    backend = backends("a")
+    port = serve(api, backend.port)
+    for url in (
+        "/mgmt/tm/ltm/virtual/~Common~vs/stats",
+        "/mgmt/tm/ltm/pool/~Common~vs/stats",
+        f"/mgmt/tm/ltm/pool/~Common~vs/members/~Common~127.0.0.1:{backend.port}/stats",
+        "/mgmt/tm/ltm/node/~Common~127.0.0.1/stats",
+    ):
+        assert api.get(url).status_code == 200
+    assert len(plane.stats) == 0
+
+    assert ask(port) == b"a:hello\n"
+    assert len(plane.stats) == 4 and len(plane.last_chosen) == 1
+    assert api.delete("/mgmt/tm/ltm/virtual/~Common~vs").status_code == 200
+    assert api.delete("/mgmt/tm/ltm/pool/~Common~vs").status_code == 200
+    assert api.delete("/mgmt/tm/ltm/node/~Common~127.0.0.1").status_code == 200
+    assert len(plane.stats) == 0 and len(plane.last_chosen) == 0

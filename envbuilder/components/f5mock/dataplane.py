@@ -61,10 +61,18 @@ def connect_host(address: str) -> str:
 
 
 class Stats:
-    """Counters by kind ("virtual", "pool", "member", "node") and key; created on first use."""
+    """Counters by kind ("virtual", "pool", "member", "node") and key; created by traffic
+    only (a read must not grow the table) and dropped with their object."""
 
     def __init__(self) -> None:
         self._counters: dict[tuple[str, str], Counters] = {}
+
+    def __len__(self) -> int:
+        return len(self._counters)
+
+    def peek(self, kind: str, key: str) -> Counters:
+        """The counters if there are any, else zeros (not stored)."""
+        return self._counters.get((kind, key)) or Counters()
 
     def of(self, kind: str, key: str) -> Counters:
         counters = self._counters.get((kind, key))
@@ -451,6 +459,8 @@ class ListenerChange:
         plane.unbound = self._unbound
         plane.config = self._config
         plane.stats.keep_only(self._config)
+        for pool in plane.last_chosen.keys() - self._config.pools.keys():
+            del plane.last_chosen[pool]
         plane.monitor.watch(self._config)
 
     def rollback(self) -> None:
@@ -469,7 +479,7 @@ class DataPlane:
         self.links: set[_Link] = set()
         self.stats = Stats()
         self.monitor = HealthMonitor(monitor_interval)
-        self._last_chosen: dict[str, str] = {}  # pool -> member, for round-robin
+        self.last_chosen: dict[str, str] = {}  # pool -> member, for round-robin; live pools only
         self._sweeper: asyncio.Task[None] | None = None
         self.connecting: set[_Link] = set()  # links whose member connection is being made
         self.outgoing: dict[tuple[str, int], _Link] = {}  # local address of a member connection -> its link
@@ -566,16 +576,16 @@ class DataPlane:
         if not available:
             return []
         if pool.load_balancing_mode == "least-connections-member":
-            available.sort(key=lambda member: self.stats.of("member", member_key(pool, member)).current)
+            available.sort(key=lambda member: self.stats.peek("member", member_key(pool, member)).current)
         else:
             available = self._round_robin(pool, available)
-        self._last_chosen[pool.path.full_path] = available[0].path.full_path
+        self.last_chosen[pool.path.full_path] = available[0].path.full_path
         return [(pool, member) for member in available]
 
     def _round_robin(self, pool: PoolRecord, available: list[MemberRecord]) -> list[MemberRecord]:
         """`available` rotated to start after the member chosen last (in pool order)."""
         order = [member.path.full_path for member in pool.members]
-        last = self._last_chosen.get(pool.path.full_path)
+        last = self.last_chosen.get(pool.path.full_path)
         last_index = order.index(last) if last in order else -1
         start = next((i for i, member in enumerate(available) if order.index(member.path.full_path) > last_index), 0)
         return available[start:] + available[:start]
@@ -601,7 +611,7 @@ class DataPlane:
 
     def counters(self, kind: str, key: str) -> Counters:
         """The counters of an object, bytes of its open connections included."""
-        stored = self.stats.of(kind, key)
+        stored = self.stats.peek(kind, key)
         live = Counters(stored.current, stored.total, stored.bytes_in, stored.bytes_out)
         for link in self.links:
             bytes_in, bytes_out = link.live_bytes(stored)
