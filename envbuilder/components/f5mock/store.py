@@ -41,6 +41,7 @@ class ConfigStore:
 
     async def start(self) -> None:
         """Loads the saved configuration and listens again on its virtuals' destinations."""
+        self._remove_leftovers()
         config = self.load()
         change = await self.plane.prepare(config, strict=False)
         change.commit()
@@ -52,6 +53,12 @@ class ConfigStore:
             pools=len(config.pools),
             nodes=len(config.nodes),
         )
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of writes a kill interrupted (`write_atomically` names them `.config.json.*`)."""
+        for leftover in self.path.parent.glob(f".{self.path.name}.*"):
+            leftover.unlink(missing_ok=True)
+            log_event("leftover-removed", path=str(leftover))
 
     async def change(self, edit: Callable[[ConfigEdit], Result], **event: str) -> Result:
         """Applies `edit` to a copy of the configuration, then makes it live and durable."""
