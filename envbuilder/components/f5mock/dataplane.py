@@ -440,7 +440,8 @@ class ListenerChange:
     ) -> None:
         self._plane, self._config, self._opened, self._unbound = plane, config, opened, still_unbound
 
-    def commit(self) -> None:
+    async def commit(self) -> None:
+        """Makes the configuration live, then has its new listeners accept."""
         plane = self._plane
         wanted = plane.binds(self._config)
         for key, (bind, server) in self._opened.items():
@@ -462,6 +463,8 @@ class ListenerChange:
         for pool in plane.last_chosen.keys() - self._config.pools.keys():
             del plane.last_chosen[pool]
         plane.monitor.watch(self._config)
+        for _, server in self._opened.values():
+            await server.start_serving()
 
     def rollback(self) -> None:
         for _, server in self._opened.values():
@@ -549,8 +552,15 @@ class DataPlane:
             if current is not None and current[0] == bind:
                 continue
             try:
+                # Bound now (a port in use shows here) but not listening before `commit`: a
+                # connection must not arrive before the configuration that serves it.
                 server = await loop.create_server(
-                    lambda key=key: _Link(self, key).client, bind.host, bind.port, reuse_address=True, backlog=1024
+                    lambda key=key: _Link(self, key).client,
+                    bind.host,
+                    bind.port,
+                    reuse_address=True,
+                    backlog=1024,
+                    start_serving=False,
                 )
             except OSError as error:
                 reason = error.strerror or str(error)

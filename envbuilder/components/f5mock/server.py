@@ -60,10 +60,10 @@ class F5MockServer:
         """Serves, or raises (e.g. OSError: API port in use) with nothing left listening."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tls = await asyncio.to_thread(server_context, self.state_dir / "tls")
-        store = ConfigStore(self.state_dir, self.plane)
+        self.store = ConfigStore(self.state_dir, self.plane)
         try:
-            await store.start()
-            api = F5Api(store, self.plane, Authenticator(self.username, self.password))
+            await self.store.start()
+            api = F5Api(self.store, self.plane, Authenticator(self.username, self.password))
             self._runner = web.AppRunner(
                 api.application(),
                 access_log=None,

@@ -44,7 +44,7 @@ class ConfigStore:
         self._remove_leftovers()
         config = self.load()
         change = await self.plane.prepare(config, strict=False)
-        change.commit()
+        await change.commit()
         log_event(
             "loaded",
             path=str(self.path),
@@ -61,16 +61,36 @@ class ConfigStore:
             log_event("leftover-removed", path=str(leftover))
 
     async def change(self, edit: Callable[[ConfigEdit], Result], **event: str) -> Result:
-        """Applies `edit` to a copy of the configuration, then makes it live and durable."""
+        """Applies `edit` to a copy of the configuration, then makes it live and durable.
+        Once begun, a change runs to its end even if its caller is cancelled: cancelling it
+        halfway would leave listeners open, or a saved file, that the live configuration
+        does not know."""
+        applying = asyncio.get_running_loop().create_task(self._apply(edit, event))
+        applying.add_done_callback(_retrieve)
+        return await asyncio.shield(applying)
+
+    async def _apply(self, edit: Callable[[ConfigEdit], Result], event: dict[str, str]) -> Result:
         async with self._lock:
             editor = ConfigEdit(self.plane.config)
             result = edit(editor)
             listeners = await self.plane.prepare(editor.config)
             try:
-                await asyncio.to_thread(write_atomically, self.path, editor.config.model_dump_json(indent=1).encode())
+                await asyncio.to_thread(self._save, editor.config)
             except OSError as error:
                 listeners.rollback()
                 raise F5RestError(500, f"The configuration could not be saved: {error}.") from None
-            listeners.commit()
+            except BaseException:
+                listeners.rollback()
+                raise
+            await listeners.commit()
             log_event("change", generation=editor.generation, **event)
             return result
+
+    def _save(self, config: Config) -> None:
+        write_atomically(self.path, config.model_dump_json(indent=1).encode())
+
+
+def _retrieve(task: asyncio.Task[object]) -> None:
+    """Marks the outcome of a change whose caller went away as seen (no asyncio warning)."""
+    if not task.cancelled():
+        task.exception()
