@@ -43,6 +43,7 @@ class Call:
     query: dict[str, str]
     body: Any
     user: str | None
+    source: str  # the client's address
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class F5Api:
 
     def _endpoint(self, route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def endpoint(request: web.Request) -> web.Response:
-            user = self.auth.authenticate(request.headers) if route.authenticated else None
+            user = await self.auth.authenticate(request.headers, _source(request)) if route.authenticated else None
             body = None
             if route.body is not None:
                 try:
@@ -152,7 +153,7 @@ class F5Api:
                     raise F5RestError(408, "The request body was not received in time.", api_error=1) from None
                 body = _validated(route.body, raw, request.path)
             params = {k: v for k, v in request.match_info.items() if k != "trailing_slash"}
-            answer = await route.handler(Call(params, dict(request.query), body, user))
+            answer = await route.handler(Call(params, dict(request.query), body, user, _source(request)))
             if answer is None:
                 return web.Response(status=200)
             return web.json_response(answer, dumps=_dumps)
@@ -177,7 +178,7 @@ class F5Api:
             log_event("internal-error", logging.ERROR, method=request.method, path=request.path, error=repr(error))
             status, message = 500, f"Internal error: {error!r}"
         try:
-            self.auth.authenticate(request.headers)  # BIG-IP checks credentials before routing
+            await self.auth.authenticate(request.headers, _source(request))  # BIG-IP checks them before routing
         except F5RestError as error:
             return web.json_response(error.body, status=401, dumps=_dumps)
         return web.json_response(F5RestError(status, message, api_error=1).body, status=status, dumps=_dumps)
@@ -200,7 +201,7 @@ class F5Api:
 
     async def login(self, call: Call) -> Body:
         body: LoginBody = call.body
-        token = self.auth.login(body.username, body.password)
+        token = await self.auth.login(body.username, body.password, call.source)
         log_event("login", user=body.username)
         return {
             "username": body.username,
@@ -430,6 +431,10 @@ def _validated(model: type[BaseModel], raw: bytes, path: str) -> BaseModel:
         if problem["type"] == "missing":
             raise F5RestError(400, f"01070734:3: Configuration error: {location} is required.") from None
         raise F5RestError(400, f"01070734:3: Configuration error: invalid {location}: {problem['msg']}.") from None
+
+
+def _source(request: web.Request) -> str:
+    return request.remote or "unknown"
 
 
 def _dumps(value: Any) -> str:

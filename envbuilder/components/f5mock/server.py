@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
 import signal
 import threading
 from collections.abc import Coroutine
@@ -18,6 +20,7 @@ from envbuilder.components.f5mock.dataplane import DataPlane
 from envbuilder.components.f5mock.events import log_event
 from envbuilder.components.f5mock.store import ConfigStore
 from envbuilder.components.f5mock.tls import server_context
+from envbuilder.errors import InputError
 
 # A client that opens API connections and stalls must not hold them (and their descriptors):
 API_HANDSHAKE_TIMEOUT = 10.0  # seconds for the TLS handshake
@@ -41,6 +44,8 @@ class F5MockServer:
         bind_virtuals_to: str | None = None,
         monitor_interval: float = 5.0,
     ) -> None:
+        if not password:
+            raise InputError("the mock F5's password is empty", hint="set F5MOCK_PASSWORD or --password-file")
         self.state_dir = Path(state_dir)
         self.host = host
         self.port = port
@@ -87,6 +92,13 @@ class F5MockServer:
             raise
         self.port = self._listener.sockets[0].getsockname()[1]
         log_event("started", url=self.url, state_dir=str(self.state_dir))
+        if (self.username, self.password) == ("admin", "admin") and not _loopback(self.host):
+            log_event(
+                "default-credentials",
+                logging.WARNING,
+                listen=self.host,
+                hint="admin/admin is reachable beyond this host: set F5MOCK_PASSWORD or --password-file",
+            )
 
     async def stop(self) -> None:
         await self._close()
@@ -121,6 +133,13 @@ class F5MockServer:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
