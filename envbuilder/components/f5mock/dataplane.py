@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import logging
 import socket
 import struct
 from dataclasses import dataclass
 
-from envbuilder.components.f5mock.errors import F5RestError
 from envbuilder.components.f5mock.events import log_event
 from envbuilder.components.f5mock.models import (
     BUILTIN_TCP_PROFILE,
@@ -25,6 +25,7 @@ from envbuilder.components.f5mock.models import (
     Config,
     MemberRecord,
     PoolRecord,
+    VirtualRecord,
 )
 from envbuilder.components.f5mock.names import parse_destination
 
@@ -429,35 +430,36 @@ def _reset(transport: asyncio.Transport) -> None:
 
 
 class ListenerChange:
-    """Listeners opened for a configuration not yet saved: commit, or roll back."""
+    """Listeners bound for a configuration not yet saved: commit, or roll back."""
 
     def __init__(
         self,
         plane: DataPlane,
         config: Config,
+        settled: set[str],
+        closing: set[str],
         opened: dict[str, tuple[Bind, asyncio.Server]],
-        still_unbound: dict[str, str],
+        unbound: dict[str, str],
     ) -> None:
-        self._plane, self._config, self._opened, self._unbound = plane, config, opened, still_unbound
+        self._plane, self._config = plane, config
+        self._settled, self._closing, self._opened, self._unbound = settled, closing, opened, unbound
 
     async def commit(self) -> None:
         """Makes the configuration live, then has its new listeners accept."""
         plane = self._plane
-        wanted = plane.binds(self._config)
+        for key in self._closing:
+            plane.listeners.pop(key)[1].close()  # open connections carry on, as on BIG-IP
+            log_event("unlisten", virtual=key)
+        for key in self._settled:
+            reason = self._unbound.get(key)
+            if reason is None:
+                plane.unbound.pop(key, None)
+            elif plane.unbound.get(key) != reason:
+                plane.unbound[key] = reason
+                log_event("listen-failed", logging.ERROR, virtual=key, error=reason)
         for key, (bind, server) in self._opened.items():
-            previous = plane.listeners.pop(key, None)
-            if previous is not None:
-                previous[1].close()
             plane.listeners[key] = (bind, server)
             log_event("listen", virtual=key, bind=str(bind))
-        for key in list(plane.listeners):
-            if key not in wanted:
-                plane.listeners.pop(key)[1].close()  # open connections carry on, as on BIG-IP
-                log_event("unlisten", virtual=key)
-        for key, error in self._unbound.items():
-            if key not in plane.unbound:
-                log_event("listen-failed", logging.ERROR, virtual=key, bind=str(wanted[key]), error=error)
-        plane.unbound = self._unbound
         plane.config = self._config
         plane.stats.keep_only(self._config)
         for pool in plane.last_chosen.keys() - self._config.pools.keys():
@@ -478,7 +480,7 @@ class DataPlane:
         self.bind_virtuals_to = bind_virtuals_to
         self.config = Config()
         self.listeners: dict[str, tuple[Bind, asyncio.Server]] = {}
-        self.unbound: dict[str, str] = {}  # virtual -> why it could not listen (at start)
+        self.unbound: dict[str, str] = {}  # virtual -> why it cannot listen
         self.links: set[_Link] = set()
         self.stats = Stats()
         self.monitor = HealthMonitor(monitor_interval)
@@ -529,27 +531,30 @@ class DataPlane:
                 elif link.idle_timeout != INDEFINITE and now - link.active_at >= link.idle_timeout:
                     link.reset()
 
-    def binds(self, config: Config) -> dict[str, Bind]:
-        """Where each virtual that forwards (enabled, with a pool) must listen."""
-        binds = {}
-        for key, virtual in config.virtuals.items():
-            if virtual.enabled and virtual.pool:
-                destination = parse_destination(virtual.destination, virtual.partition)
-                binds[key] = Bind(self.bind_virtuals_to or str(destination.address.ip), destination.port)
-        return binds
+    def bind(self, virtual: VirtualRecord) -> Bind | None:
+        """Where a virtual listens: its destination (or `bind_virtuals_to`) when it forwards."""
+        if not (virtual.enabled and virtual.pool):
+            return None
+        destination = parse_destination(virtual.destination, virtual.partition)
+        return Bind(self.bind_virtuals_to or str(destination.address.ip), destination.port)
 
-    async def prepare(self, config: Config, *, strict: bool = True) -> ListenerChange:
-        """Opens the listeners `config` adds or moves. A listener an API change asks for and
-        that cannot be bound is a 400 (nothing applied); one that was already failing, or
-        any at start (`strict=False`), is reported in /health and retried on later changes."""
-        wanted = self.binds(config)
-        before = self.binds(self.config)
+    async def prepare(self, config: Config, virtuals: set[str] | None = None) -> ListenerChange:
+        """Binds the listeners that `virtuals` (all when None) need in `config`. A destination
+        that cannot be bound is no error: BIG-IP takes any address for a virtual. It is
+        reported (virtual stats, /health) and retried (`DataPlane.unbound`)."""
+        if virtuals is None:
+            virtuals = set(config.virtuals) | set(self.listeners) | set(self.unbound)
         loop = asyncio.get_running_loop()
         opened: dict[str, tuple[Bind, asyncio.Server]] = {}
         unbound: dict[str, str] = {}
-        for key, bind in wanted.items():
+        closing: set[str] = set()  # listeners gone or moved
+        for key in virtuals:
+            virtual = config.virtuals.get(key)
+            bind = self.bind(virtual) if virtual is not None else None
             current = self.listeners.get(key)
-            if current is not None and current[0] == bind:
+            if current is not None and current[0] != bind:
+                closing.add(key)
+            if bind is None or (current is not None and current[0] == bind):
                 continue
             try:
                 # Bound now (a port in use shows here) but not listening before `commit`: a
@@ -563,18 +568,10 @@ class DataPlane:
                     start_serving=False,
                 )
             except OSError as error:
-                reason = error.strerror or str(error)
-                if strict and (before.get(key) != bind or key not in self.unbound):
-                    for _, opened_server in opened.values():
-                        opened_server.close()
-                    raise F5RestError(
-                        400,
-                        f"01071912:3: Virtual Server {key} cannot listen on its destination {bind}: {reason}.",
-                    ) from None
-                unbound[key] = reason
+                unbound[key] = f"cannot listen on {bind}: {os.strerror(error.errno) if error.errno else error}"
                 continue
             opened[key] = (bind, server)
-        return ListenerChange(self, config, opened, unbound)
+        return ListenerChange(self, config, virtuals, closing, opened, unbound)
 
     def candidates(self, virtual_key: str) -> list[tuple[PoolRecord, MemberRecord]]:
         """The members to try for a new connection, best first."""

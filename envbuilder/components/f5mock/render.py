@@ -197,8 +197,18 @@ def node_stats(plane: DataPlane, record: NodeRecord) -> dict[str, Any]:
 
 
 def virtual_stats(plane: DataPlane, record: VirtualRecord) -> dict[str, Any]:
-    listening = record.path.full_path in plane.listeners
-    entries = _status(record.path.full_path, "available" if listening else "offline", record.enabled)
+    key = record.path.full_path
+    listening = key in plane.listeners
+    entries = _status(key, "available" if listening else "offline", record.enabled)
+    if key in plane.unbound:
+        reason = f"The virtual server {plane.unbound[key]}"
+    elif not record.enabled:
+        reason = "The virtual server is disabled"
+    elif not record.pool:
+        reason = "The virtual server has no pool"
+    else:
+        reason = "The virtual server is available"
+    entries["status.statusReason"] = {"description": reason}
     entries["destination"] = {"description": record.destination}
     entries.update(counter_entries("clientside", plane.counters("virtual", record.path.full_path)))
     return stats("tm:ltm:virtual:virtualstats", virtual_path(record.path), record.path, entries)

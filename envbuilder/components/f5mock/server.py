@@ -54,6 +54,7 @@ class F5MockServer:
         self.plane = DataPlane(bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.AbstractServer | None = None
+        self.store: ConfigStore | None = None
 
     @property
     def url(self) -> str:
@@ -111,6 +112,8 @@ class F5MockServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.store is not None:
+            await self.store.close()
         await self.plane.close()
 
     async def serve_until_signalled(self) -> None:

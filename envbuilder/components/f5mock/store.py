@@ -23,6 +23,7 @@ from envbuilder.errors import EnvbuilderError
 from envbuilder.state.files import write_atomically
 
 Result = TypeVar("Result")
+RETRY_INTERVAL = 5.0  # seconds between attempts to listen for virtuals that cannot yet
 
 
 class ConfigStore:
@@ -30,6 +31,7 @@ class ConfigStore:
         self.path = state_dir / "config.json"
         self.plane = plane
         self._lock = asyncio.Lock()
+        self._retrying: asyncio.Task[None] | None = None
 
     def load(self) -> Config:
         if not self.path.exists():
@@ -43,7 +45,7 @@ class ConfigStore:
         """Loads the saved configuration and listens again on its virtuals' destinations."""
         self._remove_leftovers()
         config = self.load()
-        change = await self.plane.prepare(config, strict=False)
+        change = await self.plane.prepare(config)
         await change.commit()
         log_event(
             "loaded",
@@ -53,6 +55,21 @@ class ConfigStore:
             pools=len(config.pools),
             nodes=len(config.nodes),
         )
+        self._retrying = asyncio.get_running_loop().create_task(self._retry_unbound())
+
+    async def close(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()
+            await asyncio.gather(self._retrying, return_exceptions=True)
+
+    async def _retry_unbound(self) -> None:
+        """A port freed or an address added later: the virtual listens without a change."""
+        while True:
+            await asyncio.sleep(RETRY_INTERVAL)
+            if self.plane.unbound:
+                async with self._lock:
+                    change = await self.plane.prepare(self.plane.config, set(self.plane.unbound))
+                    await change.commit()
 
     def _remove_leftovers(self) -> None:
         """Temp files of writes a kill interrupted (`write_atomically` names them `.config.json.*`)."""
