@@ -15,6 +15,7 @@ import os
 import logging
 import socket
 import struct
+from collections import Counter
 from dataclasses import dataclass
 
 from envbuilder.components.f5mock.events import log_event
@@ -81,13 +82,9 @@ class Stats:
             counters = self._counters[(kind, key)] = Counters()
         return counters
 
-    def keep_only(self, config: Config) -> None:
-        """Forget the counters of deleted objects (a re-created object starts from zero)."""
-        live = {("virtual", key) for key in config.virtuals} | {("pool", key) for key in config.pools}
-        live |= {("node", key) for key in config.nodes}
-        live |= {("member", member_key(p, m)) for p in config.pools.values() for m in p.members}
-        for key in self._counters.keys() - live:
-            del self._counters[key]
+    def drop(self, kind: str, key: str) -> None:
+        """Forgets a deleted object's counters (a re-created object starts from zero)."""
+        self._counters.pop((kind, key), None)
 
 
 class HealthMonitor:
@@ -96,7 +93,7 @@ class HealthMonitor:
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._status: dict[tuple[str, int], bool] = {}
-        self._targets: set[tuple[str, int]] = set()
+        self._targets: Counter[tuple[str, int]] = Counter()  # by the number of monitored pools naming it
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -104,14 +101,14 @@ class HealthMonitor:
         """True/False after the first probe, None before it."""
         return self._status.get((host, port))
 
-    def watch(self, config: Config) -> None:
-        self._targets = {
-            (connect_host(member.address), member.port)
-            for pool in config.pools.values()
-            if pool.monitor
-            for member in pool.members
-        }
-        if self._targets - self._status.keys():
+    def replace(self, old: PoolRecord | None, new: PoolRecord | None) -> None:
+        """Follows one pool's change (None: absent), at the cost of that pool alone."""
+        for pool, step in ((old, -1), (new, 1)):
+            if pool is not None and pool.monitor:
+                for member in pool.members:
+                    self._targets[(connect_host(member.address), member.port)] += step
+        self._targets = +self._targets  # drops targets no pool names any more
+        if self._targets.keys() - self._status.keys():
             self._wake.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -444,8 +441,9 @@ class ListenerChange:
         self._plane, self._config = plane, config
         self._settled, self._closing, self._opened, self._unbound = settled, closing, opened, unbound
 
-    async def commit(self) -> None:
-        """Makes the configuration live, then has its new listeners accept."""
+    async def commit(self, changed: set[tuple[str, str]]) -> None:
+        """Makes the configuration live, then has its new listeners accept. `changed`:
+        (kind, key) of the records that differ from the live configuration."""
         plane = self._plane
         for key in self._closing:
             plane.listeners.pop(key)[1].close()  # open connections carry on, as on BIG-IP
@@ -460,11 +458,8 @@ class ListenerChange:
         for key, (bind, server) in self._opened.items():
             plane.listeners[key] = (bind, server)
             log_event("listen", virtual=key, bind=str(bind))
+        plane.follow(plane.config, self._config, changed)
         plane.config = self._config
-        plane.stats.keep_only(self._config)
-        for pool in plane.last_chosen.keys() - self._config.pools.keys():
-            del plane.last_chosen[pool]
-        plane.monitor.watch(self._config)
         for _, server in self._opened.values():
             await server.start_serving()
 
@@ -508,6 +503,23 @@ class DataPlane:
         self.links.add(link)
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_idle())
+
+    def follow(self, before: Config, after: Config, changed: set[tuple[str, str]]) -> None:
+        """Counters, round-robin turns and monitor targets follow a change (only what it touched)."""
+        for kind, key in changed:
+            if kind == "pools":
+                old, new = before.pools.get(key), after.pools.get(key)
+                self.monitor.replace(old, new)
+                if new is None:
+                    self.last_chosen.pop(key, None)
+                    self.stats.drop("pool", key)
+                if old is not None:
+                    kept = {member_key(new, member) for member in new.members} if new is not None else set()
+                    for member in old.members:
+                        if member_key(old, member) not in kept:
+                            self.stats.drop("member", member_key(old, member))
+            elif kind in ("nodes", "virtuals") and key not in getattr(after, kind):
+                self.stats.drop(kind.removesuffix("s"), key)
 
     def idle_timeout(self, virtual_key: str) -> int:
         """Seconds a connection of the virtual may carry no byte (its TCP profile's idleTimeout)."""
