@@ -126,6 +126,7 @@ class ConfigEdit(ConfigView):
                 update={kind: dict(getattr(base, kind)) for kind in ("nodes", "pools", "virtuals", "tcp_profiles")}
             )
         )
+        self.config._node_addresses = dict(base.node_addresses())  # not shared with the live config
         self.config.generation += 1
         self.generation = self.config.generation
         self.changed: set[tuple[str, str]] = set()
@@ -143,10 +144,14 @@ class ConfigEdit(ConfigView):
     def _put(self, kind: str, key: str, record: NodeRecord | PoolRecord | VirtualRecord | TcpProfileRecord) -> None:
         getattr(self.config, kind)[key] = record
         self.changed.add((kind, key))
+        if isinstance(record, NodeRecord):
+            self.config.node_addresses()[(record.partition, record.address)] = key
 
     def _delete(self, kind: str, key: str) -> None:
-        del getattr(self.config, kind)[key]
+        record = getattr(self.config, kind).pop(key)
         self.changed.add((kind, key))
+        if isinstance(record, NodeRecord):
+            del self.config.node_addresses()[(record.partition, record.address)]
 
     # --- nodes --------------------------------------------------------------------------
 
@@ -180,9 +185,9 @@ class ConfigEdit(ConfigView):
 
     def _add_node(self, path: ObjectPath, address_text: str) -> NodeRecord:
         address = str(parse_address(address_text))
-        for other in self.config.nodes.values():
-            if other.partition == path.partition and other.address == address:
-                raise already_exists("Node", f"{other.path.full_path} {address}", path.partition)
+        other = self.config.node_addresses().get((path.partition, address))
+        if other is not None:
+            raise already_exists("Node", f"{other} {address}", path.partition)
         node = NodeRecord(
             partition=path.partition,
             sub_path=path.sub_path,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from envbuilder.components.f5mock.names import ObjectPath
 
@@ -91,6 +91,14 @@ class Config(BaseModel):
     pools: dict[str, PoolRecord] = {}
     virtuals: dict[str, VirtualRecord] = {}
     tcp_profiles: dict[str, TcpProfileRecord] = {}  # besides the built-in /Common/tcp
+    # (partition, address) -> node key: BIG-IP allows one node per address and partition,
+    # and scanning every node for each new member would make writes grow with the size.
+    _node_addresses: dict[tuple[str, str], str] | None = PrivateAttr(default=None)
+
+    def node_addresses(self) -> dict[tuple[str, str], str]:
+        if self._node_addresses is None:
+            self._node_addresses = {(node.partition, node.address): key for key, node in self.nodes.items()}
+        return self._node_addresses
 
 
 # --- request bodies ---------------------------------------------------------------------
