@@ -101,8 +101,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="f5-scale-") as state_dir:
         backend = subprocess.Popen([sys.executable, "-c", BACKEND.format(port=backend_port)])
         mock = subprocess.Popen(
-            [sys.executable, "-m", "envbuilder", "f5-mock", "serve", "--listen", f"127.0.0.1:{api_port}",
-             "--state-dir", state_dir],
+            [
+                sys.executable,
+                "-m",
+                "envbuilder",
+                "f5-mock",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{api_port}",
+                "--state-dir",
+                state_dir,
+            ],
             env=environment,
             cwd=options.source,
             stderr=subprocess.DEVNULL,
@@ -116,7 +125,9 @@ def main() -> None:
 
 
 def run(options: argparse.Namespace, api_port: int, backend_port: int, vip_port: int, mock_pid: int) -> None:
-    with httpx.Client(base_url=f"https://127.0.0.1:{api_port}", auth=("admin", "bench"), verify=False, timeout=60) as api:
+    with httpx.Client(
+        base_url=f"https://127.0.0.1:{api_port}", auth=("admin", "bench"), verify=False, timeout=60
+    ) as api:
         deadline = time.monotonic() + 60
         while True:
             try:

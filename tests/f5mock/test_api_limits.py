@@ -54,7 +54,7 @@ def test_stalled_handshakes_headers_and_bodies_are_closed_and_their_descriptors_
         body = tls_connection(port)
         body.sendall(
             b"POST /mgmt/tm/ltm/pool HTTP/1.1\r\nHost: f5\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\": "
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": '
         )
         partial_body.append(body)
 

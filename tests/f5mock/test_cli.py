@@ -61,7 +61,15 @@ def test_serve_takes_the_password_from_a_file(tmp_path):
     secret = tmp_path / "password"
     secret.write_text("from-a-file\n")
     process = subprocess.Popen(
-        [*COMMAND, "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "f5"), "--password-file", str(secret)],
+        [
+            *COMMAND,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--state-dir",
+            str(tmp_path / "f5"),
+            "--password-file",
+            str(secret),
+        ],
         stderr=subprocess.DEVNULL,
     )
     try:

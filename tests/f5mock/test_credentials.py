@@ -25,7 +25,10 @@ def events(caplog, name: str) -> list[str]:
     return [record.message for record in caplog.records if f'"event":"{name}"' in record.message]
 
 
-@pytest.mark.parametrize(("host", "password", "warned"), [("0.0.0.0", "admin", True), ("127.0.0.1", "admin", False), ("0.0.0.0", "s3cret", False)])
+@pytest.mark.parametrize(
+    ("host", "password", "warned"),
+    [("0.0.0.0", "admin", True), ("127.0.0.1", "admin", False), ("0.0.0.0", "s3cret", False)],
+)
 def test_default_credentials_beyond_loopback_are_warned_at_start(tmp_path, caplog, host, password, warned):
     async def start_and_stop() -> None:
         async with F5MockServer(tmp_path, host=host, password=password):

@@ -71,7 +71,9 @@ def virtual_entries(api: httpx.Client, name: str = "vs") -> dict:
 
 
 def test_connections_to_a_member_that_never_answers_end_at_the_profiles_idle_timeout(api):
-    profile = api.post("/mgmt/tm/ltm/profile/tcp", json={"name": "short", "defaultsFrom": "/Common/tcp", "idleTimeout": 1})
+    profile = api.post(
+        "/mgmt/tm/ltm/profile/tcp", json={"name": "short", "defaultsFrom": "/Common/tcp", "idleTimeout": 1}
+    )
     assert profile.status_code == 200, profile.text
     with deaf_member() as member:
         port = serve(api, member, profiles=[{"name": "/Common/short", "context": "all"}])
@@ -128,7 +130,10 @@ def test_a_loop_through_two_virtuals_is_cut_but_a_chain_of_virtuals_is_served(ap
     first, second, third = free_port(), free_port(), free_port()
     backend = backends("end")
     for name, member in (("a", second), ("b", first), ("c", backend.port)):
-        assert api.post("/mgmt/tm/ltm/pool", json={"name": name, "members": [{"name": f"127.0.0.1:{member}"}]}).status_code == 200
+        assert (
+            api.post("/mgmt/tm/ltm/pool", json={"name": name, "members": [{"name": f"127.0.0.1:{member}"}]}).status_code
+            == 200
+        )
     for name, port in (("a", first), ("b", second), ("c", third)):
         virtual = {"name": name, "destination": f"127.0.0.1:{port}", "pool": name}
         assert api.post("/mgmt/tm/ltm/virtual", json=virtual).status_code == 200
@@ -137,7 +142,9 @@ def test_a_loop_through_two_virtuals_is_cut_but_a_chain_of_virtuals_is_served(ap
     wait_until(lambda: virtual_entries(api, "b")["clientside.curConns"]["value"] == 0, what="the loop to close")
     assert virtual_entries(api, "a")["clientside.totConns"]["value"] == 1
 
-    assert api.patch("/mgmt/tm/ltm/pool/~Common~b", json={"members": [{"name": f"127.0.0.1:{third}"}]}).status_code == 200
+    assert (
+        api.patch("/mgmt/tm/ltm/pool/~Common~b", json={"members": [{"name": f"127.0.0.1:{third}"}]}).status_code == 200
+    )
     assert ask(first) == b"end:hello\n"  # a -> b -> c -> backend
 
 

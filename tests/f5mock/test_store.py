@@ -22,6 +22,9 @@ from envbuilder.components.f5mock.store import ConfigStore
 from tests.f5mock.loopback import free_port, wait_until
 
 POOLS = "/mgmt/tm/ltm/pool"
+SERVE_COMPACTING_OFTEN = (
+    "import envbuilder.components.f5mock.journal as j; j.COMPACT_AFTER = 20; from envbuilder.cli import main; main()"
+)
 
 
 def test_temp_files_left_by_a_kill_are_removed_at_start(tmp_path):
@@ -98,9 +101,15 @@ def test_a_new_virtual_accepts_no_connection_before_its_configuration_is_live(tm
 
 def test_changes_replay_across_restarts_and_compactions_and_every_file_is_0600(tmp_path, monkeypatch):
     monkeypatch.setattr(journal, "COMPACT_AFTER", 3)  # a snapshot every few changes
-    with run_in_thread(tmp_path) as first, httpx.Client(base_url=first.url, auth=("admin", "admin"), verify=False) as api:
+    with (
+        run_in_thread(tmp_path) as first,
+        httpx.Client(base_url=first.url, auth=("admin", "admin"), verify=False) as api,
+    ):
         for number in range(12):
-            assert api.post(POOLS, json={"name": f"p{number}", "members": [{"name": f"10.0.0.{number}:80"}]}).status_code == 200
+            assert (
+                api.post(POOLS, json={"name": f"p{number}", "members": [{"name": f"10.0.0.{number}:80"}]}).status_code
+                == 200
+            )
         api.patch(f"{POOLS}/~Common~p3", json={"description": "changed"})
         api.delete(f"{POOLS}/~Common~p5")
         api.post(f"{POOLS}/~Common~p7/members", json={"name": "10.0.0.99:81"})
@@ -109,20 +118,29 @@ def test_changes_replay_across_restarts_and_compactions_and_every_file_is_0600(t
 
     files = [path for path in tmp_path.iterdir() if path.is_file()]
     assert files and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files), files
-    with run_in_thread(tmp_path) as second, httpx.Client(base_url=second.url, auth=("admin", "admin"), verify=False) as api:
+    with (
+        run_in_thread(tmp_path) as second,
+        httpx.Client(base_url=second.url, auth=("admin", "admin"), verify=False) as api,
+    ):
         assert api.get(POOLS, params={"expandSubcollections": "true"}).json() == before
         assert api.get("/mgmt/tm/ltm/node").json() == nodes_before
 
 
 def test_a_journal_line_cut_short_by_a_crash_is_dropped_and_later_changes_are_kept(tmp_path):
-    with run_in_thread(tmp_path) as first, httpx.Client(base_url=first.url, auth=("admin", "admin"), verify=False) as api:
+    with (
+        run_in_thread(tmp_path) as first,
+        httpx.Client(base_url=first.url, auth=("admin", "admin"), verify=False) as api,
+    ):
         assert api.post(POOLS, json={"name": "kept"}).status_code == 200
     (segment,) = sorted(tmp_path.glob("journal-*.jsonl"))
     with segment.open("ab") as torn:
         torn.write(b'{"generation":99,"put":{"pools":{"/Common/hal')  # no newline: never acknowledged
 
     for _ in range(2):  # the second start proves the first left the files consistent
-        with run_in_thread(tmp_path) as mock, httpx.Client(base_url=mock.url, auth=("admin", "admin"), verify=False) as api:
+        with (
+            run_in_thread(tmp_path) as mock,
+            httpx.Client(base_url=mock.url, auth=("admin", "admin"), verify=False) as api,
+        ):
             assert [pool["name"] for pool in api.get(POOLS).json()["items"]][:1] == ["kept"]
             api.post(POOLS, json={"name": f"after-{mock.server.port}"})
     assert len(Journal(tmp_path).read().pools) == 3
@@ -137,13 +155,14 @@ def test_no_acknowledged_write_is_lost_when_the_mock_is_killed_while_writing(tmp
         command = [
             sys.executable,
             "-c",
-            "import envbuilder.components.f5mock.journal as j; j.COMPACT_AFTER = 20; "
-            "from envbuilder.cli import main; main()",
+            SERVE_COMPACTING_OFTEN,
             *("f5-mock", "serve", "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path)),
         ]
         process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         try:
-            with httpx.Client(base_url=f"https://127.0.0.1:{port}", auth=("admin", "admin"), verify=False, timeout=10) as api:
+            with httpx.Client(
+                base_url=f"https://127.0.0.1:{port}", auth=("admin", "admin"), verify=False, timeout=10
+            ) as api:
                 wait_until(lambda: _healthy(api), timeout=30, what="the mock to serve")
                 names = {pool["name"] for pool in api.get(POOLS).json().get("items", [])}
                 assert set(acknowledged) <= names, set(acknowledged) - names

@@ -39,7 +39,6 @@ from envbuilder.components.f5mock.names import (
     split_service,
 )
 
-
 RecordT = TypeVar("RecordT", NodeRecord, PoolRecord, VirtualRecord, TcpProfileRecord)
 
 
@@ -435,7 +434,9 @@ class ConfigEdit(ConfigView):
     def _custom_tcp_profile(self, path: ObjectPath) -> TcpProfileRecord:
         profile = self.tcp_profile(path)
         if profile is BUILTIN_TCP_PROFILE:
-            raise F5RestError(400, f"01070734:3: Configuration error: the profile {DEFAULT_TCP_PROFILE} is read-only here.")
+            raise F5RestError(
+                400, f"01070734:3: Configuration error: the profile {DEFAULT_TCP_PROFILE} is read-only here."
+            )
         return profile
 
     @staticmethod

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import logging
+import os
 import socket
 import struct
 from collections import Counter

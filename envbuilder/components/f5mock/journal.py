@@ -49,11 +49,11 @@ class Journal:
         """The configuration the files hold: the snapshot plus every complete change after it."""
         config = Config()
         if self.snapshot_path.exists():
-            config = self._parse(self.snapshot_path, lambda raw: Config.model_validate_json(raw))
+            config = self._parse(self.snapshot_path, Config.model_validate_json)
         for segment in self.segments():
             lines = segment.read_bytes().split(b"\n")
             for number, line in enumerate(lines[:-1], 1):  # the last piece has no newline: cut short
-                entry = self._parse(segment, lambda raw: json.loads(raw), raw=line, line=number)
+                entry = self._parse(segment, json.loads, raw=line, line=number)
                 if entry["generation"] > config.generation:
                     self._replay(config, entry, segment, number)
         return config
@@ -65,10 +65,9 @@ class Journal:
                 f"expected {config.generation + 1}: changes are missing"
             )
         for kind, records in entry["put"].items():
+            model = RECORDS[kind]
             for key, data in records.items():
-                getattr(config, kind)[key] = self._parse(
-                    segment, lambda raw: RECORDS[kind].model_validate(raw), raw=data, line=number
-                )
+                getattr(config, kind)[key] = self._parse(segment, model.model_validate, raw=data, line=number)
         for kind, keys in entry["delete"].items():
             for key in keys:
                 getattr(config, kind).pop(key, None)
@@ -128,7 +127,10 @@ class Journal:
             records = getattr(config, kind)
             parts.append(b',"' + kind.encode() + b'":{')
             parts.append(
-                b",".join(json.dumps(key).encode() + b":" + record.model_dump_json().encode() for key, record in records.items())
+                b",".join(
+                    json.dumps(key).encode() + b":" + record.model_dump_json().encode()
+                    for key, record in records.items()
+                )
             )
             parts.append(b"}")
         parts.append(b"}")
