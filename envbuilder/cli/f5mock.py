@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -23,12 +24,28 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def read_password(password_file: Path | None) -> str:
+    """From the file, else the environment: argv is readable by every local user (`ps`)."""
+    if password_file is None:
+        return os.environ.get("F5MOCK_PASSWORD", "admin")
+    try:
+        return password_file.read_text().removesuffix("\n").removesuffix("\r")
+    except OSError as error:
+        raise InputError(f"--password-file {password_file}: {error.strerror or error}") from None
+
+
 @f5_mock.command()
 def serve(
     state_dir: Annotated[Path, typer.Option(help="Configuration, certificate: kept across restarts.")],
     listen: Annotated[str, typer.Option(help="HOST:PORT of the HTTPS API.")] = "127.0.0.1:8443",
     username: Annotated[str, typer.Option(envvar="F5MOCK_USERNAME", help="API user.")] = "admin",
-    password: Annotated[str, typer.Option(envvar="F5MOCK_PASSWORD", help="API password.")] = "admin",
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="F5MOCK_PASSWORD_FILE",
+            help="File holding the API password (else $F5MOCK_PASSWORD, else admin; never on the command line).",
+        ),
+    ] = None,
     bind_virtuals_to: Annotated[
         str | None,
         typer.Option(
@@ -43,6 +60,7 @@ def serve(
     from envbuilder.components.f5mock.server import F5MockServer, new_event_loop
 
     host, port = parse_listen(listen)
+    password = read_password(password_file)
     log_to_stderr()
     server = F5MockServer(
         state_dir,

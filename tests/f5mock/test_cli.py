@@ -53,3 +53,55 @@ def test_a_malformed_listen_address_is_a_usage_error(tmp_path):
     )
     assert result.returncode == 2
     assert "is not HOST:PORT" in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_takes_the_password_from_a_file(tmp_path):
+    port = free_port()
+    secret = tmp_path / "password"
+    secret.write_text("from-a-file\n")
+    process = subprocess.Popen(
+        [
+            *COMMAND,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--state-dir",
+            str(tmp_path / "f5"),
+            "--password-file",
+            str(secret),
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=False) as client:
+
+            def healthy() -> bool:
+                try:
+                    return client.get("/health").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_until(healthy, timeout=30, what="/health")
+            assert client.get("/mgmt/tm/sys", auth=("admin", "from-a-file")).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "message"),
+    [
+        (["--password", "on-the-command-line"], {}, "No such option"),
+        ([], {"F5MOCK_PASSWORD": ""}, "password is empty"),
+    ],
+)
+def test_a_password_on_the_command_line_or_an_empty_one_is_a_usage_error(tmp_path, arguments, environment, message):
+    result = subprocess.run(
+        [*COMMAND, "--state-dir", str(tmp_path), "--listen", f"127.0.0.1:{free_port()}", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **environment},
+    )
+    assert result.returncode == 2
+    assert message in result.stderr

@@ -9,7 +9,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import F5MockServer, run_in_thread
+from envbuilder.components.f5mock import F5MockServer, run_in_thread, store
 from tests.f5mock.loopback import ask, free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -109,23 +109,34 @@ def test_deleting_a_virtual_closes_its_listener_and_changes_apply_to_the_next_co
         ask(port)
 
 
-def test_a_port_that_cannot_be_bound_is_a_400_and_nothing_is_applied(api, backends, f5):
+def virtual_status(api: httpx.Client, name: str) -> tuple[str, str]:
+    (nested,) = api.get(f"/mgmt/tm/ltm/virtual/~Common~{name}/stats").json()["entries"].values()
+    entries = nested["nestedStats"]["entries"]
+    return entries["status.availabilityState"]["description"], entries["status.statusReason"]["description"]
+
+
+def test_a_destination_that_cannot_be_bound_is_accepted_and_reported_through_its_status(api, backends, monkeypatch):
+    monkeypatch.setattr(store, "RETRY_INTERVAL", 0.2)
     a = backends("a")
     port = serve_pool(api, [a.port])
-    taken = backends("squatter").port
-    config_before = (f5.server.state_dir / "config.json").read_bytes()
+    squatter = backends("squatter")
 
-    created = api.post("/mgmt/tm/ltm/virtual", json={"name": "vs2", "destination": f"127.0.0.1:{taken}", "pool": "web"})
-    moved = api.patch("/mgmt/tm/ltm/virtual/~Common~vs", json={"destination": f"127.0.0.1:{taken}"})
+    created = api.post(
+        "/mgmt/tm/ltm/virtual", json={"name": "vs2", "destination": f"127.0.0.1:{squatter.port}", "pool": "web"}
+    )
     foreign = api.post("/mgmt/tm/ltm/virtual", json={"name": "vs3", "destination": "192.0.2.10:80", "pool": "web"})
 
-    for answer in (created, moved, foreign):
-        assert answer.status_code == 400
-        assert "cannot listen on its destination" in answer.json()["message"]
-    assert api.get("/mgmt/tm/ltm/virtual/~Common~vs2").status_code == 404
-    assert api.get("/mgmt/tm/ltm/virtual/~Common~vs").json()["destination"] == f"/Common/127.0.0.1:{port}"
-    assert (f5.server.state_dir / "config.json").read_bytes() == config_before
+    assert created.status_code == 200 and foreign.status_code == 200, (created.text, foreign.text)
+    state, reason = virtual_status(api, "vs2")
+    assert state == "offline" and f"cannot listen on 127.0.0.1:{squatter.port}: Address already in use" in reason
+    assert "cannot listen on 192.0.2.10:80" in virtual_status(api, "vs3")[1]
+    assert set(api.get("/health").json()["virtualsNotListening"]) == {"/Common/vs2", "/Common/vs3"}
+    assert virtual_status(api, "vs") == ("available", "The virtual server is available")
     assert answers(port, 1) == ["a"]
+
+    squatter.stop()  # the port frees up: the virtual listens without another change
+    wait_until(lambda: virtual_status(api, "vs2")[0] == "available", what="the freed port to be taken")
+    assert answers(squatter.port, 1) == ["a"]
 
 
 def test_a_restart_with_the_same_state_dir_loses_nothing_and_listens_again(tmp_path, backends):

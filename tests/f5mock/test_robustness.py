@@ -18,8 +18,8 @@ POOLS = "/mgmt/tm/ltm/pool"
 def saved_config(api, f5):
     """The pool `web` with one member, saved; returns a reader of the saved file."""
     api.post(POOLS, json={"name": "web", "members": [{"name": "10.0.0.1:80"}]})
-    path = f5.server.state_dir / "config.json"
-    return path.read_bytes
+    state_dir = f5.server.state_dir
+    return lambda: {path.name: path.read_bytes() for path in state_dir.glob("*json*")}
 
 
 @pytest.mark.parametrize("raw", [b"{", b"", b"[1, 2]", b'"text"', b"\xff\xfe", b"[" * 100_000])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -23,6 +24,7 @@ from envbuilder.components.f5mock.models import (
     MemberBody,
     NodeBody,
     PoolBody,
+    TcpProfileBody,
     TokenTimeoutBody,
     VirtualBody,
 )
@@ -41,6 +43,7 @@ class Call:
     query: dict[str, str]
     body: Any
     user: str | None
+    source: str  # the client's address
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Route:
 
 
 COLLECTION_QUERY = ("expandSubcollections", "$filter")
+BODY_TIMEOUT = 20.0  # seconds for a request body to arrive: a stalled one must not hold a handler
 
 
 class F5Api:
@@ -71,11 +75,12 @@ class F5Api:
     # --- the route table ----------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        pool, member, node, virtual = (
+        pool, member, node, virtual, profile = (
             "/mgmt/tm/ltm/pool/{pool}",
             "/mgmt/tm/ltm/pool/{pool}/members/{member}",
             "/mgmt/tm/ltm/node/{node}",
             "/mgmt/tm/ltm/virtual/{virtual}",
+            "/mgmt/tm/ltm/profile/tcp/{profile}",
         )
         return [
             Route("GET", "/health", self.health, "Readiness: answers 200 once the mock serves", authenticated=False),
@@ -121,6 +126,13 @@ class F5Api:
             Route("PATCH", virtual, self.update_virtual, "Change a virtual server", VirtualBody),
             Route("DELETE", virtual, self.delete_virtual, "Delete a virtual server"),
             Route("GET", virtual + "/stats", self.virtual_stats, "Virtual server counters"),
+            Route("GET", virtual + "/profiles", self.virtual_profiles, "A virtual server's profiles"),
+            Route("GET", "/mgmt/tm/ltm/profile/tcp", self.list_tcp_profiles, "List TCP profiles", query=("$filter",)),
+            Route("POST", "/mgmt/tm/ltm/profile/tcp", self.create_tcp_profile, "Create a TCP profile", TcpProfileBody),
+            Route("GET", profile, self.get_tcp_profile, "Read a TCP profile"),
+            Route("PUT", profile, self.update_tcp_profile, "Change a TCP profile (idleTimeout)", TcpProfileBody),
+            Route("PATCH", profile, self.update_tcp_profile, "Change a TCP profile (idleTimeout)", TcpProfileBody),
+            Route("DELETE", profile, self.delete_tcp_profile, "Delete a TCP profile"),
         ]
 
     def application(self) -> web.Application:
@@ -131,12 +143,17 @@ class F5Api:
 
     def _endpoint(self, route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def endpoint(request: web.Request) -> web.Response:
-            user = self.auth.authenticate(request.headers) if route.authenticated else None
+            user = await self.auth.authenticate(request.headers, _source(request)) if route.authenticated else None
             body = None
             if route.body is not None:
-                body = _validated(route.body, await request.read(), request.path)
+                try:
+                    async with asyncio.timeout(BODY_TIMEOUT):
+                        raw = await request.read()
+                except TimeoutError:
+                    raise F5RestError(408, "The request body was not received in time.", api_error=1) from None
+                body = _validated(route.body, raw, request.path)
             params = {k: v for k, v in request.match_info.items() if k != "trailing_slash"}
-            answer = await route.handler(Call(params, dict(request.query), body, user))
+            answer = await route.handler(Call(params, dict(request.query), body, user, _source(request)))
             if answer is None:
                 return web.Response(status=200)
             return web.json_response(answer, dumps=_dumps)
@@ -161,7 +178,7 @@ class F5Api:
             log_event("internal-error", logging.ERROR, method=request.method, path=request.path, error=repr(error))
             status, message = 500, f"Internal error: {error!r}"
         try:
-            self.auth.authenticate(request.headers)  # BIG-IP checks credentials before routing
+            await self.auth.authenticate(request.headers, _source(request))  # BIG-IP checks them before routing
         except F5RestError as error:
             return web.json_response(error.body, status=401, dumps=_dumps)
         return web.json_response(F5RestError(status, message, api_error=1).body, status=status, dumps=_dumps)
@@ -184,7 +201,7 @@ class F5Api:
 
     async def login(self, call: Call) -> Body:
         body: LoginBody = call.body
-        token = self.auth.login(body.username, body.password)
+        token = await self.auth.login(body.username, body.password, call.source)
         log_event("login", user=body.username)
         return {
             "username": body.username,
@@ -347,6 +364,37 @@ class F5Api:
     async def virtual_stats(self, call: Call) -> Body:
         return render.virtual_stats(self.plane, self._view().virtual(_path(call, "virtual")))
 
+    async def virtual_profiles(self, call: Call) -> Body:
+        return render.virtual_profiles(self._view().virtual(_path(call, "virtual")))
+
+    # --- TCP profiles ----------------------------------------------------------------------
+
+    async def list_tcp_profiles(self, call: Call) -> Body:
+        profiles = {p.path.full_path: p for p in self._view().tcp_profiles()}
+        items = [render.tcp_profile(p) for p in _filtered(profiles, call)]
+        return render.collection("tm:ltm:profile:tcp:tcpcollectionstate", "/mgmt/tm/ltm/profile/tcp", items)
+
+    async def create_tcp_profile(self, call: Call) -> Body:
+        return render.tcp_profile(
+            await self._change(lambda edit: edit.create_tcp_profile(call.body), "create", "tcp-profile", call)
+        )
+
+    async def get_tcp_profile(self, call: Call) -> Body:
+        return render.tcp_profile(self._view().tcp_profile(_path(call, "profile")))
+
+    async def update_tcp_profile(self, call: Call) -> Body:
+        path = _path(call, "profile")
+        return render.tcp_profile(
+            await self._change(
+                lambda edit: edit.update_tcp_profile(path, call.body), "update", "tcp-profile", call, path
+            )
+        )
+
+    async def delete_tcp_profile(self, call: Call) -> Body:
+        path = _path(call, "profile")
+        await self._change(lambda edit: edit.delete_tcp_profile(path), "delete", "tcp-profile", call, path)
+        return None
+
     # --- shared ----------------------------------------------------------------------------
 
     def _view(self) -> ConfigView:
@@ -383,6 +431,10 @@ def _validated(model: type[BaseModel], raw: bytes, path: str) -> BaseModel:
         if problem["type"] == "missing":
             raise F5RestError(400, f"01070734:3: Configuration error: {location} is required.") from None
         raise F5RestError(400, f"01070734:3: Configuration error: invalid {location}: {problem['msg']}.") from None
+
+
+def _source(request: web.Request) -> str:
+    return request.remote or "unknown"
 
 
 def _dumps(value: Any) -> str:

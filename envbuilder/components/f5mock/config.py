@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TypeVar
 
 from envbuilder.components.f5mock.errors import F5RestError, already_exists, not_found
 from envbuilder.components.f5mock.models import (
+    BUILTIN_TCP_PROFILE,
+    DEFAULT_TCP_PROFILE,
+    INDEFINITE,
     MONITORS,
     Config,
     MemberBody,
@@ -18,6 +22,9 @@ from envbuilder.components.f5mock.models import (
     NodeRecord,
     PoolBody,
     PoolRecord,
+    ProfileReference,
+    TcpProfileBody,
+    TcpProfileRecord,
     VirtualBody,
     VirtualRecord,
 )
@@ -31,6 +38,8 @@ from envbuilder.components.f5mock.names import (
     reference_path,
     split_service,
 )
+
+RecordT = TypeVar("RecordT", NodeRecord, PoolRecord, VirtualRecord, TcpProfileRecord)
 
 
 def member_identity(pool: ObjectPath, member: ObjectPath) -> str:
@@ -91,14 +100,57 @@ class ConfigView:
             raise not_found("Virtual Server", path.full_path)
         return found
 
+    def tcp_profile(self, path: ObjectPath) -> TcpProfileRecord:
+        if path.full_path == DEFAULT_TCP_PROFILE:
+            return BUILTIN_TCP_PROFILE
+        found = self.config.tcp_profiles.get(path.full_path)
+        if found is None:
+            raise not_found("profile", path.full_path)
+        return found
+
+    def tcp_profiles(self) -> list[TcpProfileRecord]:
+        return [BUILTIN_TCP_PROFILE, *self.config.tcp_profiles.values()]
+
 
 class ConfigEdit(ConfigView):
-    """One change to a copy of `base`; `config` is the result once every call succeeded."""
+    """One change to a copy of `base`; `config` is the result once every call succeeded.
+
+    Copy on write: the copy shares `base`'s records and copies only those it changes, so a
+    change costs the same at 5,000 pools as at 5. Records are never changed in place once
+    live; `changed` names those this edit created, replaced or deleted."""
 
     def __init__(self, base: Config) -> None:
-        super().__init__(base.model_copy(deep=True))
+        super().__init__(
+            base.model_copy(
+                update={kind: dict(getattr(base, kind)) for kind in ("nodes", "pools", "virtuals", "tcp_profiles")}
+            )
+        )
+        self.config._node_addresses = dict(base.node_addresses())  # not shared with the live config
         self.config.generation += 1
         self.generation = self.config.generation
+        self.changed: set[tuple[str, str]] = set()
+
+    def _own(self, kind: str, record: RecordT) -> RecordT:
+        """`record`, copied into this edit the first time it is changed."""
+        key = record.path.full_path
+        if (kind, key) in self.changed:
+            return record
+        copy = record.model_copy(deep=True)
+        getattr(self.config, kind)[key] = copy
+        self.changed.add((kind, key))
+        return copy
+
+    def _put(self, kind: str, key: str, record: NodeRecord | PoolRecord | VirtualRecord | TcpProfileRecord) -> None:
+        getattr(self.config, kind)[key] = record
+        self.changed.add((kind, key))
+        if isinstance(record, NodeRecord):
+            self.config.node_addresses()[(record.partition, record.address)] = key
+
+    def _delete(self, kind: str, key: str) -> None:
+        record = getattr(self.config, kind).pop(key)
+        self.changed.add((kind, key))
+        if isinstance(record, NodeRecord):
+            del self.config.node_addresses()[(record.partition, record.address)]
 
     # --- nodes --------------------------------------------------------------------------
 
@@ -111,7 +163,7 @@ class ConfigEdit(ConfigView):
         return node
 
     def update_node(self, path: ObjectPath, body: NodeBody) -> NodeRecord:
-        node = self.node(path)
+        node = self._own("nodes", self.node(path))
         if body.address is not None and str(parse_address(body.address)) != node.address:
             raise F5RestError(
                 400, f"01070734:3: Configuration error: the address of Node {path.full_path} cannot be changed."
@@ -128,13 +180,13 @@ class ConfigEdit(ConfigView):
                     400,
                     f"01070110:3: Node address '{path.full_path}' is referenced by a member of pool '{pool.path.full_path}'.",
                 )
-        del self.config.nodes[path.full_path]
+        self._delete("nodes", path.full_path)
 
     def _add_node(self, path: ObjectPath, address_text: str) -> NodeRecord:
         address = str(parse_address(address_text))
-        for other in self.config.nodes.values():
-            if other.partition == path.partition and other.address == address:
-                raise already_exists("Node", f"{other.path.full_path} {address}", path.partition)
+        other = self.config.node_addresses().get((path.partition, address))
+        if other is not None:
+            raise already_exists("Node", f"{other} {address}", path.partition)
         node = NodeRecord(
             partition=path.partition,
             sub_path=path.sub_path,
@@ -142,7 +194,7 @@ class ConfigEdit(ConfigView):
             address=address,
             generation=self.generation,
         )
-        self.config.nodes[path.full_path] = node
+        self._put("nodes", path.full_path, node)
         return node
 
     @staticmethod
@@ -159,12 +211,12 @@ class ConfigEdit(ConfigView):
     def create_pool(self, body: PoolBody) -> PoolRecord:
         path = self._new_path(body, "Pool", self.config.pools)
         pool = PoolRecord(partition=path.partition, sub_path=path.sub_path, name=path.name, generation=self.generation)
-        self.config.pools[path.full_path] = pool
+        self._put("pools", path.full_path, pool)
         self._apply_pool_fields(pool, body)
         return pool
 
     def update_pool(self, path: ObjectPath, body: PoolBody) -> PoolRecord:
-        pool = self.pool(path)
+        pool = self._own("pools", self.pool(path))
         self._apply_pool_fields(pool, body)
         pool.generation = self.generation
         return pool
@@ -178,7 +230,7 @@ class ConfigEdit(ConfigView):
                     f"01070265:3: The Pool ({path.full_path}) cannot be deleted because it is in use by a "
                     f"Virtual Server ({virtual.path.full_path}).",
                 )
-        del self.config.pools[path.full_path]
+        self._delete("pools", path.full_path)
 
     def _apply_pool_fields(self, pool: PoolRecord, body: PoolBody) -> None:
         if body.description is not None:
@@ -193,7 +245,7 @@ class ConfigEdit(ConfigView):
                 self.create_member(pool.path, member_body)
 
     def create_member(self, pool_path: ObjectPath, body: MemberBody) -> MemberRecord:
-        pool = self.pool(pool_path)
+        pool = self._own("pools", self.pool(pool_path))
         if not body.name:
             raise F5RestError(400, "01070734:3: Configuration error: a pool member requires a name (address:port).")
         path = make_path(body.name, body.partition or pool.partition)
@@ -232,13 +284,14 @@ class ConfigEdit(ConfigView):
         return self._add_node(node_path, wanted)
 
     def update_member(self, pool_path: ObjectPath, member_path: ObjectPath, body: MemberBody) -> MemberRecord:
+        self._own("pools", self.pool(pool_path))
         member = self.member(pool_path, member_path)
         self._apply_member_fields(member, body)
         member.generation = self.generation
         return member
 
     def delete_member(self, pool_path: ObjectPath, member_path: ObjectPath) -> None:
-        pool = self.pool(pool_path)
+        pool = self._own("pools", self.pool(pool_path))
         pool.members.remove(self.member(pool_path, member_path))
 
     @staticmethod
@@ -263,19 +316,19 @@ class ConfigEdit(ConfigView):
         virtual = VirtualRecord(
             partition=path.partition, sub_path=path.sub_path, name=path.name, destination="", generation=self.generation
         )
-        self.config.virtuals[path.full_path] = virtual
+        self._put("virtuals", path.full_path, virtual)
         self._apply_virtual_fields(virtual, body)
         return virtual
 
     def update_virtual(self, path: ObjectPath, body: VirtualBody) -> VirtualRecord:
-        virtual = self.virtual(path)
+        virtual = self._own("virtuals", self.virtual(path))
         self._apply_virtual_fields(virtual, body)
         virtual.generation = self.generation
         return virtual
 
     def delete_virtual(self, path: ObjectPath) -> None:
         self.virtual(path)
-        del self.config.virtuals[path.full_path]
+        self._delete("virtuals", path.full_path)
 
     def _apply_virtual_fields(self, virtual: VirtualRecord, body: VirtualBody) -> None:
         if body.destination is not None:
@@ -295,6 +348,19 @@ class ConfigEdit(ConfigView):
             raise F5RestError(400, "01070734:3: Configuration error: enabled and disabled are mutually exclusive.")
         if body.enabled is not None or body.disabled is not None:
             virtual.enabled = bool(body.enabled) if body.enabled is not None else not body.disabled
+        if body.profiles is not None:
+            virtual.tcp_profile = self._virtual_tcp_profile(body.profiles, virtual.partition)
+
+    def _virtual_tcp_profile(self, references: list[ProfileReference | str], partition: str) -> str:
+        """The one TCP profile a virtual takes (the mock models no other profile type)."""
+        paths = []
+        for reference in references:
+            if isinstance(reference, str):
+                reference = ProfileReference(name=reference)
+            paths.append(self._tcp_profile_reference(reference.name, reference.partition or partition))
+        if len(paths) > 1:
+            raise F5RestError(400, "01070734:3: Configuration error: a Virtual Server takes one TCP profile.")
+        return paths[0] if paths else DEFAULT_TCP_PROFILE
 
     def _pool_reference(self, reference: str, partition: str) -> str:
         if reference in ("", "none"):
@@ -314,10 +380,76 @@ class ConfigEdit(ConfigView):
                     f"{other.path.full_path}.",
                 )
 
+    # --- TCP profiles ---------------------------------------------------------------------
+
+    def create_tcp_profile(self, body: TcpProfileBody) -> TcpProfileRecord:
+        path = self._new_path(body, "profile", {DEFAULT_TCP_PROFILE: None, **self.config.tcp_profiles})
+        parent = self.tcp_profile(
+            make_path(self._tcp_profile_reference(body.defaultsFrom or DEFAULT_TCP_PROFILE, path.partition))
+        )
+        profile = TcpProfileRecord(
+            partition=path.partition,
+            sub_path=path.sub_path,
+            name=path.name,
+            generation=self.generation,
+            defaults_from=parent.path.full_path,
+            idle_timeout=parent.idle_timeout,  # inherited once, at creation
+        )
+        self._apply_tcp_profile_fields(profile, body)
+        self._put("tcp_profiles", path.full_path, profile)
+        return profile
+
+    def update_tcp_profile(self, path: ObjectPath, body: TcpProfileBody) -> TcpProfileRecord:
+        profile = self._own("tcp_profiles", self._custom_tcp_profile(path))
+        if body.defaultsFrom is not None:
+            profile.defaults_from = self._tcp_profile_reference(body.defaultsFrom, path.partition)
+        self._apply_tcp_profile_fields(profile, body)
+        profile.generation = self.generation
+        return profile
+
+    def delete_tcp_profile(self, path: ObjectPath) -> None:
+        self._custom_tcp_profile(path)
+        for virtual in self.config.virtuals.values():
+            if virtual.tcp_profile == path.full_path:
+                raise F5RestError(
+                    400,
+                    f"01070313:3: The profile ({path.full_path}) cannot be deleted because it is in use by a "
+                    f"Virtual Server ({virtual.path.full_path}).",
+                )
+        for other in self.config.tcp_profiles.values():
+            if other.defaults_from == path.full_path:
+                raise F5RestError(
+                    400,
+                    f"01070313:3: The profile ({path.full_path}) cannot be deleted because the profile "
+                    f"({other.path.full_path}) derives from it.",
+                )
+        self._delete("tcp_profiles", path.full_path)
+
+    def _tcp_profile_reference(self, reference: str, partition: str) -> str:
+        full_path = reference_path(reference, partition).full_path
+        if full_path != DEFAULT_TCP_PROFILE and full_path not in self.config.tcp_profiles:
+            raise F5RestError(400, f"01020036:3: The requested profile ({full_path}) was not found.")
+        return full_path
+
+    def _custom_tcp_profile(self, path: ObjectPath) -> TcpProfileRecord:
+        profile = self.tcp_profile(path)
+        if profile is BUILTIN_TCP_PROFILE:
+            raise F5RestError(
+                400, f"01070734:3: Configuration error: the profile {DEFAULT_TCP_PROFILE} is read-only here."
+            )
+        return profile
+
+    @staticmethod
+    def _apply_tcp_profile_fields(profile: TcpProfileRecord, body: TcpProfileBody) -> None:
+        if body.description is not None:
+            profile.description = body.description
+        if body.idleTimeout is not None:
+            profile.idle_timeout = INDEFINITE if body.idleTimeout == "indefinite" else body.idleTimeout
+
     # --- shared -------------------------------------------------------------------------
 
     @staticmethod
-    def _new_path(body: NodeBody | PoolBody | VirtualBody, label: str, existing: dict) -> ObjectPath:
+    def _new_path(body: NodeBody | PoolBody | VirtualBody | TcpProfileBody, label: str, existing: dict) -> ObjectPath:
         if not body.name:
             raise F5RestError(400, f"01070734:3: Configuration error: a {label} requires a name.")
         path = make_path(body.name, body.partition, body.subPath)

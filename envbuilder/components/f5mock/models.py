@@ -7,15 +7,18 @@ accepted and ignored, so a client can PUT back an object it has just read.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from envbuilder.components.f5mock.names import ObjectPath
 
 LoadBalancingMode = Literal["round-robin", "least-connections-member"]
 # Every monitor is probed with a TCP connect (see docs/f5-mock.md).
 MONITORS = frozenset({"tcp", "tcp_half_open", "http", "https"})
+DEFAULT_TCP_PROFILE = "/Common/tcp"
+DEFAULT_IDLE_TIMEOUT = 300  # seconds, BIG-IP's /Common/tcp
+INDEFINITE = 4294967295  # BIG-IP's idleTimeout for "never"
 
 
 class _Record(BaseModel):
@@ -58,8 +61,18 @@ class PoolRecord(_Record):
         return next((m for m in self.members if m.path.full_path == full_path), None)
 
 
+class TcpProfileRecord(_Record):
+    defaults_from: str = ""
+    idle_timeout: int = DEFAULT_IDLE_TIMEOUT
+    description: str = ""
+
+
+BUILTIN_TCP_PROFILE = TcpProfileRecord(partition="Common", name="tcp", generation=1)
+
+
 class VirtualRecord(_Record):
     destination: str  # normalised, e.g. /Common/10.0.0.100:80
+    tcp_profile: str = DEFAULT_TCP_PROFILE
     pool: str = ""  # full path, or "" for none
     mask: str = "255.255.255.255"
     source: str = "0.0.0.0/0"
@@ -77,6 +90,15 @@ class Config(BaseModel):
     nodes: dict[str, NodeRecord] = {}
     pools: dict[str, PoolRecord] = {}
     virtuals: dict[str, VirtualRecord] = {}
+    tcp_profiles: dict[str, TcpProfileRecord] = {}  # besides the built-in /Common/tcp
+    # (partition, address) -> node key: BIG-IP allows one node per address and partition,
+    # and scanning every node for each new member would make writes grow with the size.
+    _node_addresses: dict[tuple[str, str], str] | None = PrivateAttr(default=None)
+
+    def node_addresses(self) -> dict[tuple[str, str], str]:
+        if self._node_addresses is None:
+            self._node_addresses = {(node.partition, node.address): key for key, node in self.nodes.items()}
+        return self._node_addresses
 
 
 # --- request bodies ---------------------------------------------------------------------
@@ -135,6 +157,21 @@ class SourceAddressTranslation(BaseModel):
     pool: Any = None
 
 
+class ProfileReference(BaseModel):
+    """An entry of a virtual's `profiles`, as BIG-IP lists and accepts them."""
+
+    model_config = ConfigDict(extra="forbid", title="")
+
+    name: str = Field(max_length=512)
+    partition: str | None = Field(default=None, max_length=64)
+    context: Literal["all"] | None = None
+    kind: Any = None
+    selfLink: Any = None
+    fullPath: Any = None
+    generation: Any = None
+    nameReference: Any = None
+
+
 class VirtualBody(_Body):
     destination: str | None = Field(default=None, max_length=128)
     pool: str | None = Field(default=None, max_length=512)
@@ -146,6 +183,14 @@ class VirtualBody(_Body):
     enabled: bool | None = None
     disabled: bool | None = None
     poolReference: Any = None
+    profiles: list[ProfileReference | str] | None = Field(default=None, max_length=8)
+    profilesReference: Any = None
+
+
+class TcpProfileBody(_Body):
+    defaultsFrom: str | None = Field(default=None, max_length=512)
+    idleTimeout: Annotated[int, Field(ge=1, le=INDEFINITE)] | Literal["indefinite"] | None = None
+    description: str | None = _text()
 
 
 class TokenTimeoutBody(BaseModel):

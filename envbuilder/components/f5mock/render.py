@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from envbuilder.components.f5mock.dataplane import Counters, DataPlane, member_key
-from envbuilder.components.f5mock.models import MemberRecord, NodeRecord, PoolRecord, VirtualRecord
+from envbuilder.components.f5mock.models import MemberRecord, NodeRecord, PoolRecord, TcpProfileRecord, VirtualRecord
 from envbuilder.components.f5mock.names import ObjectPath
 
 VERSION = "15.1.0"
@@ -39,6 +39,10 @@ def node_path(node: ObjectPath) -> str:
 
 def virtual_path(virtual: ObjectPath) -> str:
     return f"/mgmt/tm/ltm/virtual/{virtual.url_token}"
+
+
+def tcp_profile_path(profile: ObjectPath) -> str:
+    return f"/mgmt/tm/ltm/profile/tcp/{profile.url_token}"
 
 
 def _identity(kind: str, path: ObjectPath, generation: int, self_path: str) -> dict[str, Any]:
@@ -106,9 +110,28 @@ def virtual(record: VirtualRecord) -> dict[str, Any]:
         sourceAddressTranslation={"type": record.source_address_translation},
     )
     body["enabled" if record.enabled else "disabled"] = True
+    body["profilesReference"] = {"link": link(f"{virtual_path(record.path)}/profiles"), "isSubcollection": True}
     if record.pool:
         body["pool"] = record.pool
         body["poolReference"] = {"link": link(pool_path(ObjectPath(*_split_full_path(record.pool))))}
+    return _with_description(body, record.description)
+
+
+def virtual_profiles(record: VirtualRecord) -> dict[str, Any]:
+    collection_path = f"{virtual_path(record.path)}/profiles"
+    profile = ObjectPath(*_split_full_path(record.tcp_profile))
+    item = _identity(
+        "tm:ltm:virtual:profiles:profilesstate", profile, record.generation, f"{collection_path}/{profile.url_token}"
+    )
+    item.update(context="all", nameReference={"link": link(tcp_profile_path(profile))})
+    return collection("tm:ltm:virtual:profiles:profilescollectionstate", collection_path, [item])
+
+
+def tcp_profile(record: TcpProfileRecord) -> dict[str, Any]:
+    body = _identity("tm:ltm:profile:tcp:tcpstate", record.path, record.generation, tcp_profile_path(record.path))
+    body["idleTimeout"] = record.idle_timeout
+    if record.defaults_from:
+        body["defaultsFrom"] = record.defaults_from
     return _with_description(body, record.description)
 
 
@@ -174,8 +197,18 @@ def node_stats(plane: DataPlane, record: NodeRecord) -> dict[str, Any]:
 
 
 def virtual_stats(plane: DataPlane, record: VirtualRecord) -> dict[str, Any]:
-    listening = record.path.full_path in plane.listeners
-    entries = _status(record.path.full_path, "available" if listening else "offline", record.enabled)
+    key = record.path.full_path
+    listening = key in plane.listeners
+    entries = _status(key, "available" if listening else "offline", record.enabled)
+    if key in plane.unbound:
+        reason = f"The virtual server {plane.unbound[key]}"
+    elif not record.enabled:
+        reason = "The virtual server is disabled"
+    elif not record.pool:
+        reason = "The virtual server has no pool"
+    else:
+        reason = "The virtual server is available"
+    entries["status.statusReason"] = {"description": reason}
     entries["destination"] = {"description": record.destination}
     entries.update(counter_entries("clientside", plane.counters("virtual", record.path.full_path)))
     return stats("tm:ltm:virtual:virtualstats", virtual_path(record.path), record.path, entries)

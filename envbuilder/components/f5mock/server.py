@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
 import signal
 import threading
 from collections.abc import Coroutine
@@ -18,6 +20,13 @@ from envbuilder.components.f5mock.dataplane import DataPlane
 from envbuilder.components.f5mock.events import log_event
 from envbuilder.components.f5mock.store import ConfigStore
 from envbuilder.components.f5mock.tls import server_context
+from envbuilder.errors import InputError
+
+# A client that opens API connections and stalls must not hold them (and their descriptors):
+API_HANDSHAKE_TIMEOUT = 10.0  # seconds for the TLS handshake
+# seconds for a request's headers to arrive after the connection or the previous answer
+# (aiohttp's keep-alive timer covers both), hence also how long an idle keep-alive lasts
+API_IDLE_TIMEOUT = 20.0
 
 
 class F5MockServer:
@@ -35,6 +44,8 @@ class F5MockServer:
         bind_virtuals_to: str | None = None,
         monitor_interval: float = 5.0,
     ) -> None:
+        if not password:
+            raise InputError("the mock F5's password is empty", hint="set F5MOCK_PASSWORD or --password-file")
         self.state_dir = Path(state_dir)
         self.host = host
         self.port = port
@@ -42,6 +53,8 @@ class F5MockServer:
         self.password = password
         self.plane = DataPlane(bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self.store: ConfigStore | None = None
 
     @property
     def url(self) -> str:
@@ -53,30 +66,54 @@ class F5MockServer:
         """Serves, or raises (e.g. OSError: API port in use) with nothing left listening."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tls = await asyncio.to_thread(server_context, self.state_dir / "tls")
-        store = ConfigStore(self.state_dir, self.plane)
+        self.store = ConfigStore(self.state_dir, self.plane)
         try:
-            await store.start()
-            api = F5Api(store, self.plane, Authenticator(self.username, self.password))
+            await self.store.start()
+            api = F5Api(self.store, self.plane, Authenticator(self.username, self.password))
             self._runner = web.AppRunner(
-                api.application(), access_log=None, handle_signals=False, shutdown_timeout=2.0
+                api.application(),
+                access_log=None,
+                handle_signals=False,
+                shutdown_timeout=2.0,
+                keepalive_timeout=API_IDLE_TIMEOUT,
+                lingering_time=0,  # a body not read in time is not waited for after the answer
             )
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.port, ssl_context=tls, reuse_address=True)
-            await site.start()
+            # Our own listener rather than web.TCPSite, which has no handshake timeout.
+            self._listener = await asyncio.get_running_loop().create_server(
+                self._runner.server,
+                self.host,
+                self.port,
+                ssl=tls,
+                ssl_handshake_timeout=API_HANDSHAKE_TIMEOUT,
+                reuse_address=True,
+            )
         except BaseException:
             await self._close()
             raise
-        self.port = self._runner.addresses[0][1]
+        self.port = self._listener.sockets[0].getsockname()[1]
         log_event("started", url=self.url, state_dir=str(self.state_dir))
+        if (self.username, self.password) == ("admin", "admin") and not _loopback(self.host):
+            log_event(
+                "default-credentials",
+                logging.WARNING,
+                listen=self.host,
+                hint="admin/admin is reachable beyond this host: set F5MOCK_PASSWORD or --password-file",
+            )
 
     async def stop(self) -> None:
         await self._close()
         log_event("stopped", url=self.url)
 
     async def _close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.store is not None:
+            await self.store.close()
         await self.plane.close()
 
     async def serve_until_signalled(self) -> None:
@@ -99,6 +136,13 @@ class F5MockServer:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
