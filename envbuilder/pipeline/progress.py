@@ -17,8 +17,9 @@ from envbuilder.state.records import PhaseRecord
 
 PHASE_TITLES = {
     "prerequisites": "Checking prerequisites",
-    "images": "Building and loading images",
+    "images": "Building images",
     "cluster": "Creating the kind cluster",
+    "load": "Loading images into the nodes",
     "cni": "Installing the pod network, waiting for Ready nodes",
     "broker": "Starting the broker",
     "f5": "Starting the F5 and f5-sync",
@@ -29,7 +30,7 @@ PHASE_TITLES = {
     "verify-clean": "Checking nothing is left",
 }
 # Engine resource names start with their phase; these resources belong to another phase.
-_RESOURCE_PHASES = {"namespace": "broker", "secrets": "broker", "cni-ready": "cni"}
+_RESOURCE_PHASES = {"namespace": "broker", "secrets": "broker", "cni-ready": "cni", "images": "load"}
 # Components group the objects of a phase; the engine reports no outputs for them, only for their children.
 _COMPONENT_TYPES = {"kubernetes:yaml/v2:ConfigGroup", "kubernetes:yaml/v2:ConfigFile"}
 

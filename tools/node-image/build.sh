@@ -66,10 +66,10 @@ image_of() { required_images | grep -E "/$1:" ; }
 
 inputs_key() {
   {
-    echo "$KUBERNETES_VERSION $KUBE_ROUTER_VERSION $KIND_VERSION $ETCD_VERSION $PACKAGES"
+    echo "$KUBERNETES_VERSION $KUBE_ROUTER_VERSION $KIND_VERSION $ETCD_VERSION $CRICTL_VERSION $PACKAGES"
     required_images
     cat "$HERE/build.sh" "$HERE/Dockerfile" "$HERE/offline_cni.py"
-    sha256sum "$BIN"/{kubeadm,kubelet,kubectl,kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy,etcd,coredns,pause,kube-router} | cut -d' ' -f1
+    sha256sum "$BIN"/{kubeadm,kubelet,kubectl,crictl,kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy,etcd,coredns,pause,kube-router} | cut -d' ' -f1
   } | sha256sum | cut -c1-16
 }
 
@@ -140,7 +140,7 @@ build_node_stage() {
   cp -r "$kind_dir/images/base/files" "$context/kind-base"
   chmod -R u+w "$context/kind-base"
   rm -rf "$context/kind-base/LICENSES"
-  cp "$BIN"/{kubeadm,kubelet,kubectl} "$context/bin/"
+  cp "$BIN"/{kubeadm,kubelet,kubectl,crictl} "$context/bin/"
   local router_dir; router_dir="$(moddir "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION")"
   "$PYTHON" "$HERE/offline_cni.py" "$router_dir" "$CNI_IMAGE" > "$context/default-cni.yaml"
   cp "$HERE/Dockerfile" "$context/Dockerfile"

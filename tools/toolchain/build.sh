@@ -4,7 +4,7 @@
 #
 #   bash tools/toolchain/build.sh engine        # kind, pulumi, pulumi-resource-kubernetes (+ python shim)
 #   bash tools/toolchain/build.sh controlplane  # kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok
-#   bash tools/toolchain/build.sh node          # what a kind node image needs: kube binaries, etcd, coredns, kube-router, pause
+#   bash tools/toolchain/build.sh node          # what a kind node image needs: kube binaries, etcd, coredns, kube-router, crictl, pause
 #   bash tools/toolchain/build.sh all
 #   bash tools/toolchain/build.sh kind pulumi   # single pieces also work
 #
@@ -274,6 +274,15 @@ build_kube_router() {
   keep kube-router "$KUBE_ROUTER_VERSION" "$out/kube-router"
 }
 
+# crictl, which kind's node images carry (envbuilder reads a node's images with it).
+build_crictl() {
+  have crictl "$CRICTL_VERSION" crictl && return 0
+  local out="$WORK/crictl-$CRICTL_VERSION/out"; mkdir -p "$out"
+  GOBIN="$out" go install -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+  keep crictl "$CRICTL_VERSION" "$out/crictl"
+}
+
 # The sandbox ("pause") binary, from the C source in the Kubernetes module, linked statically.
 build_pause() {
   have pause "$KUBERNETES_VERSION" pause && return 0
@@ -302,11 +311,12 @@ run() {
     coredns) step "coredns for kubernetes $KUBERNETES_VERSION" build_coredns ;;
     kube-router) step "kube-router $KUBE_ROUTER_VERSION" build_kube_router ;;
     pause) step "pause" build_pause ;;
-    node) run kube; run etcd; run coredns; run kube-router; run pause ;;
+    crictl) step "crictl $CRICTL_VERSION" build_crictl ;;
+    node) run kube; run etcd; run coredns; run kube-router; run crictl; run pause ;;
     all) run engine; run controlplane ;;
     prune)  # drop the build cache and wrapper copies (GBs); finished binaries and modules stay
       step "prune build cache" bash -c 'chmod -R u+w "$1" 2>/dev/null; rm -rf "$1" "$2"' _ "$GOCACHE" "$WORK" ;;
-    *) die "unknown target '$1' (engine, controlplane, node, all, prune, kind, pulumi, pulumi-resource-kubernetes, shim, kube, etcd, kwok, coredns, kube-router, pause)" ;;
+    *) die "unknown target '$1' (engine, controlplane, node, all, prune, kind, pulumi, pulumi-resource-kubernetes, shim, kube, etcd, kwok, coredns, kube-router, crictl, pause)" ;;
   esac
 }
 
