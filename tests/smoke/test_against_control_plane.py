@@ -67,7 +67,8 @@ with pathlib.Path(sys.argv[1]).open("a") as runs:
 if os.environ.get("PLUGIN_FAILURE"):
     sys.exit(os.environ["PLUGIN_FAILURE"])
 credential = {"token": os.environ["PLUGIN_TOKEN"], "expirationTimestamp": "2099-01-01T00:00:00Z"}
-print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": credential}))
+kind = {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential"}
+print(json.dumps({**kind, "status": credential}))
 """
 
 
