@@ -11,7 +11,7 @@ from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
 from envbuilder.cluster.tools import find_tool
 from envbuilder.errors import EnvbuilderError, InputError
-from envbuilder.pipeline.engine_run import engine_error
+from envbuilder.pipeline.engine_run import run_engine
 from envbuilder.pipeline.progress import Progress
 from envbuilder.state import ports as host_ports
 from envbuilder.state.locks import environment_lock
@@ -58,10 +58,10 @@ def _destroy_stack(name: str, backend_url: str | None) -> list[str]:
     for message in recover(stack):
         err_console.print(f"[yellow]recovered:[/] {message}")
     try:
-        stack.destroy(color="never", on_output=lambda _line: None)
+        run_engine("destroy", stack.destroy)
         remove_stack(name, backend_url)
     except Exception as error:  # noqa: BLE001 - reported, and the fallback below still runs
-        return [str(engine_error("destroy", error))]
+        return [str(error)]
     return []
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from envbuilder.cli.console import err_console
 from envbuilder.errors import EnvbuilderError, InputError
-from envbuilder.pipeline.engine_run import engine_error, ensure_credentials
+from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
 from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites
 from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
@@ -143,10 +143,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
     for message in recover(stack):
         err_console.print(f"[yellow]recovered:[/] {message}")
     ensure_credentials(stack, [CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD])
-    try:
-        stack.up(on_event=progress.on_engine_event, color="never", on_output=lambda _line: None)
-    except Exception as error:  # the Automation API raises CommandError subclasses
-        raise engine_error("up", error) from None
+    run_engine("up", stack.up, on_event=progress.on_engine_event)
     progress.finish_running(ok=True)
 
 

@@ -6,6 +6,7 @@ Gathering evidence never raises: a failure to read some of it is itself written 
 from typing import Any
 
 import httpx
+import httpx2
 
 from envbuilder.smoke.framework import CheckFailed
 from envbuilder.smoke.kube import Kube
@@ -17,9 +18,11 @@ LOG_LINES = 15
 # evidence must not eat the check's deadline.
 LOG_SECONDS = 3.0
 BODY_CHARACTERS = 500
+# The F5 and the VIPs answer through httpx, the API server through lightkube's httpx2.
+HttpAnswer = httpx.Response | httpx2.Response
 
 
-def http_answer(response: httpx.Response) -> str:
+def http_answer(response: HttpAnswer) -> str:
     body = response.text.strip()
     if len(body) > BODY_CHARACTERS:
         body = body[:BODY_CHARACTERS] + " ..."

@@ -1,97 +1,60 @@
-"""Just enough of the Kubernetes API for the checks: kubeconfig access and JSON reads and writes over httpx.
+"""Just enough of the Kubernetes API for the checks: raw JSON reads and writes on lightkube's connection.
 
-httpx rather than the `kubernetes` client: the checks run concurrently on asyncio, and the synchronous
-client would need a thread per call; the few reads and the pod create/delete need nothing more.
+lightkube reads the kubeconfig and authenticates as kubectl would for the common cases: exec
+plugins (EKS, GKE, AKS), token files, bearer tokens, basic auth, client certificates and CA data.
+Its async client comes from the same adapter its own typed client uses; the checks keep raw paths
+because they read what typed resources do not cover: the service proxy, pod logs, events.
 """
 
-import base64
-import ssl
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-import httpx
+import httpx2
+import msgspec
 import yaml
+from lightkube.config.client_adapter import AsyncClient as lightkube_http_client
+from lightkube.config.client_adapter import ConnectionParams
+from lightkube.config.kubeconfig import KubeConfig, SingleConfig
+from lightkube.config.models import User
+from lightkube.core.exceptions import ConfigError
 
 from envbuilder.errors import EnvbuilderError
 from envbuilder.smoke.framework import CheckFailed
 
-
-@dataclass(frozen=True)
-class KubeAccess:
-    server: str
-    verify: ssl.SSLContext | bool
-    headers: dict[str, str]
+REQUEST_SECONDS = 10.0
 
 
-def load_kubeconfig(path: Path, context: str | None = None) -> KubeAccess:
-    """The server, TLS settings and credentials of `context` (or the current context) in `path`."""
+def load_kubeconfig(path: Path, context: str | None = None) -> SingleConfig:
+    """The cluster, user and settings of `context` (or the current context) in `path`."""
     try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise EnvbuilderError(f"cannot read kubeconfig {path}: {error}") from None
-    context_name = context or config.get("current-context")
-    context_entry = _named(config, "contexts", context_name, path)["context"]
-    cluster = _named(config, "clusters", context_entry["cluster"], path)["cluster"]
-    user = _named(config, "users", context_entry["user"], path).get("user") or {}
-    base = path.parent
-    verify: ssl.SSLContext | bool
-    if cluster.get("insecure-skip-tls-verify"):
-        verify = False
-    else:
-        verify = ssl.create_default_context()
-        ca = _pem(cluster, "certificate-authority", base)
-        if ca:
-            verify.load_verify_locations(cadata=ca.decode())
-    headers: dict[str, str] = {}
-    if user.get("token"):
-        headers["Authorization"] = f"Bearer {user['token']}"
-    elif user.get("username"):
-        basic = base64.b64encode(f"{user['username']}:{user.get('password', '')}".encode()).decode()
-        headers["Authorization"] = f"Basic {basic}"
-    certificate, key = _pem(user, "client-certificate", base), _pem(user, "client-key", base)
-    if certificate and key:
-        if verify is False:
-            verify = ssl.create_default_context()
-            verify.check_hostname, verify.verify_mode = False, ssl.CERT_NONE
-        _load_client_certificate(verify, certificate, key)
-    return KubeAccess(server=cluster["server"].rstrip("/"), verify=verify, headers=headers)
-
-
-def _named(config: dict[str, Any], section: str, name: str | None, path: Path) -> dict[str, Any]:
-    for entry in config.get(section) or []:
-        if entry.get("name") == name:
-            return entry
-    raise EnvbuilderError(f"kubeconfig {path} has no {section[:-1]} named {name!r}")
-
-
-def _pem(entry: dict[str, Any], field: str, base: Path) -> bytes | None:
-    if entry.get(f"{field}-data"):
-        return base64.b64decode(entry[f"{field}-data"])
-    if entry.get(field):
-        return (base / entry[field]).read_bytes()
-    return None
-
-
-def _load_client_certificate(context: ssl.SSLContext, certificate: bytes, key: bytes) -> None:
-    # ssl reads client certificates only from files; they live just long enough to be loaded.
-    with tempfile.TemporaryDirectory() as directory:
-        certificate_file, key_file = Path(directory, "client.crt"), Path(directory, "client.key")
-        certificate_file.write_bytes(certificate)
-        key_file.touch(mode=0o600)
-        key_file.write_bytes(key)
-        context.load_cert_chain(certificate_file, key_file)
+        config = KubeConfig.from_file(path).get(context)
+    except (ConfigError, OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+        raise EnvbuilderError(f"cannot use kubeconfig {path} (context {context or 'current'}): {error}") from None
+    assert config is not None  # get() without a default raises rather than return None
+    user = config.user or User()  # no user: anonymous, as kubectl would be
+    if user.token_file:
+        # kubectl reads a relative tokenFile next to the kubeconfig; lightkube would read it from the cwd.
+        user = msgspec.structs.replace(user, token_file=str(config.abs_file(user.token_file)))
+    return config._replace(user=user)
 
 
 class Kube:
     """An async API client whose failures are CheckFailed with the API's own answer as diagnosis."""
 
-    def __init__(self, access: KubeAccess, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.server = access.server
-        self._http = httpx.AsyncClient(
-            base_url=access.server, verify=access.verify, headers=access.headers, timeout=10.0, transport=transport
-        )
+    def __init__(self, config: SingleConfig, transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        self.server = config.cluster.server.rstrip("/")
+        try:
+            self._http = lightkube_http_client(
+                config, ConnectionParams(timeout=httpx2.Timeout(REQUEST_SECONDS), transport=transport)
+            )
+        except (ConfigError, OSError) as error:  # an unsupported auth, an unreadable certificate file
+            legacy_provider = config.user is not None and config.user.auth_provider is not None
+            raise EnvbuilderError(
+                f"cannot connect with the kubeconfig's context {config.context_name!r}: {error}",
+                hint="the providers' exec plugins (gke-gcloud-auth-plugin, kubelogin) replace auth-provider entries"
+                if legacy_provider
+                else None,
+            ) from None
 
     async def __aenter__(self) -> Self:
         return self
@@ -99,20 +62,25 @@ class Kube:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
         """The raw answer, whatever its status (the service proxy's statuses are the service's own)."""
         try:
             return await self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as error:
+        except httpx2.HTTPError as error:
             raise CheckFailed(
                 f"Kubernetes API at {self.server} did not answer {method} {path}: {type(error).__name__}: {error}",
                 "is the cluster running, and are the kubeconfig and context the environment's?",
+            ) from None
+        except ConfigError as error:  # raised while authenticating: an exec plugin or token file that failed
+            raise CheckFailed(
+                f"no credentials for the Kubernetes API at {self.server}: {error}",
+                "the kubeconfig's exec plugin or token file failed; try the same context with kubectl",
             ) from None
 
     async def get(self, path: str, **params: str | int) -> dict[str, Any]:
         return _json(await self.request("GET", path, params=params))
 
-    async def text(self, path: str, timeout: float = 10.0, **params: str | int) -> str:
+    async def text(self, path: str, timeout: float = REQUEST_SECONDS, **params: str | int) -> str:
         response = await self.request("GET", path, params=params, timeout=timeout)
         _raise_for_status(response)
         return response.text
@@ -126,12 +94,12 @@ class Kube:
             _raise_for_status(response)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: httpx2.Response) -> dict[str, Any]:
     _raise_for_status(response)
     return response.json()
 
 
-def _raise_for_status(response: httpx.Response) -> None:
+def _raise_for_status(response: httpx2.Response) -> None:
     if response.is_success:
         return
     try:

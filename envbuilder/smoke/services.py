@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from envbuilder.smoke.evidence import http_answer, service_pods_evidence
+from envbuilder.smoke.evidence import HttpAnswer, http_answer, service_pods_evidence
 from envbuilder.smoke.f5 import get_through_vip
 from envbuilder.smoke.framework import Check, CheckFailed, CheckSkipped, Progress
 from envbuilder.smoke.kube import Kube
@@ -26,7 +26,7 @@ def proxy_path(namespace: str, service: ServiceTarget, path: str) -> str:
     return f"/api/v1/namespaces/{namespace}/services/{service.name}:{service.port}/proxy{path}"
 
 
-def expectation_failure(response: httpx.Response, expect_status: int, expect_body: str | None) -> str | None:
+def expectation_failure(response: HttpAnswer, expect_status: int, expect_body: str | None) -> str | None:
     """What is wrong with `response`, or None when it is what the check expects."""
     if response.status_code != expect_status:
         return f"answered {response.status_code}, expected {expect_status}"

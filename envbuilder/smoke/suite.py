@@ -1,6 +1,6 @@
 """The smoke suite of an environment: which checks apply, and running them."""
 
-import httpx
+import httpx2
 
 from envbuilder.smoke.broker import broker_check
 from envbuilder.smoke.cluster import NETWORK_AGENTS_CHECK, network_agents_check, nodes_ready_check
@@ -56,7 +56,7 @@ def smoke_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
     return checks
 
 
-async def run_smoke(target: SmokeTarget, kube_transport: httpx.AsyncBaseTransport | None = None) -> list[CheckResult]:
+async def run_smoke(target: SmokeTarget, kube_transport: httpx2.AsyncBaseTransport | None = None) -> list[CheckResult]:
     """Every check at once. `kube_transport` replaces the network under the Kubernetes client (tests)."""
     async with Kube(load_kubeconfig(target.kubeconfig, target.kube_context), kube_transport) as kube:
         return await run_checks(smoke_checks(target, kube))

@@ -2,7 +2,8 @@
 
 It serves the reads the checks make from objects the test puts in, creates and deletes probe pods
 (a test hook plays the kubelet), and forwards the service proxy to real HTTP servers on loopback.
-It is an httpx MockTransport: only the Kubernetes API is faked; every other server a test uses is real.
+It is an httpx2 MockTransport (httpx2 is lightkube's HTTP client): only the Kubernetes API is faked;
+every other server a test uses is real.
 """
 
 import itertools
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
+import httpx2
 
 _PROXY = re.compile(r"^(/api/v1/namespaces/[^/]+/services)/([^/:]+):(\d+)/proxy(/.*)?$")
 _LOG = re.compile(r"^(/api/v1/namespaces/[^/]+/pods/[^/]+)/log$")
@@ -104,53 +105,53 @@ class FakeKube:
         )
         return path
 
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self._handle)
+    def transport(self) -> httpx2.MockTransport:
+        return httpx2.MockTransport(self._handle)
 
-    async def _handle(self, request: httpx.Request) -> httpx.Response:
+    async def _handle(self, request: httpx2.Request) -> httpx2.Response:
         path = request.url.path
         query = {key: values[0] for key, values in parse_qs(request.url.query.decode()).items()}
         if proxy := _PROXY.match(path):
             backend = self.service_backends.get(proxy.group(2))
             if backend is None:
                 return _status(503, f'no endpoints available for service "{proxy.group(2)}"')
-            async with httpx.AsyncClient() as client:
+            async with httpx2.AsyncClient() as client:
                 answer = await client.get(backend + (proxy.group(4) or "/"), params=request.url.params)
-            return httpx.Response(answer.status_code, content=answer.content)
+            return httpx2.Response(answer.status_code, content=answer.content)
         if log := _LOG.match(path):
             if log.group(1) not in self.logs:
                 return _status(400, "container is waiting to start")
-            return httpx.Response(200, text=self.logs[log.group(1)])
+            return httpx2.Response(200, text=self.logs[log.group(1)])
         if request.method == "POST":
             body = json.loads(request.content)
             path = f"{path}/{body['metadata']['generateName']}{next(self._names)}"
             self.put(path, body)
             body.setdefault("status", {"phase": "Pending"})
             self.kubelet(path, body)
-            return httpx.Response(201, json=body)
+            return httpx2.Response(201, json=body)
         if request.method == "DELETE":
             self.deleted.append(path)
-            return (
-                httpx.Response(200, json=self.objects.pop(path)) if path in self.objects else _status(404, "not found")
-            )
+            if path not in self.objects:
+                return _status(404, "not found")
+            return httpx2.Response(200, json=self.objects.pop(path))
         if path.endswith("/events"):
-            return httpx.Response(
+            return httpx2.Response(
                 200, json={"items": [e for e in self.events if _matches_fields(e, query.get("fieldSelector", ""))]}
             )
         if path in self.objects:
-            return httpx.Response(200, json=self.objects[path])
+            return httpx2.Response(200, json=self.objects[path])
         items = [
             body
             for key, body in sorted(self.objects.items())
             if key.rsplit("/", 1)[0] == path and _matches_labels(body, query.get("labelSelector", ""))
         ]
         if items or any(key.startswith(path.rstrip("/") + "/") for key in self.objects) or path in ("/api/v1/nodes",):
-            return httpx.Response(200, json={"items": items})
+            return httpx2.Response(200, json={"items": items})
         return _status(404, f"{path} not found")
 
 
-def _status(code: int, message: str) -> httpx.Response:
-    return httpx.Response(code, json={"kind": "Status", "code": code, "message": message})
+def _status(code: int, message: str) -> httpx2.Response:
+    return httpx2.Response(code, json={"kind": "Status", "code": code, "message": message})
 
 
 def _matches_labels(body: dict[str, Any], selector: str) -> bool:

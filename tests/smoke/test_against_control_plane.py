@@ -5,8 +5,12 @@ ever runs, so probe pods never complete and the service proxy reaches no pod.
 
 import asyncio
 import base64
+import json
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +56,68 @@ def kube(control_plane: ControlPlane) -> Callable[[], Kube]:
     """A new client per check run: an httpx client's connections belong to the event loop that opened them."""
     access = load_kubeconfig(control_plane.kubeconfig)
     return lambda: Kube(access)
+
+
+# An exec credential plugin as EKS, GKE and AKS kubeconfigs use: it prints an ExecCredential holding the
+# token it was given through the kubeconfig's env, and notes each run in the file named by its argument.
+EXEC_PLUGIN = """
+import json, os, pathlib, sys
+with pathlib.Path(sys.argv[1]).open("a") as runs:
+    runs.write("ran\\n")
+if os.environ.get("PLUGIN_FAILURE"):
+    sys.exit(os.environ["PLUGIN_FAILURE"])
+credential = {"token": os.environ["PLUGIN_TOKEN"], "expirationTimestamp": "2099-01-01T00:00:00Z"}
+kind = {"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential"}
+print(json.dumps({**kind, "status": credential}))
+"""
+
+
+def kubeconfig_with_user(control_plane: ControlPlane, directory: Path, user: dict[str, Any]) -> Path:
+    """The control plane's kubeconfig with `user` as the credentials of a context named `cloud`."""
+    config = json.loads(control_plane.kubeconfig.read_text())
+    config["users"] = [{"name": "cloud-user", "user": user}]
+    config["contexts"] = [{"name": "cloud", "context": {"cluster": "envbuilder-test", "user": "cloud-user"}}]
+    path = directory / "kubeconfig"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def exec_user(directory: Path, **env: str) -> dict[str, Any]:
+    plugin = directory / "credential_plugin.py"
+    plugin.write_text(EXEC_PLUGIN)
+    return {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": sys.executable,
+            "args": [str(plugin), str(directory / "plugin-runs")],
+            "env": [{"name": name, "value": value} for name, value in env.items()],
+            "interactiveMode": "Never",
+        }
+    }
+
+
+def test_an_exec_plugin_kubeconfig_authenticates_with_the_token_the_plugin_prints(control_plane, tmp_path):
+    path = kubeconfig_with_user(control_plane, tmp_path, exec_user(tmp_path, PLUGIN_TOKEN=control_plane.token))
+    result = run_one(nodes_ready_check(Kube(load_kubeconfig(path, "cloud")), expected=2))
+    assert result.status is CheckStatus.PASSED, result.diagnosis
+    # Once per client: the token is reused until the API server refuses it.
+    assert (tmp_path / "plugin-runs").read_text() == "ran\n"
+
+
+def test_an_exec_plugin_that_fails_fails_the_check_with_the_plugins_own_words(control_plane, tmp_path):
+    user = exec_user(tmp_path, PLUGIN_TOKEN="unused", PLUGIN_FAILURE="the SSO session has expired: log in again")
+    path = kubeconfig_with_user(control_plane, tmp_path, user)
+    result = run_one(nodes_ready_check(Kube(load_kubeconfig(path, "cloud")), expected=2, deadline=0.5))
+    assert result.status is CheckStatus.FAILED
+    assert "no credentials for the Kubernetes API" in result.summary
+    assert "the SSO session has expired: log in again" in result.summary
+
+
+def test_a_token_file_kubeconfig_reads_the_token_from_the_file_beside_it(control_plane, tmp_path):
+    (tmp_path / "token").write_text(control_plane.token + "\n")
+    path = kubeconfig_with_user(control_plane, tmp_path, {"tokenFile": "token"})  # relative, as kubectl allows
+    result = run_one(nodes_ready_check(Kube(load_kubeconfig(path, "cloud")), expected=2))
+    assert result.status is CheckStatus.PASSED, result.diagnosis
 
 
 def test_nodes_ready_passes_on_the_kwok_nodes_and_fails_counting_a_missing_one(kube):
