@@ -67,7 +67,8 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
     request = EnvironmentRequest(
         services=record.services, name=record.name, profile=record.profile, overrides=overrides,
         replicas={**record.replicas, **replicas}, revision=record.revision, revision_is_resolved=True, target=record.target,
-        kube_context=record.kube_context, backend_url=backend_url,
+        # On kind the record's context is the one kind made, not a choice of the user's.
+        kube_context=record.kube_context if record.target == "existing" else None, backend_url=backend_url,
     )
     return up(request, smoke=False)
 
