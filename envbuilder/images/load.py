@@ -43,14 +43,19 @@ class ImageLoader:
     runner: Runner = run  # for docker
 
     def load(self, images: list[str]) -> dict[str, list[str]]:
-        """Load each image where it is missing; returns image -> the nodes it was loaded into."""
+        """Load each image where it is missing; returns image -> the nodes it was loaded into.
+
+        Images missing from the same nodes go in one `kind load`, so their shared base layers
+        are saved and imported once rather than once per image.
+        """
         images_by_node = {node: self._images_on(node) for node in self.kind.nodes(self.cluster)}
-        loaded = {}
-        for image in images:
-            missing = nodes_needing(image, self._local_id(image), images_by_node)
+        loaded = {image: nodes_needing(image, self._local_id(image), images_by_node) for image in images}
+        by_nodes: dict[tuple[str, ...], list[str]] = {}
+        for image, missing in loaded.items():
             if missing:
-                self.kind.load_image(self.cluster, image, missing)
-            loaded[image] = missing
+                by_nodes.setdefault(tuple(missing), []).append(image)
+        for nodes, group in by_nodes.items():
+            self.kind.load_images(self.cluster, group, list(nodes))
         return loaded
 
     def _local_id(self, image: str) -> str:

@@ -17,7 +17,7 @@ class Prerequisites:
     calico_manifest: str | None  # when envbuilder installs the pod network
 
 
-def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None) -> Prerequisites:
+def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, creating: bool = True) -> Prerequisites:
     if spec.target == "existing":
         tools = require_tools(["pulumi", "kubectl"])
         return Prerequisites({name: str(path) for name, path in tools.items()}, None, None)
@@ -29,7 +29,9 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None) ->
     require_docker_running(tools["docker"])
     require_memory(BASE_MEMORY_GIB + MEMORY_PER_WORKER_GIB * spec.profile.workers)
     image = choose_node_image(node_image, spec.profile)
-    if image.present:  # else kind pulls it, and says itself if privileged containers fail
+    # Before a cluster is created (an update finds its nodes running): with an image Docker
+    # has; else kind pulls it, and says itself if privileged containers fail.
+    if creating and image.present:
         require_privileged_containers(image.name)
     nodes = KindNodes(image.name, bundled_cni=image.bundled_cni, cgroup_v1=docker_cgroup_version() == "1")
     manifest = None if nodes.bundled_cni else str(calico_manifest(spec.profile.calico_version))

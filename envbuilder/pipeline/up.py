@@ -38,7 +38,10 @@ def up(request: EnvironmentRequest, *, smoke: bool = True) -> EnvironmentRecord:
                           f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
         with Progress(err_console) as progress:
             with progress.phase("prerequisites"):
-                prerequisites = check_prerequisites(spec, resolved.node_image or (previous and previous.node_image))
+                prerequisites = check_prerequisites(
+                    spec, resolved.node_image or (previous.node_image if previous else None),
+                    creating=previous is None or previous.status != "ready",
+                )
             record = _record_for(resolved, previous, prerequisites)
             try:
                 _apply(resolved, record, prerequisites, progress)

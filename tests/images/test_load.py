@@ -9,6 +9,8 @@ from envbuilder.images.load import ImageLoader, nodes_needing, qualified_referen
 WEB = "envbuilder/web:abc1234"
 WEB_ID = "sha256:" + "a" * 64
 OLD_ID = "sha256:" + "b" * 64
+WORKER, WORKER_ID = "envbuilder/worker:abc1234", "sha256:" + "c" * 64
+BROKER, BROKER_ID = "envbuilder/broker:3.10.8-bookworm", "sha256:" + "d" * 64
 
 
 def crictl_json(*images: tuple[str, str]) -> str:
@@ -74,6 +76,25 @@ def test_kind_load_is_called_only_for_the_nodes_missing_the_image():
     assert loaded == {WEB: ["envb-worker", "envb-worker2"]}
     assert runner.kind_loads() == [
         ["kind", "load", "docker-image", WEB, "--name", "envb", "--nodes", "envb-worker,envb-worker2"]
+    ]
+
+
+def test_images_missing_from_the_same_nodes_are_loaded_in_one_kind_load():
+    runner = FakeRunner(
+        nodes={
+            "envb-control-plane": crictl_json(("docker.io/envbuilder/web:abc1234", WEB_ID)),
+            "envb-worker": crictl_json(),
+        },
+        local_ids={WEB: WEB_ID, WORKER: WORKER_ID, BROKER: BROKER_ID},
+    )
+
+    loaded = ImageLoader("envb", Kind(runner=runner), runner).load([WEB, WORKER, BROKER])
+
+    assert loaded == {WEB: ["envb-worker"], WORKER: ["envb-control-plane", "envb-worker"],
+                      BROKER: ["envb-control-plane", "envb-worker"]}
+    assert runner.kind_loads() == [
+        ["kind", "load", "docker-image", WEB, "--name", "envb", "--nodes", "envb-worker"],
+        ["kind", "load", "docker-image", WORKER, BROKER, "--name", "envb", "--nodes", "envb-control-plane,envb-worker"],
     ]
 
 
