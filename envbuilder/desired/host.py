@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_API_PORT, F5_MOCK, F5_USERNAME
-from envbuilder.desired.meta import ENVIRONMENT_LABEL, MANAGED_BY
+from envbuilder.desired.meta import MANAGED_BY, identity_labels
 from envbuilder.desired.services import service_settings
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 from envbuilder.state.records import HostPorts
@@ -45,12 +45,16 @@ class ContainerSpec:
 
 
 def container_labels(spec: EnvironmentSpec, component: str) -> dict[str, str]:
-    return {**MANAGED_BY, ENVIRONMENT_LABEL: spec.name, "envbuilder.io/component": component}
+    return {**MANAGED_BY, **identity_labels(spec), "envbuilder.io/component": component}
 
 
 def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None) -> dict:
-    """kind's own config: no default CNI (Calico replaces it), the broker's NodePort on the host."""
-    control_plane: dict = {"role": "control-plane"}
+    """kind's own config: no default CNI (Calico replaces it), the broker's NodePort on the host.
+
+    Every node carries the environment's identity labels: kind cannot label its node
+    containers, so a cluster's owner is read from its nodes.
+    """
+    control_plane: dict = {"role": "control-plane", "labels": identity_labels(spec)}
     if ports:
         control_plane["extraPortMappings"] = [
             {"containerPort": BROKER_NODE_PORT, "hostPort": ports.broker, "listenAddress": "127.0.0.1"}
@@ -60,7 +64,7 @@ def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None) -> dict:
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": spec.cluster_name,
         "networking": {"disableDefaultCNI": True, "podSubnet": CALICO_POD_SUBNET},
-        "nodes": [control_plane] + [{"role": "worker"} for _ in range(spec.profile.workers)],
+        "nodes": [control_plane] + [{"role": "worker", "labels": identity_labels(spec)} for _ in range(spec.profile.workers)],
     }
 
 

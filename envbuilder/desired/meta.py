@@ -7,14 +7,21 @@ from typing import Any
 from envbuilder.spec.environment import EnvironmentSpec
 
 ENVIRONMENT_LABEL = "envbuilder.io/environment"
+# Which envbuilder home created the object: `down` and `reap` touch only their own home's objects.
+OWNER_LABEL = "envbuilder.io/owner"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "envbuilder", "app.kubernetes.io/part-of": "envbuilder"}
 CONFIG_HASH_ANNOTATION = "envbuilder.io/config-hash"
 
 Object = dict[str, Any]
 
 
+def identity_labels(spec: EnvironmentSpec) -> dict[str, str]:
+    """The environment and its owner: on every object, container, volume and kind node."""
+    return {ENVIRONMENT_LABEL: spec.name, OWNER_LABEL: spec.owner}
+
+
 def labels(spec: EnvironmentSpec, app: str) -> dict[str, str]:
-    return {**MANAGED_BY, "app.kubernetes.io/name": app, ENVIRONMENT_LABEL: spec.name}
+    return {**MANAGED_BY, "app.kubernetes.io/name": app, **identity_labels(spec)}
 
 
 def selector(app: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from envbuilder.desired import Credentials, desired_state
 from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster
+from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
 
@@ -51,7 +52,7 @@ def register_environment(inputs: ProgramInputs) -> None:
     addresses: dict[str, pulumi.Output[str]] = {}
     if spec.target == "kind":
         cluster = KindCluster(
-            "cluster",
+            KIND_CLUSTER_RESOURCE,
             cluster_name=spec.cluster_name,
             config=plan.cluster or {},
             node_image=spec.profile.node_image,

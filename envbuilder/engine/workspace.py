@@ -107,6 +107,23 @@ def remove_stack(name: str, backend_url: str | None = None) -> None:
     forget_workspace(name)
 
 
+KIND_CLUSTER_RESOURCE = "cluster"  # the KindCluster's resource name in the program
+
+
+def kind_clusters_in(stack) -> set[str]:
+    """The kind clusters the stack created or was creating when interrupted: this home's beyond doubt."""
+    deployment = stack.export_stack().deployment or {}
+    resources = [*deployment.get("resources", []),
+                 *(operation.get("resource", {}) for operation in deployment.get("pending_operations", []))]
+    return {
+        name
+        for resource in resources
+        if resource.get("urn", "").endswith(f"::{KIND_CLUSTER_RESOURCE}")
+        for name in [(resource.get("outputs") or {}).get("name") or (resource.get("inputs") or {}).get("name")]
+        if name
+    }
+
+
 def recover(stack) -> list[str]:
     """Clear what an interrupted run left: a stale lock and pending operations. Returns what was done.
 

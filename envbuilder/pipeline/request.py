@@ -9,6 +9,7 @@ from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolv
 from envbuilder.spec.names import default_name, validate_name
 from envbuilder.spec.profile import load_profile, parse_duration
 from envbuilder.state.home import project_root, stacks_dir
+from envbuilder.state.identity import home_identity
 
 TARGETS = ("kind", "existing")
 
@@ -63,7 +64,7 @@ class EnvironmentRequest:
         except ValueError as error:
             raise InputError(f"--ttl: {error}") from None
         spec = EnvironmentSpec(
-            name=name, profile=profile, services=services, revision=revision,
+            name=name, profile=profile, services=services, revision=revision, owner=home_identity(),
             target=self.target, kube_context=self.kube_context,  # type: ignore[arg-type]
         )
         return ResolvedRequest(spec, ttl, overrides, dict(self.replicas), self.backend_url)

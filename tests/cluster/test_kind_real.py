@@ -39,7 +39,7 @@ def test_a_failed_create_says_why_and_leaves_no_cluster(kind, tmp_path):
 
     stacks = Path(__file__).resolve().parents[2] / "stacks"
     profile = load_profile(stacks, "default")
-    spec = EnvironmentSpec(name="kindfail", profile=profile, revision="abc",
+    spec = EnvironmentSpec(name="kindfail", profile=profile, revision="abc", owner="test-home",
                            services=resolve_services(load_catalog(stacks / "services"), ["web"], profile, "abc"))
     with pytest.raises(CommandFailed) as raised:
         kind.create(spec.cluster_name, kind_cluster_config(spec, None), empty_image(), tmp_path / "kubeconfig", 180)

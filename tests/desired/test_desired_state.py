@@ -21,8 +21,8 @@ SECRETS = Credentials(broker_password="broker-s3cret", f5_password="f5-s3cret")
 
 def make_spec(names=("web", "worker"), target="kind", overrides=None, catalog=CATALOG) -> EnvironmentSpec:
     services = resolve_services(catalog, list(names), PROFILE, "abc1234", parse_overrides(overrides or []))
-    return EnvironmentSpec(name="dev", profile=PROFILE, services=services, revision="abc1234", target=target,
-                           kube_context="ctx" if target == "existing" else None)
+    return EnvironmentSpec(name="dev", profile=PROFILE, services=services, revision="abc1234", owner="home1234",
+                           target=target, kube_context="ctx" if target == "existing" else None)
 
 
 def find(objects, kind, name):
@@ -31,12 +31,17 @@ def find(objects, kind, name):
     return matches[0]
 
 
-def test_every_object_is_labelled_with_its_environment():
+def test_every_object_is_labelled_with_its_environment_and_its_owner():
     state = desired_state(make_spec(), SECRETS)
     for obj in state.objects():
         assert obj["metadata"]["labels"]["envbuilder.io/environment"] == "dev"
+        assert obj["metadata"]["labels"]["envbuilder.io/owner"] == "home1234"
     for container in state.containers:
         assert container.labels["envbuilder.io/environment"] == "dev"
+        assert container.labels["envbuilder.io/owner"] == "home1234"
+    assert state.cluster is not None
+    for node in state.cluster["nodes"]:
+        assert node["labels"] == {"envbuilder.io/environment": "dev", "envbuilder.io/owner": "home1234"}
 
 
 def test_namespaced_objects_live_in_the_environment_namespace():

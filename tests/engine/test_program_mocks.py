@@ -34,7 +34,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def run_program(target: str) -> RecordingMocks:
     profile = load_profile(STACKS, "default")
     services = resolve_services(load_catalog(STACKS / "services"), ["web", "worker"], profile, "abc1234")
-    spec = EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", target=target,
+    spec = EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="home1234",
+                           target=target,
                            kube_context="ctx" if target == "existing" else None)
     inputs = ProgramInputs(
         spec=spec, ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}),
