@@ -18,6 +18,7 @@ TARGETS = ("kind", "existing")
 class ResolvedRequest:
     spec: EnvironmentSpec
     ttl: timedelta
+    ttl_is_explicit: bool  # --ttl was given: it also applies when `up` updates an environment
     overrides: dict[str, dict[str, str]]
     replicas: dict[str, int]
     backend_url: str | None
@@ -67,4 +68,4 @@ class EnvironmentRequest:
             name=name, profile=profile, services=services, revision=revision, owner=home_identity(),
             target=self.target, kube_context=self.kube_context,  # type: ignore[arg-type]
         )
-        return ResolvedRequest(spec, ttl, overrides, dict(self.replicas), self.backend_url)
+        return ResolvedRequest(spec, ttl, self.ttl is not None, overrides, dict(self.replicas), self.backend_url)

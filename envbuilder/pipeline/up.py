@@ -7,6 +7,7 @@ the next command on the environment recovers the stack instead of failing.
 
 import getpass
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def up(request: EnvironmentRequest, *, smoke: bool = True) -> EnvironmentRecord:
                 f"environment {spec.name} runs on target {previous.target}; "
                 f"remove it first (envbuilder down {spec.name}) to change its target"
             )
+        if previous:
+            resolved = replace(resolved, backend_url=previous.resolve_backend(resolved.backend_url))
         err_console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
                           f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
         with Progress(err_console) as progress:
@@ -67,7 +70,9 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
     request = EnvironmentRequest(
         services=record.services, name=record.name, profile=record.profile, overrides=overrides,
         replicas={**record.replicas, **replicas}, revision=record.revision, revision_is_resolved=True, target=record.target,
-        kube_context=record.kube_context, backend_url=backend_url,
+        # On kind the recorded context is the one kind made; only an existing cluster's is chosen by the user.
+        kube_context=record.kube_context if record.target == "existing" else None,
+        backend_url=record.resolve_backend(backend_url),
     )
     return up(request, smoke=False)
 
@@ -82,15 +87,21 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None) -
         if missing:
             ports.vips.update(zip(missing, host_ports.allocate(spec.name, len(missing))))
         ports.vips = {name: port for name, port in ports.vips.items() if name in wanted_vips}
-        record = previous.model_copy(update={
+        update = {
             "services": [s.name for s in spec.services], "revision": spec.revision, "profile": spec.profile.name,
             "overrides": resolved.overrides, "replicas": resolved.replicas, "ports": ports, "status": "creating",
-        })
+            "message": None,
+        }
+        if resolved.ttl_is_explicit:  # from now on, as on creation
+            update["ttl_seconds"] = int((datetime.now(UTC) - previous.created_at + resolved.ttl).total_seconds())
+        record = previous.model_copy(update=update)
     else:
         allocated = host_ports.allocate(spec.name, 2 + len(wanted_vips))
         record = EnvironmentRecord(
             name=spec.name,
             owner=getpass.getuser(),
+            owner_id=spec.owner,
+            backend_url=resolved.backend_url,
             created_at=datetime.now(UTC),
             ttl_seconds=int(resolved.ttl.total_seconds()),
             profile=spec.profile.name,
