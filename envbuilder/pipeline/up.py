@@ -24,12 +24,25 @@ from envbuilder.state.locks import environment_lock
 from envbuilder.state.records import EnvironmentRecord, HostPorts, find_record, list_records, save_record
 
 
-def up(request: EnvironmentRequest, *, smoke: bool = True) -> EnvironmentRecord:
+class EnvironmentExists(InputError):
+    """`up` was asked to create an environment that already exists; nothing was done to it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"environment {name} already exists; verify stands up and removes an environment of its own",
+            hint=f"choose another --name, or check this one with: envbuilder smoke {name}",
+        )
+
+
+def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = False) -> EnvironmentRecord:
+    """Create the environment, or bring it up to date; `create_only` refuses one that exists."""
     resolved = request.resolve()
     spec = resolved.spec
     _warn_about_expired(spec.name)
     with environment_lock(spec.name):
         previous = find_record(spec.name)
+        if previous and create_only:
+            raise EnvironmentExists(spec.name)
         if previous and previous.target != spec.target:
             raise InputError(
                 f"environment {spec.name} runs on target {previous.target}; "

@@ -4,6 +4,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from envbuilder.pipeline.prerequisites import Prerequisites
+from envbuilder.pipeline.request import ResolvedRequest
 from envbuilder.state.identity import home_identity
 from tests.support.docker import empty_image as make_empty_image
 
@@ -47,3 +49,12 @@ def labelled_docker_objects(empty_image) -> Iterator[Callable[..., tuple[str, st
 
 def exists(kind: str, name: str) -> bool:
     return subprocess.run(["docker", kind, "inspect", name], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def engine_runs(monkeypatch) -> list[ResolvedRequest]:
+    """The engine replaced by a recorder of what it was asked to do; prerequisites taken as met."""
+    runs: list[ResolvedRequest] = []
+    monkeypatch.setattr("envbuilder.pipeline.up.check_prerequisites", lambda spec: Prerequisites({}, None))
+    monkeypatch.setattr("envbuilder.pipeline.up._apply", lambda resolved, record, prerequisites, progress: runs.append(resolved))
+    return runs

@@ -5,23 +5,12 @@ The engine is replaced by a recorder of what it was asked to do; prerequisites a
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
-from envbuilder.pipeline.prerequisites import Prerequisites
-from envbuilder.pipeline.request import ResolvedRequest
 from envbuilder.state.records import find_record, load_record
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def engine_runs(monkeypatch) -> list[ResolvedRequest]:
-    runs: list[ResolvedRequest] = []
-    monkeypatch.setattr("envbuilder.pipeline.up.check_prerequisites", lambda spec: Prerequisites({}, None))
-    monkeypatch.setattr("envbuilder.pipeline.up._apply", lambda resolved, record, prerequisites, progress: runs.append(resolved))
-    return runs
 
 
 def invoke(*args: str):
