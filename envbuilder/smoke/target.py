@@ -62,6 +62,7 @@ class SmokeTarget:
     rpc: RpcRoute | None
     probe_image: str | None  # an image with python3 already on the nodes, for the DNS and pod network probes
     calico_namespace: str = "kube-system"
+    time_limit_seconds: float | None = None  # the profile's timeouts.smoke: no check's deadline is longer
 
     def service(self, name: str) -> ServiceTarget | None:
         return next((service for service in self.services if service.name == name), None)
@@ -149,16 +150,18 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
         if on_host and needs_broker
         else None
     )
+    profile = load_profile(stacks_dir(), record.profile)
     return SmokeTarget(
         environment=record.name,
         namespace=record.namespace,
         kubeconfig=kubeconfig_of(record),
         kube_context=record.kube_context,
-        node_count=load_profile(stacks_dir(), record.profile).workers + 1 if on_host else None,
+        node_count=profile.workers + 1 if on_host else None,
         f5=f5,
         broker_url=broker_url,
         services=services,
         rpc=RpcRoute(via="web", path="/work", worker="worker") if {"web", "worker"} <= names else None,
         # Every service image is built on the same Python base and is already on the nodes.
         probe_image=image_name(entries[0].name, record.revision) if entries else None,
+        time_limit_seconds=profile.timeouts.smoke,
     )

@@ -168,3 +168,13 @@ def test_classic_services_need_the_kind_target(tmp_path):
     (tmp_path / "legacy.yaml").write_text("name: legacy\nruntime: classic\nbuild: {context: x}\nport: 80\n")
     with pytest.raises(InputError, match="need the kind target"):
         desired_state(make_spec(names=("legacy",), target="existing", catalog=load_catalog(tmp_path)), SECRETS)
+
+
+@pytest.mark.parametrize("target", ["kind", "existing"])
+def test_every_workload_may_take_the_profiles_rollout_timeout_to_become_ready(target):
+    state = desired_state(make_spec(target=target), SECRETS)
+    workloads = [obj for obj in state.objects() if obj["kind"] in ("Deployment", "StatefulSet")]
+    assert workloads
+    for workload in workloads:
+        # The Kubernetes provider waits this long for the rollout before it fails the update.
+        assert workload["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == str(PROFILE.timeouts.rollout)
