@@ -52,6 +52,12 @@ class Docker:
     def remove_volume(self, name: str) -> bool:
         return self.runner([self.binary, "volume", "rm", "--force", name], timeout=60).ok
 
+    def labels(self, kind: str, name: str) -> dict[str, str] | None:
+        """The labels of the container, volume or network `name`; None when there is no such object."""
+        template = "{{json .Config.Labels}}" if kind == "container" else "{{json .Labels}}"
+        result = self.runner([self.binary, kind, "inspect", name, "--format", template], timeout=30)
+        return (json.loads(result.stdout) or {}) if result.ok else None
+
     def container_ip(self, name: str, network: str) -> str:
         result = check(self.runner([self.binary, "inspect", name], timeout=30), f"inspecting {name}")
         return json.loads(result.stdout)[0]["NetworkSettings"]["Networks"][network]["IPAddress"]

@@ -27,6 +27,7 @@ class Trace:
     environment: str
     owner: str | None  # None: the object has no owner label, or its owner could not be read
     unknown_because: str = "no owner label (made before envbuilder labelled its objects' owner)"
+    node_count: int | None = None  # a kind cluster's nodes, as its API server lists them
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
@@ -34,11 +35,13 @@ class Trace:
     def is_owned_by(self, owner: str) -> bool:
         return self.owner == owner
 
+    def not_owned_because(self) -> str:
+        return (f"it belongs to another envbuilder home (owner {self.owner})" if self.owner
+                else f"{self.unknown_because}; remove it by hand if it is yours")
+
     def left_alone(self) -> str:
         """Why an object that is not ours is left where it is, in one line."""
-        reason = (f"it belongs to another envbuilder home (owner {self.owner})" if self.owner
-                  else f"{self.unknown_because}; remove it by hand if it is yours")
-        return f"left alone: {self} (environment {self.environment}): {reason}"
+        return f"left alone: {self} (environment {self.environment}): {self.not_owned_because()}"
 
 
 def docker_traces(docker: Docker, environment: str | None = None) -> list[Trace]:
@@ -54,10 +57,11 @@ def kind_cluster_traces(kind: Kind, kubectl: str | None, environment: str | None
     names = [name for name in kind.clusters() if name.startswith(CLUSTER_PREFIX)]
     if environment is not None:
         names = [name for name in names if name == cluster_name(environment)]
-    return [_kind_cluster_trace(kind, kubectl, name) for name in names]
+    return [kind_cluster_trace(kind, kubectl, name) for name in names]
 
 
-def _kind_cluster_trace(kind: Kind, kubectl: str | None, name: str) -> Trace:
+def kind_cluster_trace(kind: Kind, kubectl: str | None, name: str) -> Trace:
+    """An existing kind cluster with the owner its nodes carry."""
     environment = name.removeprefix(CLUSTER_PREFIX)
     if kubectl is None:
         return Trace("kind cluster", name, environment, None, "its owner is unknown: kubectl is not installed")
@@ -67,6 +71,15 @@ def _kind_cluster_trace(kind: Kind, kubectl: str | None, name: str) -> Trace:
     owners = {labels.get(OWNER_LABEL) for labels in nodes}
     environments = {labels.get(ENVIRONMENT_LABEL) for labels in nodes}
     if len(owners) != 1 or None in owners:
-        return Trace("kind cluster", name, environment, None, "its nodes carry no single owner label")
+        return Trace("kind cluster", name, environment, None, "its nodes carry no single owner label", len(nodes))
     labelled_environment = environments.pop() if len(environments) == 1 else None
-    return Trace("kind cluster", name, labelled_environment or environment, owners.pop())
+    return Trace("kind cluster", name, labelled_environment or environment, owners.pop(), node_count=len(nodes))
+
+
+def container_trace(docker: Docker, name: str) -> Trace | None:
+    """The container called `name` with its owner, or None when there is none."""
+    labels = docker.labels("container", name)
+    if labels is None:
+        return None
+    return Trace("container", name, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL),
+                 "no owner label (not made by envbuilder, or before it labelled its objects' owner)")

@@ -29,6 +29,8 @@ class ProgramInputs:
     kubeconfig: str  # where kind writes the cluster's kubeconfig, or the existing one
     calico_manifest: str | None
     image_ids: dict[str, str]  # image -> ID, to load into kind
+    # An earlier run of this stack was killed while creating the kind cluster: what it left is this home's.
+    interrupted_cluster_create: bool = False
 
 
 def environment_program(inputs: ProgramInputs) -> Callable[[], None]:
@@ -58,6 +60,9 @@ def register_environment(inputs: ProgramInputs) -> None:
             node_image=spec.profile.node_image,
             kubeconfig=inputs.kubeconfig,
             kind_binary=inputs.tools["kind"],
+            kubectl_binary=inputs.tools["kubectl"],
+            owner=spec.owner,
+            interrupted_create=inputs.interrupted_cluster_create,
             timeout=spec.profile.timeouts.cluster,
         )
         provider = k8s.Provider("k8s", kubeconfig=Path(inputs.kubeconfig).as_posix(), context=cluster.context,

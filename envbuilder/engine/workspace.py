@@ -112,11 +112,13 @@ def remove_stack(name: str, backend_url: str | None = None) -> None:
 KIND_CLUSTER_RESOURCE = "cluster"  # the KindCluster's resource name in the program
 
 
-def kind_clusters_in(stack) -> set[str]:
-    """The kind clusters the stack created or was creating when interrupted: this home's beyond doubt."""
+def kind_clusters_in(stack, *, pending_only: bool = False) -> set[str]:
+    """The kind clusters the stack created or was creating when interrupted (`pending_only`: only the
+    latter): this home's beyond doubt."""
     deployment = stack.export_stack().deployment or {}
-    resources = [*deployment.get("resources", []),
-                 *(operation.get("resource", {}) for operation in deployment.get("pending_operations", []))]
+    pending = [operation.get("resource", {}) for operation in deployment.get("pending_operations", [])
+               if operation.get("type") == "creating"]
+    resources = pending if pending_only else [*deployment.get("resources", []), *pending]
     return {
         name
         for resource in resources

@@ -138,7 +138,7 @@ def _kubeconfig_path(spec: EnvironmentSpec):
 
 def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites, progress: Progress) -> None:
     from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
-    from envbuilder.engine.workspace import recover, select_stack
+    from envbuilder.engine.workspace import kind_clusters_in, recover, select_stack
 
     spec = resolved.spec
     image_ids: dict[str, str] = {}
@@ -147,6 +147,11 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites, 
 
         with progress.phase("images"):
             image_ids = ensure_environment_images(spec, say=lambda message: err_console.print(f"   [dim]{message}[/]"))
+    stack = select_stack(spec.name, lambda: None, resolved.backend_url)
+    # Read before recovery clears it: a cluster this stack was creating when killed is this home's.
+    interrupted_create = spec.target == "kind" and spec.cluster_name in kind_clusters_in(stack, pending_only=True)
+    for message in recover(stack):
+        err_console.print(f"[yellow]recovered:[/] {message}")
     inputs = ProgramInputs(
         spec=spec,
         ports=record.ports,
@@ -154,13 +159,12 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites, 
         kubeconfig=record.kubeconfig or _user_kubeconfig(),
         calico_manifest=prerequisites.calico_manifest,
         image_ids=image_ids,
+        interrupted_cluster_create=interrupted_create,
     )
-    stack = select_stack(spec.name, environment_program(inputs), resolved.backend_url)
-    for message in recover(stack):
-        err_console.print(f"[yellow]recovered:[/] {message}")
     ensure_credentials(stack, [CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD])
     try:
-        stack.up(on_event=progress.on_engine_event, color="never", on_output=lambda _line: None)
+        stack.up(program=environment_program(inputs), on_event=progress.on_engine_event, color="never",
+                 on_output=lambda _line: None)
     except Exception as error:  # the Automation API raises CommandError subclasses
         raise engine_error("up", error) from None
     progress.finish_running(ok=True)

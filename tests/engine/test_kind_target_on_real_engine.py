@@ -9,6 +9,7 @@ objects, and `down` proving nothing is left.
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,8 @@ from tests.support.docker import require_docker
 
 pytestmark = [pytest.mark.engine, pytest.mark.docker, pytest.mark.slow]
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
+# A name no real environment has: its cluster, containers and stack are this test's alone.
+NAME = f"test-kindpath-{secrets.token_hex(3)}"
 
 FAKE_KIND = """#!/usr/bin/env python3
 # kind's command line, with the test control plane as every cluster it "creates".
@@ -83,14 +86,14 @@ def run(env, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_kind_target_stands_up_and_tears_down_through_the_real_engine(kind_env, control_plane):
-    up = run(kind_env, "up", "--services", "web,worker", "--name", "kindpath", "--no-smoke")
+    up = run(kind_env, "up", "--services", "web,worker", "--name", NAME, "--no-smoke")
     assert up.returncode == 0, up.stdout + up.stderr
     for line in ("Creating the kind cluster", "Installing Calico", "Starting the F5", "Deploying services"):
         assert line in up.stderr
 
-    status = json.loads(run(kind_env, "status", "kindpath", "--json").stdout)
-    kubectl = ["kubectl", "--kubeconfig", status["kubeconfig"], "--context", "kind-envbuilder-kindpath"]
-    secret = json.loads(subprocess.run([*kubectl, "-n", "env-kindpath", "get", "secret", "f5-credentials", "-o", "json"],
+    status = json.loads(run(kind_env, "status", NAME, "--json").stdout)
+    kubectl = ["kubectl", "--kubeconfig", status["kubeconfig"], "--context", f"kind-envbuilder-{NAME}"]
+    secret = json.loads(subprocess.run([*kubectl, "-n", f"env-{NAME}", "get", "secret", "f5-credentials", "-o", "json"],
                                        capture_output=True, text=True, check=True).stdout)
     import base64
 
@@ -98,13 +101,20 @@ def test_the_kind_target_stands_up_and_tears_down_through_the_real_engine(kind_e
     # The mock F5 runs in its container beside the "cluster", its API published on 127.0.0.1.
     version = httpx.get(f"{status['f5_api']}/mgmt/tm/sys/version", auth=("admin", password), verify=False, timeout=30)
     assert version.status_code == 200, version.text
-    endpoints = json.loads(subprocess.run([*kubectl, "-n", "env-kindpath", "get", "endpoints", "f5", "-o", "json"],
+    endpoints = json.loads(subprocess.run([*kubectl, "-n", f"env-{NAME}", "get", "endpoints", "f5", "-o", "json"],
                                           capture_output=True, text=True, check=True).stdout)
-    container_ip = subprocess.run(["docker", "inspect", "envbuilder-kindpath-f5", "--format",
+    container_ip = subprocess.run(["docker", "inspect", f"envbuilder-{NAME}-f5", "--format",
                                    "{{.NetworkSettings.Networks.kind.IPAddress}}"], capture_output=True, text=True).stdout.strip()
     assert endpoints["subsets"][0]["addresses"][0]["ip"] == container_ip
 
-    down = run(kind_env, "down", "kindpath")
+    # The record holds what scale needs on kind (its kube context is the one kind made).
+    scaled = run(kind_env, "scale", NAME, "web=3")
+    assert scaled.returncode == 0, scaled.stdout + scaled.stderr
+    web = json.loads(subprocess.run([*kubectl, "-n", f"env-{NAME}", "get", "deployment", "web", "-o", "json"],
+                                    capture_output=True, text=True, check=True).stdout)
+    assert web["spec"]["replicas"] == 3
+
+    down = run(kind_env, "down", NAME)
     assert down.returncode == 0, down.stdout + down.stderr
-    assert subprocess.run(["docker", "inspect", "envbuilder-kindpath-f5"], capture_output=True).returncode != 0
+    assert subprocess.run(["docker", "inspect", f"envbuilder-{NAME}-f5"], capture_output=True).returncode != 0
     assert not Path(status["kubeconfig"]).exists()
