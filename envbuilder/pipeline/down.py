@@ -55,14 +55,20 @@ def down(name: str, backend_url: str | None = None) -> None:
             record.status, record.message = "deleting", None
             save_record(record)
         problems: list[str] = []
-        with Progress(err_console) as progress:
-            with progress.phase("destroy"):
-                stack_problems, clusters_of_the_stack = _destroy_stack(name, backend_url)
-                problems += stack_problems
-            with progress.phase("cleanup"):
-                problems += _remove_leftovers(name, record, backend_url, clusters_of_the_stack)
-            with progress.phase("verify-clean"):
-                found = _traces(name, backend_url, record, clusters_of_the_stack)
+        try:
+            with Progress(err_console) as progress:
+                with progress.phase("destroy"):
+                    stack_problems, clusters_of_the_stack = _destroy_stack(name, backend_url)
+                    problems += stack_problems
+                with progress.phase("cleanup"):
+                    problems += _remove_leftovers(name, record, backend_url, clusters_of_the_stack)
+                with progress.phase("verify-clean"):
+                    found = _traces(name, backend_url, record, clusters_of_the_stack)
+        except EnvbuilderError as error:  # e.g. the stack is locked by a run that may still be going
+            if record:
+                record.status, record.message = "failed", f"down stopped: {str(error).splitlines()[0]}"
+                save_record(record)
+            raise
         for line in found.left_alone:
             err_console.print(f"[yellow]{line}[/]")
         if found.mine:
