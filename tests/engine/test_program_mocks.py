@@ -3,6 +3,7 @@
 Runs the inline program against Pulumi's mocks: no engine, no cluster.
 """
 
+import asyncio
 from pathlib import Path
 
 import pulumi
@@ -42,6 +43,8 @@ def run_program(target: str) -> RecordingMocks:
         tools={"kind": "/bin/kind", "docker": "/bin/docker", "kubectl": "/bin/kubectl"},
         kubeconfig="/tmp/kubeconfig", calico_manifest="/tmp/calico.yaml", image_ids={"envbuilder/web:abc1234": "sha256:1"},
     )
+    # Pulumi's mocks run on the thread's current event loop; an earlier asyncio.run() leaves none.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="envbuilder", stack="dev", preview=False)
     pulumi.runtime.set_all_config({f"envbuilder:{CONFIG_BROKER_PASSWORD}": "b-pass", f"envbuilder:{CONFIG_F5_PASSWORD}": "f-pass"},
