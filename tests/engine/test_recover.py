@@ -94,3 +94,51 @@ def test_on_a_shared_backend_nothing_is_cancelled_or_cleared(tmp_path):
     done = recover(stack)
     assert not stack.cancelled and stack.state["pending_operations"] == PENDING
     assert any("left as they are" in line for line in done)
+
+
+@pytest.fixture
+def real_stack(isolated_state, monkeypatch):
+    """A stack of the local backend, through the real Pulumi CLI (no plugins needed)."""
+    from envbuilder.cluster.tools import find_tool
+    from envbuilder.engine.workspace import select_stack
+
+    if find_tool("pulumi") is None:
+        pytest.skip(reason="the Pulumi CLI is not built yet: run make toolchain")
+    stack = select_stack("interrupted", lambda: None)
+    return stack, Path(isolated_state) / "pulumi"
+
+
+def interrupted_cluster_create(backend: Path) -> None:
+    """What the engine leaves when it is killed while kind creates the cluster: a pending create."""
+    state_file = backend / ".pulumi" / "stacks" / "envbuilder" / "interrupted.json"
+    checkpoint = json.loads(state_file.read_text())
+    cluster = {"urn": "urn:pulumi:interrupted::envbuilder::pulumi-python:dynamic:Resource::cluster", "custom": True,
+               "type": "pulumi-python:dynamic:Resource", "inputs": {"name": "envbuilder-interrupted"}}
+    checkpoint["checkpoint"]["latest"]["pending_operations"] = [{"resource": cluster, "type": "creating"}]
+    state_file.write_text(json.dumps(checkpoint))
+
+
+def real_lock(backend: Path, pid: int) -> Path:
+    path = backend / ".pulumi" / "locks" / "organization" / "envbuilder" / "interrupted" / "crashed-run.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": pid, "username": "ci", "hostname": socket.gethostname(),
+                                "timestamp": "2026-01-01T00:00:00Z"}))
+    return path
+
+
+def test_on_the_real_cli_a_live_lock_keeps_the_interrupted_create_and_a_dead_one_lets_it_be_cleared(real_stack):
+    from envbuilder.engine.workspace import kind_clusters_in
+
+    stack, backend = real_stack
+    interrupted_cluster_create(backend)
+    assert kind_clusters_in(stack, pending_only=True) == {"envbuilder-interrupted"}
+
+    held = real_lock(backend, os.getpid())
+    with pytest.raises(EnvbuilderError, match="may still be working on it"):
+        recover(stack)
+    assert held.exists() and kind_clusters_in(stack, pending_only=True) == {"envbuilder-interrupted"}
+
+    real_lock(backend, finished_process())
+    done = recover(stack)
+    assert any("cleared 1 pending operation(s) (creating)" in line for line in done)
+    assert kind_clusters_in(stack, pending_only=True) == set()
