@@ -58,7 +58,9 @@ def down(name: str, backend_url: str | None = None) -> None:
         try:
             with Progress(err_console) as progress:
                 with progress.phase("destroy"):
-                    stack_problems, clusters_of_the_stack = _destroy_stack(name, backend_url)
+                    stack_problems, clusters_of_the_stack = (
+                        _destroy_stack(name, backend_url) if _stack_is_ours(record, backend_url) else ([], set())
+                    )
                     problems += stack_problems
                 with progress.phase("cleanup"):
                     problems += _remove_leftovers(name, record, backend_url, clusters_of_the_stack)
@@ -128,7 +130,7 @@ def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: 
                 problems.append(f"could not remove {trace}")
     if record and record.target == "existing":
         problems += _delete_labelled_cluster_objects(name, record)
-    if (record is None or record.target == "kind") and find_tool("pulumi"):
+    if (record is None or record.target == "kind") and find_tool("pulumi") and _stack_is_ours(record, backend_url):
         _forget_stack_of_a_gone_cluster(name, backend_url, clusters_of_the_stack)
     return problems
 
@@ -165,7 +167,7 @@ def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None
     found = Findings()
     owner = home_identity()
     if find_tool("pulumi") and stack_exists(name, backend_url):
-        if record or backend_url is None:
+        if _stack_is_ours(record, backend_url):
             found.mine.append(f"Pulumi stack {name}")
         else:
             found.left_alone.append(f"left alone: Pulumi stack {name} in {backend_url}: this home has no record of it, "
@@ -181,6 +183,11 @@ def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None
         for trace in docker_traces(docker, name):
             found.add(trace, owner)
     return found
+
+
+def _stack_is_ours(record: EnvironmentRecord | None, backend_url: str | None) -> bool:
+    """Every stack of this home's own backend is this home's; in a shared one, only a recorded environment's."""
+    return record is not None or backend_url is None
 
 
 def _docker() -> Docker | None:
