@@ -183,6 +183,16 @@ def test_verify_tears_down_after_failing_checks_and_reports_why(control_plane, c
     assert envbuilder(cli_env, "status", "nightly").returncode == 2
 
 
+def test_verify_of_an_environment_that_exists_leaves_it_running(control_plane, cli_env, tmp_path):
+    assert envbuilder(cli_env, *up_args("mine")).returncode == 0
+    result = envbuilder(cli_env, "verify", "--services", SERVICES, "--name", "mine", "--target", "existing",
+                        "--kube-context", "envbuilder-test", "--revision", REVISION, "--report-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "already exists" in result.stderr
+    assert _namespace_exists(control_plane, "env-mine") and stack_exists("mine")
+    assert envbuilder(cli_env, "down", "mine").returncode == 0
+
+
 def test_ctrl_c_during_verify_still_tears_everything_down(control_plane, cli_env, tmp_path):
     process = subprocess.Popen([ENVBUILDER, "verify", "--services", SERVICES, "--name", "interrupted", "--target",
                                 "existing", "--kube-context", "envbuilder-test", "--revision", REVISION,
