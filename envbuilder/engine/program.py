@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from envbuilder.desired import Credentials, desired_state
 from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster
-from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE
+from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
 
@@ -42,6 +42,8 @@ def environment_program(inputs: ProgramInputs) -> Callable[[], None]:
 
 def register_environment(inputs: ProgramInputs) -> None:
     spec = inputs.spec
+    # In a shared backend, the stack says which home it belongs to.
+    pulumi.export(OWNER_OUTPUT, spec.owner)
     config = pulumi.Config()
     passwords = pulumi.Output.all(
         config.require_secret(CONFIG_BROKER_PASSWORD), config.require_secret(CONFIG_F5_PASSWORD)

@@ -110,6 +110,16 @@ def remove_stack(name: str, backend_url: str | None = None) -> None:
 
 
 KIND_CLUSTER_RESOURCE = "cluster"  # the KindCluster's resource name in the program
+OWNER_OUTPUT = "owner"  # the stack output naming the home that owns the environment
+
+
+def stack_owner(name: str, backend_url: str | None) -> str | None:
+    """The owner a stack names in its outputs; None when there is no such stack or it names none
+    (a run interrupted before its first update finished)."""
+    if not stack_exists(name, backend_url):
+        return None
+    output = select_stack(name, lambda: None, backend_url).outputs().get(OWNER_OUTPUT)
+    return str(output.value) if output is not None else None
 
 
 def kind_clusters_in(stack, *, pending_only: bool = False) -> set[str]:

@@ -43,7 +43,8 @@ def down(name: str, backend_url: str | None = None) -> None:
     with environment_lock(name):
         record = find_record(name)
         backend_url = record.resolve_backend(backend_url) if record else backend_url
-        found = _traces(name, backend_url, record, set())
+        stack_is_ours = _stack_is_ours(name, record, backend_url)
+        found = _traces(name, backend_url, record, set(), stack_is_ours)
         if record is None and not found.mine:
             known = [r.name for r in list_records()]
             raise InputError(
@@ -59,13 +60,13 @@ def down(name: str, backend_url: str | None = None) -> None:
             with Progress(err_console) as progress:
                 with progress.phase("destroy"):
                     stack_problems, clusters_of_the_stack = (
-                        _destroy_stack(name, backend_url) if _stack_is_ours(record, backend_url) else ([], set())
+                        _destroy_stack(name, backend_url) if stack_is_ours else ([], set())
                     )
                     problems += stack_problems
                 with progress.phase("cleanup"):
-                    problems += _remove_leftovers(name, record, backend_url, clusters_of_the_stack)
+                    problems += _remove_leftovers(name, record, backend_url, clusters_of_the_stack, stack_is_ours)
                 with progress.phase("verify-clean"):
-                    found = _traces(name, backend_url, record, clusters_of_the_stack)
+                    found = _traces(name, backend_url, record, clusters_of_the_stack, stack_is_ours)
         except EnvbuilderError as error:  # e.g. the stack is locked by a run that may still be going
             if record:
                 record.status, record.message = "failed", f"down stopped: {str(error).splitlines()[0]}"
@@ -107,7 +108,7 @@ def _destroy_stack(name: str, backend_url: str | None) -> tuple[list[str], set[s
 
 
 def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: str | None,
-                      clusters_of_the_stack: set[str]) -> list[str]:
+                      clusters_of_the_stack: set[str], stack_is_ours: bool) -> list[str]:
     """What the stack did not take with it: found by name and label, not by the stack's word; this home's only."""
     problems = []
     owner = home_identity()
@@ -130,7 +131,7 @@ def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: 
                 problems.append(f"could not remove {trace}")
     if record and record.target == "existing":
         problems += _delete_labelled_cluster_objects(name, record)
-    if (record is None or record.target == "kind") and find_tool("pulumi") and _stack_is_ours(record, backend_url):
+    if (record is None or record.target == "kind") and find_tool("pulumi") and stack_is_ours:
         _forget_stack_of_a_gone_cluster(name, backend_url, clusters_of_the_stack)
     return problems
 
@@ -160,18 +161,18 @@ def _forget_stack_of_a_gone_cluster(name: str, backend_url: str | None, clusters
 
 
 def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None,
-            clusters_of_the_stack: set[str]) -> Findings:
+            clusters_of_the_stack: set[str], stack_is_ours: bool) -> Findings:
     """Everything of the environment that exists on this machine (and, on an existing cluster, in it)."""
     from envbuilder.engine.workspace import stack_exists
 
     found = Findings()
     owner = home_identity()
     if find_tool("pulumi") and stack_exists(name, backend_url):
-        if _stack_is_ours(record, backend_url):
+        if stack_is_ours:
             found.mine.append(f"Pulumi stack {name}")
         else:
-            found.left_alone.append(f"left alone: Pulumi stack {name} in {backend_url}: this home has no record of it, "
-                                    "so it may be another home's")
+            found.left_alone.append(f"left alone: Pulumi stack {name} in {backend_url}: this home has no record of it "
+                                    "and the stack does not name this home as its owner")
     if record and record.target == "existing":
         for trace in _labelled_cluster_objects(name, record):
             found.add(trace, owner)
@@ -185,9 +186,16 @@ def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None
     return found
 
 
-def _stack_is_ours(record: EnvironmentRecord | None, backend_url: str | None) -> bool:
-    """Every stack of this home's own backend is this home's; in a shared one, only a recorded environment's."""
-    return record is not None or backend_url is None
+def _stack_is_ours(name: str, record: EnvironmentRecord | None, backend_url: str | None) -> bool:
+    """Every stack of this home's own backend is this home's; in a shared one, a recorded environment's
+    and one whose outputs name this home as its owner."""
+    if record is not None or backend_url is None:
+        return True
+    if find_tool("pulumi") is None:
+        return False
+    from envbuilder.engine.workspace import stack_owner
+
+    return stack_owner(name, backend_url) == home_identity()
 
 
 def _docker() -> Docker | None:

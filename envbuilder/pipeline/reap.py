@@ -52,10 +52,18 @@ def plan_reap(backend_url: str | None = None) -> ReapPlan:
         if backend_url is None:
             traced.update(_stacks(backend_url))  # this home's own backend: every stack in it is this home's
         else:
-            plan.left_alone += [
-                f"left alone: Pulumi stack {name} in {backend_url}: this home has no record of it, so it may be another home's"
-                for name in _stacks(backend_url) if name not in live
-            ]
+            from envbuilder.engine.workspace import stack_owner
+
+            for name in _stacks(backend_url):
+                if name in live:
+                    continue
+                stack_owner_id = stack_owner(name, backend_url)
+                if stack_owner_id == owner:
+                    traced.add(name)
+                else:
+                    why = (f"it belongs to another envbuilder home (owner {stack_owner_id})" if stack_owner_id
+                           else "it names no owner and this home has no record of it")
+                    plan.left_alone.append(f"left alone: Pulumi stack {name} in {backend_url}: {why}")
     plan.orphans = sorted(name for name in traced if name and name not in live)
     return plan
 

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from envbuilder.cli import app
 from envbuilder.cluster.tools import find_tool
 from envbuilder.engine.workspace import select_stack, stack_exists
+from envbuilder.state.identity import home_identity
 from tests.pipeline.conftest import exists, test_environment_name
 
 pytestmark = [pytest.mark.docker]
@@ -43,3 +44,19 @@ def test_down_removes_its_own_leftovers_but_not_a_stack_of_the_same_name_it_has_
 
     reaped = runner.invoke(app, ["reap", "--dry-run", "--backend-url", shared_backend])
     assert reaped.exit_code == 0 and f"left alone: Pulumi stack {name}" in " ".join(reaped.output.split())
+
+
+def test_reap_on_a_shared_backend_takes_the_stacks_that_name_this_home_and_leaves_the_rest(shared_backend):
+    import pulumi
+
+    from envbuilder.engine.workspace import OWNER_OUTPUT
+
+    mine, theirs = test_environment_name(), test_environment_name()
+    for name, owner in ((mine, home_identity()), (theirs, "another-home")):
+        stack = select_stack(name, lambda owner=owner: pulumi.export(OWNER_OUTPUT, owner), shared_backend)
+        stack.up(color="never", on_output=lambda _line: None)
+
+    plan = runner.invoke(app, ["reap", "--dry-run", "--backend-url", shared_backend])
+    said = " ".join(plan.output.split())
+    assert f"would remove orphaned traces of {mine}" in said
+    assert f"left alone: Pulumi stack {theirs}" in said and "another envbuilder home (owner another-home)" in said
