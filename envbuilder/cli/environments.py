@@ -213,10 +213,12 @@ def reap(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     backend_url: BackendOption = None,
 ) -> None:
-    """Remove expired environments and orphans (clusters, containers, volumes, stacks with no live record)."""
+    """Remove this home's expired environments and orphans; other homes' objects are left alone."""
     from envbuilder.pipeline.reap import reap as run_reap
 
     plan = run_reap(backend_url=backend_url, dry_run=dry_run)
+    for line in plan.left_alone:
+        err_console.print(f"[yellow]{line}[/]")
     if plan.empty:
         err_console.print("nothing to reap")
         return

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.tools import tool_path_env
 from envbuilder.desired.host import ContainerSpec
-from envbuilder.desired.meta import ENVIRONMENT_LABEL
+from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
 
 
 @dataclass
@@ -15,6 +15,9 @@ class Docker:
     runner: Runner = run
 
     def run_container(self, container: ContainerSpec) -> str:
+        # Named volumes are made first, so they carry the container's labels (implicit ones carry none).
+        for volume, _path in container.volumes:
+            self.create_volume(volume, container.labels)
         args = [self.binary, "run", "--detach", "--name", container.name, "--network", container.network,
                 "--restart", "unless-stopped"]
         for key, value in container.labels.items():
@@ -38,26 +41,40 @@ class Docker:
         result = self.runner([self.binary, "rm", "--force", "--volumes", name], timeout=60)
         return result.ok and "No such container" not in result.stderr
 
+    def remove_network(self, name: str) -> bool:
+        return self.runner([self.binary, "network", "rm", name], timeout=60).ok
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Create `name` with `labels`; an existing volume is kept as it is."""
+        label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
+        check(self.runner([self.binary, "volume", "create", *label_args, name], timeout=60), f"creating volume {name}")
+
     def remove_volume(self, name: str) -> bool:
         return self.runner([self.binary, "volume", "rm", "--force", name], timeout=60).ok
+
+    def labels(self, kind: str, name: str) -> dict[str, str] | None:
+        """The labels of the container, volume or network `name`; None when there is no such object."""
+        template = "{{json .Config.Labels}}" if kind == "container" else "{{json .Labels}}"
+        result = self.runner([self.binary, kind, "inspect", name, "--format", template], timeout=30)
+        return (json.loads(result.stdout) or {}) if result.ok else None
 
     def container_ip(self, name: str, network: str) -> str:
         result = check(self.runner([self.binary, "inspect", name], timeout=30), f"inspecting {name}")
         return json.loads(result.stdout)[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
 
-    def labelled(self, kind: str, environment: str | None = None) -> list[str]:
-        """Names of containers, networks or volumes (`kind`) carrying envbuilder's labels."""
+    def labelled(self, kind: str, environment: str | None = None) -> dict[str, tuple[str, str | None]]:
+        """Containers, networks or volumes (`kind`) carrying envbuilder's environment label (of `environment`,
+        when given): name -> (environment, owner), owner None when the object has no owner label."""
         label = f"{ENVIRONMENT_LABEL}={environment}" if environment else ENVIRONMENT_LABEL
+        fields = f'{{{{.Label "{ENVIRONMENT_LABEL}"}}}}\t{{{{.Label "{OWNER_LABEL}"}}}}'
         if kind == "container":
-            args = [self.binary, "ps", "--all", "--filter", f"label={label}", "--format", "{{.Names}}"]
+            args = [self.binary, "ps", "--all", "--filter", f"label={label}", "--format", "{{.Names}}\t" + fields]
         else:
-            args = [self.binary, kind, "ls", "--filter", f"label={label}", "--format", "{{.Name}}"]
+            args = [self.binary, kind, "ls", "--filter", f"label={label}", "--format", "{{.Name}}\t" + fields]
         result = check(self.runner(args, timeout=60), f"listing {kind}s")
-        return [line for line in result.stdout.splitlines() if line]
-
-    def environment_of(self, kind: str, name: str) -> str:
-        """The environment a labelled container, volume or network belongs to ("" when unknown)."""
-        labels = ".Config.Labels" if kind == "container" else ".Labels"
-        template = f'{{{{index {labels} "{ENVIRONMENT_LABEL}"}}}}'
-        result = self.runner([self.binary, kind, "inspect", name, "--format", template], timeout=30)
-        return result.stdout.strip() if result.ok else ""
+        found = {}
+        for line in result.stdout.splitlines():
+            name, labelled_environment, owner = (line.split("\t") + ["", ""])[:3]
+            if name:
+                found[name] = (labelled_environment, owner or None)
+        return found

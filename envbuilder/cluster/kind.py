@@ -1,5 +1,7 @@
 """kind, called as a subprocess: create, delete, list clusters, load images."""
 
+import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,24 @@ class Kind:
             args += ["--kubeconfig", str(kubeconfig)]
         check(self.runner(args, timeout=300), f"deleting kind cluster {name}")
         return True
+
+    def node_labels(self, name: str, kubectl: str) -> list[dict[str, str]] | None:
+        """The labels of the cluster's nodes as its API server lists them; None when it does not answer."""
+        kubeconfig = self.runner([self.binary, "get", "kubeconfig", "--name", name], timeout=60)
+        if not kubeconfig.ok:
+            return None
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:
+            handle.write(kubeconfig.stdout)
+            handle.flush()
+            result = self.runner([kubectl, "--kubeconfig", handle.name, "get", "nodes", "--output", "json",
+                                  "--request-timeout", "20s"], timeout=60)
+        if not result.ok:
+            return None
+        return [item["metadata"].get("labels", {}) for item in json.loads(result.stdout).get("items", [])]
+
+    def export_kubeconfig(self, name: str, kubeconfig: Path) -> None:
+        check(self.runner([self.binary, "export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig)],
+                          timeout=60), f"writing the kubeconfig of kind cluster {name}")
 
     def nodes(self, name: str) -> list[str]:
         result = check(self.runner([self.binary, "get", "nodes", "--name", name], timeout=60), "listing kind nodes")

@@ -10,7 +10,7 @@ import yaml
 
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_MOCK, F5_USERNAME
-from envbuilder.desired.meta import ENVIRONMENT_LABEL, MANAGED_BY
+from envbuilder.desired.meta import MANAGED_BY, identity_labels
 from envbuilder.desired.services import service_settings
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
@@ -65,13 +65,17 @@ class ContainerSpec:
 
 
 def container_labels(spec: EnvironmentSpec, component: str) -> dict[str, str]:
-    return {**MANAGED_BY, ENVIRONMENT_LABEL: spec.name, "envbuilder.io/component": component}
+    return {**MANAGED_BY, **identity_labels(spec), "envbuilder.io/component": component}
 
 
 def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None, nodes: KindNodes) -> dict:
     """kind's own config: Calico instead of kind's default CNI unless the node image brings the
-    pod network, the broker's NodePort on the host, kubelet allowed on cgroup v1 hosts."""
-    control_plane: dict = {"role": "control-plane"}
+    pod network, the broker's NodePort on the host, kubelet allowed on cgroup v1 hosts.
+
+    Every node carries the environment's identity labels: kind cannot label its node
+    containers, so a cluster's owner is read from its nodes.
+    """
+    control_plane: dict = {"role": "control-plane", "labels": identity_labels(spec)}
     if ports:
         control_plane["extraPortMappings"] = [
             {"containerPort": BROKER_NODE_PORT, "hostPort": ports.broker, "listenAddress": "127.0.0.1"}
@@ -81,7 +85,7 @@ def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None, nodes: K
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": spec.cluster_name,
         "networking": {"disableDefaultCNI": nodes.bundled_cni is None, "podSubnet": POD_SUBNET},
-        "nodes": [control_plane] + [{"role": "worker"} for _ in range(spec.profile.workers)],
+        "nodes": [control_plane] + [{"role": "worker", "labels": identity_labels(spec)} for _ in range(spec.profile.workers)],
     }
     if nodes.cgroup_v1:
         config["kubeadmConfigPatches"] = [

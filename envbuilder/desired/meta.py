@@ -7,14 +7,23 @@ from typing import Any
 from envbuilder.spec.environment import EnvironmentSpec
 
 ENVIRONMENT_LABEL = "envbuilder.io/environment"
+# Which envbuilder home created the object: `down` and `reap` touch only their own home's objects.
+OWNER_LABEL = "envbuilder.io/owner"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "envbuilder", "app.kubernetes.io/part-of": "envbuilder"}
 CONFIG_HASH_ANNOTATION = "envbuilder.io/config-hash"
+# How long the Pulumi Kubernetes provider waits for a workload's rollout before the update fails.
+ROLLOUT_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 
 Object = dict[str, Any]
 
 
+def identity_labels(spec: EnvironmentSpec) -> dict[str, str]:
+    """The environment and its owner: on every object, container, volume and kind node."""
+    return {ENVIRONMENT_LABEL: spec.name, OWNER_LABEL: spec.owner}
+
+
 def labels(spec: EnvironmentSpec, app: str) -> dict[str, str]:
-    return {**MANAGED_BY, "app.kubernetes.io/name": app, ENVIRONMENT_LABEL: spec.name}
+    return {**MANAGED_BY, "app.kubernetes.io/name": app, **identity_labels(spec)}
 
 
 def selector(app: str) -> dict[str, str]:
@@ -54,14 +63,16 @@ def workload(
     pod_annotations: dict[str, str] | None = None,
     **extra_spec: Any,
 ) -> Object:
-    """A Deployment or StatefulSet named after its app, selecting its own pods."""
+    """A Deployment or StatefulSet named after its app, selecting its own pods, rolled out within the
+    profile's `timeouts.rollout`."""
     template_meta: dict[str, Any] = {"labels": labels(spec, app)}
     if pod_annotations:
         template_meta["annotations"] = pod_annotations
+    rollout_timeout = {ROLLOUT_TIMEOUT_ANNOTATION: str(spec.profile.timeouts.rollout)}
     return {
         "apiVersion": "apps/v1",
         "kind": kind,
-        "metadata": metadata(spec, app, app),
+        "metadata": metadata(spec, app, app, annotations=rollout_timeout),
         "spec": {
             **extra_spec,
             "replicas": replicas,

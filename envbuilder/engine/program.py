@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 from envbuilder.desired import Credentials, desired_state
 from envbuilder.desired.host import KindNodes
 from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster
+from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
 
@@ -30,6 +31,8 @@ class ProgramInputs:
     nodes: KindNodes | None  # the kind target's node image and host facts
     calico_manifest: str | None  # when envbuilder installs the pod network (the node image brings none)
     image_ids: dict[str, str]  # image -> ID, to load into kind
+    # An earlier run of this stack was killed while creating the kind cluster: what it left is this home's.
+    interrupted_cluster_create: bool = False
 
 
 def environment_program(inputs: ProgramInputs) -> Callable[[], None]:
@@ -41,6 +44,8 @@ def environment_program(inputs: ProgramInputs) -> Callable[[], None]:
 
 def register_environment(inputs: ProgramInputs) -> None:
     spec = inputs.spec
+    # In a shared backend, the stack says which home it belongs to.
+    pulumi.export(OWNER_OUTPUT, spec.owner)
     config = pulumi.Config()
     passwords = pulumi.Output.all(
         config.require_secret(CONFIG_BROKER_PASSWORD), config.require_secret(CONFIG_F5_PASSWORD)
@@ -54,12 +59,15 @@ def register_environment(inputs: ProgramInputs) -> None:
     if spec.target == "kind":
         assert inputs.nodes is not None, "the kind target needs its node facts"
         cluster = KindCluster(
-            "cluster",
+            KIND_CLUSTER_RESOURCE,
             cluster_name=spec.cluster_name,
             config=plan.cluster or {},
             node_image=inputs.nodes.image,
             kubeconfig=inputs.kubeconfig,
             kind_binary=inputs.tools["kind"],
+            kubectl_binary=inputs.tools["kubectl"],
+            owner=spec.owner,
+            interrupted_create=inputs.interrupted_cluster_create,
             timeout=spec.profile.timeouts.cluster,
         )
         provider = k8s.Provider("k8s", kubeconfig=Path(inputs.kubeconfig).as_posix(), context=cluster.context,

@@ -15,7 +15,10 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 from envbuilder.cluster.commands import CommandFailed, run
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
+from envbuilder.cluster.ownership import container_trace, kind_cluster_trace
 from envbuilder.desired.host import ContainerSpec
+from envbuilder.desired.meta import OWNER_LABEL
+from envbuilder.errors import EnvbuilderError
 
 
 def _replace_on_any_change(olds: dict, news: dict, keys: list[str]) -> DiffResult:
@@ -27,17 +30,37 @@ class _KindClusterProvider(ResourceProvider):
     KEYS = ["name", "config", "node_image"]
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Create the cluster; one that an interrupted run left is adopted when complete and this home's,
+        made anew when this home's but half-made, and refused (untouched) when not proven this home's."""
         kind = Kind(binary=props["kind"])
-        kubeconfig = Path(props["kubeconfig"])
+        name, kubeconfig = props["name"], Path(props["kubeconfig"])
         kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-        kind.create(props["name"], props["config"], props["node_image"], kubeconfig, int(props["timeout"]))
-        return CreateResult(id_=props["name"], outs={**props, "context": f"kind-{props['name']}"})
+        if kind.exists(name):
+            existing = kind_cluster_trace(kind, props.get("kubectl"), name)
+            ours = existing.is_owned_by(props["owner"])
+            if ours and existing.node_count == len(props["config"].get("nodes", [])):
+                kind.export_kubeconfig(name, kubeconfig)
+                return CreateResult(id_=name, outs={**props, "context": f"kind-{name}"})
+            if not (ours or props.get("interrupted_create")):
+                raise EnvbuilderError(
+                    f"kind cluster {name} already exists and is not proven this home's: {existing.not_owned_because()}"
+                )
+            kind.delete(name)  # this home's, half-made by the interrupted run
+        kind.create(name, props["config"], props["node_image"], kubeconfig, int(props["timeout"]))
+        return CreateResult(id_=name, outs={**props, "context": f"kind-{name}"})
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return _replace_on_any_change(olds, news, self.KEYS)
+        # Node labels only mark the owner; clusters made before they existed are not replaced for them.
+        return _replace_on_any_change(_without_node_labels(olds), _without_node_labels(news), self.KEYS)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         Kind(binary=props["kind"]).delete(props["name"], Path(props["kubeconfig"]))
+
+
+def _without_node_labels(props: dict[str, Any]) -> dict[str, Any]:
+    config = props.get("config") or {}
+    nodes = [{key: value for key, value in node.items() if key != "labels"} for node in config.get("nodes", [])]
+    return {**props, "config": {**config, "nodes": nodes}}
 
 
 class KindCluster(Resource):
@@ -47,9 +70,11 @@ class KindCluster(Resource):
     kubeconfig: pulumi.Output[str]
 
     def __init__(self, name: str, *, cluster_name: str, config: dict, node_image: str, kubeconfig: str,
-                 kind_binary: str, timeout: int, opts: pulumi.ResourceOptions | None = None) -> None:
+                 kind_binary: str, kubectl_binary: str, owner: str, interrupted_create: bool, timeout: int,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         props = {"name": cluster_name, "config": config, "node_image": node_image, "kubeconfig": kubeconfig,
-                 "kind": kind_binary, "timeout": timeout, "context": None}
+                 "kind": kind_binary, "kubectl": kubectl_binary, "owner": owner, "interrupted_create": interrupted_create,
+                 "timeout": timeout, "context": None}
         super().__init__(_KindClusterProvider(), name, props, opts)
 
 
@@ -125,7 +150,13 @@ class _ContainerProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         docker = Docker(binary=props["docker"])
         container = ContainerSpec(**{k: _from_engine(v) for k, v in props["spec"].items()})
-        docker.remove_container(container.name)  # a leftover of an interrupted run
+        existing = container_trace(docker, container.name)
+        if existing and not existing.is_owned_by(container.labels.get(OWNER_LABEL, "")):
+            raise EnvbuilderError(
+                f"container {container.name} already exists and is not this home's: {existing.not_owned_because()}"
+            )
+        if existing:
+            docker.remove_container(container.name)  # this home's, left by an interrupted run
         docker.run_container(container)
         address = docker.container_ip(container.name, container.network)
         return CreateResult(id_=container.name, outs={**props, "address": address})

@@ -6,13 +6,15 @@ is set. With locally built tools, plugin downloads and update checks are off, so
 piece is an error at once, never a hang.
 """
 
+import json
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from envbuilder.cluster.tools import find_tool, tool_path_env
-from envbuilder.errors import PrerequisiteError
+from envbuilder.errors import EnvbuilderError, PrerequisiteError
 from envbuilder.state.home import state_home
 
 PROJECT = "envbuilder"
@@ -107,22 +109,63 @@ def remove_stack(name: str, backend_url: str | None = None) -> None:
     forget_workspace(name)
 
 
-def recover(stack) -> list[str]:
-    """Clear what an interrupted run left: a stale lock and pending operations. Returns what was done.
+KIND_CLUSTER_RESOURCE = "cluster"  # the KindCluster's resource name in the program
+OWNER_OUTPUT = "owner"  # the stack output naming the home that owns the environment
 
-    Only called while this process holds the environment's own lock, so any Pulumi lock
-    found now belongs to a run that is gone.
+
+def stack_owner(name: str, backend_url: str | None) -> str | None:
+    """The owner a stack names in its outputs; None when there is no such stack or it names none
+    (a run interrupted before its first update finished)."""
+    if not stack_exists(name, backend_url):
+        return None
+    output = select_stack(name, lambda: None, backend_url).outputs().get(OWNER_OUTPUT)
+    return str(output.value) if output is not None else None
+
+
+def kind_clusters_in(stack, *, pending_only: bool = False) -> set[str]:
+    """The kind clusters the stack created or was creating when interrupted (`pending_only`: only the
+    latter): this home's beyond doubt."""
+    deployment = stack.export_stack().deployment or {}
+    pending = [operation.get("resource", {}) for operation in deployment.get("pending_operations", [])
+               if operation.get("type") == "creating"]
+    resources = pending if pending_only else [*deployment.get("resources", []), *pending]
+    return {
+        name
+        for resource in resources
+        if resource.get("urn", "").endswith(f"::{KIND_CLUSTER_RESOURCE}")
+        for name in [(resource.get("outputs") or {}).get("name") or (resource.get("inputs") or {}).get("name")]
+        if name
+    }
+
+
+def recover(stack) -> list[str]:
+    """Clear what an interrupted run left (a stale lock, pending operations); returns what was done.
+
+    Only what is proven abandoned is touched: a local backend's lock must name a process of
+    this machine that is gone. A lock that may still be held stops the command with an
+    error naming the holder; on a shared backend, which cannot be proven from here, nothing
+    is cancelled or cleared.
     """
     done = []
     backend_url = stack.workspace.env_vars.get("PULUMI_BACKEND_URL", "")
-    if backend_url.startswith("file://"):
-        locks = list(Path(backend_url.removeprefix("file://")).glob(f".pulumi/locks/**/{stack.name}/*.json"))
-        for lock in locks:
-            lock.unlink(missing_ok=True)
-        if locks:
-            done.append(f"removed a stale lock left by an interrupted run ({len(locks)} file(s))")
-    else:
-        stack.cancel()  # a shared backend: its own way to end an update nobody is running any more
+    if not backend_url.startswith("file://"):
+        pending = (stack.export_stack().deployment or {}).get("pending_operations")
+        if pending:
+            done.append(f"{len(pending)} pending operation(s) in the shared backend left as they are: another "
+                        "machine may be running them; the engine reports them if they are in the way")
+        return done
+    locks = sorted(Path(backend_url.removeprefix("file://")).glob(f".pulumi/locks/**/{stack.name}/*.json"))
+    held = [(lock, holder) for lock in locks if (holder := _holder_if_alive(lock))]
+    if held:
+        raise EnvbuilderError(
+            f"stack {stack.name} is locked by {', '.join(holder for _, holder in held)}, which may still be working on it; "
+            "nothing was changed",
+            hint="wait for it; if you know it is gone, remove the lock file(s): " + " ".join(str(lock) for lock, _ in held),
+        )
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    if locks:
+        done.append(f"removed a stale lock left by an interrupted run ({len(locks)} file(s))")
     deployment = stack.export_stack()
     pending = (deployment.deployment or {}).get("pending_operations")
     if pending:
@@ -131,3 +174,21 @@ def recover(stack) -> list[str]:
         kinds = ", ".join(sorted({operation.get("type", "?") for operation in pending}))
         done.append(f"cleared {len(pending)} pending operation(s) ({kinds}) left by an interrupted run")
     return done
+
+
+def _holder_if_alive(lock: Path) -> str | None:
+    """Who holds a local backend's lock, unless the lock proves its process is gone (then None)."""
+    try:
+        content = json.loads(lock.read_text())
+        pid, hostname = int(content["pid"]), str(content["hostname"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"an unreadable lock ({lock.name})"
+    if hostname != socket.gethostname():
+        return f"pid {pid} on {hostname}"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return f"pid {pid} on this machine"

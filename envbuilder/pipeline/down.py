@@ -1,137 +1,215 @@
 """`envbuilder down`: destroy the stack, remove what the stack could not, then prove nothing is left.
 
 Each step goes on after an earlier one failed (a broken stack must not keep a cluster
-alive), and the final check says exactly what is left, if anything.
+alive). Only this home's objects are removed; another home's objects of the same name are
+left where they are, and `down` says so. The record, the host ports and the workspace are
+forgotten only once nothing of the environment is left; otherwise the record stays, status
+`failed`, its message naming what is left.
 """
 
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from envbuilder.cli.console import err_console
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
+from envbuilder.cluster.ownership import Trace, cluster_name, docker_traces, kind_cluster_traces
 from envbuilder.cluster.tools import find_tool
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import run_engine
 from envbuilder.pipeline.progress import Progress
 from envbuilder.state import ports as host_ports
+from envbuilder.state.identity import home_identity
 from envbuilder.state.locks import environment_lock
 from envbuilder.state.records import EnvironmentRecord, delete_record, find_record, list_records, save_record
 
 
-def cluster_name(environment: str) -> str:
-    return f"envbuilder-{environment}"
+@dataclass
+class Findings:
+    """What exists of an environment: this home's (to remove) and other homes' (left alone, with why)."""
+
+    mine: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)
+
+    def add(self, trace: Trace, owner: str, proven_mine: bool = False) -> None:
+        if proven_mine or trace.is_owned_by(owner):
+            self.mine.append(str(trace))
+        else:
+            self.left_alone.append(trace.left_alone())
 
 
 def down(name: str, backend_url: str | None = None) -> None:
     with environment_lock(name):
         record = find_record(name)
-        if record is None and not _traces(name, backend_url, None):
+        backend_url = record.resolve_backend(backend_url) if record else backend_url
+        stack_is_ours = _stack_is_ours(name, record, backend_url)
+        found = _traces(name, backend_url, record, set(), stack_is_ours)
+        if record is None and not found.mine:
             known = [r.name for r in list_records()]
-            raise InputError(f"no environment named {name!r}; existing environments: {', '.join(known) or '(none)'}")
+            raise InputError(
+                f"no environment named {name!r} in this envbuilder home; existing environments: "
+                f"{', '.join(known) or '(none)'}" + "".join(f"\n{line}" for line in found.left_alone)
+            )
         err_console.print(f"Removing environment [bold]{name}[/]")
         if record:
-            record.status = "deleting"
+            record.status, record.message = "deleting", None
             save_record(record)
         problems: list[str] = []
-        with Progress(err_console) as progress:
-            with progress.phase("destroy"):
-                problems += _destroy_stack(name, backend_url)
-            with progress.phase("cleanup"):
-                problems += _remove_leftovers(name, record, backend_url)
-            with progress.phase("verify-clean"):
-                left = _traces(name, backend_url, record)
-        if left:
+        try:
+            with Progress(err_console) as progress:
+                with progress.phase("destroy"):
+                    stack_problems, clusters_of_the_stack = (
+                        _destroy_stack(name, backend_url) if stack_is_ours else ([], set())
+                    )
+                    problems += stack_problems
+                with progress.phase("cleanup"):
+                    problems += _remove_leftovers(name, record, backend_url, clusters_of_the_stack, stack_is_ours)
+                with progress.phase("verify-clean"):
+                    found = _traces(name, backend_url, record, clusters_of_the_stack, stack_is_ours)
+        except EnvbuilderError as error:  # e.g. the stack is locked by a run that may still be going
+            if record:
+                record.status, record.message = "failed", f"down stopped: {str(error).splitlines()[0]}"
+                save_record(record)
+            raise
+        for line in found.left_alone:
+            err_console.print(f"[yellow]{line}[/]")
+        if found.mine:
+            message = "not removed completely; still there: " + "; ".join(found.mine)
+            if record:
+                record.status, record.message = "failed", message
+                save_record(record)
             raise EnvbuilderError(
-                f"environment {name} was not removed completely; still there:\n  " + "\n  ".join(left)
-                + ("\nerrors on the way:\n  " + "\n  ".join(problems) if problems else "")
+                f"environment {name} was not removed completely; still there:\n  " + "\n  ".join(found.mine)
+                + ("\nerrors on the way:\n  " + "\n  ".join(problems) if problems else ""),
+                hint=f"its record is kept (status failed); run envbuilder down {name} again once the cause is fixed",
             )
+        _forget(name, record)
         err_console.print(f"[green]environment {name} is gone[/]: no stack, cluster, containers, volumes, "
                           "kube context, ports or records left")
 
 
-def _destroy_stack(name: str, backend_url: str | None) -> list[str]:
-    from envbuilder.engine.workspace import recover, remove_stack, select_stack, stack_exists
+def _destroy_stack(name: str, backend_url: str | None) -> tuple[list[str], set[str]]:
+    """Destroy the stack; also returns the kind clusters the stack held, which are this home's for sure."""
+    from envbuilder.engine.workspace import kind_clusters_in, recover, remove_stack, select_stack, stack_exists
 
     if find_tool("pulumi") is None or not stack_exists(name, backend_url):
-        return []
+        return [], set()
     stack = select_stack(name, lambda: None, backend_url)
     for message in recover(stack):
         err_console.print(f"[yellow]recovered:[/] {message}")
+    clusters = kind_clusters_in(stack)
     try:
         run_engine("destroy", stack.destroy)
         remove_stack(name, backend_url)
     except Exception as error:  # noqa: BLE001 - reported, and the fallback below still runs
-        return [str(error)]
-    return []
+        return [str(error)], clusters
+    return [], clusters
 
 
-def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: str | None) -> list[str]:
-    """Whatever the stack did not take with it: found by name and by label, not by the stack's word."""
-    from envbuilder.engine.workspace import forget_workspace, stack_exists
-
+def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: str | None,
+                      clusters_of_the_stack: set[str], stack_is_ours: bool) -> list[str]:
+    """What the stack did not take with it: found by name and label, not by the stack's word; this home's only."""
     problems = []
-    kind_binary, docker_binary = find_tool("kind"), find_tool("docker")
-    if kind_binary:
-        try:
-            Kind(binary=str(kind_binary)).delete(cluster_name(name))
-        except EnvbuilderError as error:
-            problems.append(str(error))
-    docker = Docker(binary=str(docker_binary)) if docker_binary else None
-    if docker and docker.running():
-        for container in docker.labelled("container", name):
-            docker.remove_container(container)
-        for volume in docker.labelled("volume", name):
-            docker.remove_volume(volume)
-    if record and record.target == "kind" and record.kubeconfig:
-        Path(record.kubeconfig).unlink(missing_ok=True)
+    owner = home_identity()
+    kind_binary, docker = find_tool("kind"), _docker()
+    if kind_binary and docker:
+        kind = Kind(binary=str(kind_binary))
+        for trace in kind_cluster_traces(kind, _tool("kubectl"), name):
+            if trace.is_owned_by(owner) or trace.name in clusters_of_the_stack:
+                try:
+                    kind.delete(trace.name)
+                except EnvbuilderError as error:
+                    problems.append(str(error))
+    if docker:
+        for trace in docker_traces(docker, name):
+            if not trace.is_owned_by(owner):
+                continue
+            removed = {"container": docker.remove_container, "volume": docker.remove_volume,
+                       "network": docker.remove_network}[trace.kind](trace.name)
+            if not removed:
+                problems.append(f"could not remove {trace}")
     if record and record.target == "existing":
         problems += _delete_labelled_cluster_objects(name, record)
-    if (record is None or record.target == "kind") and find_tool("pulumi"):
-        _forget_stack_of_a_gone_cluster(name, backend_url)
-    host_ports.release(name)
-    delete_record(name)
-    if find_tool("pulumi") is None or not stack_exists(name, backend_url):
-        forget_workspace(name)
+    if (record is None or record.target == "kind") and find_tool("pulumi") and stack_is_ours:
+        _forget_stack_of_a_gone_cluster(name, backend_url, clusters_of_the_stack)
     return problems
 
 
-def _forget_stack_of_a_gone_cluster(name: str, backend_url: str | None) -> None:
+def _forget(name: str, record: EnvironmentRecord | None) -> None:
+    """This machine's own notes of the environment, once nothing of it is left."""
+    from envbuilder.engine.workspace import forget_workspace
+
+    if record and record.target == "kind" and record.kubeconfig:
+        Path(record.kubeconfig).unlink(missing_ok=True)
+    host_ports.release(name)
+    delete_record(name)
+    forget_workspace(name)
+
+
+def _forget_stack_of_a_gone_cluster(name: str, backend_url: str | None, clusters_of_the_stack: set[str]) -> None:
     """A stack that could not be destroyed, once its kind cluster and containers are gone, holds nothing real."""
     from envbuilder.engine.workspace import remove_stack, stack_exists
 
     kind_binary = find_tool("kind")
-    if not stack_exists(name, backend_url) or (kind_binary and Kind(binary=str(kind_binary)).exists(cluster_name(name))):
+    if not stack_exists(name, backend_url):
+        return
+    if kind_binary and any(Kind(binary=str(kind_binary)).exists(c) for c in clusters_of_the_stack | {cluster_name(name)}):
         return
     remove_stack(name, backend_url)
     err_console.print(f"[yellow]removed stack {name}[/]: its cluster is gone, so nothing it held remains")
 
 
-def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None) -> list[str]:
-    """Everything of the environment that still exists on this machine (and, on an existing cluster, in it)."""
-    from envbuilder.engine.workspace import stack_exists, workspace_path
+def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None,
+            clusters_of_the_stack: set[str], stack_is_ours: bool) -> Findings:
+    """Everything of the environment that exists on this machine (and, on an existing cluster, in it)."""
+    from envbuilder.engine.workspace import stack_exists
 
-    left = []
-    if workspace_path(name).exists():
-        left.append(f"Pulumi workspace {workspace_path(name)}")
-    if record and record.target == "existing":
-        left += [f"in {record.kube_context}: {obj}" for obj in _labelled_cluster_objects(name, record)]
-    if find_record(name):
-        left.append(f"record {name}")
-    if host_ports.owned_by(name):
-        left.append(f"host ports {host_ports.owned_by(name)}")
+    found = Findings()
+    owner = home_identity()
     if find_tool("pulumi") and stack_exists(name, backend_url):
-        left.append(f"Pulumi stack {name}")
-    kind_binary, docker_binary = find_tool("kind"), find_tool("docker")
-    docker = Docker(binary=str(docker_binary)) if docker_binary else None
-    if docker and docker.running():
-        if kind_binary and Kind(binary=str(kind_binary)).exists(cluster_name(name)):
-            left.append(f"kind cluster {cluster_name(name)}")
-        left += [f"container {c}" for c in docker.labelled("container", name)]
-        left += [f"volume {v}" for v in docker.labelled("volume", name)]
-    return left
+        if stack_is_ours:
+            found.mine.append(f"Pulumi stack {name}")
+        else:
+            found.left_alone.append(f"left alone: Pulumi stack {name} in {backend_url}: this home has no record of it "
+                                    "and the stack does not name this home as its owner")
+    if record and record.target == "existing":
+        for trace in _labelled_cluster_objects(name, record):
+            found.add(trace, owner)
+    kind_binary, docker = find_tool("kind"), _docker()
+    if docker:
+        if kind_binary:
+            for trace in kind_cluster_traces(Kind(binary=str(kind_binary)), _tool("kubectl"), name):
+                found.add(trace, owner, proven_mine=trace.name in clusters_of_the_stack)
+        for trace in docker_traces(docker, name):
+            found.add(trace, owner)
+    return found
 
 
-# What an environment creates outside its namespace, plus the namespace: all labelled with its name.
+def _stack_is_ours(name: str, record: EnvironmentRecord | None, backend_url: str | None) -> bool:
+    """Every stack of this home's own backend is this home's; in a shared one, a recorded environment's
+    and one whose outputs name this home as its owner."""
+    if record is not None or backend_url is None:
+        return True
+    if find_tool("pulumi") is None:
+        return False
+    from envbuilder.engine.workspace import stack_owner
+
+    return stack_owner(name, backend_url) == home_identity()
+
+
+def _docker() -> Docker | None:
+    binary = find_tool("docker")
+    docker = Docker(binary=str(binary)) if binary else None
+    return docker if docker and docker.running() else None
+
+
+def _tool(name: str) -> str | None:
+    path = find_tool(name)
+    return str(path) if path else None
+
+
+# What an environment creates outside its namespace, plus the namespace: all labelled with its name and owner.
 _LABELLED_KINDS = "namespaces,clusterroles,clusterrolebindings"
 
 
@@ -144,28 +222,34 @@ def _kubectl(record: EnvironmentRecord) -> list[str] | None:
 
 
 def _delete_labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[str]:
-    """What the stack lost track of (an interrupted create) is still found by its label."""
+    """What the stack lost track of (an interrupted create) is still found by its labels: this home's only."""
     from envbuilder.cluster.commands import run
-    from envbuilder.desired.meta import ENVIRONMENT_LABEL
+    from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
 
     kubectl = _kubectl(record)
     if kubectl is None:
         return ["kubectl is not installed: cannot check the cluster for leftovers"]
-    result = run([*kubectl, "delete", _LABELLED_KINDS, "-l", f"{ENVIRONMENT_LABEL}={name}", "--ignore-not-found",
+    selector = f"{ENVIRONMENT_LABEL}={name},{OWNER_LABEL}={home_identity()}"
+    result = run([*kubectl, "delete", _LABELLED_KINDS, "-l", selector, "--ignore-not-found",
                   "--wait=true", "--timeout=180s"], timeout=240)
     return [] if result.ok else [f"deleting labelled objects: {result.stderr.strip()}"]
 
 
-def _labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[str]:
+def _labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[Trace]:
     from envbuilder.cluster.commands import check, run
-    from envbuilder.desired.meta import ENVIRONMENT_LABEL
+    from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
 
     kubectl = _kubectl(record)
     if kubectl is None:
         return []
     result = check(
-        run([*kubectl, "get", _LABELLED_KINDS, "-l", f"{ENVIRONMENT_LABEL}={name}", "-o", "name"], timeout=60),
+        run([*kubectl, "get", _LABELLED_KINDS, "-l", f"{ENVIRONMENT_LABEL}={name}", "-o", "json"], timeout=60),
         "listing the environment's objects",
     )
     # A namespace being deleted still lists until its contents are gone.
-    return [line for line in result.stdout.splitlines() if line]
+    where = f"in {record.kube_context}: "
+    return [
+        Trace(where + item["kind"].lower(), item["metadata"]["name"], name,
+              item["metadata"].get("labels", {}).get(OWNER_LABEL))
+        for item in json.loads(result.stdout).get("items", [])
+    ]

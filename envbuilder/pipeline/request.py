@@ -9,6 +9,7 @@ from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolv
 from envbuilder.spec.names import default_name, validate_name
 from envbuilder.spec.profile import load_profile, parse_duration
 from envbuilder.state.home import project_root, stacks_dir
+from envbuilder.state.identity import home_identity
 
 TARGETS = ("kind", "existing")
 
@@ -17,6 +18,7 @@ TARGETS = ("kind", "existing")
 class ResolvedRequest:
     spec: EnvironmentSpec
     ttl: timedelta
+    ttl_is_explicit: bool  # --ttl was given: it also applies when `up` updates an environment
     overrides: dict[str, dict[str, str]]
     replicas: dict[str, int]
     backend_url: str | None
@@ -69,10 +71,12 @@ class EnvironmentRequest:
         except ValueError as error:
             raise InputError(f"--ttl: {error}") from None
         spec = EnvironmentSpec(
-            name=name, profile=profile, services=services, revision=revision,
+            name=name, profile=profile, services=services, revision=revision, owner=home_identity(),
             target=self.target, kube_context=self.kube_context,  # type: ignore[arg-type]
         )
-        return ResolvedRequest(spec, ttl, overrides, dict(self.replicas), self.backend_url, self.node_image)
+        return ResolvedRequest(
+            spec, ttl, self.ttl is not None, overrides, dict(self.replicas), self.backend_url, self.node_image
+        )
 
 
 def _check_image_variables() -> None:

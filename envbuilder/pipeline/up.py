@@ -5,8 +5,10 @@ before the first resource, so an interrupted run always leaves something `down` 
 the next command on the environment recovers the stack instead of failing.
 """
 
+import functools
 import getpass
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,17 +25,32 @@ from envbuilder.state.locks import environment_lock
 from envbuilder.state.records import EnvironmentRecord, HostPorts, find_record, list_records, save_record
 
 
-def up(request: EnvironmentRequest, *, smoke: bool = True) -> EnvironmentRecord:
+class EnvironmentExists(InputError):
+    """`up` was asked to create an environment that already exists; nothing was done to it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"environment {name} already exists; verify stands up and removes an environment of its own",
+            hint=f"choose another --name, or check this one with: envbuilder smoke {name}",
+        )
+
+
+def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = False) -> EnvironmentRecord:
+    """Create the environment, or bring it up to date; `create_only` refuses one that exists."""
     resolved = request.resolve()
     spec = resolved.spec
     _warn_about_expired(spec.name)
     with environment_lock(spec.name):
         previous = find_record(spec.name)
+        if previous and create_only:
+            raise EnvironmentExists(spec.name)
         if previous and previous.target != spec.target:
             raise InputError(
                 f"environment {spec.name} runs on target {previous.target}; "
                 f"remove it first (envbuilder down {spec.name}) to change its target"
             )
+        if previous:
+            resolved = replace(resolved, backend_url=previous.resolve_backend(resolved.backend_url))
         err_console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
                           f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
         with Progress(err_console) as progress:
@@ -70,8 +87,9 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
     request = EnvironmentRequest(
         services=record.services, name=record.name, profile=record.profile, overrides=overrides,
         replicas={**record.replicas, **replicas}, revision=record.revision, revision_is_resolved=True, target=record.target,
-        # On kind the record's context is the one kind made, not a choice of the user's.
-        kube_context=record.kube_context if record.target == "existing" else None, backend_url=backend_url,
+        # On kind the recorded context is the one kind made; only an existing cluster's is chosen by the user.
+        kube_context=record.kube_context if record.target == "existing" else None,
+        backend_url=record.resolve_backend(backend_url),
     )
     return up(request, smoke=False)
 
@@ -87,16 +105,22 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
         if missing:
             ports.vips.update(zip(missing, host_ports.allocate(spec.name, len(missing))))
         ports.vips = {name: port for name, port in ports.vips.items() if name in wanted_vips}
-        record = previous.model_copy(update={
+        update = {
             "services": [s.name for s in spec.services], "revision": spec.revision, "profile": spec.profile.name,
             "overrides": resolved.overrides, "replicas": resolved.replicas, "ports": ports, "status": "creating",
+            "message": None,
             "node_image": nodes.image if nodes else None, "pod_network": nodes.network_daemonset if nodes else None,
-        })
+        }
+        if resolved.ttl_is_explicit:  # from now on, as on creation
+            update["ttl_seconds"] = int((datetime.now(UTC) - previous.created_at + resolved.ttl).total_seconds())
+        record = previous.model_copy(update=update)
     else:
         allocated = host_ports.allocate(spec.name, 2 + len(wanted_vips))
         record = EnvironmentRecord(
             name=spec.name,
             owner=getpass.getuser(),
+            owner_id=spec.owner,
+            backend_url=resolved.backend_url,
             created_at=datetime.now(UTC),
             ttl_seconds=int(resolved.ttl.total_seconds()),
             profile=spec.profile.name,
@@ -122,7 +146,7 @@ def _kubeconfig_path(spec: EnvironmentSpec):
 
 def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: Prerequisites, progress: Progress) -> None:
     from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
-    from envbuilder.engine.workspace import recover, select_stack
+    from envbuilder.engine.workspace import kind_clusters_in, recover, select_stack
 
     spec = resolved.spec
     image_ids: dict[str, str] = {}
@@ -134,6 +158,11 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         image_ids = images.to_load
         if images.broker:
             spec = spec.with_broker_image(images.broker)
+    stack = select_stack(spec.name, lambda: None, resolved.backend_url)
+    # Read before recovery clears it: a cluster this stack was creating when killed is this home's.
+    interrupted_create = spec.target == "kind" and spec.cluster_name in kind_clusters_in(stack, pending_only=True)
+    for message in recover(stack):
+        err_console.print(f"[yellow]recovered:[/] {message}")
     inputs = ProgramInputs(
         spec=spec,
         ports=record.ports,
@@ -142,12 +171,10 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         nodes=prerequisites.nodes,
         calico_manifest=prerequisites.calico_manifest,
         image_ids=image_ids,
+        interrupted_cluster_create=interrupted_create,
     )
-    stack = select_stack(spec.name, environment_program(inputs), resolved.backend_url)
-    for message in recover(stack):
-        err_console.print(f"[yellow]recovered:[/] {message}")
     ensure_credentials(stack, [CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD])
-    run_engine("up", stack.up, on_event=progress.on_engine_event)
+    run_engine("up", functools.partial(stack.up, program=environment_program(inputs)), on_event=progress.on_engine_event)
     progress.finish_running(ok=True)
 
 

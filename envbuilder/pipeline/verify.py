@@ -1,5 +1,7 @@
-"""`envbuilder verify`: up → smoke → down in one command, with reports; down always runs.
+"""`envbuilder verify`: up → smoke → down in one command, with reports.
 
+verify works on an environment of its own: it refuses a name that exists, and its teardown
+runs whenever it created the environment (also after a failure or Ctrl-C), never otherwise.
 The reports hold the smoke checks plus two of the pipeline's own: that the environment came
 up, and that the teardown left nothing behind, so a CI run is red for either.
 """
@@ -14,9 +16,10 @@ from envbuilder.cli.console import err_console
 from envbuilder.errors import EnvbuilderError
 from envbuilder.pipeline.down import down
 from envbuilder.pipeline.request import EnvironmentRequest
-from envbuilder.pipeline.up import up
+from envbuilder.pipeline.up import EnvironmentExists, up
 from envbuilder.reports.model import Phase, SmokeRun
 from envbuilder.smoke.result import CheckResult, CheckStatus
+from envbuilder.state.locks import LockHeld
 from envbuilder.state.records import EnvironmentRecord, find_record
 
 
@@ -24,11 +27,19 @@ def verify(request: EnvironmentRequest, report_dir: Path) -> SmokeRun:
     request.resolve()  # bad input fails here, before anything is created or torn down
     name = request.name or f"verify-{datetime.now(UTC):%m%d%H%M%S}"
     request = replace(request, name=name)
+    if find_record(name):
+        raise EnvironmentExists(name)
     started_at = datetime.now(UTC)
     checks: list[CheckResult] = []
     record: EnvironmentRecord | None = None
+    # Until up has the environment's lock and found no record, the environment may be someone else's.
+    created = True
     try:
-        checks.append(_timed("environment comes up", lambda: up(request, smoke=False)))
+        try:
+            checks.append(_timed("environment comes up", lambda: up(request, smoke=False, create_only=True)))
+        except (EnvironmentExists, LockHeld) as error:
+            created = False
+            checks.append(_failed("environment comes up", error))
         record = find_record(name)
         if checks[-1].status is CheckStatus.PASSED and record:
             from envbuilder.smoke.suite import smoke_environment
@@ -39,7 +50,8 @@ def verify(request: EnvironmentRequest, report_dir: Path) -> SmokeRun:
         raise
     finally:
         record = find_record(name) or record
-        checks.append(_timed("teardown leaves nothing behind", lambda: down(name, backend_url=request.backend_url)))
+        if created:
+            checks.append(_timed("teardown leaves nothing behind", lambda: down(name, backend_url=request.backend_url)))
         run = SmokeRun(
             environment=name,
             started_at=started_at,
@@ -55,12 +67,20 @@ def verify(request: EnvironmentRequest, report_dir: Path) -> SmokeRun:
 
 
 def _timed(name: str, action: Callable[[], object]) -> CheckResult:
+    """`action` as a check; errors that mean it never started (EnvironmentExists, LockHeld) propagate."""
     started = datetime.now(UTC)
     try:
         action()
-        status, summary = CheckStatus.PASSED, "ok"
-        diagnosis = ""
+    except (EnvironmentExists, LockHeld):
+        raise
     except EnvbuilderError as error:
-        status, summary, diagnosis = CheckStatus.FAILED, str(error).splitlines()[0], str(error)
+        return _failed(name, error, started)
     finished = datetime.now(UTC)
-    return CheckResult(name, status, (finished - started).total_seconds(), summary, diagnosis, started, finished)
+    return CheckResult(name, CheckStatus.PASSED, (finished - started).total_seconds(), "ok", "", started, finished)
+
+
+def _failed(name: str, error: EnvbuilderError, started: datetime | None = None) -> CheckResult:
+    finished = datetime.now(UTC)
+    started = started or finished
+    return CheckResult(name, CheckStatus.FAILED, (finished - started).total_seconds(), str(error).splitlines()[0],
+                       str(error), started, finished)

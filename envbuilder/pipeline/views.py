@@ -22,6 +22,7 @@ def environment_summary(record: EnvironmentRecord, now: datetime | None = None) 
     return {
         "name": record.name,
         "status": record.status,
+        "message": record.message,
         "target": record.target,
         "services": record.services,
         "revision": record.revision,
@@ -42,6 +43,8 @@ def environment_details(record: EnvironmentRecord) -> dict:
         "namespace": record.namespace,
         "kube_context": record.kube_context,
         "kubeconfig": record.kubeconfig,
+        "backend_url": record.backend_url or "local (this home)",
+        "owner_id": record.owner_id,
         "f5_api": f"https://127.0.0.1:{record.ports.f5_api}" if record.target == "kind" else None,
         "vips": vips,
         "broker": f"amqp://127.0.0.1:{record.ports.broker}" if record.target == "kind" else None,

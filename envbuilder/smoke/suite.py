@@ -1,5 +1,7 @@
 """The smoke suite of an environment: which checks apply, and running them."""
 
+from dataclasses import replace
+
 import httpx2
 
 from envbuilder.smoke.broker import broker_check
@@ -20,6 +22,14 @@ from envbuilder.state.records import EnvironmentRecord
 
 
 def smoke_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
+    """The checks that apply to the target, none with a deadline beyond its time limit (the profile's)."""
+    checks = _applicable_checks(target, kube)
+    if target.time_limit_seconds is None:
+        return checks
+    return [replace(check, deadline_seconds=min(check.deadline_seconds, target.time_limit_seconds)) for check in checks]
+
+
+def _applicable_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
     namespace = target.namespace
     checks = [nodes_ready_check(kube, target.node_count)]
     if target.network_daemonset:

@@ -62,6 +62,7 @@ class SmokeTarget:
     rpc: RpcRoute | None
     probe_image: str | None  # an image with python3 already on the nodes, for the DNS and pod network probes
     network_daemonset: str | None = None  # the pod network's agents (kube-system) envbuilder installed
+    time_limit_seconds: float | None = None  # the profile's timeouts.smoke: no check's deadline is longer
 
     def service(self, name: str) -> ServiceTarget | None:
         return next((service for service in self.services if service.name == name), None)
@@ -149,12 +150,13 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
         if on_host and needs_broker
         else None
     )
+    profile = load_profile(stacks_dir(), record.profile)
     return SmokeTarget(
         environment=record.name,
         namespace=record.namespace,
         kubeconfig=kubeconfig_of(record),
         kube_context=record.kube_context,
-        node_count=load_profile(stacks_dir(), record.profile).workers + 1 if on_host else None,
+        node_count=profile.workers + 1 if on_host else None,
         f5=f5,
         broker_url=broker_url,
         services=services,
@@ -162,4 +164,5 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
         # Every service image is built on the same Python base and is already on the nodes.
         probe_image=image_name(entries[0].name, record.revision) if entries else None,
         network_daemonset=record.pod_network,
+        time_limit_seconds=profile.timeouts.smoke,
     )

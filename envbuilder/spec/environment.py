@@ -31,6 +31,7 @@ class EnvironmentSpec:
     profile: Profile
     services: tuple[ServiceSpec, ...]
     revision: str
+    owner: str  # the identity of the envbuilder home that creates it (envbuilder.state.identity)
     target: Target = "kind"
     kube_context: str | None = None
 

@@ -10,17 +10,24 @@ from envbuilder.errors import EnvbuilderError
 from envbuilder.state.home import state_home
 
 
+WAIT_SECONDS = 10.0
+
+
+class LockHeld(EnvbuilderError):
+    """Another command works on the environment; nothing was done to it."""
+
+
 @contextmanager
-def environment_lock(name: str, wait_seconds: float = 10) -> Iterator[None]:
+def environment_lock(name: str, wait_seconds: float | None = None) -> Iterator[None]:
     locks = state_home() / "locks"
     locks.mkdir(exist_ok=True)
     holder = locks / f"{name}.pid"
     lock = FileLock(str(locks / f"{name}.lock"))
     try:
-        lock.acquire(timeout=wait_seconds)
+        lock.acquire(timeout=WAIT_SECONDS if wait_seconds is None else wait_seconds)
     except Timeout:
         pid = holder.read_text().strip() if holder.is_file() else "unknown"
-        raise EnvbuilderError(
+        raise LockHeld(
             f"another envbuilder command (pid {pid}) is working on environment {name!r}",
             hint="wait for it to finish, or stop it; the environment's state is not touched",
         ) from None

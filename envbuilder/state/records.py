@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from envbuilder.errors import InputError
 from envbuilder.state.files import write_atomically
 from envbuilder.state.home import state_home
+from envbuilder.state.identity import home_identity
 
 Status = Literal["creating", "ready", "failed", "deleting"]
 
@@ -39,8 +40,12 @@ class HostPorts(BaseModel):
 
 
 class EnvironmentRecord(BaseModel):
+    """Everything later commands (status, smoke, scale, down, reap) need to find the environment again."""
+
     name: str
-    owner: str
+    owner: str  # the user who made it
+    # The home whose objects these are (envbuilder.state.identity); records from before it was kept are this home's.
+    owner_id: str = Field(default_factory=home_identity)
     created_at: datetime
     ttl_seconds: int
     profile: str
@@ -54,11 +59,22 @@ class EnvironmentRecord(BaseModel):
     # The pod network's DaemonSet in kube-system, which the smoke checks expect on every node
     # (the kind target's; an existing cluster's network is its owner's business).
     pod_network: str | None = None
+    backend_url: str | None = None  # the Pulumi backend holding its stack; None: this home's local backend
     ports: HostPorts
     overrides: dict[str, dict[str, str]] = {}
     replicas: dict[str, int] = {}
     status: Status = "creating"
+    message: str | None = None  # why the status is what it is, e.g. what `down` could not remove
     phases: list[PhaseRecord] = []
+
+    def resolve_backend(self, given: str | None) -> str | None:
+        """The backend of the environment's stack: the recorded one; a different `--backend-url` is an input error."""
+        if given and given != self.backend_url:
+            raise InputError(
+                f"environment {self.name} keeps its stack in {self.backend_url or 'the local backend of this home'}, "
+                f"not in {given}; leave out --backend-url"
+            )
+        return self.backend_url
 
     @property
     def expires_at(self) -> datetime:

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
+from envbuilder.state.identity import IDENTITY_FILE
 from envbuilder.state.records import EnvironmentRecord, HostPorts, find_record, save_record
 
 runner = CliRunner()
@@ -20,7 +21,9 @@ def invoke(*args: str):
 
 
 def state_files(home) -> list[str]:
-    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
+    """What envbuilder keeps of environments; the home's own identity (made on first use) is not one of them."""
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*")
+                  if p.is_file() and not p.name.endswith(".lock") and p.name != IDENTITY_FILE)
 
 
 def test_help_lists_the_commands():
@@ -121,7 +124,9 @@ def test_render_writes_the_environment_without_secrets(tmp_path):
 
 
 def test_down_of_an_unknown_environment_exits_2_listing_the_existing_ones(monkeypatch):
-    monkeypatch.setattr("envbuilder.pipeline.down._traces", lambda *args: [])
+    from envbuilder.pipeline.down import Findings
+
+    monkeypatch.setattr("envbuilder.pipeline.down._traces", lambda *args: Findings())
     save_record(make_record("alpha"))
     result = invoke("down", "nosuch")
     assert result.exit_code == 2

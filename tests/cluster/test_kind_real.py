@@ -4,6 +4,7 @@ No node image can be pulled here, so the create uses a local image that is no ki
 kind must fail, and the failure must say why and leave no cluster behind.
 """
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,9 @@ def kind() -> Kind:
 
 
 def test_a_cluster_that_does_not_exist_is_not_reported_as_deleted(kind):
-    assert "envbuilder-never-created" not in kind.clusters()
-    assert kind.delete("envbuilder-never-created") is False
+    never_created = f"envbuilder-test-never-{secrets.token_hex(4)}"
+    assert never_created not in kind.clusters()
+    assert kind.delete(never_created) is False
 
 
 def test_a_failed_create_says_why_and_leaves_no_cluster(kind, tmp_path):
@@ -39,13 +41,14 @@ def test_a_failed_create_says_why_and_leaves_no_cluster(kind, tmp_path):
 
     stacks = Path(__file__).resolve().parents[2] / "stacks"
     profile = load_profile(stacks, "default")
-    spec = EnvironmentSpec(name="kindfail", profile=profile, revision="abc",
+    name = f"test-kindfail-{secrets.token_hex(4)}"  # no real environment has it
+    spec = EnvironmentSpec(name=name, profile=profile, revision="abc", owner="test-home",
                            services=resolve_services(load_catalog(stacks / "services"), ["web"], profile, "abc"))
     with pytest.raises(CommandFailed) as raised:
         config = kind_cluster_config(spec, None, KindNodes(empty_image()))
         kind.create(spec.cluster_name, config, empty_image(), tmp_path / "kubeconfig", 180)
     message = str(raised.value)
-    assert "creating kind cluster envbuilder-kindfail failed" in message
+    assert f"creating kind cluster envbuilder-{name} failed" in message
     assert "ERROR" in message  # kind's own explanation travels with it
     assert spec.cluster_name not in kind.clusters()
     leftovers = [c for c in Docker().labelled("container") if c.startswith(spec.cluster_name)]

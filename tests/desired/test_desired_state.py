@@ -23,8 +23,8 @@ SECRETS = Credentials(broker_password="broker-s3cret", f5_password="f5-s3cret")
 
 def make_spec(names=("web", "worker"), target="kind", overrides=None, catalog=CATALOG) -> EnvironmentSpec:
     services = resolve_services(catalog, list(names), PROFILE, "abc1234", parse_overrides(overrides or []))
-    return EnvironmentSpec(name="dev", profile=PROFILE, services=services, revision="abc1234", target=target,
-                           kube_context="ctx" if target == "existing" else None)
+    return EnvironmentSpec(name="dev", profile=PROFILE, services=services, revision="abc1234", owner="home1234",
+                           target=target, kube_context="ctx" if target == "existing" else None)
 
 
 def find(objects, kind, name):
@@ -33,12 +33,17 @@ def find(objects, kind, name):
     return matches[0]
 
 
-def test_every_object_is_labelled_with_its_environment():
+def test_every_object_is_labelled_with_its_environment_and_its_owner():
     state = desired_state(make_spec(), SECRETS)
     for obj in state.objects():
         assert obj["metadata"]["labels"]["envbuilder.io/environment"] == "dev"
+        assert obj["metadata"]["labels"]["envbuilder.io/owner"] == "home1234"
     for container in state.containers:
         assert container.labels["envbuilder.io/environment"] == "dev"
+        assert container.labels["envbuilder.io/owner"] == "home1234"
+    assert state.cluster is not None
+    for node in state.cluster["nodes"]:
+        assert node["labels"] == {"envbuilder.io/environment": "dev", "envbuilder.io/owner": "home1234"}
 
 
 def test_namespaced_objects_live_in_the_environment_namespace():
@@ -193,3 +198,13 @@ def test_kind_installs_the_pod_network_only_when_the_node_image_brings_one():
     bundled = desired_state(make_spec(), SECRETS, nodes=KindNodes("envbuilder/kind-node:v1.35.4", "kube-router")).cluster
     assert calico["networking"]["disableDefaultCNI"] is True
     assert bundled["networking"]["disableDefaultCNI"] is False
+
+
+@pytest.mark.parametrize("target", ["kind", "existing"])
+def test_every_workload_may_take_the_profiles_rollout_timeout_to_become_ready(target):
+    state = desired_state(make_spec(target=target), SECRETS)
+    workloads = [obj for obj in state.objects() if obj["kind"] in ("Deployment", "StatefulSet")]
+    assert workloads
+    for workload in workloads:
+        # The Kubernetes provider waits this long for the rollout before it fails the update.
+        assert workload["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == str(PROFILE.timeouts.rollout)

@@ -10,6 +10,7 @@ import json
 import os
 import xml.etree.ElementTree as ET
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -144,7 +145,7 @@ def test_an_interrupted_up_is_recovered_by_the_next_command(control_plane, cli_e
 def test_pending_operations_left_in_the_state_are_cleared_by_the_next_command(control_plane, cli_env):
     assert envbuilder(cli_env, *up_args("pending")).returncode == 0
     # What the engine leaves when it dies between starting an operation and recording its end:
-    # a pending operation in the state file and the update's lock.
+    # a pending operation in the state file and the update's lock, naming a process of this machine that is gone.
     backend = Path(cli_env["ENVBUILDER_HOME"]) / "pulumi" / ".pulumi"
     state_file = backend / "stacks" / "envbuilder" / "pending.json"
     checkpoint = json.loads(state_file.read_text())
@@ -153,7 +154,10 @@ def test_pending_operations_left_in_the_state_are_cleared_by_the_next_command(co
     state_file.write_text(json.dumps(checkpoint))
     lock = backend / "locks" / "organization" / "envbuilder" / "pending" / "crashed-run.json"
     lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(json.dumps({"pid": 999999, "username": "ci", "hostname": "gone", "timestamp": "2026-01-01T00:00:00Z"}))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(json.dumps({"pid": gone.pid, "username": "ci", "hostname": socket.gethostname(),
+                                "timestamp": "2026-01-01T00:00:00Z"}))
 
     down = envbuilder(cli_env, "down", "pending")
     assert down.returncode == 0, down.stdout + down.stderr
@@ -177,6 +181,16 @@ def test_verify_tears_down_after_failing_checks_and_reports_why(control_plane, c
     assert (reports / "smoke.html").is_file()
     assert not _namespace_exists(control_plane, "env-nightly")
     assert envbuilder(cli_env, "status", "nightly").returncode == 2
+
+
+def test_verify_of_an_environment_that_exists_leaves_it_running(control_plane, cli_env, tmp_path):
+    assert envbuilder(cli_env, *up_args("mine")).returncode == 0
+    result = envbuilder(cli_env, "verify", "--services", SERVICES, "--name", "mine", "--target", "existing",
+                        "--kube-context", "envbuilder-test", "--revision", REVISION, "--report-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "already exists" in result.stderr
+    assert _namespace_exists(control_plane, "env-mine") and stack_exists("mine")
+    assert envbuilder(cli_env, "down", "mine").returncode == 0
 
 
 def test_ctrl_c_during_verify_still_tears_everything_down(control_plane, cli_env, tmp_path):

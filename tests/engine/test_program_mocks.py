@@ -3,6 +3,7 @@
 Runs the inline program against Pulumi's mocks: no engine, no cluster.
 """
 
+import asyncio
 from pathlib import Path
 
 import pulumi
@@ -35,7 +36,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def run_program(target: str, bundled_cni: str | None = None, node_image: str = "kindest/node:v1.35.4") -> RecordingMocks:
     profile = load_profile(STACKS, "default")
     services = resolve_services(load_catalog(STACKS / "services"), ["web", "worker"], profile, "abc1234")
-    spec = EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", target=target,
+    spec = EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="home1234",
+                           target=target,
                            kube_context="ctx" if target == "existing" else None)
     inputs = ProgramInputs(
         spec=spec, ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}),
@@ -44,6 +46,8 @@ def run_program(target: str, bundled_cni: str | None = None, node_image: str = "
         nodes=KindNodes(bundled_cni=bundled_cni, image=node_image) if target == "kind" else None,
         calico_manifest=None if bundled_cni or target != "kind" else "/tmp/calico.yaml",
     )
+    # Pulumi's mocks run on the thread's current event loop; an earlier asyncio.run() leaves none.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="envbuilder", stack="dev", preview=False)
     pulumi.runtime.set_all_config({f"envbuilder:{CONFIG_BROKER_PASSWORD}": "b-pass", f"envbuilder:{CONFIG_F5_PASSWORD}": "f-pass"},

@@ -183,7 +183,7 @@ def environment_spec(names: list[str], needs_broker: bool = True) -> Environment
     services = resolve_services(load_catalog(stacks / "services"), names, profile, "abc1234")
     if not needs_broker:
         services = tuple(replace(s, entry=s.entry.model_copy(update={"needs_broker": False})) for s in services)
-    return EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234")
+    return EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="test-home")
 
 
 def fake_builds(monkeypatch, docker: FakeDocker, chosen: str | None) -> None:

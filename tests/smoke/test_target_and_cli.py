@@ -130,3 +130,18 @@ def test_smoke_of_an_unknown_environment_is_an_input_error():
     result = runner.invoke(app, ["smoke", "nowhere"])
     assert result.exit_code == 2
     assert "no environment named 'nowhere'" in result.stderr
+
+
+def test_no_check_may_run_longer_than_the_profiles_smoke_timeout(tmp_path, monkeypatch):
+    import shutil
+
+    from envbuilder.smoke.suite import smoke_checks
+
+    stacks = tmp_path / "stacks"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "stacks", stacks)
+    profile = (stacks / "default.yaml").read_text().replace("smoke: 120", "smoke: 7")
+    (stacks / "default.yaml").write_text(profile)
+    monkeypatch.setenv("ENVBUILDER_PROJECT", str(tmp_path))
+    target = target_from_record(record(), Credentials(f5_password="f5-secret", broker_password="p@ss"))
+    checks = smoke_checks(target, FakeKube())
+    assert max(check.deadline_seconds for check in checks) == 7

@@ -1,0 +1,85 @@
+"""Whose an envbuilder object is, read from the object itself, and why one is left alone.
+
+Containers, volumes and networks carry the owner label; kind cannot label its node
+containers, so a kind cluster's owner is the label on its nodes, read through its API.
+"""
+
+from dataclasses import dataclass
+
+from envbuilder.cluster.docker import Docker
+from envbuilder.cluster.kind import Kind
+from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
+
+CLUSTER_PREFIX = "envbuilder-"
+DOCKER_KINDS = ("container", "volume", "network")
+
+
+def cluster_name(environment: str) -> str:
+    return f"{CLUSTER_PREFIX}{environment}"
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Something of an environment that exists on this machine."""
+
+    kind: str  # container, volume, network, kind cluster
+    name: str
+    environment: str
+    owner: str | None  # None: the object has no owner label, or its owner could not be read
+    unknown_because: str = "no owner label (made before envbuilder labelled its objects' owner)"
+    node_count: int | None = None  # a kind cluster's nodes, as its API server lists them
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+    def is_owned_by(self, owner: str) -> bool:
+        return self.owner == owner
+
+    def not_owned_because(self) -> str:
+        return (f"it belongs to another envbuilder home (owner {self.owner})" if self.owner
+                else f"{self.unknown_because}; remove it by hand if it is yours")
+
+    def left_alone(self) -> str:
+        """Why an object that is not ours is left where it is, in one line."""
+        return f"left alone: {self} (environment {self.environment}): {self.not_owned_because()}"
+
+
+def docker_traces(docker: Docker, environment: str | None = None) -> list[Trace]:
+    return [
+        Trace(kind, name, labelled_environment, owner)
+        for kind in DOCKER_KINDS
+        for name, (labelled_environment, owner) in docker.labelled(kind, environment).items()
+    ]
+
+
+def kind_cluster_traces(kind: Kind, kubectl: str | None, environment: str | None = None) -> list[Trace]:
+    """envbuilder's kind clusters (of `environment`, when given), each with the owner its nodes carry."""
+    names = [name for name in kind.clusters() if name.startswith(CLUSTER_PREFIX)]
+    if environment is not None:
+        names = [name for name in names if name == cluster_name(environment)]
+    return [kind_cluster_trace(kind, kubectl, name) for name in names]
+
+
+def kind_cluster_trace(kind: Kind, kubectl: str | None, name: str) -> Trace:
+    """An existing kind cluster with the owner its nodes carry."""
+    environment = name.removeprefix(CLUSTER_PREFIX)
+    if kubectl is None:
+        return Trace("kind cluster", name, environment, None, "its owner is unknown: kubectl is not installed")
+    nodes = kind.node_labels(name, kubectl)
+    if nodes is None:
+        return Trace("kind cluster", name, environment, None, "its owner is unknown: its API server does not answer")
+    owners = {labels.get(OWNER_LABEL) for labels in nodes}
+    environments = {labels.get(ENVIRONMENT_LABEL) for labels in nodes}
+    if len(owners) != 1 or None in owners:
+        return Trace("kind cluster", name, environment, None, "its nodes carry no single owner label", len(nodes))
+    labelled_environment = environments.pop() if len(environments) == 1 else None
+    return Trace("kind cluster", name, labelled_environment or environment, owners.pop(), node_count=len(nodes))
+
+
+def container_trace(docker: Docker, name: str) -> Trace | None:
+    """The container called `name` with its owner, or None when there is none."""
+    labels = docker.labels("container", name)
+    if labels is None:
+        return None
+    return Trace("container", name, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL),
+                 "no owner label (not made by envbuilder, or before it labelled its objects' owner)")

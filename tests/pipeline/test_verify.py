@@ -1,0 +1,64 @@
+"""`verify` removes only an environment it created itself.
+
+The engine is replaced by a recorder (tests/pipeline/conftest.py); the teardown is the real
+`down`, with the stack and kind left out and Docker as it is (nothing carries these test-only names).
+"""
+
+import pytest
+from typer.testing import CliRunner
+
+from envbuilder.cli import app
+from envbuilder.state.locks import environment_lock
+from envbuilder.state.records import find_record, load_record
+from tests.pipeline.conftest import test_environment_name
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def without_stack_kind_or_checks(monkeypatch):
+    from envbuilder.cluster import tools
+
+    real = tools.find_tool
+    monkeypatch.setattr("envbuilder.pipeline.down.find_tool", lambda name: None if name in ("pulumi", "kind") else real(name))
+
+    async def no_checks(record):
+        return []
+
+    monkeypatch.setattr("envbuilder.smoke.suite.smoke_environment", no_checks)
+
+
+def verify(name: str, tmp_path) -> object:
+    return runner.invoke(app, ["verify", "--services", "web", "--name", name, "--revision", "HEAD",
+                               "--report-dir", str(tmp_path / "reports")])
+
+
+def up(name: str) -> object:
+    return runner.invoke(app, ["up", "--services", "web", "--name", name, "--revision", "HEAD", "--no-smoke"])
+
+
+def test_verify_of_an_existing_environment_refuses_and_leaves_it_as_it_was(engine_runs, tmp_path):
+    name = test_environment_name()
+    assert up(name).exit_code == 0
+    before = load_record(name)
+    result = verify(name, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert f"environment {name} already exists" in " ".join(result.output.split())
+    assert load_record(name) == before and len(engine_runs) == 1
+
+
+def test_verify_does_not_tear_down_what_another_command_is_creating(engine_runs, tmp_path, monkeypatch):
+    name = test_environment_name()
+    monkeypatch.setattr("envbuilder.state.locks.WAIT_SECONDS", 0.5)
+    with environment_lock(name):  # another `up` of the same name is at work
+        result = verify(name, tmp_path)
+    assert result.exit_code == 1 and "verify failed: environment comes up" in result.output
+    assert "is working on environment" in (tmp_path / "reports" / "smoke.json").read_text()
+    assert "Removing environment" not in result.output and engine_runs == []
+
+
+def test_verify_tears_down_the_environment_it_created(engine_runs, tmp_path):
+    name = test_environment_name()
+    result = verify(name, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert len(engine_runs) == 1 and find_record(name) is None and f"environment {name} is gone" in result.output
