@@ -191,4 +191,15 @@ def _holder_if_alive(lock: Path) -> str | None:
         return None
     except PermissionError:
         pass  # alive, another user's
+    if _is_zombie(pid):  # killed, and not yet reaped by an init that may never reap it (containers)
+        return None
     return f"pid {pid} on this machine"
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the command name, which is in parentheses and may itself hold spaces.
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
