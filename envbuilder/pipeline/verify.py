@@ -7,6 +7,7 @@ up, and that the teardown left nothing behind, so a CI run is red for either.
 """
 
 import asyncio
+import signal
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -34,36 +35,61 @@ def verify(request: EnvironmentRequest, report_dir: Path) -> SmokeRun:
     record: EnvironmentRecord | None = None
     # Until up has the environment's lock and found no record, the environment may be someone else's.
     created = True
-    try:
+    with _CtrlC() as ctrl_c:
         try:
-            checks.append(_timed("environment comes up", lambda: up(request, smoke=False, create_only=True)))
-        except (EnvironmentExists, LockHeld) as error:
-            created = False
-            checks.append(_failed("environment comes up", error))
-        record = find_record(name)
-        if checks[-1].status is CheckStatus.PASSED and record:
-            from envbuilder.smoke.suite import smoke_environment
+            try:
+                checks.append(_timed("environment comes up", lambda: up(request, smoke=False, create_only=True)))
+            except (EnvironmentExists, LockHeld) as error:
+                created = False
+                checks.append(_failed("environment comes up", error))
+            record = find_record(name)
+            if checks[-1].status is CheckStatus.PASSED and record and not ctrl_c.pressed:
+                from envbuilder.smoke.suite import smoke_environment
 
-            checks.extend(asyncio.run(smoke_environment(record)))
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted: tearing the environment down before exiting[/]")
-        raise
-    finally:
-        record = find_record(name) or record
-        if created:
-            checks.append(_timed("teardown leaves nothing behind", lambda: down(name, backend_url=request.backend_url)))
-        run = SmokeRun(
-            environment=name,
-            started_at=started_at,
-            finished_at=datetime.now(UTC),
-            checks=tuple(checks),
-            phases=tuple(Phase.from_record(phase) for phase in (record.phases if record else [])),
-        )
-        from envbuilder.reports import write_reports
+                checks.extend(asyncio.run(smoke_environment(record)))
+        finally:
+            record = find_record(name) or record
+            if ctrl_c.pressed and created:
+                err_console.print("[yellow]interrupted: tearing the environment down before exiting[/]")
+            if created:
+                checks.append(
+                    _timed("teardown leaves nothing behind", lambda: down(name, backend_url=request.backend_url))
+                )
+            run = SmokeRun(
+                environment=name,
+                started_at=started_at,
+                finished_at=datetime.now(UTC),
+                checks=tuple(checks),
+                phases=tuple(Phase.from_record(phase) for phase in (record.phases if record else [])),
+            )
+            from envbuilder.reports import write_reports
 
-        for path in write_reports(report_dir, run):
-            err_console.print(f"wrote {path}")
+            for path in write_reports(report_dir, run):
+                err_console.print(f"wrote {path}")
+    if ctrl_c.pressed:
+        raise KeyboardInterrupt  # after the teardown and the reports, whoever noticed the Ctrl-C first
     return run
+
+
+class _CtrlC:
+    """Notes a Ctrl-C, which may reach the Pulumi CLI first and come back as an engine failure
+    rather than as KeyboardInterrupt; Python's own handling of it is kept."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous: object = None
+
+    def __enter__(self) -> "_CtrlC":
+        self._previous = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, self._noted)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+
+    def _noted(self, signum: int, frame: object) -> None:
+        self.pressed = True
+        signal.default_int_handler(signum, frame)
 
 
 def _timed(name: str, action: Callable[[], object]) -> CheckResult:

@@ -19,16 +19,32 @@ class _Fault:
     times: int
 
 
+@dataclass
+class _Refusal:
+    method: str
+    path: str
+    matches: Callable[[bytes], bool]  # the request body -> refused?
+    message: str
+
+
 class FaultyF5Proxy:
     def __init__(self, upstream: str) -> None:
         self._upstream = httpx.AsyncClient(base_url=upstream, verify=False, timeout=5)
         self._faults: list[_Fault] = []
+        self._refusals: list[_Refusal] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     def corrupt(self, method: str, path: str, answer: Callable[[bytes], bytes], *, times: int = 1) -> None:
         """The next `times` answers to `method path` (query ignored) carry `answer(real body)`, status kept."""
         self._faults.append(_Fault(method, path, answer, times))
+
+    def refuse(self, method: str, path: str, matches: Callable[[bytes], bool], message: str) -> None:
+        """Requests to `method path` whose body `matches` get BIG-IP's 400 with `message`, unforwarded, until `allow`."""
+        self._refusals.append(_Refusal(method, path, matches, message))
+
+    def allow(self) -> None:
+        self._refusals.clear()
 
     @property
     def pending(self) -> int:
@@ -52,9 +68,12 @@ class FaultyF5Proxy:
 
     async def _forward(self, request: web.Request) -> web.Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED}
-        real = await self._upstream.request(
-            request.method, request.path_qs, content=await request.read(), headers=headers
-        )
+        content = await request.read()
+        for refusal in self._refusals:
+            if (refusal.method, refusal.path) == (request.method, request.path) and refusal.matches(content):
+                return web.json_response({"code": 400, "message": refusal.message, "errorStack": [], "apiError": 3},
+                                         status=400)
+        real = await self._upstream.request(request.method, request.path_qs, content=content, headers=headers)
         body = real.content
         for fault in self._faults:
             if fault.times and (fault.method, fault.path) == (request.method, request.path):

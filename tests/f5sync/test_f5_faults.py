@@ -1,13 +1,13 @@
 """f5-sync when the F5 misbehaves: it refuses one object, or answers what BIG-IP never would.
 
-The refusals are the real mock F5's own (a virtual whose port is taken cannot listen); the
-malformed answers are injected by a proxy between the controller and the real mock.
+A proxy between the controller and the real mock refuses chosen writes the way BIG-IP does
+(a 400 with the appliance's message) and corrupts chosen answers; everything else is the
+real mock's.
 """
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -58,21 +58,16 @@ async def two_nodes(kube: KubeApi) -> None:
     await kube.add_node("node-2", "10.0.0.2")
 
 
-@pytest.fixture
-def taken_port() -> Iterator[socket.socket]:
-    """A listening socket on a loopback port: a virtual server on that port cannot listen."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        yield listener
+REFUSAL = "01070333:3: Virtual Server destination is not available"
 
 
 async def test_a_refused_virtual_blocks_no_other_service_and_is_retried_with_backoff(
-    kube, f5: MockF5, f5sync: service.Parts, taken_port: socket.socket, caplog
+    kube, f5: MockF5, f5sync: service.Parts, proxy: FaultyF5Proxy, caplog
 ):
     caplog.set_level("INFO", logger="envbuilder.f5sync")
-    busy_port = taken_port.getsockname()[1]
-    web_port = free_port()
+    proxy.refuse("POST", "/mgmt/tm/ltm/virtual", lambda body: json.loads(body).get("name") == virtual("api").split("/")[-1],
+                 REFUSAL)
+    busy_port, web_port = free_port(), free_port()
     await two_nodes(kube)
     # "api" sorts before "web", so its refused virtual comes first in every plan.
     await kube.add_service("api", vip_port=busy_port, ports={"http": (80, 30081)})
@@ -84,7 +79,7 @@ async def test_a_refused_virtual_blocks_no_other_service_and_is_retried_with_bac
 
     refused = [record.fields for record in caplog.records if record.getMessage() == "f5 refused"]
     assert refused[0]["virtual"] == virtual("api") and refused[0]["operation"] == "create_virtual"
-    assert "cannot listen on its destination" in refused[0]["error"]  # the F5's own words
+    assert REFUSAL in refused[0]["error"]  # the F5's own words
     assert counter(f5sync, "f5sync_refused_operations") == 1
     server = httpserver.start("127.0.0.1", 0, f5sync.metrics, f5sync.controller.health)
     try:
@@ -104,7 +99,7 @@ async def test_a_refused_virtual_blocks_no_other_service_and_is_retried_with_bac
     assert 1 <= retries <= 9, retries  # a tight loop would make hundreds
     assert [fields["refusals"] for fields in refused] == list(range(1, len(refused) + 1))
 
-    taken_port.close()  # the port is free again: the next retry gets the virtual created
+    proxy.allow()  # the F5 takes it now: the next retry gets the virtual created
     await converges(
         f5.virtuals,
         {
