@@ -107,29 +107,24 @@ def leftovers(environment: Environment) -> dict[str, list[str]]:
     return {kind: names for kind, names in found.items() if names}
 
 
-def new_environment(tmp_path_factory: pytest.TempPathFactory, services: str) -> Environment:
+def environment_up(tmp_path_factory: pytest.TempPathFactory, services: str) -> Iterator[Environment]:
+    """A new environment, up and green; `down` afterwards even when its own test did not get there."""
     require_docker()
     name = f"kt-{secrets.token_hex(3)}"
-    return Environment(name=name, home=tmp_path_factory.mktemp(f"home-{name}"), services=services)
+    created = Environment(name=name, home=tmp_path_factory.mktemp(f"home-{name}"), services=services)
+    up = created.up()
+    try:
+        assert up.returncode == 0, f"up failed:\n{up.stdout}\n{up.stderr}"
+        yield created
+    finally:
+        run_envbuilder(created.env, "down", created.name)
 
 
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
-    created = new_environment(tmp_path_factory, SERVICES)
-    up = created.up()
-    try:
-        assert up.returncode == 0, f"up failed:\n{up.stdout}\n{up.stderr}"
-        yield created
-    finally:
-        run_envbuilder(created.env, "down", created.name)
+    yield from environment_up(tmp_path_factory, SERVICES)
 
 
 @pytest.fixture(scope="module")
 def second_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
-    created = new_environment(tmp_path_factory, "web,worker")
-    up = created.up()
-    try:
-        assert up.returncode == 0, f"up failed:\n{up.stdout}\n{up.stderr}"
-        yield created
-    finally:
-        run_envbuilder(created.env, "down", created.name)
+    yield from environment_up(tmp_path_factory, "web,worker")

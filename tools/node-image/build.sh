@@ -43,18 +43,9 @@ CNI_IMAGE="envbuilder/kube-router:$KUBE_ROUTER_VERSION"
 # The node's root: what kind's node images hold, plus ipset for kube-router's policies.
 PACKAGES=systemd,systemd-sysv,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,ipset,iproute2,conntrack,ethtool,util-linux,mount,kmod,procps,jq,pigz,e2fsprogs,ca-certificates,bash
 
-log() { printf '[node-image %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-step() {
-  local name="$1"; shift
-  local t0=$SECONDS
-  log "start $name"
-  "$@"
-  log "done  $name in $((SECONDS - t0))s"
-}
-
-moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
+LOG_PREFIX=node-image
+# shellcheck source=../steps.sh
+source "$REPO/tools/steps.sh"
 
 # ------------------------------------------------------------------ inputs
 toolchain() { bash "$REPO/tools/toolchain/build.sh" node; }

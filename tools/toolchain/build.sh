@@ -39,19 +39,11 @@ export GOWORK=off
 export CGO_ENABLED=0
 unset GOBIN GOENV_FILE 2>/dev/null || true
 
-log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+LOG_PREFIX=toolchain
+# shellcheck source=../steps.sh
+source "$REPO/tools/steps.sh"
 
 command -v go >/dev/null || die "go not found on PATH (Go >= 1.25 needed)"
-
-# step NAME CMD... : run a step and print its wall time.
-step() {
-  local name="$1"; shift
-  local t0=$SECONDS
-  log "start $name"
-  "$@"
-  log "done  $name in $((SECONDS - t0))s"
-}
 
 # have NAME VERSION BIN...: when every binary is already in the store, copy it
 # to $BIN and succeed.
@@ -76,8 +68,6 @@ keep() {
   done
 }
 
-# modpath MOD@VER: download a module and print its directory.
-moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
 
 # Copy the non-local replace directives of a go.mod, one "old => new ver" per line.
 nonlocal_replaces() {

@@ -1,0 +1,17 @@
+# Shared by the build scripts under tools/: log lines with a prefix and the time, timed steps,
+# and where a Go module lies in the module cache. Set LOG_PREFIX before sourcing.
+
+log() { printf '[%s %s] %s\n' "$LOG_PREFIX" "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# step NAME CMD... : run a step and print its wall time.
+step() {
+  local name="$1"; shift
+  local t0=$SECONDS
+  log "start $name"
+  "$@"
+  log "done  $name in $((SECONDS - t0))s"
+}
+
+# moddir MOD@VER: download a module and print its directory.
+moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
