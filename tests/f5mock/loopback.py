@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import httpx
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -21,6 +23,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def wait_healthy(client: "httpx.Client", timeout: float = 30.0) -> None:
+    """Until the mock's /health answers 200 through `client` (refused connections are retried)."""
+
+    def healthy() -> bool:
+        try:
+            return client.get("/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(healthy, timeout=timeout, what="/health")
 
 
 def ask(port: int, message: bytes = b"hello\n", timeout: float = 5.0) -> bytes:

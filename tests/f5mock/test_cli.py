@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from tests.f5mock.loopback import free_port, wait_until
+from tests.f5mock.loopback import free_port, wait_healthy
 
 COMMAND = [sys.executable, "-m", "envbuilder", "f5-mock", "serve"]
 
@@ -28,14 +28,7 @@ def test_serve_takes_credentials_from_the_environment_and_logs_json_lines(tmp_pa
     )
     try:
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=False) as client:
-
-            def healthy() -> bool:
-                try:
-                    return client.get("/health").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(healthy, timeout=30, what="/health")
+            wait_healthy(client, timeout=30)
             assert client.get("/mgmt/tm/ltm/pool", auth=("admin", "admin")).status_code == 401
             assert client.post("/mgmt/tm/ltm/pool", json={"name": "web"}, auth=("ops", "s3cret")).status_code == 200
     finally:
@@ -74,14 +67,7 @@ def test_serve_takes_the_password_from_a_file(tmp_path):
     )
     try:
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=False) as client:
-
-            def healthy() -> bool:
-                try:
-                    return client.get("/health").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(healthy, timeout=30, what="/health")
+            wait_healthy(client, timeout=30)
             assert client.get("/mgmt/tm/sys", auth=("admin", "from-a-file")).status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.f5mock.loopback import wait_until
+from tests.f5mock.loopback import wait_healthy
 from tests.support.docker import remove_images, require_docker
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -72,14 +72,7 @@ def test_the_image_serves_health_and_creates_pools(build_context):
         docker("run", "--detach", "--name", name, "-e", "F5MOCK_PASSWORD=s3cret", "-p", "127.0.0.1::443", tag)
         port = docker("port", name, "443/tcp").splitlines()[0].rpartition(":")[2]
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", auth=("admin", "s3cret"), verify=False) as api:
-
-            def healthy() -> bool:
-                try:
-                    return api.get("/health").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(healthy, timeout=60, what="the container's /health")
+            wait_healthy(api, timeout=60)
             created = api.post("/mgmt/tm/ltm/pool", json={"name": "web", "members": [{"name": "10.0.0.1:80"}]})
             assert created.status_code == 200, created.text
             assert api.get("/mgmt/tm/ltm/pool/~Common~web/members").json()["items"][0]["address"] == "10.0.0.1"

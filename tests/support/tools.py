@@ -14,5 +14,5 @@ def installed_tool(command: str, *, package: str) -> str:
         reason = f"{command} is not installed (apt-get install -y {package})"
         if os.environ.get("CI"):
             pytest.fail(f"{reason}, and CI must provide it", pytrace=False)
-        pytest.skip(reason)
+        pytest.skip(reason=reason)
     return path
