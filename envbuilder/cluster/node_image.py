@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from envbuilder.cluster.commands import Runner, run
 from envbuilder.errors import PrerequisiteError
-from envbuilder.spec.profile import Profile
 
 # Set by tools/node-image/build.sh: the key of the image's inputs, and the DaemonSet (in
 # kube-system) of the pod network the image installs as kind's default CNI.
@@ -25,12 +24,8 @@ class NodeImage:
     bundled_cni: str | None  # the pod network's DaemonSet when the image installs its own
 
 
-def choose_node_image(explicit: str | None, profile: Profile, runner: Runner = run) -> NodeImage:
-    """--node-image or the profile's, else the locally built one when Docker has it, else kind's published one."""
-    if explicit or profile.node_image:
-        candidates = [explicit or profile.node_image or ""]
-    else:
-        candidates = [profile.local_node_image, profile.published_node_image]
+def choose_node_image(candidates: list[str], runner: Runner = run) -> NodeImage:
+    """The first of `candidates` (Profile.node_image_candidates) that Docker has, else the last: kind pulls it."""
     for name in candidates:
         labels = _labels(name, runner)
         if labels is not None:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from envbuilder.components.f5sync import contract
 from envbuilder.desired.broker import broker_objects, broker_secret
 from envbuilder.desired.f5 import f5_endpoint_objects, f5_secret, f5_sync_objects
-from envbuilder.desired.host import ContainerSpec, KindNodes, classic_container, f5_container, kind_cluster_config
+from envbuilder.cluster.docker import ContainerSpec
+from envbuilder.desired.host import KindNodes, classic_container, f5_container, kind_cluster_config
 from envbuilder.desired.meta import Object, metadata
 from envbuilder.desired.services import kubernetes_service, service_objects
 from envbuilder.errors import InputError

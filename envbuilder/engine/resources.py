@@ -13,11 +13,10 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from envbuilder.cluster.commands import CommandFailed, run
-from envbuilder.cluster.docker import Docker
+from envbuilder.cluster.docker import ContainerSpec, Docker
 from envbuilder.cluster.kind import Kind
 from envbuilder.cluster.ownership import container_trace, kind_cluster_trace
-from envbuilder.desired.host import ContainerSpec
-from envbuilder.desired.meta import OWNER_LABEL
+from envbuilder.naming import OWNER_LABEL
 from envbuilder.errors import EnvbuilderError
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from envbuilder.cli.console import err_console
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
-from envbuilder.cluster.ownership import Trace, cluster_name, docker_traces, kind_cluster_traces
+from envbuilder.cluster.ownership import Trace, docker_traces, kind_cluster_traces
 from envbuilder.cluster.tools import find_tool
 from envbuilder.errors import EnvbuilderError, InputError
+from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL, cluster_name
 from envbuilder.pipeline.engine_run import run_engine
 from envbuilder.pipeline.progress import Progress
 from envbuilder.state import ports as host_ports
@@ -224,7 +225,6 @@ def _kubectl(record: EnvironmentRecord) -> list[str] | None:
 def _delete_labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[str]:
     """What the stack lost track of (an interrupted create) is still found by its labels: this home's only."""
     from envbuilder.cluster.commands import run
-    from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
 
     kubectl = _kubectl(record)
     if kubectl is None:
@@ -237,7 +237,6 @@ def _delete_labelled_cluster_objects(name: str, record: EnvironmentRecord) -> li
 
 def _labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[Trace]:
     from envbuilder.cluster.commands import check, run
-    from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
 
     kubectl = _kubectl(record)
     if kubectl is None:

@@ -28,7 +28,7 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
     tools = require_tools(["docker", "kind", "pulumi", "kubectl"])
     require_docker_running(tools["docker"])
     require_memory(BASE_MEMORY_GIB + MEMORY_PER_WORKER_GIB * spec.profile.workers)
-    image = choose_node_image(node_image, spec.profile)
+    image = choose_node_image(spec.profile.node_image_candidates(node_image))
     # Before a cluster is created (an update finds its nodes running): with an image Docker
     # has; else kind pulls it, and says itself if privileged containers fail.
     if creating and image.present:
