@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.tools import tool_path_env
+from envbuilder.errors import EnvbuilderError
 from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL
 
 
@@ -33,6 +34,34 @@ class ContainerSpec:
             "publish": [f"127.0.0.1:{host or '<allocated at up>'}:{inner}" for host, inner in self.publish],
             "volumes": [f"{volume}:{path}" for volume, path in self.volumes],
         }
+
+
+# One `docker image inspect` answers both questions asked of a local image: its ID and its labels.
+IMAGE_FORMAT = "{{.Id}} {{json .Config.Labels}}"
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """An image Docker holds."""
+
+    id: str
+    labels: dict[str, str]
+
+
+def local_image(image: str, runner: Runner = run) -> LocalImage | None:
+    """What Docker holds as `image`, or None when it does not have it."""
+    result = runner(["docker", "image", "inspect", "--format", IMAGE_FORMAT, image], timeout=60)
+    if not result.ok:
+        return None
+    image_id, _, labels = result.stdout.strip().partition(" ")
+    return LocalImage(image_id, json.loads(labels or "null") or {})  # Docker prints `null` for no labels
+
+
+def require_local_image(image: str, runner: Runner = run) -> LocalImage:
+    found = local_image(image, runner)
+    if found is None:
+        raise EnvbuilderError(f"Docker has no image {image}", hint="build it first: envbuilder images build")
+    return found
 
 
 @dataclass
