@@ -8,7 +8,8 @@ from envbuilder.smoke.broker import broker_check
 from envbuilder.smoke.cluster import NETWORK_AGENTS_CHECK, network_agents_check, nodes_ready_check
 from envbuilder.smoke.f5 import pool_check, vip_check
 from envbuilder.smoke.framework import Check, run_checks, skipped_check
-from envbuilder.smoke.kube import Kube, load_kubeconfig
+from envbuilder.kubeconfig import load_kubeconfig
+from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.probes import dns_check, pod_network_check
 from envbuilder.smoke.result import CheckResult
 from envbuilder.smoke.services import extra_check, health_check, rpc_check

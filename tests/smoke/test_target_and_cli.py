@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
-from envbuilder.smoke.kube import Kube, load_kubeconfig
+from envbuilder.kubeconfig import load_kubeconfig
+from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.target import Credentials, ExtraCheck, F5Access, RpcRoute, read_credentials, target_from_record
 from envbuilder.state.records import EnvironmentRecord, HostPorts, PhaseRecord, save_record
 from tests.reports.sample import sample_run
