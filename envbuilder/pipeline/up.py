@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from envbuilder.cli.console import err_console
+from envbuilder.pipeline.output import console
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
 from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites
@@ -51,9 +51,9 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
             )
         if previous:
             resolved = replace(resolved, backend_url=previous.resolve_backend(resolved.backend_url))
-        err_console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
+        console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
                           f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
-        with Progress(err_console) as progress:
+        with Progress(console) as progress:
             with progress.phase("prerequisites"):
                 prerequisites = check_prerequisites(
                     spec, resolved.node_image or (previous.node_image if previous else None),
@@ -72,7 +72,7 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
             finally:
                 record.phases = progress.records()
                 save_record(record)
-    err_console.print(f"[green]environment {spec.name} is ready[/]; see it with: envbuilder status {spec.name}")
+    console.print(f"[green]environment {spec.name} is ready[/]; see it with: envbuilder status {spec.name}")
     return record
 
 
@@ -154,7 +154,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         from envbuilder.pipeline.images import ensure_environment_images
 
         with progress.phase("images"):
-            images = ensure_environment_images(spec, say=lambda message: err_console.print(f"   [dim]{message}[/]"))
+            images = ensure_environment_images(spec, say=lambda message: console.print(f"   [dim]{message}[/]"))
         image_ids = images.to_load
         if images.broker:
             spec = spec.with_broker_image(images.broker)
@@ -162,7 +162,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
     # Read before recovery clears it: a cluster this stack was creating when killed is this home's.
     interrupted_create = spec.target == "kind" and spec.cluster_name in kind_clusters_in(stack, pending_only=True)
     for message in recover(stack):
-        err_console.print(f"[yellow]recovered:[/] {message}")
+        console.print(f"[yellow]recovered:[/] {message}")
     inputs = ProgramInputs(
         spec=spec,
         ports=record.ports,
@@ -200,6 +200,6 @@ def _smoke(record: EnvironmentRecord, progress: Progress) -> None:
 def _warn_about_expired(current: str) -> None:
     expired = [r.name for r in list_records() if r.expired() and r.name != current]
     if expired:
-        err_console.print(
+        console.print(
             f"[yellow]warning:[/] expired environments: {', '.join(expired)}; remove them with: envbuilder reap"
         )
