@@ -99,6 +99,11 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
     spec = resolved.spec
     nodes = prerequisites.nodes
     wanted_vips = [service.name for service in spec.exposed]
+    smoke_facts = {
+        "catalog": [service.entry.model_dump(mode="json") for service in spec.services],
+        "node_count": spec.profile.workers + 1 if spec.target == "kind" else None,
+        "smoke_timeout_seconds": spec.profile.timeouts.smoke,
+    }
     if previous:
         ports = previous.ports
         missing = [name for name in wanted_vips if name not in ports.vips]
@@ -110,6 +115,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             "overrides": resolved.overrides, "replicas": resolved.replicas, "ports": ports, "status": "creating",
             "message": None,
             "node_image": nodes.image if nodes else None, "pod_network": nodes.network_daemonset if nodes else None,
+            **smoke_facts,
         }
         if resolved.ttl_is_explicit:  # from now on, as on creation
             update["ttl_seconds"] = int((datetime.now(UTC) - previous.created_at + resolved.ttl).total_seconds())
@@ -135,6 +141,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             ports=HostPorts(f5_api=allocated[0], broker=allocated[1], vips=dict(zip(wanted_vips, allocated[2:]))),
             overrides=resolved.overrides,
             replicas=resolved.replicas,
+            **smoke_facts,
         )
     save_record(record)
     return record

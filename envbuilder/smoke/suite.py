@@ -17,6 +17,7 @@ from envbuilder.smoke.target import (
     SmokeTarget,
     kubeconfig_of,
     read_credentials,
+    recorded_services,
     target_from_record,
 )
 from envbuilder.state.records import EnvironmentRecord
@@ -75,6 +76,7 @@ async def run_smoke(target: SmokeTarget, kube_transport: httpx2.AsyncBaseTranspo
 
 async def smoke_environment(record: EnvironmentRecord) -> list[CheckResult]:
     """The checks of a recorded environment, with the credentials read from its Secrets."""
+    recorded_services(record)  # a record that cannot say what to check is refused before connecting
     async with Kube(load_kubeconfig(kubeconfig_of(record), record.kube_context)) as kube:
         target = target_from_record(record, await read_credentials(kube, record.namespace))
         return await run_checks(smoke_checks(target, kube))
