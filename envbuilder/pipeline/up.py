@@ -12,9 +12,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from envbuilder.pipeline.output import console
+from envbuilder.cluster.kind import kind_context
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
+from envbuilder.pipeline.output import console
 from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites
 from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
@@ -52,7 +53,7 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
         if previous:
             resolved = replace(resolved, backend_url=previous.resolve_backend(resolved.backend_url))
         console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
-                          f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
+                      f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
         with Progress(console) as progress:
             with progress.phase("prerequisites"):
                 prerequisites = check_prerequisites(
@@ -134,7 +135,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             revision=spec.revision,
             target=spec.target,
             namespace=spec.namespace,
-            kube_context=spec.kube_context if spec.target == "existing" else f"kind-{spec.cluster_name}",
+            kube_context=spec.kube_context if spec.target == "existing" else kind_context(spec.cluster_name),
             kubeconfig=str(_kubeconfig_path(spec)) if spec.target == "kind" else _user_kubeconfig(),
             node_image=nodes.image if nodes else None,
             pod_network=nodes.network_daemonset if nodes else None,
