@@ -4,6 +4,7 @@
 #   docker build -f docker/f5-mock.Dockerfile --build-arg BASE_IMAGE=envbuilder/base:bookworm -t envbuilder/f5-mock .
 # HTTPS API on 443 (GET /health needs no credentials); F5MOCK_USERNAME / F5MOCK_PASSWORD
 # set the credentials. Configuration and certificate persist in the volume /var/lib/f5-mock.
+# Static routes (/mgmt/tm/net/route) are installed in the container: run it with --cap-add NET_ADMIN.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
@@ -17,4 +18,4 @@ ENV PYTHONUNBUFFERED=1
 VOLUME /var/lib/f5-mock
 EXPOSE 443
 ENTRYPOINT ["/opt/venv/bin/envbuilder", "f5-mock", "serve"]
-CMD ["--listen", "0.0.0.0:443", "--state-dir", "/var/lib/f5-mock"]
+CMD ["--listen", "0.0.0.0:443", "--state-dir", "/var/lib/f5-mock", "--install-routes"]

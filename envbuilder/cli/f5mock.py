@@ -54,9 +54,18 @@ def serve(
         ),
     ] = None,
     monitor_interval: Annotated[float, typer.Option(min=0.05, help="Seconds between TCP health probes.")] = 5.0,
+    install_routes: Annotated[
+        bool,
+        typer.Option(
+            envvar="F5MOCK_INSTALL_ROUTES",
+            help="Install the static routes (/mgmt/tm/net/route) in this network namespace (needs NET_ADMIN; "
+            "the container's option: a host's own table is not the mock's to change).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the iControl REST API over HTTPS until interrupted; logs are JSON lines on stderr."""
     from envbuilder.components.f5mock.events import log_to_stderr
+    from envbuilder.components.f5mock.routing import KernelRoutes
     from envbuilder.components.f5mock.server import F5MockServer, new_event_loop
 
     host, port = parse_listen(listen)
@@ -70,6 +79,7 @@ def serve(
         password=password,
         bind_virtuals_to=bind_virtuals_to,
         monitor_interval=monitor_interval,
+        routes=KernelRoutes() if install_routes else None,
     )
     loop = new_event_loop()
     try:

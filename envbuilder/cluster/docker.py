@@ -21,6 +21,7 @@ class ContainerSpec:
     secret_env: tuple[str, ...] = ()  # names in env whose values are never shown
     publish: tuple[tuple[int, int], ...] = ()  # (port on 127.0.0.1 of the host, container port)
     volumes: tuple[tuple[str, str], ...] = ()  # (named volume, mount path)
+    capabilities: tuple[str, ...] = ()  # added to Docker's default set (`--cap-add`)
 
     def shown(self) -> dict:
         """The container as `render` and `status` show it: secrets hidden."""
@@ -33,6 +34,7 @@ class ContainerSpec:
             "env": env,
             "publish": [f"127.0.0.1:{host or '<allocated at up>'}:{inner}" for host, inner in self.publish],
             "volumes": [f"{volume}:{path}" for volume, path in self.volumes],
+            "capabilities": list(self.capabilities),
         }
 
 
@@ -81,6 +83,8 @@ class Docker:
             args += ["--publish", f"127.0.0.1:{host_port}:{container_port}"]
         for volume, path in container.volumes:
             args += ["--volume", f"{volume}:{path}"]
+        for capability in container.capabilities:
+            args += ["--cap-add", capability]
         for key in container.env:
             # Values travel in the environment of the docker client, not on its command line.
             args += ["--env", key]

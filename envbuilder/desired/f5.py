@@ -83,6 +83,13 @@ def _from_secret(name: str, key: str) -> dict:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": F5_SECRET, "key": key}}}
 
 
+def pod_routes(spec: EnvironmentSpec) -> str:
+    """On kind the F5 is a container beside the nodes, and nothing routes it to the pod network:
+    f5-sync writes the routes (from Calico's blocks or the nodes' podCIDRs, whichever the cluster
+    has). In an existing cluster the mock runs as a pod and reaches pods as any pod does."""
+    return contract.POD_ROUTES_AUTO if spec.target == "kind" else contract.POD_ROUTES_OFF
+
+
 def f5_sync_settings(spec: EnvironmentSpec) -> dict[str, str]:
     """f5-sync's ConfigMap: everything but the credentials, which come from the Secret."""
     return {
@@ -95,6 +102,7 @@ def f5_sync_settings(spec: EnvironmentSpec) -> dict[str, str]:
         contract.F5SYNC_OWNER: spec.name,
         contract.F5SYNC_RESYNC_SECONDS: "30",
         contract.F5SYNC_LISTEN: f"0.0.0.0:{F5_SYNC_METRICS_PORT}",
+        contract.F5SYNC_POD_ROUTES: pod_routes(spec),
     }
 
 
@@ -120,7 +128,11 @@ def f5_sync_objects(spec: EnvironmentSpec) -> list[Object]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": metadata(spec, nodes_role, F5_SYNC, namespaced=False),
-            "rules": [dict(rule) for rule in contract.CLUSTER_RULES],
+            "rules": [
+                dict(rule)
+                for rule in contract.CLUSTER_RULES
+                + (contract.CALICO_RULES if pod_routes(spec) != contract.POD_ROUTES_OFF else ())
+            ],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -82,6 +82,8 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
         secret_env=("F5MOCK_PASSWORD",),
         publish=tuple(publish),
         volumes=((f"{spec.cluster_name}-f5-state", "/var/lib/f5-mock"),),
+        # The routes f5-sync writes (to the pod network, through the nodes) go into its routing table.
+        capabilities=("NET_ADMIN",),
     )
 
 

@@ -184,6 +184,7 @@ def _container_props(spec: ContainerSpec) -> dict[str, Any]:
         "name": spec.name, "image": spec.image, "network": spec.network, "labels": spec.labels,
         "env": spec.env, "secret_env": list(spec.secret_env),
         "publish": [list(p) for p in spec.publish], "volumes": [list(v) for v in spec.volumes],
+        "capabilities": list(spec.capabilities),
     }
 
 

@@ -119,15 +119,22 @@ def test_exposed_services_are_nodeports_marked_for_f5_sync():
     assert contract.EXPOSE_LABEL not in worker["metadata"]["labels"]
 
 
-def test_f5_sync_may_only_read_services_endpointslices_and_nodes():
-    objects = desired_state(make_spec(), SECRETS).objects()
+def granted_to_f5_sync(objects) -> set[tuple[str, str, str]]:
     role = find(objects, "Role", "f5-sync")
     cluster_role = find(objects, "ClusterRole", "envbuilder-dev-f5-sync-nodes")
     rules = role["rules"] + cluster_role["rules"]
-    granted = {(group, resource, verb) for rule in rules for group in rule["apiGroups"]
-               for resource in rule["resources"] for verb in rule["verbs"]}
-    assert granted == {(g, r, v) for g, r in [("", "services"), ("discovery.k8s.io", "endpointslices"), ("", "nodes")]
-                       for v in ("get", "list", "watch")}
+    return {(group, resource, verb) for rule in rules for group in rule["apiGroups"]
+            for resource in rule["resources"] for verb in rule["verbs"]}
+
+
+def test_f5_sync_may_only_read_services_endpointslices_and_nodes_and_on_kind_calicos_blocks():
+    objects = desired_state(make_spec(), SECRETS).objects()
+    read = [("", "services"), ("discovery.k8s.io", "endpointslices"), ("", "nodes")]
+    assert granted_to_f5_sync(objects) == {
+        (g, r, v) for g, r in [*read, ("crd.projectcalico.org", "blockaffinities")] for v in ("get", "list", "watch")
+    }
+    existing = desired_state(make_spec(target="existing"), SECRETS).objects()
+    assert granted_to_f5_sync(existing) == {(g, r, v) for g, r in read for v in ("get", "list", "watch")}
     deployment = find(objects, "Deployment", "f5-sync")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "f5-sync"
@@ -135,6 +142,15 @@ def test_f5_sync_may_only_read_services_endpointslices_and_nodes():
     settings = find(objects, "ConfigMap", "f5-sync")["data"]
     assert set(settings) <= set(contract.CONFIG_ENV_KEYS)
     assert settings[contract.F5_URL] == "https://f5.env-dev.svc:443"
+
+
+def test_on_kind_f5_sync_writes_the_f5s_routes_to_the_pods_and_the_f5_may_install_them():
+    state = desired_state(make_spec(), SECRETS)
+    assert find(state.objects(), "ConfigMap", "f5-sync")["data"][contract.F5SYNC_POD_ROUTES] == contract.POD_ROUTES_AUTO
+    assert state.containers[0].capabilities == ("NET_ADMIN",)
+    # In an existing cluster the mock is a pod: it reaches pods without routes.
+    existing = desired_state(make_spec(target="existing"), SECRETS).objects()
+    assert find(existing, "ConfigMap", "f5-sync")["data"][contract.F5SYNC_POD_ROUTES] == contract.POD_ROUTES_OFF
 
 
 def test_on_kind_the_f5_is_a_container_outside_the_cluster_with_host_ports():

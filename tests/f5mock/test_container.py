@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,14 @@ def build_context(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_the_image_serves_health_and_creates_pools(build_context):
+def kernel_routes(container: str) -> set[tuple[str, str]]:
+    """(destination, gateway) of the container's routes through a gateway, read from /proc/net/route."""
+    rows = docker("exec", container, "cat", "/proc/net/route").splitlines()[1:]
+    as_address = lambda text: str(ipaddress.IPv4Address(bytes.fromhex(text)[::-1]))  # noqa: E731
+    return {(as_address(row.split()[1]), as_address(row.split()[2])) for row in rows if row.split()[2] != "00000000"}
+
+
+def test_the_image_serves_health_creates_pools_and_installs_routes(build_context):
     require_docker()
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode != 0:
         pytest.skip(reason=f"the base image {BASE_IMAGE} is not built (envbuilder/images makes it)")
@@ -69,13 +77,24 @@ def test_the_image_serves_health_and_creates_pools(build_context):
             str(build_context),
             timeout=600,
         )
-        docker("run", "--detach", "--name", name, "-e", "F5MOCK_PASSWORD=s3cret", "-p", "127.0.0.1::443", tag)
+        docker(
+            "run", "--detach", "--name", name, "--cap-add", "NET_ADMIN", "-e", "F5MOCK_PASSWORD=s3cret",
+            "-p", "127.0.0.1::443", tag,
+        )
+        gateway = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", name).strip()
         port = docker("port", name, "443/tcp").splitlines()[0].rpartition(":")[2]
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", auth=("admin", "s3cret"), verify=False) as api:
             wait_healthy(api, timeout=60)
             created = api.post("/mgmt/tm/ltm/pool", json={"name": "web", "members": [{"name": "10.0.0.1:80"}]})
             assert created.status_code == 200, created.text
             assert api.get("/mgmt/tm/ltm/pool/~Common~web/members").json()["items"][0]["address"] == "10.0.0.1"
+            before = kernel_routes(name)
+            route = api.post("/mgmt/tm/net/route", json={"name": "pods", "network": "10.250.1.0/24", "gw": gateway})
+            assert route.status_code == 200, route.text
+            assert api.get("/health").json()["routesNotInstalled"] == {}
+            assert kernel_routes(name) - before == {("10.250.1.0", gateway)}
+            api.delete("/mgmt/tm/net/route/~Common~pods").raise_for_status()
+            assert kernel_routes(name) == before
         logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=60).stderr
         assert '"event":"change"' in logs
     finally:

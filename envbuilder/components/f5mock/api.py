@@ -24,6 +24,7 @@ from envbuilder.components.f5mock.models import (
     MemberBody,
     NodeBody,
     PoolBody,
+    RouteBody,
     TcpProfileBody,
     TokenTimeoutBody,
     VirtualBody,
@@ -75,12 +76,13 @@ class F5Api:
     # --- the route table ----------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        pool, member, node, virtual, profile = (
+        pool, member, node, virtual, profile, route = (
             "/mgmt/tm/ltm/pool/{pool}",
             "/mgmt/tm/ltm/pool/{pool}/members/{member}",
             "/mgmt/tm/ltm/node/{node}",
             "/mgmt/tm/ltm/virtual/{virtual}",
             "/mgmt/tm/ltm/profile/tcp/{profile}",
+            "/mgmt/tm/net/route/{route}",
         )
         return [
             Route("GET", "/health", self.health, "Readiness: answers 200 once the mock serves", authenticated=False),
@@ -133,6 +135,12 @@ class F5Api:
             Route("PUT", profile, self.update_tcp_profile, "Change a TCP profile (idleTimeout)", TcpProfileBody),
             Route("PATCH", profile, self.update_tcp_profile, "Change a TCP profile (idleTimeout)", TcpProfileBody),
             Route("DELETE", profile, self.delete_tcp_profile, "Delete a TCP profile"),
+            Route("GET", "/mgmt/tm/net/route", self.list_routes, "List static routes", query=("$filter",)),
+            Route("POST", "/mgmt/tm/net/route", self.create_route, "Create a static route", RouteBody),
+            Route("GET", route, self.get_route, "Read a static route"),
+            Route("PUT", route, self.update_route, "Change a static route", RouteBody),
+            Route("PATCH", route, self.update_route, "Change a static route", RouteBody),
+            Route("DELETE", route, self.delete_route, "Delete a static route"),
         ]
 
     def application(self) -> web.Application:
@@ -192,6 +200,7 @@ class F5Api:
             "virtualsListening": sorted(self.plane.listeners),
             "virtualsNotListening": self.plane.unbound,
             "generation": self.plane.config.generation,
+            "routesNotInstalled": self.store.routes_not_installed,
         }
 
     async def openapi(self, call: Call) -> Body:
@@ -393,6 +402,29 @@ class F5Api:
     async def delete_tcp_profile(self, call: Call) -> Body:
         path = _path(call, "profile")
         await self._change(lambda edit: edit.delete_tcp_profile(path), "delete", "tcp-profile", call, path)
+        return None
+
+    # --- static routes -------------------------------------------------------------------
+
+    async def list_routes(self, call: Call) -> Body:
+        items = [render.route(r) for r in _filtered(self.plane.config.routes, call)]
+        return render.collection("tm:net:route:routecollectionstate", "/mgmt/tm/net/route", items)
+
+    async def create_route(self, call: Call) -> Body:
+        return render.route(await self._change(lambda edit: edit.create_route(call.body), "create", "route", call))
+
+    async def get_route(self, call: Call) -> Body:
+        return render.route(self._view().route(_path(call, "route")))
+
+    async def update_route(self, call: Call) -> Body:
+        path = _path(call, "route")
+        return render.route(
+            await self._change(lambda edit: edit.update_route(path, call.body), "update", "route", call, path)
+        )
+
+    async def delete_route(self, call: Call) -> Body:
+        path = _path(call, "route")
+        await self._change(lambda edit: edit.delete_route(path), "delete", "route", call, path)
         return None
 
     # --- shared ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import ipaddress
 from typing import TypeVar
 
 from envbuilder.components.f5mock.errors import F5RestError, already_exists, not_found
+from envbuilder.components.f5mock.journal import RECORDS
 from envbuilder.components.f5mock.models import (
     BUILTIN_TCP_PROFILE,
     DEFAULT_TCP_PROFILE,
@@ -23,6 +24,8 @@ from envbuilder.components.f5mock.models import (
     PoolBody,
     PoolRecord,
     ProfileReference,
+    RouteBody,
+    RouteRecord,
     TcpProfileBody,
     TcpProfileRecord,
     VirtualBody,
@@ -39,7 +42,8 @@ from envbuilder.components.f5mock.names import (
     split_service,
 )
 
-RecordT = TypeVar("RecordT", NodeRecord, PoolRecord, VirtualRecord, TcpProfileRecord)
+RecordT = TypeVar("RecordT", NodeRecord, PoolRecord, VirtualRecord, TcpProfileRecord, RouteRecord)
+Record = NodeRecord | PoolRecord | VirtualRecord | TcpProfileRecord | RouteRecord
 
 
 def member_identity(pool: ObjectPath, member: ObjectPath) -> str:
@@ -111,6 +115,12 @@ class ConfigView:
     def tcp_profiles(self) -> list[TcpProfileRecord]:
         return [BUILTIN_TCP_PROFILE, *self.config.tcp_profiles.values()]
 
+    def route(self, path: ObjectPath) -> RouteRecord:
+        found = self.config.routes.get(path.full_path)
+        if found is None:
+            raise not_found("Route", path.full_path)
+        return found
+
 
 class ConfigEdit(ConfigView):
     """One change to a copy of `base`; `config` is the result once every call succeeded.
@@ -122,7 +132,7 @@ class ConfigEdit(ConfigView):
     def __init__(self, base: Config) -> None:
         super().__init__(
             base.model_copy(
-                update={kind: dict(getattr(base, kind)) for kind in ("nodes", "pools", "virtuals", "tcp_profiles")}
+                update={kind: dict(getattr(base, kind)) for kind in RECORDS}
             )
         )
         self.config._node_addresses = dict(base.node_addresses())  # not shared with the live config
@@ -140,7 +150,7 @@ class ConfigEdit(ConfigView):
         self.changed.add((kind, key))
         return copy
 
-    def _put(self, kind: str, key: str, record: NodeRecord | PoolRecord | VirtualRecord | TcpProfileRecord) -> None:
+    def _put(self, kind: str, key: str, record: Record) -> None:
         getattr(self.config, kind)[key] = record
         self.changed.add((kind, key))
         if isinstance(record, NodeRecord):
@@ -446,10 +456,60 @@ class ConfigEdit(ConfigView):
         if body.idleTimeout is not None:
             profile.idle_timeout = INDEFINITE if body.idleTimeout == "indefinite" else body.idleTimeout
 
+    # --- static routes --------------------------------------------------------------------
+
+    def create_route(self, body: RouteBody) -> RouteRecord:
+        path = self._new_path(body, "Route", self.config.routes)
+        if body.network is None or body.gw is None:
+            raise F5RestError(
+                400, f"01070734:3: Configuration error: Route {path.full_path} requires a network and a gw."
+            )
+        route = RouteRecord(
+            partition=path.partition, sub_path=path.sub_path, name=path.name, network="", gw="", generation=self.generation
+        )
+        self._apply_route_fields(route, body)
+        self._put("routes", path.full_path, route)
+        return route
+
+    def update_route(self, path: ObjectPath, body: RouteBody) -> RouteRecord:
+        route = self._own("routes", self.route(path))
+        self._apply_route_fields(route, body)
+        route.generation = self.generation
+        return route
+
+    def delete_route(self, path: ObjectPath) -> None:
+        self.route(path)
+        self._delete("routes", path.full_path)
+
+    def _apply_route_fields(self, route: RouteRecord, body: RouteBody) -> None:
+        if body.network is not None:
+            route.network = str(parse_route_network(body.network))
+        if body.gw is not None:
+            route.gw = str(_parse_ip(body.gw, "gw"))
+        if body.mtu is not None:
+            route.mtu = body.mtu
+        if body.description is not None:
+            route.description = body.description
+        if ipaddress.ip_network(route.network).version != ipaddress.ip_address(route.gw).version:
+            raise F5RestError(
+                400,
+                f"01070734:3: Configuration error: the gateway {route.gw} of Route {route.path.full_path} "
+                f"is not of the address family of {route.network}.",
+            )
+        for other in self.config.routes.values():
+            if other.path != route.path and other.network == route.network:
+                raise F5RestError(
+                    400,
+                    f"01070734:3: Configuration error: Route {route.path.full_path} has the destination "
+                    f"{route.network} of Route {other.path.full_path}.",
+                )
+
     # --- shared -------------------------------------------------------------------------
 
     @staticmethod
-    def _new_path(body: NodeBody | PoolBody | VirtualBody | TcpProfileBody, label: str, existing: dict) -> ObjectPath:
+    def _new_path(
+        body: NodeBody | PoolBody | VirtualBody | TcpProfileBody | RouteBody, label: str, existing: dict
+    ) -> ObjectPath:
         if not body.name:
             raise F5RestError(400, f"01070734:3: Configuration error: a {label} requires a name.")
         path = make_path(body.name, body.partition, body.subPath)
@@ -463,6 +523,15 @@ def _parse_ip(text: str, field: str) -> ipaddress.IPv4Address | ipaddress.IPv6Ad
         return ipaddress.ip_address(text)
     except ValueError:
         raise F5RestError(400, f'01070712:3: Invalid IP address "{text}" in {field}.') from None
+
+
+def parse_route_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A route's destination: `10.244.1.0/24`, a bare address (a host route), `default`, `default-inet6`."""
+    named = {"default": "0.0.0.0/0", "default-inet6": "::/0"}.get(text, text)
+    try:
+        return ipaddress.ip_network(named)
+    except ValueError:
+        raise F5RestError(400, f'01070712:3: Invalid network "{text}": an address/prefix without host bits.') from None
 
 
 def _parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -19,7 +19,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from envbuilder.components.f5mock.models import Config, NodeRecord, PoolRecord, TcpProfileRecord, VirtualRecord
+from envbuilder.components.f5mock.models import (
+    Config,
+    NodeRecord,
+    PoolRecord,
+    RouteRecord,
+    TcpProfileRecord,
+    VirtualRecord,
+)
 from envbuilder.errors import EnvbuilderError
 from envbuilder.state.files import write_atomically
 
@@ -28,6 +35,7 @@ RECORDS: dict[str, type[BaseModel]] = {
     "pools": PoolRecord,
     "virtuals": VirtualRecord,
     "tcp_profiles": TcpProfileRecord,
+    "routes": RouteRecord,
 }
 Change = set[tuple[str, str]]  # (kind, key) of the records a change created, changed or deleted
 COMPACT_AFTER = 1000  # changes, at least, before a snapshot (more when there are more objects)

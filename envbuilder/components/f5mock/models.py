@@ -81,6 +81,15 @@ class VirtualRecord(_Record):
     enabled: bool = True
 
 
+class RouteRecord(_Record):
+    """A static route (`/mgmt/tm/net/route`): traffic to `network` goes through `gw`."""
+
+    network: str  # normalised, e.g. 10.244.1.0/24 (BIG-IP writes 0.0.0.0/0 as "default")
+    gw: str
+    mtu: int = 0  # 0: the interface's
+    description: str = ""
+
+
 class Config(BaseModel):
     """Everything the API has acknowledged; saved as JSON in the state directory."""
 
@@ -91,6 +100,7 @@ class Config(BaseModel):
     pools: dict[str, PoolRecord] = {}
     virtuals: dict[str, VirtualRecord] = {}
     tcp_profiles: dict[str, TcpProfileRecord] = {}  # besides the built-in /Common/tcp
+    routes: dict[str, RouteRecord] = {}
     # (partition, address) -> node key: BIG-IP allows one node per address and partition,
     # and scanning every node for each new member would make writes grow with the size.
     _node_addresses: dict[tuple[str, str], str] | None = PrivateAttr(default=None)
@@ -190,6 +200,13 @@ class VirtualBody(_Body):
 class TcpProfileBody(_Body):
     defaultsFrom: str | None = Field(default=None, max_length=512)
     idleTimeout: Annotated[int, Field(ge=1, le=INDEFINITE)] | Literal["indefinite"] | None = None
+    description: str | None = _text()
+
+
+class RouteBody(_Body):
+    network: str | None = Field(default=None, max_length=64)
+    gw: str | None = Field(default=None, max_length=64)
+    mtu: int | None = Field(default=None, ge=0, le=9198)
     description: str | None = _text()
 
 

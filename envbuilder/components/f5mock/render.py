@@ -6,7 +6,14 @@ from typing import Any
 from urllib.parse import quote
 
 from envbuilder.components.f5mock.dataplane import Counters, DataPlane, member_key
-from envbuilder.components.f5mock.models import MemberRecord, NodeRecord, PoolRecord, TcpProfileRecord, VirtualRecord
+from envbuilder.components.f5mock.models import (
+    MemberRecord,
+    NodeRecord,
+    PoolRecord,
+    RouteRecord,
+    TcpProfileRecord,
+    VirtualRecord,
+)
 from envbuilder.components.f5mock.names import ObjectPath
 
 VERSION = "15.1.0"
@@ -43,6 +50,10 @@ def virtual_path(virtual: ObjectPath) -> str:
 
 def tcp_profile_path(profile: ObjectPath) -> str:
     return f"/mgmt/tm/ltm/profile/tcp/{profile.url_token}"
+
+
+def route_path(route: ObjectPath) -> str:
+    return f"/mgmt/tm/net/route/{route.url_token}"
 
 
 def _identity(kind: str, path: ObjectPath, generation: int, self_path: str) -> dict[str, Any]:
@@ -132,6 +143,13 @@ def tcp_profile(record: TcpProfileRecord) -> dict[str, Any]:
     body["idleTimeout"] = record.idle_timeout
     if record.defaults_from:
         body["defaultsFrom"] = record.defaults_from
+    return _with_description(body, record.description)
+
+
+def route(record: RouteRecord) -> dict[str, Any]:
+    body = _identity("tm:net:route:routestate", record.path, record.generation, route_path(record.path))
+    network = {"0.0.0.0/0": "default", "::/0": "default-inet6"}.get(record.network, record.network)
+    body.update(gw=record.gw, mtu=record.mtu, network=network)
     return _with_description(body, record.description)
 
 

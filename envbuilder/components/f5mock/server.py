@@ -18,6 +18,7 @@ from envbuilder.components.f5mock.api import F5Api
 from envbuilder.components.f5mock.auth import Authenticator
 from envbuilder.components.f5mock.dataplane import DataPlane
 from envbuilder.components.f5mock.events import log_event
+from envbuilder.components.f5mock.routing import KernelRoutes
 from envbuilder.components.f5mock.store import ConfigStore
 from envbuilder.components.f5mock.tls import server_context
 from envbuilder.errors import InputError
@@ -43,6 +44,7 @@ class F5MockServer:
         password: str = "admin",
         bind_virtuals_to: str | None = None,
         monitor_interval: float = 5.0,
+        routes: KernelRoutes | None = None,
     ) -> None:
         if not password:
             raise InputError("the mock F5's password is empty", hint="set F5MOCK_PASSWORD or --password-file")
@@ -52,6 +54,7 @@ class F5MockServer:
         self.username = username
         self.password = password
         self.plane = DataPlane(bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
+        self.routes = routes
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.AbstractServer | None = None
         self.store: ConfigStore | None = None
@@ -66,7 +69,7 @@ class F5MockServer:
         """Serves, or raises (e.g. OSError: API port in use) with nothing left listening."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tls = await asyncio.to_thread(server_context, self.state_dir / "tls")
-        self.store = ConfigStore(self.state_dir, self.plane)
+        self.store = ConfigStore(self.state_dir, self.plane, self.routes)
         try:
             await self.store.start()
             api = F5Api(self.store, self.plane, Authenticator(self.username, self.password))

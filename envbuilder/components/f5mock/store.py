@@ -20,15 +20,18 @@ from envbuilder.components.f5mock.errors import F5RestError
 from envbuilder.components.f5mock.events import log_event
 from envbuilder.components.f5mock.journal import RECORDS, Journal
 from envbuilder.components.f5mock.models import Config
+from envbuilder.components.f5mock.routing import KernelRoutes
 
 Result = TypeVar("Result")
-RETRY_INTERVAL = 5.0  # seconds between attempts to listen for virtuals that cannot yet
+RETRY_INTERVAL = 5.0  # seconds between attempts to listen for virtuals, or install routes, that cannot yet
 
 
 class ConfigStore:
-    def __init__(self, state_dir: Path, plane: DataPlane) -> None:
+    def __init__(self, state_dir: Path, plane: DataPlane, routes: KernelRoutes | None = None) -> None:
         self.journal = Journal(state_dir)
         self.plane = plane
+        self.routes = routes  # None: routes are configuration only
+        self.routes_not_installed: dict[str, str] = {}  # route full path -> the kernel's reason
         self._lock = asyncio.Lock()
         self._retrying: asyncio.Task[None] | None = None
         self._compacting: asyncio.Task[None] | None = None
@@ -42,6 +45,7 @@ class ConfigStore:
         everything = {(kind, key) for kind in RECORDS for key in getattr(config, kind)}
         change = await self.plane.prepare(config)
         await change.commit(everything)
+        await self._install_routes(config)
         log_event(
             "loaded",
             path=str(self.journal.directory),
@@ -79,6 +83,26 @@ class ConfigStore:
                 async with self._lock:
                     change = await self.plane.prepare(self.plane.config, set(self.plane.unbound))
                     await change.commit(set())
+            if self.routes_not_installed:
+                async with self._lock:
+                    await self._install_routes(self.plane.config)
+
+    async def _install_routes(self, config: Config) -> None:
+        """The kernel's routes made those of `config`, before the change is answered: once a
+        client has its 200, a connection to a member behind the route goes through its gateway.
+        A route the kernel refuses stays configured (as a virtual that cannot listen does),
+        is reported in /health and retried."""
+        if self.routes is None:
+            return
+        failed = await self.routes.sync({route.network: route.gw for route in config.routes.values()})
+        not_installed = {
+            key: f"{route.network} via {route.gw}: {failed[route.network]}"
+            for key, route in config.routes.items()
+            if route.network in failed
+        }
+        for key in not_installed.keys() - self.routes_not_installed.keys():
+            log_event("route-failed", logging.WARNING, route=key, error=not_installed[key])
+        self.routes_not_installed = not_installed
 
     async def change(self, edit: Callable[[ConfigEdit], Result], **event: str) -> Result:
         """Applies `edit` to a copy of the configuration, then makes it live and durable.
@@ -104,6 +128,8 @@ class ConfigStore:
                 listeners.rollback()
                 raise
             await listeners.commit(editor.changed)
+            if any(kind == "routes" for kind, _key in editor.changed):
+                await self._install_routes(editor.config)
             log_event("change", generation=editor.generation, **event)
             await self._compact_if_due(editor.config)
             return result

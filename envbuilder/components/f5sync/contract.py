@@ -29,6 +29,15 @@ F5SYNC_OWNER: Final = "F5SYNC_OWNER"
 F5SYNC_RESYNC_SECONDS: Final = "F5SYNC_RESYNC_SECONDS"
 F5SYNC_DEBOUNCE_SECONDS: Final = "F5SYNC_DEBOUNCE_SECONDS"
 F5SYNC_LISTEN: Final = "F5SYNC_LISTEN"
+F5SYNC_POD_ROUTES: Final = "F5SYNC_POD_ROUTES"  # one of POD_ROUTE_SOURCES
+
+# Where the F5's routes to the pod network come from (static routes, one per pod address block,
+# through the node that holds it), for cluster mode on an F5 that nothing else routes there.
+POD_ROUTES_OFF: Final = "off"  # none: the F5 reaches pods otherwise (BGP, a flat network, in-cluster)
+POD_ROUTES_PODCIDR: Final = "podcidr"  # each Node's spec.podCIDRs (kube-router, flannel, kindnet)
+POD_ROUTES_CALICO: Final = "calico"  # Calico IPAM's confirmed BlockAffinities
+POD_ROUTES_AUTO: Final = "auto"  # calico when the API serves BlockAffinities, else podcidr
+POD_ROUTE_SOURCES: Final = (POD_ROUTES_OFF, POD_ROUTES_PODCIDR, POD_ROUTES_CALICO, POD_ROUTES_AUTO)
 
 SECRET_ENV_KEYS: Final = (F5_PASSWORD,)
 CONFIG_ENV_KEYS: Final = (
@@ -42,6 +51,7 @@ CONFIG_ENV_KEYS: Final = (
     F5SYNC_RESYNC_SECONDS,
     F5SYNC_DEBOUNCE_SECONDS,
     F5SYNC_LISTEN,
+    F5SYNC_POD_ROUTES,
 )
 
 # The port of /metrics and /healthz when F5SYNC_LISTEN is left at its default.
@@ -50,6 +60,10 @@ DEFAULT_HTTP_PORT: Final = 8080
 # --- RBAC: read-only, nothing else ------------------------------------------------------------
 # Nodes are cluster-scoped (ClusterRole); Services and EndpointSlices are read in F5SYNC_NAMESPACE.
 CLUSTER_RULES: Final = ({"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},)
+# Calico's block affinities, read where pod routes come from them (harmless where Calico is absent).
+CALICO_RULES: Final = (
+    {"apiGroups": ["crd.projectcalico.org"], "resources": ["blockaffinities"], "verbs": ["get", "list", "watch"]},
+)
 NAMESPACE_RULES: Final = (
     {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
@@ -69,6 +83,12 @@ def virtual_name(namespace: str, service: str) -> str:
     return f"{namespace}_{service}"
 
 
+def route_name(network: str) -> str:
+    """The static route to one pod address block (`10.244.1.0/24` -> `pods_10.244.1.0_24`): named
+    after the block, so a block that moves to another node keeps its route, with a new gateway."""
+    return "pods_" + network.replace("/", "_")
+
+
 def owner_description(owner: str) -> str:
-    """The `description` that marks pools and virtuals as created by this environment's f5-sync."""
+    """The `description` that marks pools, virtuals and routes as created by this environment's f5-sync."""
     return f"envbuilder f5-sync owner={owner}"

@@ -7,13 +7,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from envbuilder.components.f5sync import contract, diff
 from envbuilder.components.f5sync.backoff import Backoff
 from envbuilder.components.f5sync.icontrol import F5Error, F5Refused, IControlClient
-from envbuilder.components.f5sync.kube import Informer, endpoint_slice_info, node_info, service_info
+from envbuilder.components.f5sync.kube import (
+    BlockAffinity,
+    Informer,
+    block_affinity_info,
+    endpoint_slice_info,
+    node_info,
+    service_info,
+)
 from envbuilder.components.f5sync.mapping import desired_state
 from envbuilder.components.f5sync.metrics import Metrics
 from envbuilder.components.f5sync.model import ClusterSnapshot
@@ -63,10 +71,14 @@ class Controller:
         # Keyed by the operation itself: once the cluster changes what an object should be,
         # the new operation is tried at once instead of waiting out the old one's backoff.
         self._refused: dict[diff.Operation, _Retry] = {}
+        self._kube = kube
+        # Resolved from `auto` when run() starts; until then, as set.
+        self.pod_routes = settings.pod_routes
         common = {"on_change": self._on_change, "metrics": metrics}
         self._services = Informer(kube, Service, service_info, namespace=settings.namespace, **common)
         self._slices = Informer(kube, EndpointSlice, endpoint_slice_info, namespace=settings.namespace, **common)
         self._nodes = Informer(kube, Node, node_info, namespace=None, **common)
+        self._blocks = Informer(kube, BlockAffinity, block_affinity_info, namespace=None, **common)
         self._informers = (self._services, self._slices, self._nodes)
 
     def _on_change(self) -> None:
@@ -79,10 +91,28 @@ class Controller:
             services=tuple(self._services.store.values()),
             nodes=tuple(self._nodes.store.values()),
             endpoint_slices=tuple(self._slices.store.values()),
+            block_affinities=tuple(self._blocks.store.values()),
         )
+
+    async def _resolve_pod_routes(self) -> str:
+        """`auto`: Calico's block affinities where the API serves them, else the nodes' podCIDRs."""
+        if self.settings.pod_routes != contract.POD_ROUTES_AUTO:
+            return self.settings.pod_routes
+        try:
+            async for _ in self._kube.list(BlockAffinity, chunk_size=1):
+                break
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
+            return contract.POD_ROUTES_PODCIDR
+        return contract.POD_ROUTES_CALICO
 
     async def run(self) -> None:
         """Runs until cancelled."""
+        self.pod_routes = await self._resolve_pod_routes()
+        if self.pod_routes == contract.POD_ROUTES_CALICO:
+            self._informers += (self._blocks,)
+        log.info("pod routes", extra={"fields": {"source": self.pod_routes}})
         async with asyncio.TaskGroup() as informers:
             for informer in self._informers:
                 informers.create_task(informer.run(), name=f"watch {informer.kind}")
@@ -127,14 +157,18 @@ class Controller:
         """
         started_at = self._clock()
         desired = desired_state(
-            self.snapshot(), default_partition=self.settings.f5_partition, vip_address=self.settings.vip_address
+            self.snapshot(),
+            default_partition=self.settings.f5_partition,
+            vip_address=self.settings.vip_address,
+            pod_routes=self.pod_routes,
         )
-        holdings = await self._f5.holdings(self._description)
+        holdings = await self._f5.holdings(self._description, routes=self.pod_routes != contract.POD_ROUTES_OFF)
         plan = diff.plan(
             holdings.owned,
             desired.state,
             foreign_pools=holdings.foreign_pools,
             foreign_virtuals=holdings.foreign_virtuals,
+            foreign_routes=holdings.foreign_routes,
         )
         self._report_once(desired.problems + plan.conflicts)
         since = seen_at if seen_at is not None else started_at
@@ -213,6 +247,12 @@ class Controller:
                 await self._f5.delete_virtual(partition, name)
             case diff.DeletePool(partition, name):
                 await self._f5.delete_pool(partition, name)
+            case diff.CreateRoute(route):
+                await self._f5.create_route(route, self._description)
+            case diff.UpdateRoute(route):
+                await self._f5.update_route(route)
+            case diff.DeleteRoute(partition, name):
+                await self._f5.delete_route(partition, name)
 
     def _report_once(self, problems: tuple[str, ...]) -> None:
         """Logs annotation problems and name conflicts when they change, not on every pass."""
@@ -239,4 +279,8 @@ def _describe(operation: diff.Operation) -> dict[str, object]:
             fields |= {"virtual": f"/{partition}/{name}"}
         case diff.DeletePool(partition, name):
             fields |= {"pool": f"/{partition}/{name}"}
+        case diff.CreateRoute(route) | diff.UpdateRoute(route):
+            fields |= {"route": f"/{route.partition}/{route.name}", "network": route.network, "gw": route.gw}
+        case diff.DeleteRoute(partition, name):
+            fields |= {"route": f"/{partition}/{name}"}
     return fields

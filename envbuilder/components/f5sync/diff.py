@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from typing import ClassVar
 
-from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Virtual
+from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Route, Virtual
 
-# An F5 object an operation changes or relies on: ("pool" | "virtual", partition, name).
+# An F5 object an operation changes or relies on: ("pool" | "virtual" | "route", partition, name).
 ObjectRef = tuple[str, str, str]
 
 
@@ -15,6 +15,41 @@ def pool_ref(partition: str, name: str) -> ObjectRef:
 
 def virtual_ref(partition: str, name: str) -> ObjectRef:
     return ("virtual", partition, name)
+
+
+def route_ref(partition: str, name: str) -> ObjectRef:
+    return ("route", partition, name)
+
+
+@dataclass(frozen=True)
+class CreateRoute:
+    kind: ClassVar[str] = "create_route"
+    route: Route
+
+    @property
+    def subject(self) -> ObjectRef:
+        return route_ref(self.route.partition, self.route.name)
+
+
+@dataclass(frozen=True)
+class UpdateRoute:
+    kind: ClassVar[str] = "update_route"
+    route: Route  # its block moved to another node, or the node's address changed: a new gateway
+
+    @property
+    def subject(self) -> ObjectRef:
+        return route_ref(self.route.partition, self.route.name)
+
+
+@dataclass(frozen=True)
+class DeleteRoute:
+    kind: ClassVar[str] = "delete_route"
+    partition: str
+    name: str
+
+    @property
+    def subject(self) -> ObjectRef:
+        return route_ref(self.partition, self.name)
 
 
 @dataclass(frozen=True)
@@ -93,7 +128,18 @@ class DeletePool:
         return pool_ref(self.partition, self.name)
 
 
-Operation = CreatePool | AddMember | RemoveMember | CreateVirtual | UpdateVirtual | DeleteVirtual | DeletePool
+Operation = (
+    CreateRoute
+    | UpdateRoute
+    | CreatePool
+    | AddMember
+    | RemoveMember
+    | CreateVirtual
+    | UpdateVirtual
+    | DeleteVirtual
+    | DeletePool
+    | DeleteRoute
+)
 
 
 def depends_on(operation: Operation) -> frozenset[ObjectRef]:
@@ -116,9 +162,17 @@ class Plan:
 
 
 def plan(
-    current: F5State, desired: F5State, *, foreign_pools: frozenset[ObjectKey], foreign_virtuals: frozenset[ObjectKey]
+    current: F5State,
+    desired: F5State,
+    *,
+    foreign_pools: frozenset[ObjectKey],
+    foreign_virtuals: frozenset[ObjectKey],
+    foreign_routes: frozenset[ObjectKey] = frozenset(),
 ) -> Plan:
     """Operations in an order the F5 accepts.
+
+    Routes to the pod network come first, so members added in the same pass are reachable
+    when their first connection comes, and go last, after the members behind them.
 
     `current` holds only the objects we own; `foreign_*` are names taken by anyone else, which we
     never create over, change or delete. Members are added before stale ones are removed, so a pool
@@ -132,6 +186,22 @@ def plan(
             conflicts.append(f"pool /{key[0]}/{key[1]} exists and is not ours")
         else:
             wanted_pools[key] = pool
+    wanted_routes: dict[ObjectKey, Route] = {}
+    for key, route in desired.routes.items():
+        if key in foreign_routes:
+            conflicts.append(f"route /{key[0]}/{key[1]} exists and is not ours")
+        else:
+            wanted_routes[key] = route
+    create_routes: list[Operation] = []
+    for key, route in sorted(wanted_routes.items()):
+        held_route = current.routes.get(key)
+        if held_route is None:
+            create_routes.append(CreateRoute(route))
+        elif held_route != route:
+            create_routes.append(UpdateRoute(route))
+    delete_routes: list[Operation] = [
+        DeleteRoute(*key) for key in sorted(current.routes.keys() - wanted_routes.keys())
+    ]
     wanted_virtuals: dict[ObjectKey, Virtual] = {}
     for key, virtual in desired.virtuals.items():
         if key in foreign_virtuals:
@@ -164,6 +234,7 @@ def plan(
     delete_pools: list[Operation] = [DeletePool(*key) for key in sorted(current.pools.keys() - wanted_pools.keys())]
 
     operations = (
+        *create_routes,
         *create_pools,
         *add_members,
         *delete_virtuals,  # first, so a virtual moving partitions frees its destination
@@ -171,5 +242,6 @@ def plan(
         *update_virtuals,
         *remove_members,
         *delete_pools,
+        *delete_routes,
     )
     return Plan(operations=operations, conflicts=tuple(conflicts))

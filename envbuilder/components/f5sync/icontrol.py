@@ -1,4 +1,5 @@
-"""A small iControl REST client: token login, re-login on 401, retries with backoff, LTM pools and virtuals."""
+"""A small iControl REST client: token login, re-login on 401, retries with backoff, LTM pools and
+virtuals, static routes."""
 
 import asyncio
 import time
@@ -10,11 +11,14 @@ import httpx
 
 from envbuilder.components.f5sync.backoff import Backoff
 from envbuilder.components.f5sync.metrics import Metrics
-from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Virtual
+from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Route, Virtual
 
 LOGIN_PATH = "/mgmt/shared/authn/login"
 POOLS_PATH = "/mgmt/tm/ltm/pool"
 VIRTUALS_PATH = "/mgmt/tm/ltm/virtual"
+ROUTES_PATH = "/mgmt/tm/net/route"
+# How BIG-IP writes the default routes' destinations.
+NAMED_NETWORKS = {"default": "0.0.0.0/0", "default-inet6": "::/0"}
 
 # Worth retrying: timeouts, throttling, a busy or restarting appliance, and 409 outside creates
 # (BIG-IP answers 409 while another transaction holds the configuration).
@@ -44,6 +48,7 @@ class Holdings:
     owned: F5State
     foreign_pools: frozenset[ObjectKey]
     foreign_virtuals: frozenset[ObjectKey]
+    foreign_routes: frozenset[ObjectKey] = frozenset()
 
 
 def object_path(collection: str, partition: str, name: str) -> str:
@@ -76,14 +81,24 @@ class IControlClient:
         await self._http.aclose()
 
     # --- reading --------------------------------------------------------------------------------
-    async def holdings(self, description: str) -> Holdings:
-        """All pools (members inline) and virtuals, split by whether `description` marks them ours."""
-        pools_response, virtuals_response = await asyncio.gather(
+    async def holdings(self, description: str, *, routes: bool = False) -> Holdings:
+        """All pools (members inline) and virtuals, and with `routes` the static routes, split by
+        whether `description` marks them ours. The reads go out together."""
+        calls = [
             self._call("list_pools", "GET", POOLS_PATH, params={"expandSubcollections": "true"}),
             self._call("list_virtuals", "GET", VIRTUALS_PATH),
-        )
+        ]
+        if routes:
+            calls.append(self._call("list_routes", "GET", ROUTES_PATH))
+        pools_response, virtuals_response, *routes_response = await asyncio.gather(*calls)
         return self._parsed(
-            "read holdings", lambda: _holdings(description, pools_response.json(), virtuals_response.json())
+            "read holdings",
+            lambda: _holdings(
+                description,
+                pools_response.json(),
+                virtuals_response.json(),
+                routes_response[0].json() if routes_response else {},
+            ),
         )
 
     # --- writing (each call is idempotent: "already exists" on create and "not found" on delete are success)
@@ -129,6 +144,23 @@ class IControlClient:
 
     async def delete_virtual(self, partition: str, name: str) -> None:
         await self._call("delete_virtual", "DELETE", object_path(VIRTUALS_PATH, partition, name), tolerate=404)
+
+    async def create_route(self, route: Route, description: str) -> None:
+        body = {
+            "name": route.name,
+            "partition": route.partition,
+            "description": description,
+            "network": route.network,
+            "gw": route.gw,
+        }
+        await self._call("create_route", "POST", ROUTES_PATH, json=body, tolerate=409)
+
+    async def update_route(self, route: Route) -> None:
+        body = {"network": route.network, "gw": route.gw}
+        await self._call("update_route", "PATCH", object_path(ROUTES_PATH, route.partition, route.name), json=body)
+
+    async def delete_route(self, partition: str, name: str) -> None:
+        await self._call("delete_route", "DELETE", object_path(ROUTES_PATH, partition, name), tolerate=404)
 
     # --- transport ------------------------------------------------------------------------------
     async def _call(
@@ -201,11 +233,13 @@ def _token(body: Any) -> tuple[str, float]:
     return str(token["token"]), float(token.get("timeout", 1200))
 
 
-def _holdings(description: str, pools_body: Any, virtuals_body: Any) -> Holdings:
+def _holdings(description: str, pools_body: Any, virtuals_body: Any, routes_body: Any) -> Holdings:
     owned_pools: list[Pool] = []
     owned_virtuals: list[Virtual] = []
+    owned_routes: list[Route] = []
     foreign_pools: set[ObjectKey] = set()
     foreign_virtuals: set[ObjectKey] = set()
+    foreign_routes: set[ObjectKey] = set()
     for item in pools_body.get("items", []):
         if item.get("description") == description:
             owned_pools.append(_pool_from_item(item))
@@ -216,7 +250,17 @@ def _holdings(description: str, pools_body: Any, virtuals_body: Any) -> Holdings
             owned_virtuals.append(_virtual_from_item(item))
         else:
             foreign_virtuals.add((item["partition"], item["name"]))
-    return Holdings(F5State.of(owned_pools, owned_virtuals), frozenset(foreign_pools), frozenset(foreign_virtuals))
+    for item in routes_body.get("items", []):
+        if item.get("description") == description:
+            owned_routes.append(_route_from_item(item))
+        else:
+            foreign_routes.add((item["partition"], item["name"]))
+    return Holdings(
+        F5State.of(owned_pools, owned_virtuals, owned_routes),
+        frozenset(foreign_pools),
+        frozenset(foreign_virtuals),
+        frozenset(foreign_routes),
+    )
 
 
 def _member_body(member: Member) -> dict[str, str]:
@@ -244,6 +288,16 @@ def _virtual_from_item(item: dict[str, Any]) -> Virtual:
         address=address,
         port=port,
         pool=item.get("pool", "").rsplit("/", 1)[-1],
+    )
+
+
+def _route_from_item(item: dict[str, Any]) -> Route:
+    network = str(item["network"])
+    return Route(
+        partition=item["partition"],
+        name=item["name"],
+        network=NAMED_NETWORKS.get(network, network),
+        gw=str(item["gw"]).split("%", 1)[0],
     )
 
 

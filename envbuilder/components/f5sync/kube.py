@@ -13,12 +13,20 @@ from typing import Any, Generic, TypeVar
 import httpx2 as httpx
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import GenericGlobalResource, create_global_resource
 from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from envbuilder.components.f5sync.backoff import Backoff
 from envbuilder.components.f5sync.metrics import Metrics
-from envbuilder.components.f5sync.model import EndpointSliceInfo, NodeInfo, ServiceInfo, ServicePort, SlicePort
+from envbuilder.components.f5sync.model import (
+    BlockAffinityInfo,
+    EndpointSliceInfo,
+    NodeInfo,
+    ServiceInfo,
+    ServicePort,
+    SlicePort,
+)
 from envbuilder.kubeconfig import load_kubeconfig
 
 log = logging.getLogger("envbuilder.f5sync")
@@ -30,6 +38,11 @@ WATCH_SERVER_TIMEOUT_SECONDS = 290
 WATCH_RENEW_SECONDS = 300
 
 Info = TypeVar("Info")
+
+# Calico IPAM's block affinities (cluster-scoped): which node holds which pod address block.
+BlockAffinity = create_global_resource(
+    group="crd.projectcalico.org", version="v1", kind="BlockAffinity", plural="blockaffinities"
+)
 
 
 def kube_client(kubeconfig: str | None) -> AsyncClient:
@@ -58,11 +71,26 @@ def node_info(node: Node) -> NodeInfo:
     status = node.status
     ready = any(c.type == "Ready" and c.status == "True" for c in (status.conditions or [])) if status else False
     internal_ips = [a.address for a in (status.addresses or []) if a.type == "InternalIP"] if status else []
+    spec = node.spec
+    pod_cidrs = tuple(spec.podCIDRs or ([spec.podCIDR] if spec.podCIDR else [])) if spec else ()
     return NodeInfo(
         name=node.metadata.name,
         internal_ip=internal_ips[0] if internal_ips else None,
         ready=ready,
-        unschedulable=bool(node.spec and node.spec.unschedulable),
+        unschedulable=bool(spec and spec.unschedulable),
+        pod_cidrs=pod_cidrs,
+    )
+
+
+def block_affinity_info(affinity: GenericGlobalResource) -> BlockAffinityInfo:
+    assert affinity.metadata is not None and affinity.metadata.name
+    spec = affinity.get("spec") or {}
+    return BlockAffinityInfo(
+        name=affinity.metadata.name,
+        node=str(spec.get("node", "")),
+        cidr=str(spec.get("cidr", "")),
+        # Calico writes `deleted` as the string "true" / "false"
+        confirmed=spec.get("state") == "confirmed" and str(spec.get("deleted", "false")).lower() != "true",
     )
 
 

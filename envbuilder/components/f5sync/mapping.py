@@ -1,5 +1,6 @@
 """Cluster snapshot -> the F5 configuration it calls for. Pure: no I/O, no clock."""
 
+import ipaddress
 from dataclasses import dataclass
 
 from envbuilder.components.f5sync import contract
@@ -8,6 +9,7 @@ from envbuilder.components.f5sync.model import (
     F5State,
     Member,
     Pool,
+    Route,
     ServiceInfo,
     ServicePort,
     Virtual,
@@ -35,8 +37,11 @@ class _InvalidExposure(ValueError):
     pass
 
 
-def desired_state(snapshot: ClusterSnapshot, *, default_partition: str, vip_address: str) -> Desired:
-    """The pools, members and virtuals that the exposed Services of `snapshot` call for."""
+def desired_state(
+    snapshot: ClusterSnapshot, *, default_partition: str, vip_address: str, pod_routes: str = contract.POD_ROUTES_OFF
+) -> Desired:
+    """The pools, members and virtuals that the exposed Services of `snapshot` call for, and the
+    routes to the pod network from `pod_routes` (a resolved source: never `auto`)."""
     pools: list[Pool] = []
     virtuals: list[Virtual] = []
     problems: list[str] = []
@@ -65,7 +70,35 @@ def desired_state(snapshot: ClusterSnapshot, *, default_partition: str, vip_addr
                 pool=contract.pool_name(service.namespace, service.name, exposure.ports[0].port),
             )
         )
-    return Desired(state=F5State.of(pools, virtuals), problems=tuple(problems))
+    routes = pod_network_routes(snapshot, pod_routes, default_partition)
+    return Desired(state=F5State.of(pools, virtuals, routes), problems=tuple(problems))
+
+
+def pod_network_routes(snapshot: ClusterSnapshot, source: str, partition: str) -> list[Route]:
+    """One route per pod address block, through the InternalIP of the node that holds it.
+
+    Routes follow the nodes, Ready or not: a NotReady node's pods leave the pools through their
+    EndpointSlices, and its route is there again the moment they come back. A block whose node is
+    unknown or has no InternalIP of the block's address family gets no route.
+    """
+    if source == contract.POD_ROUTES_PODCIDR:
+        blocks = [(node.name, cidr) for node in snapshot.nodes for cidr in node.pod_cidrs]
+    elif source == contract.POD_ROUTES_CALICO:
+        blocks = [(block.node, block.cidr) for block in snapshot.block_affinities if block.confirmed]
+    else:
+        return []
+    gateways = {node.name: node.internal_ip for node in snapshot.nodes if node.internal_ip}
+    routes: dict[str, Route] = {}
+    for node, cidr in sorted(blocks):
+        gateway = gateways.get(node)
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+            if gateway is None or ipaddress.ip_address(gateway).version != network.version:
+                continue
+        except ValueError:
+            continue  # not an address block: nothing to route
+        routes[str(network)] = Route(partition, contract.route_name(str(network)), str(network), gateway)
+    return list(routes.values())
 
 
 def _exposure(service: ServiceInfo, default_partition: str) -> _Exposure:

@@ -32,6 +32,17 @@ class NodeInfo:
     internal_ip: str | None
     ready: bool
     unschedulable: bool = False
+    pod_cidrs: tuple[str, ...] = ()  # spec.podCIDRs: the node's pod address blocks where the CNI uses them
+
+
+@dataclass(frozen=True)
+class BlockAffinityInfo:
+    """Calico IPAM's claim of one pod address block by one node (crd.projectcalico.org/v1 BlockAffinity)."""
+
+    name: str
+    node: str
+    cidr: str
+    confirmed: bool  # state `confirmed` and not marked deleted: the node routes the block
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class ClusterSnapshot:
     services: tuple[ServiceInfo, ...] = ()
     nodes: tuple[NodeInfo, ...] = ()
     endpoint_slices: tuple[EndpointSliceInfo, ...] = ()
+    block_affinities: tuple[BlockAffinityInfo, ...] = ()
 
 
 # --- The F5 -----------------------------------------------------------------------------------
@@ -94,6 +106,16 @@ class Virtual:
         return f"/{self.partition}/{self.pool}"
 
 
+@dataclass(frozen=True, order=True)
+class Route:
+    """A static route on the F5: pod addresses `network` through the node at `gw`."""
+
+    partition: str
+    name: str
+    network: str
+    gw: str
+
+
 ObjectKey = tuple[str, str]  # (partition, name)
 
 
@@ -101,12 +123,17 @@ ObjectKey = tuple[str, str]  # (partition, name)
 class F5State:
     pools: Mapping[ObjectKey, Pool] = field(default_factory=dict)
     virtuals: Mapping[ObjectKey, Virtual] = field(default_factory=dict)
+    routes: Mapping[ObjectKey, Route] = field(default_factory=dict)
 
     @classmethod
     def of(
-        cls, pools: list[Pool] | tuple[Pool, ...] = (), virtuals: list[Virtual] | tuple[Virtual, ...] = ()
+        cls,
+        pools: list[Pool] | tuple[Pool, ...] = (),
+        virtuals: list[Virtual] | tuple[Virtual, ...] = (),
+        routes: list[Route] | tuple[Route, ...] = (),
     ) -> "F5State":
         return cls(
             pools={(pool.partition, pool.name): pool for pool in pools},
             virtuals={(virtual.partition, virtual.name): virtual for virtual in virtuals},
+            routes={(route.partition, route.name): route for route in routes},
         )

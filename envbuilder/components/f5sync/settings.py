@@ -1,7 +1,7 @@
 """The controller's settings, read from environment variables named in `contract`."""
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -22,6 +22,9 @@ class Settings(BaseModel):
     resync_seconds: Annotated[float, Field(alias=contract.F5SYNC_RESYNC_SECONDS, gt=0)] = 30.0
     debounce_seconds: Annotated[float, Field(alias=contract.F5SYNC_DEBOUNCE_SECONDS, ge=0)] = 0.05
     listen: Annotated[str, Field(alias=contract.F5SYNC_LISTEN)] = f"0.0.0.0:{contract.DEFAULT_HTTP_PORT}"
+    pod_routes: Annotated[
+        Literal["off", "podcidr", "calico", "auto"], Field(alias=contract.F5SYNC_POD_ROUTES)
+    ] = contract.POD_ROUTES_OFF
 
     @field_validator("listen")
     @classmethod
