@@ -60,3 +60,8 @@ class MockF5:
         """Full path -> (destination, pool), for every virtual on the F5."""
         body = await self._get("/mgmt/tm/ltm/virtual")
         return {item["fullPath"]: (item["destination"], item.get("pool", "")) for item in body.get("items", [])}
+
+    async def routes(self) -> dict[str, tuple[str, str]]:
+        """Full path -> (network, gateway), for every static route on the F5."""
+        body = await self._get("/mgmt/tm/net/route")
+        return {item["fullPath"]: (item["network"], item["gw"]) for item in body.get("items", [])}

@@ -19,6 +19,8 @@ RESOURCES = {
 NODES_PATH = "/api/v1/nodes"
 SERVICES_PATH = f"/api/v1/namespaces/{NAMESPACE}/services"
 SLICES_PATH = f"/apis/discovery.k8s.io/v1/namespaces/{NAMESPACE}/endpointslices"
+CALICO_BLOCKS = "crd.projectcalico.org/v1/blockaffinities"
+BLOCKS_PATH = f"/apis/{CALICO_BLOCKS}"
 
 
 class KubeApi:
@@ -41,19 +43,40 @@ class KubeApi:
         response = await self.handler.request(method, path, json=body)
         assert response.status < 300, f"{method} {path}: {response.status} {await response.text()}"
 
+    def serve_calico(self) -> None:
+        """The API serves Calico IPAM's BlockAffinity resource, as where Calico is the CNI."""
+        self.handler.resources[CALICO_BLOCKS] = {"kind": "BlockAffinity", "namespaced": False, "verbs": {"get", "list", "watch"}}
+
     # --- nodes
-    async def add_node(self, name: str, ip: str, *, ready: bool = True) -> None:
+    async def add_node(self, name: str, ip: str, *, ready: bool = True, pod_cidr: str | None = None) -> None:
         body = {
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {"name": name},
-            "spec": {},
+            "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]} if pod_cidr else {},
             "status": {"addresses": [{"type": "InternalIP", "address": ip}], "conditions": [_ready(ready)]},
         }
         await self._send("POST", NODES_PATH, body)
 
     async def set_node_ready(self, name: str, ready: bool) -> None:
         await self._send("PATCH", f"{NODES_PATH}/{name}", {"status": {"conditions": [_ready(ready)]}})
+
+    async def delete_node(self, name: str) -> None:
+        await self._send("DELETE", f"{NODES_PATH}/{name}")
+
+    async def set_block_affinity(self, node: str, cidr: str, *, state: str = "confirmed") -> None:
+        """Calico's claim of `cidr` by `node` (named as Calico names them), created or replaced."""
+        name = f"{node}-{cidr.replace('.', '-').replace('/', '-')}"
+        body = {
+            "apiVersion": "crd.projectcalico.org/v1",
+            "kind": "BlockAffinity",
+            "metadata": {"name": name},
+            "spec": {"cidr": cidr, "deleted": "false", "node": node, "state": state},
+        }
+        await self._send("POST", BLOCKS_PATH, body)
+
+    async def delete_block_affinity(self, node: str, cidr: str) -> None:
+        await self._send("DELETE", f"{BLOCKS_PATH}/{node}-{cidr.replace('.', '-').replace('/', '-')}")
 
     async def cordon(self, name: str, unschedulable: bool = True) -> None:
         await self._send("PATCH", f"{NODES_PATH}/{name}", {"spec": {"unschedulable": unschedulable}})

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx2
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Node, Service
@@ -103,6 +104,11 @@ class Controller:
                 break
         except ApiError as error:
             if error.status.code != 404:
+                raise
+            return contract.POD_ROUTES_PODCIDR
+        except httpx2.HTTPStatusError as error:
+            # An API server that does not know the resource answers a plain-text 404, not a Status.
+            if error.response.status_code != 404:
                 raise
             return contract.POD_ROUTES_PODCIDR
         return contract.POD_ROUTES_CALICO
