@@ -1,6 +1,7 @@
 """Cluster mode's routes: one static route on the F5 per pod address block, through the node
 that holds it, from the nodes' podCIDRs (kube-router here) or Calico's block affinities (online
-users). The Kubernetes objects are recorded ones, converted as the informers convert them."""
+users). The Kubernetes objects are recorded ones (the node from a kind cluster of the offline
+node image), converted as the informers convert them."""
 
 import json
 import typing
@@ -51,7 +52,7 @@ def routes(snapshot: ClusterSnapshot, source: str) -> dict[str, str]:
 
 def test_a_kube_router_node_gives_its_pod_cidr_and_internal_ip():
     node = node_info(Node.from_dict(recorded("kube-router-node.json")))
-    assert (node.internal_ip, node.pod_cidrs) == ("172.18.0.3", ("192.168.1.0/24",))
+    assert (node.internal_ip, node.pod_cidrs) == ("172.18.0.5", ("192.168.1.0/24",))
 
 
 def test_calico_block_affinities_are_confirmed_only_when_confirmed_and_not_deleted():
