@@ -23,7 +23,7 @@ from tests.support.docker import require_docker
 
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = "web,worker,legacy-worker"
+SERVICES = "web,worker,legacy-worker,web-direct"
 WEB_PORT = 8080
 
 
@@ -69,14 +69,17 @@ class Environment:
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    def f5_pool_members(self, service: str) -> list[str]:
+    def f5_get(self, path: str) -> dict:
         secret = json.loads(self.kubectl("-n", self.namespace, "get", "secret", "f5-credentials", "-o", "json"))
         password = base64.b64decode(secret["data"]["F5_PASSWORD"]).decode()
-        pool = pool_name(self.namespace, service, WEB_PORT)
-        answer = httpx.get(f"{self.status()['f5_api']}/mgmt/tm/ltm/pool/~Common~{pool}/members",
-                           auth=("admin", password), verify=False, timeout=30)
+        answer = httpx.get(f"{self.status()['f5_api']}{path}", auth=("admin", password), verify=False, timeout=30)
         assert answer.status_code == 200, answer.text
-        return [member["name"].split("%")[0] for member in answer.json().get("items", [])]
+        return answer.json()
+
+    def f5_pool_members(self, service: str) -> list[str]:
+        pool = pool_name(self.namespace, service, WEB_PORT)
+        members = self.f5_get(f"/mgmt/tm/ltm/pool/~Common~{pool}/members").get("items", [])
+        return [member["name"].split("%")[0] for member in members]
 
     def down_and_prove_nothing_is_left(self) -> None:
         down = run_envbuilder(self.env, "down", self.name)

@@ -1,9 +1,10 @@
 """The whole product on a real kind cluster: what an engineer does with an environment, in order.
 
-`envbuilder up --services web,worker,legacy-worker` on the default target (the node image
-`make node-image` builds where no registry is reachable), then traffic from the host through
-the F5 VIP, scaling, a worker pod lost mid-traffic, a configuration change, a second
-environment beside the first, and `down` leaving nothing behind. The tests share one
+`envbuilder up --services web,worker,legacy-worker,web-direct` on the default target (the node
+image `make node-image` builds where no registry is reachable), then traffic from the host through
+the F5 VIP, scaling, a worker pod lost mid-traffic, the F5 reaching pods directly (web-direct, in
+cluster mode, through the routes f5-sync writes), a configuration change, a second environment
+beside the first, and `down` leaving nothing behind. The tests share one
 environment and run in file order, like the session they describe.
 """
 
@@ -22,23 +23,24 @@ pytestmark = [pytest.mark.kind, pytest.mark.docker, pytest.mark.slow]
 GREEN_CHECKS = {
     "nodes-ready", "network-agents", "pod-network", "cluster-dns", "broker-round-trip",
     "health:web", "health:worker", "f5-pool:web", "f5-vip:web", "rpc:web->worker",
+    "health:web-direct", "f5-pool:web-direct", "f5-vip:web-direct",
 }
 
 
-def work(environment: Environment, timeout: float = 30) -> dict:
+def work(environment: Environment, timeout: float = 30, service: str = "web") -> dict:
     token = secrets.token_hex(4)
-    answer = httpx.get(f"{environment.vip('web')}/work", params={"payload": token}, timeout=timeout)
+    answer = httpx.get(f"{environment.vip(service)}/work", params={"payload": token}, timeout=timeout)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert token in json.dumps(body["answer"]), body
     return body
 
 
-def work_concurrently(environment: Environment, count: int, during=None) -> list[dict | Exception]:
+def work_concurrently(environment: Environment, count: int, during=None, service: str = "web") -> list[dict | Exception]:
     """`count` /work calls, 8 at a time, with `during()` run once they are under way."""
     def call(_: int) -> dict | Exception:
         try:
-            return work(environment, timeout=60)
+            return work(environment, timeout=60, service=service)
         except (AssertionError, httpx.HTTPError) as error:
             return error
 
@@ -105,6 +107,62 @@ def test_a_worker_pod_deleted_mid_traffic_loses_no_request(environment: Environm
 
     results = work_concurrently(environment, 60, during=delete)
     assert [result for result in results if isinstance(result, Exception)] == []
+
+
+def ready_pod_members(environment: Environment, service: str, port: int) -> list[str]:
+    pods = json.loads(environment.kubectl(
+        "-n", environment.namespace, "get", "pods", "-l", f"app.kubernetes.io/name={service}", "-o", "json"
+    ))["items"]
+    ready = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))]
+    return sorted(f"{pod['status']['podIP']}:{port}" for pod in ready)
+
+
+def pool_becomes(environment: Environment, service: str, expected, timeout: float = 60) -> list[str]:
+    """Waits for the F5 pool to hold `expected()` (re-read each time); returns the members seen last."""
+    deadline = time.monotonic() + timeout
+    while sorted(members := environment.f5_pool_members(service)) != expected():
+        assert time.monotonic() < deadline, f"pool {members} never became {expected()}"
+        time.sleep(0.5)
+    return members
+
+
+def test_in_cluster_mode_the_f5_reaches_the_pods_through_routes_to_each_node(environment: Environment):
+    nodes = json.loads(environment.kubectl("get", "nodes", "-o", "json"))["items"]
+    internal_ip = {n["metadata"]["name"]: next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP")
+                   for n in nodes}
+    routes = {item["network"]: item["gw"] for item in environment.f5_get("/mgmt/tm/net/route").get("items", [])}
+    assert routes == {n["spec"]["podCIDR"]: internal_ip[n["metadata"]["name"]] for n in nodes}
+    members = pool_becomes(environment, "web-direct", lambda: ready_pod_members(environment, "web-direct", 8080))
+    assert len(members) == 2
+    answers = [work(environment, service="web-direct") for _ in range(10)]
+    assert all(answer["answer"]["worker"] for answer in answers)
+
+
+def test_scaling_a_cluster_mode_service_changes_its_pool_under_traffic(environment: Environment):
+    def scale() -> None:
+        scaled = run_envbuilder(environment.env, "scale", environment.name, "web-direct=3")
+        assert scaled.returncode == 0, scaled.stdout + scaled.stderr
+
+    results = work_concurrently(environment, 40, during=scale, service="web-direct")
+    assert [result for result in results if isinstance(result, Exception)] == []
+    members = pool_becomes(environment, "web-direct", lambda: ready_pod_members(environment, "web-direct", 8080))
+    assert len(members) == 3
+
+
+def test_a_cluster_mode_pod_deleted_leaves_the_pool_before_its_connections_fail(environment: Environment):
+    [victim, *_] = environment.kubectl(
+        "-n", environment.namespace, "get", "pods", "-l", "app.kubernetes.io/name=web-direct", "-o", "name"
+    ).split()
+    address = environment.kubectl("-n", environment.namespace, "get", victim, "-o", "jsonpath={.status.podIP}")
+
+    def delete() -> None:
+        environment.kubectl("-n", environment.namespace, "delete", victim, "--wait=false")
+
+    results = work_concurrently(environment, 60, during=delete, service="web-direct")
+    assert [result for result in results if isinstance(result, Exception)] == []
+    members = pool_becomes(environment, "web-direct", lambda: ready_pod_members(environment, "web-direct", 8080))
+    assert f"{address}:8080" not in members
 
 
 def test_a_configuration_change_rolls_the_pods_and_the_vip_shows_it(environment: Environment):
