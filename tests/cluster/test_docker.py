@@ -1,8 +1,7 @@
 """The `docker run` command line the wrapper builds from a container spec."""
 
 from envbuilder.cluster.commands import CommandResult
-from envbuilder.cluster.docker import Docker
-from envbuilder.desired.host import ContainerSpec
+from envbuilder.cluster.docker import ContainerSpec, Docker
 
 
 def test_added_capabilities_are_passed_with_cap_add_and_nothing_else_is_granted():

@@ -147,7 +147,8 @@ def test_f5_sync_may_only_read_services_endpointslices_and_nodes_and_on_kind_cal
 def test_on_kind_f5_sync_writes_the_f5s_routes_to_the_pods_and_the_f5_may_install_them():
     state = desired_state(make_spec(), SECRETS)
     assert find(state.objects(), "ConfigMap", "f5-sync")["data"][contract.F5SYNC_POD_ROUTES] == contract.POD_ROUTES_AUTO
-    assert state.containers[0].capabilities == ("NET_ADMIN",)
+    (f5,) = state.containers["f5"]
+    assert f5.capabilities == ("NET_ADMIN",)
     # In an existing cluster the mock is a pod: it reaches pods without routes.
     existing = desired_state(make_spec(target="existing"), SECRETS).objects()
     assert find(existing, "ConfigMap", "f5-sync")["data"][contract.F5SYNC_POD_ROUTES] == contract.POD_ROUTES_OFF
