@@ -69,9 +69,12 @@ class Environment:
         assert result.returncode == 0, result.stderr
         return result.stdout
 
+    def secret_value(self, secret: str, key: str) -> str:
+        data = json.loads(self.kubectl("-n", self.namespace, "get", "secret", secret, "-o", "json"))["data"]
+        return base64.b64decode(data[key]).decode()
+
     def f5_get(self, path: str) -> dict:
-        secret = json.loads(self.kubectl("-n", self.namespace, "get", "secret", "f5-credentials", "-o", "json"))
-        password = base64.b64decode(secret["data"]["F5_PASSWORD"]).decode()
+        password = self.secret_value("f5-credentials", "F5_PASSWORD")
         answer = httpx.get(f"{self.status()['f5_api']}{path}", auth=("admin", password), verify=False, timeout=30)
         assert answer.status_code == 200, answer.text
         return answer.json()

@@ -173,6 +173,52 @@ def test_a_configuration_change_rolls_the_pods_and_the_vip_shows_it(environment:
     assert answer["greeting"] == greeting
 
 
+def test_no_secret_shows_in_docker_inspect_the_stack_or_any_log(environment: Environment):
+    """The broker and F5 passwords and the stack's passphrase are nowhere but in 0600 files of the
+    environment's workspace: not in a container's configuration, the stack's exported state, an
+    object's spec, a container's log or any other file of the home."""
+    workspace = environment.home / "workspaces" / environment.name
+    passphrase_file = workspace / "passphrase"
+    values = {
+        "broker password": environment.secret_value("broker-credentials", "RABBITMQ_DEFAULT_PASS"),
+        "F5 password": environment.secret_value("f5-credentials", "F5_PASSWORD"),
+    }
+    if passphrase_file.is_file():  # that it exists is asserted last, after the search
+        values["passphrase"] = passphrase_file.read_text()
+    assert all(len(value) >= 16 for value in values.values()), "a secret is too short to be random"
+
+    def docker(*args: str) -> str:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+
+    containers = [name for name in docker("ps", "-a", "--format", "{{.Names}}").split()
+                  if name.startswith(f"{environment.cluster}-")]
+    assert {f"{environment.cluster}-f5", f"{environment.cluster}-control-plane"} <= set(containers)
+    texts = {f"docker inspect {name}": docker("inspect", name) for name in containers}
+    for name in containers:
+        logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
+        texts[f"docker logs {name}"] = logs.stdout + logs.stderr
+    texts["pulumi stack export"] = subprocess.run(
+        ["pulumi", "stack", "export", "--stack", environment.name, "--cwd", str(workspace)],
+        env={**environment.env, "PULUMI_BACKEND_URL": (environment.home / "pulumi").as_uri()},
+        capture_output=True, text=True, check=True,
+    ).stdout
+    texts["kubernetes objects but Secrets"] = environment.kubectl(
+        "get", "pods,deployments,statefulsets,configmaps,services,endpoints,events", "-A", "-o", "json"
+    )
+    secret_files = set()
+    for path in environment.home.rglob("*"):
+        if path.is_file():
+            content = path.read_text(errors="replace")
+            if any(value in content for value in values.values()):
+                secret_files.add(path)
+            else:
+                texts[str(path)] = content
+    found = {f"{what} in {where}" for where, text in texts.items() for what, value in values.items() if value in text}
+    assert found == set()
+    assert passphrase_file.is_file(), "the environment has no passphrase of its own"
+    assert {path for path in secret_files if path.stat().st_mode & 0o777 != 0o600 or workspace not in path.parents} == set()
+
+
 def test_a_second_environment_runs_beside_the_first(second_environment: Environment, environment: Environment):
     assert work(second_environment)["answer"]["worker"]
     assert work(environment)["answer"]["worker"]
