@@ -26,7 +26,7 @@ def run(
         ),
     ] = None,
     listen: Annotated[
-        str | None, typer.Option(help="HOST:PORT for /metrics and /healthz (default: $F5SYNC_LISTEN or 0.0.0.0:8080).")
+        str | None, typer.Option(help="HOST:PORT for /metrics and /healthz (default: $F5SYNC_LISTEN or 127.0.0.1:8080).")
     ] = None,
 ) -> None:
     """Run the controller in the foreground; settings come from F5_* and F5SYNC_* environment variables.

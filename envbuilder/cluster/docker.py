@@ -1,7 +1,9 @@
 """Docker, called as a subprocess: the environment's plain containers, and finding what is left."""
 
 import json
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.tools import tool_path_env
@@ -11,27 +13,29 @@ from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL
 
 @dataclass(frozen=True)
 class ContainerSpec:
-    """A container started with `docker run`; every one carries the environment's labels."""
+    """A container started with `docker create` and `docker start`; every one carries the environment's labels."""
 
     name: str
     image: str
     network: str
     labels: dict[str, str]
-    env: dict[str, str] = field(default_factory=dict)
-    secret_env: tuple[str, ...] = ()  # names in env whose values are never shown
+    env: dict[str, str] = field(default_factory=dict)  # never a secret: `docker inspect` shows it
+    # (path in the container, content): copied in before the container starts, so that no secret is in
+    # its configuration; a `*_FILE` variable in env tells the program the path.
+    secret_files: tuple[tuple[str, str], ...] = ()
     publish: tuple[tuple[int, int], ...] = ()  # (port on 127.0.0.1 of the host, container port)
     volumes: tuple[tuple[str, str], ...] = ()  # (named volume, mount path)
     capabilities: tuple[str, ...] = ()  # added to Docker's default set (`--cap-add`)
 
     def shown(self) -> dict:
         """The container as `render` and `status` show it: secrets hidden."""
-        env = {k: ("<secret>" if k in self.secret_env else v) for k, v in self.env.items()}
         return {
             "name": self.name,
             "image": self.image,
             "network": self.network,
             "labels": self.labels,
-            "env": env,
+            "env": self.env,
+            "secret_files": [path for path, _content in self.secret_files],
             "publish": [f"127.0.0.1:{host or '<allocated at up>'}:{inner}" for host, inner in self.publish],
             "volumes": [f"{volume}:{path}" for volume, path in self.volumes],
             "capabilities": list(self.capabilities),
@@ -72,10 +76,11 @@ class Docker:
     runner: Runner = run
 
     def run_container(self, container: ContainerSpec) -> str:
+        """`docker create`, the secret files copied in, `docker start`; returns the container's ID."""
         # Named volumes are made first, so they carry the container's labels (implicit ones carry none).
         for volume, _path in container.volumes:
             self.create_volume(volume, container.labels)
-        args = [self.binary, "run", "--detach", "--name", container.name, "--network", container.network,
+        args = [self.binary, "create", "--name", container.name, "--network", container.network,
                 "--restart", "unless-stopped"]
         for key, value in container.labels.items():
             args += ["--label", f"{key}={value}"]
@@ -90,7 +95,30 @@ class Docker:
             args += ["--env", key]
         args.append(container.image)
         env = {**tool_path_env(), **container.env}
-        return check(self.runner(args, timeout=120, env=env), f"starting container {container.name}").stdout.strip()
+        container_id = check(self.runner(args, timeout=120, env=env), f"creating container {container.name}").stdout
+        self._copy_secret_files(container)
+        check(self.runner([self.binary, "start", container.name], timeout=120), f"starting container {container.name}")
+        return container_id.strip()
+
+    def _copy_secret_files(self, container: ContainerSpec) -> None:
+        """Into the container's own filesystem, where `docker inspect` does not show them; on the host they
+        exist only in a private (0700) directory while `docker cp` reads it. Readable by the container's
+        user, whichever it is: nothing else runs in the container."""
+        by_directory: dict[str, list[tuple[str, str]]] = {}
+        for path, content in container.secret_files:
+            directory, _, name = path.rpartition("/")
+            by_directory.setdefault(directory or "/", []).append((name, content))
+        with tempfile.TemporaryDirectory(prefix="envbuilder-secrets-") as private:
+            for index, (directory, files) in enumerate(sorted(by_directory.items())):
+                source = Path(private) / str(index)
+                source.mkdir()
+                source.chmod(0o755)  # whatever the umask: the container's user must reach the files
+                for name, content in files:
+                    (source / name).write_text(content)
+                    (source / name).chmod(0o444)
+                # `SOURCE/.`: the files go into `directory`, which is made when the image lacks it.
+                check(self.runner([self.binary, "cp", f"{source}/.", f"{container.name}:{directory}"], timeout=60),
+                      f"copying secret files into container {container.name}")
 
     def running(self) -> bool:
         """Whether the engine answers (the CLI alone is not enough)."""

@@ -20,6 +20,7 @@ from envbuilder.state.records import HostPorts
 KIND_NETWORK = "kind"
 POD_SUBNET = "192.168.0.0/16"  # Calico's default pool; kube-router takes each node's share of it
 CALICO_DAEMONSET = "calico-node"
+SECRETS_DIR = "/run/secrets"  # where a container finds its secret files
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
         image=spec.component_image(F5_MOCK),
         network=KIND_NETWORK,
         labels=container_labels(spec, "f5"),
-        env={"F5MOCK_USERNAME": F5_USERNAME, "F5MOCK_PASSWORD": password},
-        secret_env=("F5MOCK_PASSWORD",),
+        env={"F5MOCK_USERNAME": F5_USERNAME, "F5MOCK_PASSWORD_FILE": f"{SECRETS_DIR}/f5-password"},
+        secret_files=((f"{SECRETS_DIR}/f5-password", password),),
         publish=tuple(publish),
         volumes=((f"{spec.cluster_name}-f5-state", "/var/lib/f5-mock"),),
         # The routes f5-sync writes (to the pod network, through the nodes) go into its routing table.
@@ -90,16 +91,17 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
 def classic_container(spec: EnvironmentSpec, service: ServiceSpec, broker_password: str) -> ContainerSpec:
     """A classic service reaches the broker like a VM would: through a node's NodePort."""
     env = service_settings(spec, service)
-    secret_env: tuple[str, ...] = ()
+    secret_files: tuple[tuple[str, str], ...] = ()
     if service.entry.needs_broker:
-        env["AMQP_URL"] = amqp_url(f"{spec.cluster_name}-control-plane", BROKER_NODE_PORT, broker_password)
-        secret_env = ("AMQP_URL",)
+        env["AMQP_URL_FILE"] = f"{SECRETS_DIR}/amqp-url"
+        url = amqp_url(f"{spec.cluster_name}-control-plane", BROKER_NODE_PORT, broker_password)
+        secret_files = ((env["AMQP_URL_FILE"], url),)
     return ContainerSpec(
         name=f"{spec.cluster_name}-{service.name}",
         image=service.image,
         network=KIND_NETWORK,
         labels=container_labels(spec, service.name),
         env=env,
-        secret_env=secret_env,
+        secret_files=secret_files,
     )
 

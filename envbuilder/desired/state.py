@@ -26,7 +26,9 @@ PENDING = "~pending~"
 
 @dataclass(frozen=True)
 class Credentials:
-    """Generated once per environment and kept as Pulumi secrets; never printed."""
+    """The environment's passwords: generated once by `up`, kept as Pulumi secrets (encrypted with the
+    environment's own passphrase) and in its Kubernetes Secrets, handed to containers as files; never
+    printed. The smoke checks read them back from the Secrets ("" for one they cannot read)."""
 
     broker_password: str
     f5_password: str

@@ -6,6 +6,8 @@ Providers run in a separate Python process started by the engine: they take ever
 they need from their inputs.
 """
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +146,12 @@ class ImagesLoaded(Resource):
 
 
 class _ContainerProvider(ResourceProvider):
-    KEYS = ["spec"]
+    """The container's secret files are an input (a Pulumi secret, encrypted in the state) but never an
+    output: the outputs keep only their digest, which tells a changed secret from the same one."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         docker = Docker(binary=props["docker"])
-        container = ContainerSpec(**{k: _from_engine(v) for k, v in props["spec"].items()})
+        container = _container_spec(props)
         existing = container_trace(docker, container.name)
         if existing and not existing.is_owned_by(container.labels.get(OWNER_LABEL, "")):
             raise EnvbuilderError(
@@ -158,16 +161,30 @@ class _ContainerProvider(ResourceProvider):
             docker.remove_container(container.name)  # this home's, left by an interrupted run
         docker.run_container(container)
         address = docker.container_ip(container.name, container.network)
-        return CreateResult(id_=container.name, outs={**props, "address": address})
+        return CreateResult(id_=container.name, outs=_outputs(props, address=address))
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return _replace_on_any_change(olds, news, self.KEYS)
+        return _replace_on_any_change(olds, _outputs(news, address=olds.get("address")), ["spec", SECRET_DIGEST])
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         docker = Docker(binary=props["docker"])
         docker.remove_container(props["spec"]["name"])
         for volume, _path in props["spec"].get("volumes", []):
             docker.remove_volume(volume)
+
+
+SECRET_DIGEST = "secret_files_digest"
+
+
+def _container_spec(props: dict[str, Any]) -> ContainerSpec:
+    shown = {key: _from_engine(value) for key, value in props["spec"].items() if key != "secret_files"}
+    return ContainerSpec(**shown, secret_files=tuple(sorted((props.get("secret_files") or {}).items())))
+
+
+def _outputs(props: dict[str, Any], *, address: str | None) -> dict[str, Any]:
+    secret_files = json.dumps(props.get("secret_files") or {}, sort_keys=True)
+    outputs = {key: value for key, value in props.items() if key != "secret_files"}
+    return {**outputs, SECRET_DIGEST: hashlib.sha256(secret_files.encode()).hexdigest(), "address": address}
 
 
 def _from_engine(value: Any) -> Any:
@@ -181,8 +198,8 @@ def _from_engine(value: Any) -> Any:
 
 def _container_props(spec: ContainerSpec) -> dict[str, Any]:
     return {
-        "name": spec.name, "image": spec.image, "network": spec.network, "labels": spec.labels,
-        "env": spec.env, "secret_env": list(spec.secret_env),
+        "name": spec.name, "image": spec.image, "network": spec.network, "labels": spec.labels, "env": spec.env,
+        "secret_files": [path for path, _content in spec.secret_files],
         "publish": [list(p) for p in spec.publish], "volumes": [list(v) for v in spec.volumes],
         "capabilities": list(spec.capabilities),
     }
@@ -195,8 +212,11 @@ class Container(Resource):
 
     def __init__(self, name: str, *, spec: pulumi.Input[ContainerSpec], docker_binary: str,
                  opts: pulumi.ResourceOptions | None = None) -> None:
+        spec = pulumi.Output.from_input(spec)
         props = {
-            "spec": pulumi.Output.from_input(spec).apply(_container_props),
+            # The spec holds no secret (only the secret files' paths): recorded and shown as it is.
+            "spec": pulumi.Output.unsecret(spec.apply(_container_props)),
+            "secret_files": pulumi.Output.secret(spec.apply(lambda s: dict(s.secret_files))),
             "docker": docker_binary,
             "address": None,
         }

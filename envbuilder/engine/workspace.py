@@ -1,24 +1,31 @@
 """Selecting an environment's Pulumi stack with the settings every engine run needs.
 
 No Pulumi account: the backend is a local file backend under the state directory unless
-`--backend-url` names another; secrets use a local passphrase unless PULUMI_CONFIG_PASSPHRASE
-is set. With locally built tools, plugin downloads and update checks are off, so a missing
-piece is an error at once, never a hang.
+`--backend-url` names another. Each stack's secrets are encrypted with a passphrase of its own,
+random, kept in a 0600 file of its workspace (which is 0700) and handed to Pulumi as
+PULUMI_CONFIG_PASSPHRASE_FILE, never in an environment variable. With locally built tools,
+plugin downloads and update checks are off, so a missing piece is an error at once, never a hang.
 """
 
 import json
 import os
+import secrets
 import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from envbuilder.cluster.commands import run
 from envbuilder.cluster.tools import find_tool, tool_path_env
 from envbuilder.errors import EnvbuilderError, PrerequisiteError
 from envbuilder.state.home import state_home
 
 PROJECT = "envbuilder"
-LOCAL_PASSPHRASE = "envbuilder-local"  # protects secrets at rest in the local backend only
+PASSPHRASE_FILE = "passphrase"
+# Every stack's passphrase before each had its own: a stack still encrypted with it is re-encrypted
+# with a new passphrase of its own the first time `up` or `down` works on it.
+FORMER_SHARED_PASSPHRASE = "envbuilder-local"
+_PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 
 
 def default_backend_url() -> str:
@@ -27,8 +34,10 @@ def default_backend_url() -> str:
     return directory.as_uri()
 
 
-def engine_env(backend_url: str) -> dict[str, str]:
-    env = tool_path_env()
+def engine_env(backend_url: str, passphrase_file: Path | None = None) -> dict[str, str]:
+    """The environment of every Pulumi command: without the user's own passphrase variables, which
+    would take precedence over the stack's passphrase file."""
+    env = {key: value for key, value in tool_path_env().items() if key not in _PASSPHRASE_VARIABLES}
     python_bin = str(Path(sys.executable).parent)
     env.update(
         {
@@ -36,23 +45,38 @@ def engine_env(backend_url: str) -> dict[str, str]:
             "PATH": f"{python_bin}{os.pathsep}{env['PATH']}",
             "ENVBUILDER_PYTHON": sys.executable,
             "PULUMI_BACKEND_URL": backend_url,
-            "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", LOCAL_PASSPHRASE),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
     )
+    if passphrase_file is not None:
+        env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(passphrase_file)
     return env
 
 
 def workspace_path(name: str | None) -> Path:
-    """Where a stack's settings live between runs: its config holds the generated secrets."""
+    """Where a stack's settings live between runs: its config (the generated secrets, encrypted) and
+    its passphrase. Removed only once the stack is gone (`remove_stack`, `down`)."""
     return state_home() / "workspaces" / (name or "_project")
 
 
 def workspace_dir(name: str | None) -> Path:
     directory = workspace_path(name)
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
     return directory
+
+
+def passphrase_path(name: str) -> Path:
+    return workspace_path(name) / PASSPHRASE_FILE
+
+
+def _write_private(path: Path, content: str) -> None:
+    """Made 0600 before the content is written, so it is never readable by others, even for a moment."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(content)
 
 
 def forget_workspace(name: str) -> None:
@@ -68,11 +92,17 @@ def _workspace_options(backend_url: str | None, name: str | None = None):
     if pulumi_binary is None:
         raise PrerequisiteError("the Pulumi CLI is not installed", hint="run `make setup` (or `make toolchain`)")
     url = backend_url or default_backend_url()
-    env = engine_env(url)
-    # The Automation API also reads these from this process when it starts the CLI.
-    os.environ.update({k: v for k, v in env.items() if k.startswith("PULUMI_")})
+    workspace = workspace_dir(name)
+    # Only a passphrase that exists: Pulumi refuses even to export a stack when the file named is missing.
+    passphrase = passphrase_path(name) if name and passphrase_path(name).is_file() else None
+    env = engine_env(url, passphrase)
+    # The Automation API starts the CLI with this process's environment under `env_vars`: a passphrase
+    # variable there would take precedence over the stack's own; the others it also reads from here.
+    for variable in _PASSPHRASE_VARIABLES:
+        os.environ.pop(variable, None)
+    os.environ.update({k: v for k, v in env.items() if k.startswith("PULUMI_") and k not in _PASSPHRASE_VARIABLES})
     return auto.LocalWorkspaceOptions(
-        work_dir=str(workspace_dir(name)),
+        work_dir=str(workspace),
         env_vars=env,
         project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=url)),
         pulumi_command=auto.PulumiCommand(root=str(pulumi_binary.parent.parent)),
@@ -80,11 +110,52 @@ def _workspace_options(backend_url: str | None, name: str | None = None):
 
 
 def select_stack(name: str, program: Callable[[], None], backend_url: str | None = None):
-    """Create or select the stack named after the environment."""
+    """Create or select the stack named after the environment; a new stack gets a passphrase of its own.
+
+    An existing stack without a passphrase file here is another home's (shared backend) or was made
+    before stacks had their own: `own_passphrase` tells them apart where this home acts on it.
+    """
     from pulumi import automation as auto
 
+    if not passphrase_path(name).is_file() and not stack_exists(name, backend_url):
+        workspace_dir(name)
+        _write_private(passphrase_path(name), secrets.token_urlsafe(32))
     options = _workspace_options(backend_url, name)
     return auto.create_or_select_stack(stack_name=name, project_name=PROJECT, program=program, opts=options)
+
+
+def own_passphrase(stack) -> str | None:
+    """Give a stack made with the former shared passphrase one of its own (once); says so when it did.
+
+    The new passphrase is written (0600) before the stack is re-encrypted with it and kept as
+    `passphrase.new` until that succeeded, so an interruption loses neither: the next run tries
+    the new one first. A stack that neither opens is left as it is, with an error saying why.
+    """
+    target = passphrase_path(stack.name)
+    if target.is_file():
+        return None
+    pending = target.with_name(f"{PASSPHRASE_FILE}.new")
+    formers = [FORMER_SHARED_PASSPHRASE]
+    if pending.is_file():
+        formers.insert(0, pending.read_text())  # an interrupted run may have re-encrypted it already
+    else:
+        _write_private(pending, secrets.token_urlsafe(32))
+    new = pending.read_text()
+    env = engine_env(stack.workspace.env_vars["PULUMI_BACKEND_URL"])
+    command = [str(find_tool("pulumi")), "stack", "change-secrets-provider", "passphrase", "--stack", stack.name,
+               "--non-interactive", "--cwd", stack.workspace.work_dir]
+    for former in formers:
+        # The former passphrase opens the stack; the new one comes on stdin.
+        if run(command, input=new, env={**env, "PULUMI_CONFIG_PASSPHRASE": former}, timeout=120).ok:
+            pending.rename(target)
+            stack.workspace.env_vars["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(target)
+            return ("the stack's secrets were encrypted with the passphrase every envbuilder stack once shared; "
+                    f"they are now encrypted with a passphrase of its own ({target})")
+    raise EnvbuilderError(
+        f"stack {stack.name} has no passphrase in {target.parent}, and envbuilder's former shared passphrase does "
+        "not open it: it is another envbuilder home's, or its workspace was removed; nothing was changed",
+        hint=f"if it is this home's and you know its passphrase, write it to {target} (mode 0600)",
+    )
 
 
 def workspace(backend_url: str | None = None):
@@ -111,6 +182,7 @@ def remove_stack(name: str, backend_url: str | None = None) -> None:
 
 KIND_CLUSTER_RESOURCE = "cluster"  # the KindCluster's resource name in the program
 OWNER_OUTPUT = "owner"  # the stack output naming the home that owns the environment
+STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 def stack_owner(name: str, backend_url: str | None) -> str | None:
@@ -118,8 +190,17 @@ def stack_owner(name: str, backend_url: str | None) -> str | None:
     (a run interrupted before its first update finished)."""
     if not stack_exists(name, backend_url):
         return None
-    output = select_stack(name, lambda: None, backend_url).outputs().get(OWNER_OUTPUT)
-    return str(output.value) if output is not None else None
+    # From the state exported as it is stored (secrets left encrypted: the Automation API's export decrypts
+    # them), so that no passphrase is needed: another home's stack is encrypted with its own.
+    workspace = select_stack(name, lambda: None, backend_url).workspace
+    exported = run([str(find_tool("pulumi")), "stack", "export", "--stack", name, "--cwd", workspace.work_dir],
+                   env=workspace.env_vars, timeout=120)
+    if not exported.ok:
+        raise EnvbuilderError(f"cannot read the owner of stack {name}: {exported.stderr.strip()}")
+    deployment = json.loads(exported.stdout).get("deployment") or {}
+    stacks = [resource for resource in deployment.get("resources", []) if resource.get("type") == STACK_TYPE]
+    output = (stacks[0].get("outputs") or {}).get(OWNER_OUTPUT) if stacks else None
+    return str(output) if output is not None else None
 
 
 def kind_clusters_in(stack, *, pending_only: bool = False) -> set[str]:

@@ -92,11 +92,20 @@ def down(name: str, backend_url: str | None = None) -> None:
 
 def _destroy_stack(name: str, backend_url: str | None) -> tuple[list[str], set[str]]:
     """Destroy the stack; also returns the kind clusters the stack held, which are this home's for sure."""
-    from envbuilder.engine.workspace import kind_clusters_in, recover, remove_stack, select_stack, stack_exists
+    from envbuilder.engine.workspace import (
+        kind_clusters_in,
+        own_passphrase,
+        recover,
+        remove_stack,
+        select_stack,
+        stack_exists,
+    )
 
     if find_tool("pulumi") is None or not stack_exists(name, backend_url):
         return [], set()
     stack = select_stack(name, lambda: None, backend_url)
+    if notice := own_passphrase(stack):
+        err_console.print(f"[yellow]upgraded:[/] {notice}")
     for message in recover(stack):
         console.print(f"[yellow]recovered:[/] {message}")
     clusters = kind_clusters_in(stack)

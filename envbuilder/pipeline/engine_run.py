@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from envbuilder.engine.workspace import STACK_TYPE
 from envbuilder.errors import EnvbuilderError
 
 if TYPE_CHECKING:
@@ -12,7 +13,6 @@ if TYPE_CHECKING:
 
 # A dynamic provider's diagnostic is its whole Python traceback; the last lines hold the reason.
 MAX_LINES_PER_DIAGNOSTIC = 12
-STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 @dataclass

@@ -154,7 +154,7 @@ def _kubeconfig_path(spec: EnvironmentSpec):
 
 def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: Prerequisites, progress: Progress) -> None:
     from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
-    from envbuilder.engine.workspace import kind_clusters_in, recover, select_stack
+    from envbuilder.engine.workspace import kind_clusters_in, own_passphrase, recover, select_stack
 
     spec = resolved.spec
     image_ids: dict[str, str] = {}
@@ -167,6 +167,8 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         if images.broker:
             spec = spec.with_broker_image(images.broker)
     stack = select_stack(spec.name, lambda: None, resolved.backend_url)
+    if notice := own_passphrase(stack):
+        err_console.print(f"[yellow]upgraded:[/] {notice}")
     # Read before recovery clears it: a cluster this stack was creating when killed is this home's.
     interrupted_create = spec.target == "kind" and spec.cluster_name in kind_clusters_in(stack, pending_only=True)
     for message in recover(stack):

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from envbuilder.desired.state import Credentials
+
 if TYPE_CHECKING:
     from envbuilder.smoke.kube import Kube
     from envbuilder.spec.catalog import ServiceEntry
@@ -69,25 +71,17 @@ class SmokeTarget:
         return next((service for service in self.services if service.name == name), None)
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """The passwords `up` generated; they live only in the environment's Secrets."""
-
-    f5_password: str | None
-    broker_password: str | None
-
-
 async def read_credentials(kube: "Kube", namespace: str) -> Credentials:
     from envbuilder.desired.broker import BROKER_SECRET
     from envbuilder.desired.f5 import F5_SECRET
     from envbuilder.smoke.framework import CheckFailed
 
-    async def secret_value(secret: str, key: str) -> str | None:
+    async def secret_value(secret: str, key: str) -> str:
         try:
             data = (await kube.get(f"/api/v1/namespaces/{namespace}/secrets/{secret}")).get("data") or {}
         except CheckFailed:
-            return None  # the checks that need it say what is missing
-        return base64.b64decode(data[key]).decode() if key in data else None
+            return ""  # the checks that need it fail on authentication and say so
+        return base64.b64decode(data[key]).decode() if key in data else ""
 
     return Credentials(
         f5_password=await secret_value(F5_SECRET, "F5_PASSWORD"),
@@ -150,12 +144,12 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
     needs_broker = any(entry.needs_broker for entry in entries)
     # An unreadable Secret leaves an empty password: the check then fails on authentication and says so.
     f5 = (
-        F5Access(f"https://127.0.0.1:{record.ports.f5_api}", F5_USERNAME, credentials.f5_password or "")
+        F5Access(f"https://127.0.0.1:{record.ports.f5_api}", F5_USERNAME, credentials.f5_password)
         if on_host
         else None
     )
     broker_url = (
-        amqp_url("127.0.0.1", record.ports.broker, credentials.broker_password or "")
+        amqp_url("127.0.0.1", record.ports.broker, credentials.broker_password)
         if on_host and needs_broker
         else None
     )

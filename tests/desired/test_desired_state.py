@@ -160,6 +160,9 @@ def test_on_kind_the_f5_is_a_container_outside_the_cluster_with_host_ports():
     (f5,) = state.containers["f5"]
     assert f5.network == "kind"
     assert set(f5.publish) == {(42001, 443), (42003, 80)}
+    # The mock reads its password from a file: `docker inspect` shows the path, not the password.
+    assert dict(f5.secret_files) == {f5.env["F5MOCK_PASSWORD_FILE"]: "f5-s3cret"}
+    assert "f5-s3cret" not in str(f5.env)
     endpoints = find(state.objects(), "Endpoints", "f5")
     assert endpoints["subsets"][0]["addresses"] == [{"ip": "172.18.0.9"}]
     assert state.cluster["networking"]["disableDefaultCNI"] is True
@@ -189,8 +192,11 @@ def test_a_classic_service_is_a_container_that_reaches_the_broker_through_a_node
     catalog = load_catalog(tmp_path)
     state = desired_state(make_spec(catalog=catalog), SECRETS, None, {"envbuilder-dev-worker": "172.18.0.7"})
     worker = next(c for c in state.all_containers() if c.name == "envbuilder-dev-worker")
-    assert worker.env["AMQP_URL"].endswith("@envbuilder-dev-control-plane:30672/%2F")
-    assert worker.shown()["env"]["AMQP_URL"] == "<secret>"
+    # The broker URL (with its password) is a file in the container, never in its environment.
+    [(path, url)] = worker.secret_files
+    assert worker.env["AMQP_URL_FILE"] == path
+    assert url.endswith("@envbuilder-dev-control-plane:30672/%2F") and "broker-s3cret" in url
+    assert "broker-s3cret" not in str(worker.env) and "broker-s3cret" not in str(worker.shown())
     assert not [o for o in state.objects() if o["kind"] == "Deployment" and o["metadata"]["name"] == "worker"]
     # web's side is unchanged: it still talks to the broker Service in the cluster.
     assert find(state.objects(), "Deployment", "web")

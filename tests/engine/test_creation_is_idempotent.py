@@ -123,7 +123,7 @@ def test_a_container_of_the_same_name_that_is_not_this_homes_is_refused_and_left
     subprocess.run(["docker", "create", "--name", name, "--label", "envbuilder.io/environment=dev",
                     "--label", "envbuilder.io/owner=another-home", empty_image(), "/nothing"],
                    check=True, capture_output=True)
-    spec = {"name": name, "image": empty_image(), "network": "bridge", "env": {}, "secret_env": [], "publish": [],
+    spec = {"name": name, "image": empty_image(), "network": "bridge", "env": {}, "secret_files": [], "publish": [],
             "volumes": [], "labels": {"envbuilder.io/environment": "dev", "envbuilder.io/owner": OWNER}}
     try:
         with pytest.raises(EnvbuilderError, match=f"container {name} already exists") as refused:

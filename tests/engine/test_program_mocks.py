@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pulumi
+from pulumi.runtime import rpc
 
 from envbuilder.desired import desired_state
 from envbuilder.desired.host import KindNodes
@@ -104,6 +105,13 @@ def test_secrets_carry_the_generated_passwords_and_nothing_else_does():
     assert "b-pass" in secret_text and "f-pass" in secret_text
     for name in ("namespace", "broker", "f5", "services"):
         assert "b-pass" not in str(groups[name].inputs) and "f-pass" not in str(groups[name].inputs)
+    # The F5 container's spec (recorded and shown as it is) names its password file; only the separate,
+    # secret input holds the password, and it never comes back in the outputs (only its digest).
+    [f5] = [a for a in mocks.registered if a.name == "f5-container-envbuilder-dev-f5"]
+    assert "f-pass" not in str(f5.inputs["spec"])
+    secret_files = f5.inputs["secret_files"]  # a secret value: the engine encrypts it in the state
+    assert secret_files[rpc._special_sig_key] == rpc._special_secret_sig
+    assert secret_files["value"] == {"/run/secrets/f5-password": "f-pass"}
 
 
 def test_on_an_existing_cluster_nothing_but_kubernetes_objects_is_created():

@@ -21,7 +21,7 @@ def test_defaults_fill_everything_but_the_f5_and_the_namespace():
     assert settings.f5_partition == "Common"
     assert settings.vip_address == "0.0.0.0"
     assert settings.resync_seconds == 30
-    assert (settings.listen_host, settings.listen_port) == ("0.0.0.0", 8080)
+    assert (settings.listen_host, settings.listen_port) == ("127.0.0.1", 8080)
     assert settings.f5_password.get_secret_value() == "secret"
     assert "secret" not in repr(settings)
 

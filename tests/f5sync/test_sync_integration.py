@@ -4,6 +4,7 @@ iControl REST over HTTPS, and the controller keeps the second in step with the f
 import asyncio
 import json
 import os
+import socket
 import sys
 
 import httpx
@@ -225,3 +226,47 @@ async def test_the_container_entrypoint_syncs_serves_healthz_and_stops_on_sigter
     assert process.returncode == 0
     events = [json.loads(line) for line in output.decode().splitlines()]
     assert {"f5-sync started", "f5 changed", "f5-sync stopped"} <= {event["event"] for event in events}
+
+
+def outward_address() -> str:
+    """An address of this host other than loopback: the one it would send from (nothing is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return probe.getsockname()[0]
+
+
+async def test_the_host_process_serves_on_loopback_only_unless_told_otherwise(kube, f5, settings, tmp_path):
+    port = contract.DEFAULT_HTTP_PORT
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            pytest.skip(f"another process serves 127.0.0.1:{port}, the default this test is about")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(kube.kubeconfig()))
+    environ = {key: value for key, value in os.environ.items() if key != contract.F5SYNC_LISTEN}
+    environ.update({
+        contract.F5_URL: settings.f5_url,
+        contract.F5_USERNAME: settings.f5_username,
+        contract.F5_PASSWORD: settings.f5_password.get_secret_value(),
+        contract.F5SYNC_NAMESPACE: NAMESPACE,
+        contract.F5SYNC_OWNER: "listen-test",
+    })
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "envbuilder", "f5-sync", "run", "--kubeconfig", str(kubeconfig), env=environ,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(150):
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code in (200, 503):
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"f5-sync did not serve 127.0.0.1:{port}")
+        with socket.socket() as outside:
+            outside.settimeout(5)
+            assert outside.connect_ex((outward_address(), port)) != 0, "f5-sync answers beyond this host"
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)

@@ -5,10 +5,12 @@ import secrets
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from envbuilder.cluster.docker import ContainerSpec, Docker
 from envbuilder.images.base import ensure_base_image
 from envbuilder.images.build import build_images
 from envbuilder.images.revision import current_revision
@@ -32,14 +34,13 @@ def worker_image():
 def run_container():
     names: list[str] = []
 
-    def run(image: str, env: dict[str, str]) -> str:
+    def run(image: str, env: dict[str, str], secret_files: tuple[tuple[str, str], ...]) -> str:
+        """As envbuilder runs classic services (its Docker wrapper), on the host network: the container
+        reaches the test broker on loopback, and we reach its /healthz."""
         name = f"envbuilder-test-{secrets.token_hex(4)}"
         names.append(name)
-        # The host network: the container reaches the test broker on loopback, and we reach its /healthz.
-        args = ["docker", "run", "--detach", "--name", name, "--network", "host"]
-        for key, value in env.items():
-            args += ["--env", f"{key}={value}"]
-        subprocess.run([*args, image], check=True, capture_output=True, timeout=60)
+        Docker().run_container(ContainerSpec(name=name, image=image, network="host", labels={}, env=env,
+                                             secret_files=secret_files))
         return name
 
     yield run
@@ -67,13 +68,18 @@ def test_web_gets_the_same_answer_from_a_worker_container_as_from_a_worker_proce
     process_worker.stop()
 
     health_port = free_port()
-    run_container(
+    container = run_container(
         worker_image,
-        {"AMQP_URL": rabbitmq.amqp_url, "PORT": str(health_port), "SERVICE_NAME": "worker", "ENVIRONMENT": "test",
-         "REVISION": "test-revision", "HOSTNAME": "worker-container", "WORK_QUEUE": work_queue},
+        {"AMQP_URL_FILE": "/run/secrets/amqp-url", "PORT": str(health_port), "SERVICE_NAME": "worker",
+         "ENVIRONMENT": "test", "REVISION": "test-revision", "HOSTNAME": "worker-container", "WORK_QUEUE": work_queue},
+        secret_files=(("/run/secrets/amqp-url", rabbitmq.amqp_url),),
     )
     wait_healthy(f"http://127.0.0.1:{health_port}/healthz")
     from_container = httpx.get(f"{web.url}/work", params={"payload": "same"}, timeout=30).json()["answer"]
 
     assert (from_process["worker"], from_container["worker"]) == ("worker-process", "worker-container")
     assert {**from_process, "worker": None} == {**from_container, "worker": None}
+    # The worker (not root) read the broker URL from its file; the container's configuration does not hold it.
+    password = urlsplit(rabbitmq.amqp_url).password
+    assert password and password not in subprocess.run(["docker", "inspect", container], capture_output=True,
+                                                       text=True, check=True).stdout

@@ -20,7 +20,8 @@ from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.probes import pod_network_check
 from envbuilder.smoke.result import CheckStatus
 from envbuilder.smoke.services import health_check
-from envbuilder.smoke.target import Credentials, ServiceTarget, read_credentials
+from envbuilder.desired import Credentials
+from envbuilder.smoke.target import ServiceTarget, read_credentials
 from tests.smoke.conftest import run_one
 from tests.support.controlplane import ControlPlane, ControlPlaneError, missing_binaries
 
@@ -182,4 +183,4 @@ def test_credentials_come_from_the_environments_secrets(control_plane, kube):
     control_plane.request(
         "POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", secret("broker-credentials", RABBITMQ_DEFAULT_PASS="amqp")
     )
-    assert asyncio.run(read_credentials(kube(), NAMESPACE)) == Credentials("f5", "amqp")
+    assert asyncio.run(read_credentials(kube(), NAMESPACE)) == Credentials(f5_password="f5", broker_password="amqp")

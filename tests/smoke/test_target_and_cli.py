@@ -11,10 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
+from envbuilder.desired import Credentials
 from envbuilder.kubeconfig import load_kubeconfig
 from envbuilder.smoke.kube import Kube
+from envbuilder.smoke.target import ExtraCheck, F5Access, RpcRoute, read_credentials, target_from_record
 from envbuilder.spec.catalog import ServiceEntry, load_catalog
-from envbuilder.smoke.target import Credentials, ExtraCheck, F5Access, RpcRoute, read_credentials, target_from_record
 from envbuilder.state.records import EnvironmentRecord, HostPorts, PhaseRecord, save_record
 from tests.reports.sample import sample_run
 from tests.smoke.fake_kube import FakeKube
@@ -73,7 +74,7 @@ def test_a_kind_environment_is_checked_through_its_host_ports_with_the_catalogs_
 
 
 def test_an_existing_cluster_has_no_host_ports_so_f5_and_broker_are_not_targeted():
-    target = target_from_record(record(target="existing", services=("worker",)), Credentials("x", "y"))
+    target = target_from_record(record(target="existing", services=("worker",)), Credentials(f5_password="x", broker_password="y"))
     assert (target.node_count, target.f5, target.broker_url, target.rpc) == (None, None, None, None)
     assert [service.exposed for service in target.services] == [False]
 
@@ -87,9 +88,9 @@ def test_credentials_are_read_from_the_environments_secrets(tmp_path):
     fake.put("/api/v1/namespaces/env-demo/secrets/f5-credentials", secret(F5_USERNAME="admin", F5_PASSWORD="f5-pw"))
     fake.put("/api/v1/namespaces/env-demo/secrets/broker-credentials", secret(RABBITMQ_DEFAULT_PASS="amqp-pw"))
     kube = Kube(load_kubeconfig(fake.kubeconfig(tmp_path)), fake.transport())
-    assert asyncio.run(read_credentials(kube, "env-demo")) == Credentials("f5-pw", "amqp-pw")
+    assert asyncio.run(read_credentials(kube, "env-demo")) == Credentials(f5_password="f5-pw", broker_password="amqp-pw")
     kube = Kube(load_kubeconfig(FakeKube().kubeconfig(tmp_path)), FakeKube().transport())
-    assert asyncio.run(read_credentials(kube, "env-demo")) == Credentials(None, None)
+    assert asyncio.run(read_credentials(kube, "env-demo")) == Credentials(f5_password="", broker_password="")
 
 
 @pytest.fixture
@@ -162,10 +163,10 @@ def test_the_round_trip_follows_the_rpc_route_of_the_recorded_catalog():
     web, worker = CATALOG.select(["web", "worker"])
     front = web.model_copy(update={"name": "front", "rpc": web.rpc.model_copy(update={"to": "back", "path": "/ask"})})
     back = worker.model_copy(update={"name": "back"})
-    target = target_from_record(record(services=("front", "back"), entries=[front, back]), Credentials("x", "y"))
+    target = target_from_record(record(services=("front", "back"), entries=[front, back]), Credentials(f5_password="x", broker_password="y"))
     assert target.rpc == RpcRoute(via="front", path="/ask", worker="back")
     without_route = web.model_copy(update={"rpc": None})
-    assert target_from_record(record(entries=[without_route, worker]), Credentials("x", "y")).rpc is None
+    assert target_from_record(record(entries=[without_route, worker]), Credentials(f5_password="x", broker_password="y")).rpc is None
 
 
 def test_a_record_from_before_catalog_entries_were_recorded_is_refused_with_the_way_out():

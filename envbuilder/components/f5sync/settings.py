@@ -21,7 +21,9 @@ class Settings(BaseModel):
     owner: Annotated[str, Field(alias=contract.F5SYNC_OWNER, min_length=1)]
     resync_seconds: Annotated[float, Field(alias=contract.F5SYNC_RESYNC_SECONDS, gt=0)] = 30.0
     debounce_seconds: Annotated[float, Field(alias=contract.F5SYNC_DEBOUNCE_SECONDS, ge=0)] = 0.05
-    listen: Annotated[str, Field(alias=contract.F5SYNC_LISTEN)] = f"0.0.0.0:{contract.DEFAULT_HTTP_PORT}"
+    # Loopback unless told otherwise: a host process is not reachable from the network by default (the
+    # in-cluster Deployment's ConfigMap says 0.0.0.0, for its probes).
+    listen: Annotated[str, Field(alias=contract.F5SYNC_LISTEN)] = f"127.0.0.1:{contract.DEFAULT_HTTP_PORT}"
     pod_routes: Annotated[
         Literal["off", "podcidr", "calico", "auto"], Field(alias=contract.F5SYNC_POD_ROUTES)
     ] = contract.POD_ROUTES_OFF
@@ -31,7 +33,7 @@ class Settings(BaseModel):
     def _listen_is_host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit():
-            raise ValueError("must be HOST:PORT, e.g. 0.0.0.0:8080")
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
         return value
 
     @property
