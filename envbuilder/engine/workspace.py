@@ -149,6 +149,9 @@ def own_passphrase(stack) -> str | None:
         if run(command, input=new, env={**env, "PULUMI_CONFIG_PASSPHRASE": former}, timeout=120).ok:
             pending.rename(target)
             stack.workspace.env_vars["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(target)
+            backend_url = env["PULUMI_BACKEND_URL"]
+            if backend_url.startswith("file://"):
+                _remove_copies_under_the_former_passphrase(Path(backend_url.removeprefix("file://")), stack.name)
             return ("the stack's secrets were encrypted with the passphrase every envbuilder stack once shared; "
                     f"they are now encrypted with a passphrase of its own ({target})")
     raise EnvbuilderError(
@@ -167,6 +170,18 @@ def workspace(backend_url: str | None = None):
         work_dir=options.work_dir, env_vars=options.env_vars, project_settings=options.project_settings,
         pulumi_command=options.pulumi_command,
     )
+
+
+def _remove_copies_under_the_former_passphrase(backend: Path, name: str) -> None:
+    """A local backend keeps former checkpoints of a stack (history, backups, `.bak`): encrypted with
+    the passphrase every stack once shared, they would still give the passwords away."""
+    import shutil
+
+    state = backend / ".pulumi"
+    for directory in (state / "history" / PROJECT / name, state / "backups" / PROJECT / name):
+        shutil.rmtree(directory, ignore_errors=True)
+    for copy in (state / "stacks" / PROJECT).glob(f"{name}.json.bak*"):
+        copy.unlink()
 
 
 def stack_exists(name: str, backend_url: str | None = None) -> bool:

@@ -5,6 +5,7 @@ Runs the real Pulumi CLI on the local file backend (no plugins needed).
 """
 
 import subprocess
+from pathlib import Path
 
 import pulumi
 import pytest
@@ -55,6 +56,13 @@ def stack_with_a_secret_made_with(name: str, passphrase: str):
     stack.up(on_output=lambda _line: None)
 
 
+def former_copies(name: str) -> list[Path]:
+    """What the local backend keeps of a stack besides its checkpoint: history, backups, `.bak`."""
+    state = Path(default_backend_url().removeprefix("file://")) / ".pulumi"
+    current = {state / "stacks" / PROJECT / f"{name}.json", state / "stacks" / PROJECT / f"{name}.json.attrs"}
+    return [path for path in state.rglob(f"{name}*") if path.is_file() and path not in current]
+
+
 def test_each_stack_gets_a_random_passphrase_of_its_own_that_only_its_owner_reads(monkeypatch):
     from pulumi import automation as auto
 
@@ -74,12 +82,14 @@ def test_each_stack_gets_a_random_passphrase_of_its_own_that_only_its_owner_read
 def test_a_stack_made_with_the_former_shared_passphrase_gets_its_own_and_keeps_its_secrets():
     stack_with_a_secret_made_with("before", FORMER_SHARED_PASSPHRASE)
     assert not passphrase_path("before").exists()
+    assert former_copies("before")  # the backend's history of the stack
     stack = select_stack("before", lambda: pulumi.export("token", pulumi.Output.secret("t0ken")))
     said = own_passphrase(stack)
     assert said is not None and "a passphrase of its own" in said
     assert passphrase_path("before").stat().st_mode & 0o777 == 0o600
     assert not opens_with("before", FORMER_SHARED_PASSPHRASE)
     assert opens_with("before", passphrase_path("before").read_text())
+    assert former_copies("before") == []  # they were encrypted with the former passphrase
     # Config and state both open with the new passphrase, and the next update works.
     assert stack.get_config("password").value == "s3cret-password"
     assert stack.up(on_output=lambda _line: None).outputs["token"].value == "t0ken"
