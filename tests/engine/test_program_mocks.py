@@ -135,12 +135,14 @@ def test_the_desired_state_is_computed_once_per_run(monkeypatch):
 
 def test_each_container_is_registered_in_the_phase_the_desired_state_gives_it_with_its_secrets_and_address():
     mocks = run_program("kind", services=("web", "worker", "legacy-worker"))
-    # A container's spec holds credentials, so it is a secret: the mocks see it wrapped.
-    containers = {a.name: a.inputs["spec"]["value"] for a in mocks.registered if "-container-" in a.name}
-    assert sorted(containers) == ["f5-container-envbuilder-dev-f5", "services-container-envbuilder-dev-legacy-worker"]
-    assert containers["f5-container-envbuilder-dev-f5"]["env"]["F5MOCK_PASSWORD"] == "f-pass"
-    legacy = containers["services-container-envbuilder-dev-legacy-worker"]
-    assert legacy["env"]["AMQP_URL"].startswith("amqp://envbuilder:b-pass@")
+    # A container's spec holds no credential; its secret files are a separate input, a secret the mocks see wrapped.
+    registered = {a.name: a.inputs for a in mocks.registered if "-container-" in a.name}
+    assert sorted(registered) == ["f5-container-envbuilder-dev-f5", "services-container-envbuilder-dev-legacy-worker"]
+    assert all(password not in str(inputs["spec"]) for inputs in registered.values() for password in ("f-pass", "b-pass"))
+    secret_files = {name: inputs["secret_files"]["value"] for name, inputs in registered.items()}
+    assert secret_files["f5-container-envbuilder-dev-f5"] == {"/run/secrets/f5-password": "f-pass"}
+    legacy = secret_files["services-container-envbuilder-dev-legacy-worker"]
+    assert legacy["/run/secrets/amqp-url"].startswith("amqp://envbuilder:b-pass@")
     groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
     endpoints = next(o for o in groups["services"].inputs["objs"]
                      if o["kind"] == "Endpoints" and o["metadata"]["name"] == "legacy-worker")
