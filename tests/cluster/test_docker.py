@@ -13,6 +13,6 @@ def test_added_capabilities_are_passed_with_cap_add_and_nothing_else_is_granted(
 
     spec = ContainerSpec(name="f5", image="img", network="kind", labels={}, capabilities=("NET_ADMIN",))
     Docker(runner=runner).run_container(spec)
-    [run] = calls
-    assert run[run.index("--cap-add") + 1] == "NET_ADMIN"
-    assert run.count("--cap-add") == 1 and "--privileged" not in run
+    [create, _start] = calls
+    assert create[create.index("--cap-add") + 1] == "NET_ADMIN"
+    assert create.count("--cap-add") == 1 and "--privileged" not in create
