@@ -71,10 +71,10 @@ def kind_cluster_trace(kind: Kind, kubectl: str | None, name: str) -> Trace:
     return Trace("kind cluster", name, labelled_environment or environment, owners.pop(), node_count=len(nodes))
 
 
-def container_trace(docker: Docker, name: str) -> Trace | None:
-    """The container called `name` with its owner, or None when there is none."""
-    labels = docker.labels("container", name)
+def docker_object_trace(docker: Docker, kind: str, name: str) -> Trace | None:
+    """The container or volume (`kind`) called `name` with its owner, or None when there is none."""
+    labels = docker.labels(kind, name)
     if labels is None:
         return None
-    return Trace("container", name, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL),
+    return Trace(kind, name, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL),
                  "no owner label (not made by envbuilder, or before it labelled its objects' owner)")

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
 from envbuilder.desired.host import KindNodes
-from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster
+from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster, Volume
 from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
@@ -93,11 +93,18 @@ def register_environment(inputs: ProgramInputs) -> None:
         # Containers carry secrets (the F5 password, the broker URL), so their specs are Outputs.
         for phase, containers in state.containers.items():
             for container in containers:
+                # A volume lives as long as the environment, so it is made with the cluster: a container replaced
+                # by a new revision or VIP finds its state again; down removes the volume after the container.
+                volumes = [
+                    Volume(f"cluster-volume-{volume}", volume_name=volume, labels=container.labels,
+                           docker_binary=inputs.tools["docker"])
+                    for volume, _path in container.volumes
+                ]
                 resource = Container(
                     f"{phase}-container-{container.name}",
                     spec=credentials.apply(lambda c, pending=container: resolve(pending, credentials=c)),
                     docker_binary=inputs.tools["docker"],
-                    opts=pulumi.ResourceOptions(depends_on=cluster_ready),
+                    opts=pulumi.ResourceOptions(depends_on=[*cluster_ready, *volumes]),
                 )
                 addresses[container.name] = resource.address
     else:

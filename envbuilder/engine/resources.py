@@ -17,7 +17,7 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 from envbuilder.cluster.commands import CommandFailed, run
 from envbuilder.cluster.docker import ContainerSpec, Docker
 from envbuilder.cluster.kind import Kind, kind_context
-from envbuilder.cluster.ownership import container_trace, kind_cluster_trace
+from envbuilder.cluster.ownership import docker_object_trace, kind_cluster_trace
 from envbuilder.naming import OWNER_LABEL
 from envbuilder.errors import EnvbuilderError
 
@@ -152,7 +152,7 @@ class _ContainerProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         docker = Docker(binary=props["docker"])
         container = _container_spec(props)
-        existing = container_trace(docker, container.name)
+        existing = docker_object_trace(docker, "container", container.name)
         if existing and not existing.is_owned_by(container.labels.get(OWNER_LABEL, "")):
             raise EnvbuilderError(
                 f"container {container.name} already exists and is not this home's: {existing.not_owned_because()}"
@@ -167,10 +167,9 @@ class _ContainerProvider(ResourceProvider):
         return _replace_on_any_change(olds, _outputs(news, address=olds.get("address")), ["spec", SECRET_DIGEST])
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        docker = Docker(binary=props["docker"])
-        docker.remove_container(props["spec"]["name"])
-        for volume, _path in props["spec"].get("volumes", []):
-            docker.remove_volume(volume)
+        # Its volumes are resources of their own: a container replaced (new image, new ports) leaves them
+        # to its successor, which finds its state again.
+        Docker(binary=props["docker"]).remove_container(props["spec"]["name"])
 
 
 SECRET_DIGEST = "secret_files_digest"
@@ -205,6 +204,38 @@ def _container_props(spec: ContainerSpec) -> dict[str, Any]:
     }
 
 
+class _VolumeProvider(ResourceProvider):
+    """A named volume whose life is the environment's: created before the containers that mount it,
+    removed only when the environment is (down, destroy), never when a container is replaced."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        docker = Docker(binary=props["docker"])
+        name, labels = props["name"], props["labels"]
+        existing = docker_object_trace(docker, "volume", name)
+        if existing and not existing.is_owned_by(labels.get(OWNER_LABEL, "")):
+            raise EnvbuilderError(f"volume {name} already exists and is not this home's: {existing.not_owned_because()}")
+        # This home's volume (an interrupted run's, or one a container made before volumes were resources)
+        # is kept with its contents.
+        docker.create_volume(name, labels)
+        return CreateResult(id_=name, outs=props)
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        # The labels name the environment and its owner, which do not change; another name is another volume.
+        return _replace_on_any_change(olds, news, ["name"])
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        if not Docker(binary=props["docker"]).remove_volume(props["name"]):
+            raise EnvbuilderError(f"could not remove volume {props['name']} (is a container still using it?)")
+
+
+class Volume(Resource):
+    """A named Docker volume carrying the environment's labels (the F5's configuration and certificate)."""
+
+    def __init__(self, name: str, *, volume_name: str, labels: dict[str, str], docker_binary: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(_VolumeProvider(), name, {"name": volume_name, "labels": labels, "docker": docker_binary}, opts)
+
+
 class Container(Resource):
     """A plain container on the cluster's Docker network (the F5, classic services)."""
 
@@ -223,4 +254,4 @@ class Container(Resource):
         super().__init__(_ContainerProvider(), name, props, opts)
 
 
-__all__ = ["ClusterReady", "Container", "ImagesLoaded", "KindCluster"]
+__all__ = ["ClusterReady", "Container", "ImagesLoaded", "KindCluster", "Volume"]
