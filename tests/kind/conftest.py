@@ -73,7 +73,12 @@ class Environment:
         data = json.loads(self.kubectl("-n", self.namespace, "get", "secret", secret, "-o", "json"))["data"]
         return base64.b64decode(data[key]).decode()
 
+    @property
+    def f5_container(self) -> str:
+        return f"{self.cluster}-f5"
+
     def f5_get(self, path: str) -> dict:
+        """GET from the F5's iControl REST API, with the environment's credentials."""
         password = self.secret_value("f5-credentials", "F5_PASSWORD")
         answer = httpx.get(f"{self.status()['f5_api']}{path}", auth=("admin", password), verify=False, timeout=30)
         assert answer.status_code == 200, answer.text
@@ -81,8 +86,23 @@ class Environment:
 
     def f5_pool_members(self, service: str) -> list[str]:
         pool = pool_name(self.namespace, service, WEB_PORT)
-        members = self.f5_get(f"/mgmt/tm/ltm/pool/~Common~{pool}/members").get("items", [])
-        return [member["name"].split("%")[0] for member in members]
+        members = self.f5_get(f"/mgmt/tm/ltm/pool/~Common~{pool}/members")
+        return [member["name"].split("%")[0] for member in members.get("items", [])]
+
+    def f5_configuration(self) -> dict[str, dict[str, list[str]]]:
+        """Every pool with its members, and every virtual with its destination and pool."""
+        pools = self.f5_get("/mgmt/tm/ltm/pool?expandSubcollections=true").get("items", [])
+        virtuals = self.f5_get("/mgmt/tm/ltm/virtual").get("items", [])
+        return {
+            "pools": {pool["fullPath"]: sorted(m["name"] for m in pool["membersReference"].get("items", []))
+                      for pool in pools},
+            "virtuals": {virtual["fullPath"]: [virtual["destination"], virtual.get("pool", "")] for virtual in virtuals},
+        }
+
+    def f5_events(self) -> list[dict]:
+        """The events the F5 container has logged since it started (JSON lines on its stderr)."""
+        logs = subprocess.run(["docker", "logs", self.f5_container], capture_output=True, text=True, timeout=60)
+        return [json.loads(line) for line in logs.stderr.splitlines() if line.startswith("{")]
 
     def down_and_prove_nothing_is_left(self) -> None:
         down = run_envbuilder(self.env, "down", self.name)
@@ -101,7 +121,9 @@ def leftovers(environment: Environment) -> dict[str, list[str]]:
     found["containers"] = lines("docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}")
     found["containers"] += [c for c in lines("docker", "ps", "-a", "--format", "{{.Names}}")
                             if c.startswith(f"{environment.cluster}-")]
-    found["volumes"] = lines("docker", "volume", "ls", "--filter", label, "--format", "{{.Name}}")
+    found["volumes"] = sorted({*lines("docker", "volume", "ls", "--filter", label, "--format", "{{.Name}}"),
+                               *(v for v in lines("docker", "volume", "ls", "--format", "{{.Name}}")
+                                 if v.startswith(f"{environment.cluster}-"))})
     found["networks"] = lines("docker", "network", "ls", "--filter", label, "--format", "{{.Name}}")
     found["kind clusters"] = [c for c in lines(str(REPO / ".tools" / "bin" / "kind"), "get", "clusters")
                               if c == environment.cluster]
@@ -111,6 +133,29 @@ def leftovers(environment: Environment) -> dict[str, list[str]]:
     ports = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
     found["ports"] = [port for port, owner in ports.items() if owner == environment.name]
     return {kind: names for kind, names in found.items() if names}
+
+
+@pytest.fixture
+def another_revision(environment: Environment) -> Iterator[str]:
+    """A revision other than the environment's, running the same images: a commit of the same tree made for
+    this test alone (no real revision's images are touched), its images tagged from the environment's (no build).
+    The tags are removed afterwards; the images keep their own."""
+    current = environment.status()["revision"]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    commit = git("commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", f"kind tier: another revision for {environment.name}")
+    revision = git("rev-parse", "--short", commit)
+    images = subprocess.run(["docker", "images", "--filter", f"reference=envbuilder/*:{current}", "--format",
+                             "{{.Repository}}"], capture_output=True, text=True, check=True).stdout.split()
+    tags = [f"{repository}:{revision}" for repository in images]
+    try:
+        for repository, tag in zip(images, tags):
+            subprocess.run(["docker", "tag", f"{repository}:{current}", tag], capture_output=True, check=True)
+        yield revision
+    finally:
+        subprocess.run(["docker", "image", "rm", *tags], capture_output=True)
 
 
 def environment_up(tmp_path_factory: pytest.TempPathFactory, services: str) -> Iterator[Environment]:

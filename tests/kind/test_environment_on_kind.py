@@ -4,7 +4,8 @@
 image `make node-image` builds where no registry is reachable), then traffic from the host through
 the F5 VIP, scaling, a worker pod lost mid-traffic, the F5 reaching pods directly (web-direct, in
 cluster mode, through the routes f5-sync writes), a configuration change, a second environment
-beside the first, and `down` leaving nothing behind. The tests share one
+beside the first, a new revision replacing the F5 container, and `down` leaving nothing behind.
+The tests share one
 environment and run in file order, like the session they describe.
 """
 
@@ -225,6 +226,30 @@ def test_a_second_environment_runs_beside_the_first(second_environment: Environm
     assert second_environment.vip("web") != environment.vip("web")
     second_environment.down_and_prove_nothing_is_left()
     assert work(environment)["answer"]["worker"]
+
+
+def test_a_new_revision_replaces_the_f5_whose_vip_answers_from_its_saved_configuration(
+    environment: Environment, another_revision: str
+):
+    """The F5's configuration outlives its container: the new one serves the VIP from what the old one saved,
+    and f5-sync has nothing to repair (had it restored the pools, its changes would be in the new F5's log)."""
+    configuration = environment.f5_configuration()
+    replaced = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", environment.f5_container],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    updated = environment.up("--revision", another_revision, "--no-smoke")
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+
+    running = json.loads(subprocess.run(["docker", "inspect", environment.f5_container],
+                                        capture_output=True, text=True, check=True).stdout)[0]
+    assert running["Id"] != replaced and running["Config"]["Image"].endswith(f":{another_revision}")
+    assert work(environment)["answer"]["worker"]
+    events = environment.f5_events()
+    [loaded] = [event for event in events if event["event"] == "loaded"]
+    saved = (len(configuration["pools"]), len(configuration["virtuals"]))
+    assert saved[0] > 0 and (loaded["pools"], loaded["virtuals"]) == saved, loaded
+    assert [event for event in events if event["event"] == "change"] == []
+    assert environment.f5_configuration() == configuration
 
 
 def test_down_leaves_no_container_volume_network_cluster_stack_or_port(environment: Environment):
