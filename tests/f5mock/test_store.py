@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -193,3 +195,31 @@ def _healthy(api: httpx.Client) -> bool:
         return api.get("/health").status_code == 200
     except httpx.TransportError:
         return False
+
+
+# Files as the mock of 2026-12-02 saved them (a snapshot and a journal segment after it): an environment's
+# F5 keeps its state volume across revisions, so every later mock must read them as they are.
+SAVED_BY_AN_EARLIER_VERSION = Path(__file__).parent / "saved" / "2026-12-02"
+
+
+def test_a_configuration_an_earlier_version_saved_is_served_as_it_was(tmp_path):
+    shutil.copytree(SAVED_BY_AN_EARLIER_VERSION, tmp_path / "f5")
+
+    with run_in_thread(tmp_path / "f5") as f5, httpx.Client(base_url=f5.url, auth=("admin", "admin"),
+                                                            verify=False, timeout=10) as api:
+        web = api.get(f"{POOLS}/~Common~web?expandSubcollections=true").json()
+        db = api.get(f"{POOLS}/~Common~db/members").json()["items"]
+        virtual = api.get("/mgmt/tm/ltm/virtual/~Common~web-vip").json()
+        profile = api.get("/mgmt/tm/ltm/profile/tcp/~Common~short").json()
+        node = api.get("/mgmt/tm/ltm/node/~Common~db").json()
+
+    assert (web["loadBalancingMode"], web["monitor"], web["description"]) == (
+        "least-connections-member", "/Common/tcp", "owner: env-dev")
+    members = {m["name"]: m for m in web["membersReference"]["items"]}
+    assert members["10.0.0.1:30080"]["state"] == "user-down"
+    assert members["10.0.0.2:30080"]["session"] == "user-disabled"
+    assert [(m["name"], m["address"], m["ratio"]) for m in db] == [("db:5432", "10.0.0.9", 2)]
+    assert (virtual["destination"], virtual["pool"], virtual["sourceAddressTranslation"]) == (
+        "/Common/192.0.2.10:80", "/Common/web", {"type": "automap"})
+    assert (profile["idleTimeout"], profile["defaultsFrom"]) == (60, "/Common/tcp")
+    assert (node["address"], node["description"]) == ("10.0.0.9", "database")
