@@ -117,9 +117,9 @@ def another_revision(current: str) -> tuple[str, list[str]]:
 
 
 def report(label: str, probe: Probe, since: float, container: str) -> None:
-    answered = probe.wait_answering(since)
-    failed, back = probe.dark(since)
     start = started_at(container)
+    answered = probe.wait_answering(start)
+    failed, back = probe.dark(since)
     loaded, changes = f5_log(container)
     dark = f"{back - failed:6.1f} s" if failed and back else "  none"
     print(f"{label:<12} VIP dark {dark}; new F5 start -> VIP answers {answered - start:6.1f} s; "
