@@ -77,7 +77,7 @@ def test_on_kind_the_cluster_cni_images_and_containers_come_before_the_kubernete
     mocks = run_program("kind")
     found = names_by_type(mocks)
     assert sorted(found["pulumi-python:dynamic:Resource"]) == [
-        "cluster", "cni-ready", "f5-container-envbuilder-dev-f5", "f5-volume-envbuilder-dev-f5-state", "images"]
+        "cluster", "cluster-volume-envbuilder-dev-f5-state", "cni-ready", "f5-container-envbuilder-dev-f5", "images"]
     assert found["kubernetes:yaml/v2:ConfigFile"] == ["cni"]
     assert found["kubernetes:yaml/v2:ConfigGroup"] == ["namespace", "secrets", "broker", "f5", "services"]
     groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
@@ -90,7 +90,7 @@ def test_on_kind_the_cluster_cni_images_and_containers_come_before_the_kubernete
 def test_the_f5_state_volume_is_a_resource_of_the_environment_labelled_as_its_own():
     """Not the container's: replacing the F5 container (a new revision, a new VIP) keeps its configuration."""
     mocks = run_program("kind")
-    volume = next(a for a in mocks.registered if a.name == "f5-volume-envbuilder-dev-f5-state")
+    volume = next(a for a in mocks.registered if a.name == "cluster-volume-envbuilder-dev-f5-state")
     assert volume.inputs["name"] == "envbuilder-dev-f5-state"
     assert volume.inputs["labels"]["envbuilder.io/environment"] == "dev"
     assert volume.inputs["labels"]["envbuilder.io/owner"] == "home1234"
