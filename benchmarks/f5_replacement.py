@@ -109,7 +109,8 @@ def another_revision(current: str) -> tuple[str, list[str]]:
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout.strip()
 
-    revision = git("rev-parse", "--short", git("commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", "benchmark revision"))
+    base = current.removesuffix("-dirty")
+    revision = git("rev-parse", "--short", git("commit-tree", f"{base}^{{tree}}", "-p", base, "-m", "benchmark revision"))
     images = docker("images", "--filter", f"reference=envbuilder/*:{current}", "--format", "{{.Repository}}").split()
     for repository in images:
         docker("tag", f"{repository}:{current}", f"{repository}:{revision}")

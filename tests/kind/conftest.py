@@ -141,11 +141,13 @@ def another_revision(environment: Environment) -> Iterator[str]:
     this test alone (no real revision's images are touched), its images tagged from the environment's (no build).
     The tags are removed afterwards; the images keep their own."""
     current = environment.status()["revision"]
+    base = current.removesuffix("-dirty")
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout.strip()
 
-    commit = git("commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", f"kind tier: another revision for {environment.name}")
+    # The environment's own tree: the version of envbuilder that runs it reads that revision's catalog.
+    commit = git("commit-tree", f"{base}^{{tree}}", "-p", base, "-m", f"kind tier: another revision for {environment.name}")
     revision = git("rev-parse", "--short", commit)
     images = subprocess.run(["docker", "images", "--filter", f"reference=envbuilder/*:{current}", "--format",
                              "{{.Repository}}"], capture_output=True, text=True, check=True).stdout.split()
