@@ -1,8 +1,8 @@
 """Status lines for each phase, fed by the pipeline's own steps and by Pulumi engine events.
 
 In a terminal the running phases spin (in a log, a line says each phase began); each
-finished phase leaves one line with its duration, in the spirit of kind's create output. The phases with their times are kept for
-the environment record and the report's timeline.
+finished phase leaves one line with its duration, in the spirit of kind's create output.
+The phases with their times are kept for the environment record and the report's timeline.
 """
 
 from collections.abc import Iterator
