@@ -16,7 +16,7 @@ import time
 import httpx
 import pytest
 
-from tests.kind.conftest import Environment, run_envbuilder
+from tests.kind.conftest import Environment, leftovers, run_envbuilder
 
 pytestmark = [pytest.mark.kind, pytest.mark.docker, pytest.mark.slow]
 GREEN_CHECKS = {
@@ -120,6 +120,19 @@ def test_a_second_environment_runs_beside_the_first(second_environment: Environm
     assert work(environment)["answer"]["worker"]
     assert second_environment.vip("web") != environment.vip("web")
     second_environment.down_and_prove_nothing_is_left()
+    assert work(environment)["answer"]["worker"]
+
+
+def test_another_home_wanting_the_same_name_is_refused_and_touches_nothing(environment: Environment, tmp_path):
+    other = Environment(name=environment.name, home=tmp_path / "another-home", services="web,worker")
+    owner = (environment.home / "identity").read_text().strip()
+    refused = other.up()
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert f"kind cluster {environment.cluster}: it belongs to another envbuilder home (owner {owner})" in said
+    assert leftovers(other) == {}  # not even a record or a port
+    assert run_envbuilder(other.env, "reap").returncode == 0
+    assert run_envbuilder(other.env, "down", other.name).returncode == 2
     assert work(environment)["answer"]["worker"]
 
 
