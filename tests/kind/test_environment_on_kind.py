@@ -16,7 +16,8 @@ import time
 import httpx
 import pytest
 
-from tests.kind.conftest import Environment, leftovers, run_envbuilder
+from tests.kind.conftest import Environment, run_envbuilder
+from tests.support.leftovers import leftovers
 
 pytestmark = [pytest.mark.kind, pytest.mark.docker, pytest.mark.slow]
 GREEN_CHECKS = {
@@ -130,7 +131,8 @@ def test_another_home_wanting_the_same_name_is_refused_and_touches_nothing(envir
     assert refused.returncode == 2, refused.stdout + refused.stderr
     said = " ".join(refused.stderr.split())
     assert f"kind cluster {environment.cluster}: it belongs to another envbuilder home (owner {owner})" in said
-    assert leftovers(other) == {}  # not even a record or a port
+    # Nothing of the second home: no record, port or stack, no object carrying its identity.
+    assert leftovers(other.name, other.home, owner=(other.home / "identity").read_text().strip()) == {}
     assert run_envbuilder(other.env, "reap").returncode == 0
     assert run_envbuilder(other.env, "down", other.name).returncode == 2
     assert work(environment)["answer"]["worker"]
