@@ -1,12 +1,67 @@
 """Docker, called as a subprocess: the environment's plain containers, and finding what is left."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.tools import tool_path_env
-from envbuilder.desired.host import ContainerSpec
-from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
+from envbuilder.errors import EnvbuilderError
+from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A container started with `docker run`; every one carries the environment's labels."""
+
+    name: str
+    image: str
+    network: str
+    labels: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+    secret_env: tuple[str, ...] = ()  # names in env whose values are never shown
+    publish: tuple[tuple[int, int], ...] = ()  # (port on 127.0.0.1 of the host, container port)
+    volumes: tuple[tuple[str, str], ...] = ()  # (named volume, mount path)
+
+    def shown(self) -> dict:
+        """The container as `render` and `status` show it: secrets hidden."""
+        env = {k: ("<secret>" if k in self.secret_env else v) for k, v in self.env.items()}
+        return {
+            "name": self.name,
+            "image": self.image,
+            "network": self.network,
+            "labels": self.labels,
+            "env": env,
+            "publish": [f"127.0.0.1:{host or '<allocated at up>'}:{inner}" for host, inner in self.publish],
+            "volumes": [f"{volume}:{path}" for volume, path in self.volumes],
+        }
+
+
+# One `docker image inspect` answers both questions asked of a local image: its ID and its labels.
+IMAGE_FORMAT = "{{.Id}} {{json .Config.Labels}}"
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """An image Docker holds."""
+
+    id: str
+    labels: dict[str, str]
+
+
+def local_image(image: str, runner: Runner = run) -> LocalImage | None:
+    """What Docker holds as `image`, or None when it does not have it."""
+    result = runner(["docker", "image", "inspect", "--format", IMAGE_FORMAT, image], timeout=60)
+    if not result.ok:
+        return None
+    image_id, _, labels = result.stdout.strip().partition(" ")
+    return LocalImage(image_id, json.loads(labels or "null") or {})  # Docker prints `null` for no labels
+
+
+def require_local_image(image: str, runner: Runner = run) -> LocalImage:
+    found = local_image(image, runner)
+    if found is None:
+        raise EnvbuilderError(f"Docker has no image {image}", hint="build it first: envbuilder images build")
+    return found
 
 
 @dataclass

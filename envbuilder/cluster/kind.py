@@ -10,6 +10,11 @@ import yaml
 from envbuilder.cluster.commands import Runner, check, run
 
 
+def kind_context(cluster: str) -> str:
+    """The kubeconfig context kind writes for `cluster`."""
+    return f"kind-{cluster}"
+
+
 @dataclass
 class Kind:
     binary: str = "kind"

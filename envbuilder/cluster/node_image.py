@@ -5,12 +5,11 @@ registry is reachable, the image `make node-image` builds (tools/node-image/buil
 carries labels that say which pod network it installs itself as kind's default CNI.
 """
 
-import json
 from dataclasses import dataclass
 
 from envbuilder.cluster.commands import Runner, run
+from envbuilder.cluster.docker import local_image
 from envbuilder.errors import PrerequisiteError
-from envbuilder.spec.profile import Profile
 
 # Set by tools/node-image/build.sh: the key of the image's inputs, and the DaemonSet (in
 # kube-system) of the pod network the image installs as kind's default CNI.
@@ -25,25 +24,13 @@ class NodeImage:
     bundled_cni: str | None  # the pod network's DaemonSet when the image installs its own
 
 
-def choose_node_image(explicit: str | None, profile: Profile, runner: Runner = run) -> NodeImage:
-    """--node-image or the profile's, else the locally built one when Docker has it, else kind's published one."""
-    if explicit or profile.node_image:
-        candidates = [explicit or profile.node_image or ""]
-    else:
-        candidates = [profile.local_node_image, profile.published_node_image]
+def choose_node_image(candidates: list[str], runner: Runner = run) -> NodeImage:
+    """The first of `candidates` (Profile.node_image_candidates) that Docker has, else the last: kind pulls it."""
     for name in candidates:
-        labels = _labels(name, runner)
-        if labels is not None:
-            return NodeImage(name, present=True, bundled_cni=labels.get(CNI_LABEL) or None)
+        image = local_image(name, runner)
+        if image is not None:
+            return NodeImage(name, present=True, bundled_cni=image.labels.get(CNI_LABEL) or None)
     return NodeImage(candidates[-1], present=False, bundled_cni=None)
-
-
-def _labels(image: str, runner: Runner) -> dict[str, str] | None:
-    """The image's labels, or None when Docker does not have it."""
-    result = runner(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image], timeout=60)
-    if not result.ok:
-        return None
-    return json.loads(result.stdout or "null") or {}
 
 
 def docker_cgroup_version(runner: Runner = run) -> str:

@@ -10,14 +10,9 @@ from dataclasses import dataclass
 from envbuilder.cluster.commands import check, run
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
-from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
+from envbuilder.naming import CLUSTER_PREFIX, ENVIRONMENT_LABEL, OWNER_LABEL, cluster_name
 
-CLUSTER_PREFIX = "envbuilder-"
 DOCKER_KINDS = ("container", "volume", "network")
-
-
-def cluster_name(environment: str) -> str:
-    return f"{CLUSTER_PREFIX}{environment}"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,13 @@ Nothing here talks to a cluster, Docker or Pulumi, so `render` and the tests can
 anywhere; the engine registers exactly these objects.
 """
 
-from envbuilder.desired.state import Credentials, DesiredState, desired_state
+from envbuilder.desired.state import (
+    PENDING_ADDRESSES,
+    Credentials,
+    DesiredState,
+    desired_state,
+    pending_credentials,
+    resolve,
+)
 
-__all__ = ["Credentials", "DesiredState", "desired_state"]
+__all__ = ["PENDING_ADDRESSES", "Credentials", "DesiredState", "desired_state", "pending_credentials", "resolve"]

@@ -4,10 +4,11 @@ The F5 stands outside the cluster like the appliance, and classic services stand
 VM-based ones: both are containers on the cluster's Docker network.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import yaml
 
+from envbuilder.cluster.docker import ContainerSpec
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_MOCK, F5_USERNAME
 from envbuilder.desired.meta import MANAGED_BY, identity_labels
@@ -35,33 +36,6 @@ class KindNodes:
     @property
     def network_daemonset(self) -> str:
         return self.bundled_cni or CALICO_DAEMONSET
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """A container started with `docker run`; every one carries the environment's labels."""
-
-    name: str
-    image: str
-    network: str
-    labels: dict[str, str]
-    env: dict[str, str] = field(default_factory=dict)
-    secret_env: tuple[str, ...] = ()  # names in env whose values are never shown
-    publish: tuple[tuple[int, int], ...] = ()  # (port on 127.0.0.1 of the host, container port)
-    volumes: tuple[tuple[str, str], ...] = ()  # (named volume, mount path)
-
-    def shown(self) -> dict:
-        """The container as `render` and `status` show it: secrets hidden."""
-        env = {k: ("<secret>" if k in self.secret_env else v) for k, v in self.env.items()}
-        return {
-            "name": self.name,
-            "image": self.image,
-            "network": self.network,
-            "labels": self.labels,
-            "env": env,
-            "publish": [f"127.0.0.1:{host or '<allocated at up>'}:{inner}" for host, inner in self.publish],
-            "volumes": [f"{volume}:{path}" for volume, path in self.volumes],
-        }
 
 
 def container_labels(spec: EnvironmentSpec, component: str) -> dict[str, str]:

@@ -4,11 +4,9 @@ import hashlib
 import json
 from typing import Any
 
+from envbuilder import naming
 from envbuilder.spec.environment import EnvironmentSpec
 
-ENVIRONMENT_LABEL = "envbuilder.io/environment"
-# Which envbuilder home created the object: `down` and `reap` touch only their own home's objects.
-OWNER_LABEL = "envbuilder.io/owner"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "envbuilder", "app.kubernetes.io/part-of": "envbuilder"}
 CONFIG_HASH_ANNOTATION = "envbuilder.io/config-hash"
 # How long the Pulumi Kubernetes provider waits for a workload's rollout before the update fails.
@@ -19,7 +17,7 @@ Object = dict[str, Any]
 
 def identity_labels(spec: EnvironmentSpec) -> dict[str, str]:
     """The environment and its owner: on every object, container, volume and kind node."""
-    return {ENVIRONMENT_LABEL: spec.name, OWNER_LABEL: spec.owner}
+    return naming.identity_labels(spec.name, spec.owner)
 
 
 def labels(spec: EnvironmentSpec, app: str) -> dict[str, str]:

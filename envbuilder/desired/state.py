@@ -1,12 +1,15 @@
 """Everything an environment holds, grouped in the order the engine creates it."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 from envbuilder.components.f5sync import contract
 from envbuilder.desired.broker import broker_objects, broker_secret
 from envbuilder.desired.f5 import f5_endpoint_objects, f5_secret, f5_sync_objects
-from envbuilder.desired.host import ContainerSpec, KindNodes, classic_container, f5_container, kind_cluster_config
+from envbuilder.cluster.docker import ContainerSpec
+from envbuilder.desired.host import KindNodes, classic_container, f5_container, kind_cluster_config
 from envbuilder.desired.meta import Object, metadata
 from envbuilder.desired.services import kubernetes_service, service_objects
 from envbuilder.errors import InputError
@@ -14,6 +17,11 @@ from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
 
 PLACEHOLDER_SECRET = "<generated at up>"
+# Values the engine learns only while it runs, the generated credentials and each container's
+# address, stand in the desired state as markers until `resolve` puts the real ones in. URL-safe,
+# so quote() leaves a marker as it is inside the broker's URL; with "~", which no DNS name (an
+# environment's, a service's, an object's) can hold, so no name is ever taken for a marker.
+PENDING = "~pending~"
 
 
 @dataclass(frozen=True)
@@ -28,15 +36,82 @@ class Credentials:
         return cls(PLACEHOLDER_SECRET, PLACEHOLDER_SECRET)
 
 
+def pending_credentials() -> Credentials:
+    """Markers for the credentials, which the engine generates and keeps as Pulumi secrets."""
+    return Credentials(**{field.name: f"{PENDING}{field.name}" for field in fields(Credentials)})
+
+
+class _PendingAddresses(Mapping[str, str]):
+    """A marker for every container's address on the cluster network, known once the container runs."""
+
+    def __getitem__(self, container: str) -> str:
+        return _address_marker(container)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+PENDING_ADDRESSES: Mapping[str, str] = _PendingAddresses()
+
+
+def _address_marker(container: str) -> str:
+    return f"{PENDING}address-{container}"
+
+
 @dataclass(frozen=True)
 class DesiredState:
     cluster: dict | None  # kind's cluster config; None on an existing cluster
-    containers: tuple[ContainerSpec, ...]  # the F5 (on kind) and classic services
+    # Phase name -> containers beside the cluster (the F5 on kind, classic services), in creation order.
+    containers: dict[str, tuple[ContainerSpec, ...]]
     secrets: tuple[Object, ...]
     groups: dict[str, tuple[Object, ...]]  # phase name -> Kubernetes objects, in creation order
 
     def objects(self) -> list[Object]:
         return [*self.secrets, *(obj for group in self.groups.values() for obj in group)]
+
+    def all_containers(self) -> list[ContainerSpec]:
+        return [container for phase in self.containers.values() for container in phase]
+
+
+Resolved = TypeVar("Resolved")
+
+
+def resolve(
+    value: Resolved, credentials: Credentials | None = None, addresses: Mapping[str, str] | None = None
+) -> Resolved:
+    """`value` (objects, containers, any part of a desired state made with pending_credentials() and
+    PENDING_ADDRESSES) with the markers replaced by `credentials` and `addresses`. A marker left over
+    is an error: nothing reaches the cluster with a marker for a value in it."""
+    known: dict[str, str] = {}
+    if credentials is not None:
+        for field in fields(credentials):
+            secret = getattr(credentials, field.name)
+            # A marker inside the broker's URL was quoted as itself; the value must be too (generated ones are).
+            if quote(secret, safe="") != secret:
+                raise ValueError(f"credential {field.name} is not URL-safe")
+            known[f"{PENDING}{field.name}"] = secret
+    for container, address in (addresses or {}).items():
+        known[_address_marker(container)] = address
+    return _replace_markers(value, known)
+
+
+def _replace_markers(value: Any, known: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for marker, real in known.items():
+            value = value.replace(marker, real)
+        if PENDING in value:
+            raise ValueError(f"a value the engine did not supply is still pending: {value}")
+        return value
+    if isinstance(value, dict):
+        return {key: _replace_markers(item, known) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_replace_markers(item, known) for item in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: _replace_markers(getattr(value, f.name), known) for f in fields(value)})
+    return value
 
 
 def desired_state(
@@ -49,17 +124,17 @@ def desired_state(
     """The whole environment for `spec`.
 
     `addresses` maps container names to their IPs on the cluster network, known once the
-    containers run; before that (render, preview) placeholders stand in. `nodes` is what the
-    host decided about the kind nodes; without it (render), kind's published image and Calico.
+    containers run; before that (render) placeholders stand in. The engine computes the state
+    once with pending_credentials() and PENDING_ADDRESSES, and resolves each part as the real
+    values become known. `nodes` is what the host decided about the kind nodes; without it
+    (render), kind's published image and Calico.
     """
     if spec.classic and spec.target != "kind":
         names = ", ".join(s.name for s in spec.classic)
         raise InputError(f"classic services ({names}) need the kind target: they run on its Docker network")
-    addresses = addresses or {}
-    containers: list[ContainerSpec] = []
-    if spec.target == "kind":
-        containers.append(f5_container(spec, ports, credentials.f5_password))
-        containers.extend(classic_container(spec, s, credentials.broker_password) for s in spec.classic)
+    addresses = addresses if addresses is not None else {}
+    f5 = f5_container(spec, ports, credentials.f5_password) if spec.target == "kind" else None
+    classic = [classic_container(spec, s, credentials.broker_password) for s in spec.classic]
 
     namespace = {
         "apiVersion": "v1",
@@ -71,19 +146,24 @@ def desired_state(
     if spec.needs_broker:
         secrets.append(broker_secret(spec, credentials.broker_password))
         groups["broker"] = tuple(broker_objects(spec))
-    f5_address = addresses.get(containers[0].name) if containers else None
+    f5_address = addresses.get(f5.name) if f5 else None
     groups["f5"] = tuple([*f5_endpoint_objects(spec, f5_address), *f5_sync_objects(spec)])
     service_group: list[Object] = []
     for service in spec.in_cluster:
         service_group.extend(service_objects(spec, service))
-    for service, container in zip(spec.classic, containers[1:]):
+    for service, container in zip(spec.classic, classic):
         service_group.extend(classic_service_objects(spec, service, addresses.get(container.name)))
     groups["services"] = tuple(service_group)
+    containers: dict[str, tuple[ContainerSpec, ...]] = {}
+    if f5:
+        containers["f5"] = (f5,)
+    if classic:
+        containers["services"] = tuple(classic)
     return DesiredState(
         cluster=kind_cluster_config(spec, ports, nodes or KindNodes(spec.profile.published_node_image))
         if spec.target == "kind"
         else None,
-        containers=tuple(containers),
+        containers=containers,
         secrets=tuple(secrets),
         groups=groups,
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from envbuilder.desired import Credentials, desired_state
+from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
 from envbuilder.desired.host import KindNodes
 from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster
 from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
@@ -51,8 +51,10 @@ def register_environment(inputs: ProgramInputs) -> None:
         config.require_secret(CONFIG_BROKER_PASSWORD), config.require_secret(CONFIG_F5_PASSWORD)
     )
     credentials = passwords.apply(lambda pw: Credentials(broker_password=pw[0], f5_password=pw[1]))
-    # Everything but the Secrets and the container addresses is known now.
-    plan = desired_state(spec, Credentials.placeholder(), inputs.ports, nodes=inputs.nodes)
+    # The whole environment, computed once. The credentials and the containers' addresses are
+    # Outputs, known only while the engine runs: markers stand in for them, and each part that
+    # holds one is resolved when they are known.
+    state = desired_state(spec, pending_credentials(), inputs.ports, PENDING_ADDRESSES, inputs.nodes)
 
     cluster_ready: list[pulumi.Resource] = []
     addresses: dict[str, pulumi.Output[str]] = {}
@@ -61,7 +63,7 @@ def register_environment(inputs: ProgramInputs) -> None:
         cluster = KindCluster(
             KIND_CLUSTER_RESOURCE,
             cluster_name=spec.cluster_name,
-            config=plan.cluster or {},
+            config=state.cluster or {},
             node_image=inputs.nodes.image,
             kubeconfig=inputs.kubeconfig,
             kind_binary=inputs.tools["kind"],
@@ -89,37 +91,32 @@ def register_environment(inputs: ProgramInputs) -> None:
         )
         cluster_ready = [ready, images]
         # Containers carry secrets (the F5 password, the broker URL), so their specs are Outputs.
-        containers = credentials.apply(lambda c: desired_state(spec, c, inputs.ports).containers)
-        for index, container in enumerate(plan.containers):
-            phase = "f5" if index == 0 else "services"
-            resource = Container(
-                f"{phase}-container-{container.name}",
-                spec=containers.apply(lambda specs, i=index: specs[i]),
-                docker_binary=inputs.tools["docker"],
-                opts=pulumi.ResourceOptions(depends_on=cluster_ready),
-            )
-            addresses[container.name] = resource.address
+        for phase, containers in state.containers.items():
+            for container in containers:
+                resource = Container(
+                    f"{phase}-container-{container.name}",
+                    spec=credentials.apply(lambda c, pending=container: resolve(pending, credentials=c)),
+                    docker_binary=inputs.tools["docker"],
+                    opts=pulumi.ResourceOptions(depends_on=cluster_ready),
+                )
+                addresses[container.name] = resource.address
     else:
         provider = k8s.Provider("k8s", kubeconfig=inputs.kubeconfig, context=spec.kube_context)
 
     k8s_opts = pulumi.ResourceOptions(provider=provider, depends_on=cluster_ready)
     # Only the Secrets depend on the credentials, so only they are secret in the state and previews.
-    secret_objects = credentials.apply(lambda c: list(desired_state(spec, c, inputs.ports).secrets))
-    with_addresses = (
-        pulumi.Output.all(**addresses).apply(lambda known: desired_state(spec, Credentials.placeholder(), inputs.ports, known))
-        if addresses
-        else pulumi.Output.from_input(plan)
-    )
-    namespace = k8s.yaml.v2.ConfigGroup("namespace", objs=list(plan.groups["namespace"]), opts=k8s_opts)
+    secret_objects = credentials.apply(lambda c: list(resolve(state.secrets, credentials=c)))
+    known_addresses = pulumi.Output.all(**addresses) if addresses else pulumi.Output.from_input({})
+    namespace = k8s.yaml.v2.ConfigGroup("namespace", objs=list(resolve(state.groups["namespace"])), opts=k8s_opts)
     after_namespace = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace]))
     secrets = k8s.yaml.v2.ConfigGroup("secrets", objs=pulumi.Output.secret(secret_objects), opts=after_namespace)
     previous: list[pulumi.Resource] = [namespace, secrets]
-    for group in plan.groups:
+    for group, objects in state.groups.items():
         if group == "namespace":
             continue
         resource = k8s.yaml.v2.ConfigGroup(
             group,
-            objs=with_addresses.apply(lambda state, g=group: list(state.groups[g])),
+            objs=known_addresses.apply(lambda known, pending=objects: list(resolve(pending, addresses=known))),
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=list(previous))),
         )
         previous.append(resource)

@@ -13,11 +13,10 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from envbuilder.cluster.commands import CommandFailed, run
-from envbuilder.cluster.docker import Docker
-from envbuilder.cluster.kind import Kind
+from envbuilder.cluster.docker import ContainerSpec, Docker
+from envbuilder.cluster.kind import Kind, kind_context
 from envbuilder.cluster.ownership import container_trace, kind_cluster_trace
-from envbuilder.desired.host import ContainerSpec
-from envbuilder.desired.meta import OWNER_LABEL
+from envbuilder.naming import OWNER_LABEL
 from envbuilder.errors import EnvbuilderError
 
 
@@ -40,14 +39,14 @@ class _KindClusterProvider(ResourceProvider):
             ours = existing.is_owned_by(props["owner"])
             if ours and existing.node_count == len(props["config"].get("nodes", [])):
                 kind.export_kubeconfig(name, kubeconfig)
-                return CreateResult(id_=name, outs={**props, "context": f"kind-{name}"})
+                return CreateResult(id_=name, outs={**props, "context": kind_context(name)})
             if not (ours or props.get("interrupted_create")):
                 raise EnvbuilderError(
                     f"kind cluster {name} already exists and is not proven this home's: {existing.not_owned_because()}"
                 )
             kind.delete(name)  # this home's, half-made by the interrupted run
         kind.create(name, props["config"], props["node_image"], kubeconfig, int(props["timeout"]))
-        return CreateResult(id_=name, outs={**props, "context": f"kind-{name}"})
+        return CreateResult(id_=name, outs={**props, "context": kind_context(name)})
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         # Node labels only mark the owner; clusters made before they existed are not replaced for them.

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from envbuilder.cluster.commands import Runner, check, run
+from envbuilder.cluster.docker import local_image
 from envbuilder.errors import PrerequisiteError
 
 BASE_IMAGE = "envbuilder/base:bookworm"
@@ -56,15 +57,11 @@ def installed_version(tarball: Path, package: str) -> str | None:
     return None
 
 
-def image_exists(image: str, runner: Runner = run) -> bool:
-    return runner(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=60).ok
-
-
 def ensure_base_image(
     runner: Runner = run, progress: Callable[[str], None] = lambda message: None, image: str = BASE_IMAGE
 ) -> str:
     """Make the base image (`envbuilder/base:bookworm`) unless docker has it; returns the image name."""
-    if image_exists(image, runner):
+    if local_image(image, runner):
         return image
     tarball = ensure_rootfs(BASE_PACKAGES, runner, progress)
     progress(f"docker import {tarball.name} as {image} ...")

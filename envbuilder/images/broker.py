@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from envbuilder.cluster.commands import Runner, check, run
+from envbuilder.cluster.docker import local_image
 from envbuilder.errors import EnvbuilderError
-from envbuilder.images.base import SUITE, ensure_rootfs, image_exists, installed_version
+from envbuilder.images.base import SUITE, ensure_rootfs, installed_version
 from envbuilder.images.build import ImageChoice, choose_image, registry_reachable
 from envbuilder.state.home import project_root
 
@@ -49,11 +50,8 @@ def ensure_broker_image(
     returns its name."""
     context = broker_context()
     recipe = recipe_digest(context)
-    labels = runner(
-        ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', image],
-        timeout=60,
-    )
-    if labels.ok and labels.stdout.strip() == recipe:
+    existing = local_image(image, runner)
+    if existing and existing.labels.get(RECIPE_LABEL) == recipe:
         return image
     tarball = ensure_rootfs(BROKER_PACKAGES, runner, progress)
     version = installed_version(tarball, "rabbitmq-server")
@@ -94,7 +92,7 @@ def choose_broker_image(
 def resolve_broker_image(
     profile_image: str, runner: Runner = run, progress: Callable[[str], None] = lambda message: None
 ) -> str:
-    choice = choose_broker_image(profile_image, os.environ, image_exists(profile_image, runner), registry_reachable)
+    choice = choose_broker_image(profile_image, os.environ, local_image(profile_image, runner) is not None, registry_reachable)
     progress(f"broker image {choice.image} ({choice.reason})")
     if choice.image == BROKER_IMAGE:
         ensure_broker_image(runner, progress)

@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 
 from envbuilder.cluster.commands import Runner, check, run
+from envbuilder.cluster.docker import local_image
 from envbuilder.errors import InputError
-from envbuilder.images.base import BASE_IMAGE, ensure_base_image, image_exists
+from envbuilder.images.base import BASE_IMAGE, ensure_base_image
 from envbuilder.images.revision import Revision
 from envbuilder.images.source import export_source
 from envbuilder.images.wheels import (
@@ -145,7 +146,7 @@ def resolve_base_image(
     explicit: str | None, runner: Runner = run, progress: Callable[[str], None] = lambda message: None
 ) -> str:
     base_image = choose_image(
-        PUBLIC_BASE_IMAGE, BASE_IMAGE, BASE_IMAGE_VARIABLE, os.environ, image_exists(PUBLIC_BASE_IMAGE, runner),
+        PUBLIC_BASE_IMAGE, BASE_IMAGE, BASE_IMAGE_VARIABLE, os.environ, local_image(PUBLIC_BASE_IMAGE, runner) is not None,
         registry_reachable, explicit,
     ).image
     if base_image == BASE_IMAGE:
@@ -171,7 +172,7 @@ def build_images(
         for target in select_targets(image_targets(source_root), names):
             started = time.monotonic()
             tag = image_tag(target.name, revision)
-            if not revision.dirty and not no_cache and image_exists(tag, runner):
+            if not revision.dirty and not no_cache and local_image(tag, runner):
                 results.append(BuiltImage(target.name, tag, built=False, seconds=time.monotonic() - started))
                 continue
             progress(f"{tag}: wheels ...")

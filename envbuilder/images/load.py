@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 
 from envbuilder.cluster.commands import Runner, check, run
+from envbuilder.cluster.docker import require_local_image
 from envbuilder.cluster.kind import Kind
 
 
@@ -49,7 +50,9 @@ class ImageLoader:
         are saved and imported once rather than once per image.
         """
         images_by_node = {node: self._images_on(node) for node in self.kind.nodes(self.cluster)}
-        loaded = {image: nodes_needing(image, self._local_id(image), images_by_node) for image in images}
+        loaded = {
+            image: nodes_needing(image, require_local_image(image, self.runner).id, images_by_node) for image in images
+        }
         by_nodes: dict[tuple[str, ...], list[str]] = {}
         for image, missing in loaded.items():
             if missing:
@@ -57,10 +60,6 @@ class ImageLoader:
         for nodes, group in by_nodes.items():
             self.kind.load_images(self.cluster, group, list(nodes))
         return loaded
-
-    def _local_id(self, image: str) -> str:
-        result = self.runner(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=60)
-        return check(result, f"inspecting image {image} (build it first: envbuilder images build)").stdout.strip()
 
     def _images_on(self, node: str) -> dict[str, str]:
         result = self.runner(["docker", "exec", node, "crictl", "images", "--output", "json"], timeout=60)

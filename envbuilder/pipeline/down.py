@@ -11,13 +11,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envbuilder.cli.console import err_console
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
-from envbuilder.cluster.ownership import Trace, cluster_name, docker_traces, kind_cluster_traces
+from envbuilder.cluster.ownership import Trace, docker_traces, kind_cluster_traces
 from envbuilder.cluster.tools import find_tool
 from envbuilder.errors import EnvbuilderError, InputError
+from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL, cluster_name
 from envbuilder.pipeline.engine_run import run_engine
+from envbuilder.pipeline.output import console
 from envbuilder.pipeline.progress import Progress
 from envbuilder.state import ports as host_ports
 from envbuilder.state.identity import home_identity
@@ -51,13 +52,13 @@ def down(name: str, backend_url: str | None = None) -> None:
                 f"no environment named {name!r} in this envbuilder home; existing environments: "
                 f"{', '.join(known) or '(none)'}" + "".join(f"\n{line}" for line in found.left_alone)
             )
-        err_console.print(f"Removing environment [bold]{name}[/]")
+        console.print(f"Removing environment [bold]{name}[/]")
         if record:
             record.status, record.message = "deleting", None
             save_record(record)
         problems: list[str] = []
         try:
-            with Progress(err_console) as progress:
+            with Progress(console) as progress:
                 with progress.phase("destroy"):
                     stack_problems, clusters_of_the_stack = (
                         _destroy_stack(name, backend_url) if stack_is_ours else ([], set())
@@ -73,7 +74,7 @@ def down(name: str, backend_url: str | None = None) -> None:
                 save_record(record)
             raise
         for line in found.left_alone:
-            err_console.print(f"[yellow]{line}[/]")
+            console.print(f"[yellow]{line}[/]")
         if found.mine:
             message = "not removed completely; still there: " + "; ".join(found.mine)
             if record:
@@ -85,8 +86,8 @@ def down(name: str, backend_url: str | None = None) -> None:
                 hint=f"its record is kept (status failed); run envbuilder down {name} again once the cause is fixed",
             )
         _forget(name, record)
-        err_console.print(f"[green]environment {name} is gone[/]: no stack, cluster, containers, volumes, "
-                          "kube context, ports or records left")
+        console.print(f"[green]environment {name} is gone[/]: no stack, cluster, containers, volumes, "
+                      "kube context, ports or records left")
 
 
 def _destroy_stack(name: str, backend_url: str | None) -> tuple[list[str], set[str]]:
@@ -97,7 +98,7 @@ def _destroy_stack(name: str, backend_url: str | None) -> tuple[list[str], set[s
         return [], set()
     stack = select_stack(name, lambda: None, backend_url)
     for message in recover(stack):
-        err_console.print(f"[yellow]recovered:[/] {message}")
+        console.print(f"[yellow]recovered:[/] {message}")
     clusters = kind_clusters_in(stack)
     try:
         run_engine("destroy", stack.destroy)
@@ -157,7 +158,7 @@ def _forget_stack_of_a_gone_cluster(name: str, backend_url: str | None, clusters
     if kind_binary and any(Kind(binary=str(kind_binary)).exists(c) for c in clusters_of_the_stack | {cluster_name(name)}):
         return
     remove_stack(name, backend_url)
-    err_console.print(f"[yellow]removed stack {name}[/]: its cluster is gone, so nothing it held remains")
+    console.print(f"[yellow]removed stack {name}[/]: its cluster is gone, so nothing it held remains")
 
 
 def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None,
@@ -224,7 +225,6 @@ def _kubectl(record: EnvironmentRecord) -> list[str] | None:
 def _delete_labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[str]:
     """What the stack lost track of (an interrupted create) is still found by its labels: this home's only."""
     from envbuilder.cluster.commands import run
-    from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
 
     kubectl = _kubectl(record)
     if kubectl is None:
@@ -237,7 +237,6 @@ def _delete_labelled_cluster_objects(name: str, record: EnvironmentRecord) -> li
 
 def _labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[Trace]:
     from envbuilder.cluster.commands import check, run
-    from envbuilder.desired.meta import ENVIRONMENT_LABEL, OWNER_LABEL
 
     kubectl = _kubectl(record)
     if kubectl is None:

@@ -3,7 +3,8 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from envbuilder.cluster.commands import CommandResult, check, run
+from envbuilder.cluster.commands import Runner, run
+from envbuilder.cluster.docker import local_image, require_local_image
 from envbuilder.desired.f5 import F5_MOCK, F5_SYNC
 from envbuilder.images.broker import resolve_broker_image
 from envbuilder.images.build import build_images, resolve_base_image
@@ -19,7 +20,7 @@ class EnvironmentImages:
 
 
 def ensure_environment_images(
-    spec: EnvironmentSpec, say: Callable[[str], None] = lambda message: None
+    spec: EnvironmentSpec, say: Callable[[str], None] = lambda message: None, runner: Runner = run
 ) -> EnvironmentImages:
     """Build what is missing and choose the broker's image; returns what to load into the nodes, with IDs.
 
@@ -30,15 +31,11 @@ def ensure_environment_images(
     base_image = resolve_base_image(None, progress=say)
     build_images(project_root(), Revision.from_name(spec.revision), names, base_image, progress=say)
     in_nodes = [service.image for service in spec.in_cluster] + [spec.component_image(F5_SYNC)]
-    to_load = {image: check(_inspect_id(image), f"inspecting {image}").stdout.strip() for image in in_nodes}
+    to_load = {image: require_local_image(image, runner).id for image in in_nodes}
     broker = resolve_broker_image(spec.profile.broker.image, progress=say) if spec.needs_broker else None
     if broker:
         # A broker image docker holds goes into the nodes, which may reach no registry; any other they pull.
-        inspected = _inspect_id(broker)
-        if inspected.ok:
-            to_load[broker] = inspected.stdout.strip()
+        held = local_image(broker, runner)
+        if held:
+            to_load[broker] = held.id
     return EnvironmentImages(broker, to_load)
-
-
-def _inspect_id(image: str) -> CommandResult:
-    return run(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=60)

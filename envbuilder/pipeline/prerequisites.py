@@ -36,7 +36,7 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
     require_memory(BASE_MEMORY_GIB + MEMORY_PER_WORKER_GIB * spec.profile.workers)
     if creating:
         _refuse_names_of_another_home(spec, _kind_traces(spec, {name: str(path) for name, path in tools.items()}))
-    image = choose_node_image(node_image, spec.profile)
+    image = choose_node_image(spec.profile.node_image_candidates(node_image))
     # Before a cluster is created (an update finds its nodes running): with an image Docker
     # has; else kind pulls it, and says itself if privileged containers fail.
     if creating and image.present:

@@ -15,7 +15,7 @@ def render_documents(spec: EnvironmentSpec) -> dict[str, list[dict]]:
     if state.cluster:
         files["00-kind-cluster.yaml"] = [state.cluster]
     if state.containers:
-        files["01-containers.yaml"] = [container.shown() for container in state.containers]
+        files["01-containers.yaml"] = [container.shown() for container in state.all_containers()]
     files["10-secrets.yaml"] = list(state.secrets)
     for index, (group, objects) in enumerate(state.groups.items(), start=2):
         files[f"{index}0-{group}.yaml"] = list(objects)

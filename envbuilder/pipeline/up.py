@@ -10,9 +10,10 @@ import getpass
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from envbuilder.cli.console import err_console
+from envbuilder.cluster.kind import kind_context
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
+from envbuilder.pipeline.output import console
 from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites, user_kubeconfig
 from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
@@ -49,9 +50,9 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
             )
         if previous:
             resolved = replace(resolved, backend_url=previous.resolve_backend(resolved.backend_url))
-        err_console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
-                          f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
-        with Progress(err_console) as progress:
+        console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
+                      f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
+        with Progress(console) as progress:
             with progress.phase("prerequisites"):
                 prerequisites = check_prerequisites(
                     spec, resolved.node_image or (previous.node_image if previous else None),
@@ -70,7 +71,7 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
             finally:
                 record.phases = progress.records()
                 save_record(record)
-    err_console.print(f"[green]environment {spec.name} is ready[/]; see it with: envbuilder status {spec.name}")
+    console.print(f"[green]environment {spec.name} is ready[/]; see it with: envbuilder status {spec.name}")
     return record
 
 
@@ -97,6 +98,11 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
     spec = resolved.spec
     nodes = prerequisites.nodes
     wanted_vips = [service.name for service in spec.exposed]
+    smoke_facts = {
+        "catalog": [service.entry.model_dump(mode="json") for service in spec.services],
+        "node_count": spec.profile.workers + 1 if spec.target == "kind" else None,
+        "smoke_timeout_seconds": spec.profile.timeouts.smoke,
+    }
     if previous:
         ports = previous.ports
         missing = [name for name in wanted_vips if name not in ports.vips]
@@ -108,6 +114,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             "overrides": resolved.overrides, "replicas": resolved.replicas, "ports": ports, "status": "creating",
             "message": None,
             "node_image": nodes.image if nodes else None, "pod_network": nodes.network_daemonset if nodes else None,
+            **smoke_facts,
         }
         if resolved.ttl_is_explicit:  # from now on, as on creation
             update["ttl_seconds"] = int((datetime.now(UTC) - previous.created_at + resolved.ttl).total_seconds())
@@ -126,13 +133,14 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             revision=spec.revision,
             target=spec.target,
             namespace=spec.namespace,
-            kube_context=spec.kube_context if spec.target == "existing" else f"kind-{spec.cluster_name}",
+            kube_context=spec.kube_context if spec.target == "existing" else kind_context(spec.cluster_name),
             kubeconfig=str(_kubeconfig_path(spec)) if spec.target == "kind" else user_kubeconfig(),
             node_image=nodes.image if nodes else None,
             pod_network=nodes.network_daemonset if nodes else None,
             ports=HostPorts(f5_api=allocated[0], broker=allocated[1], vips=dict(zip(wanted_vips, allocated[2:]))),
             overrides=resolved.overrides,
             replicas=resolved.replicas,
+            **smoke_facts,
         )
     save_record(record)
     return record
@@ -152,7 +160,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         from envbuilder.pipeline.images import ensure_environment_images
 
         with progress.phase("images"):
-            images = ensure_environment_images(spec, say=lambda message: err_console.print(f"   [dim]{message}[/]"))
+            images = ensure_environment_images(spec, say=lambda message: console.print(f"   [dim]{message}[/]"))
         image_ids = images.to_load
         if images.broker:
             spec = spec.with_broker_image(images.broker)
@@ -160,7 +168,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
     # Read before recovery clears it: a cluster this stack was creating when killed is this home's.
     interrupted_create = spec.target == "kind" and spec.cluster_name in kind_clusters_in(stack, pending_only=True)
     for message in recover(stack):
-        err_console.print(f"[yellow]recovered:[/] {message}")
+        console.print(f"[yellow]recovered:[/] {message}")
     inputs = ProgramInputs(
         spec=spec,
         ports=record.ports,
@@ -194,6 +202,6 @@ def _smoke(record: EnvironmentRecord, progress: Progress) -> None:
 def _warn_about_expired(current: str) -> None:
     expired = [r.name for r in list_records() if r.expired() and r.name != current]
     if expired:
-        err_console.print(
+        console.print(
             f"[yellow]warning:[/] expired environments: {', '.join(expired)}; remove them with: envbuilder reap"
         )

@@ -13,9 +13,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from envbuilder.cli.console import err_console
 from envbuilder.errors import EnvbuilderError
 from envbuilder.pipeline.down import down
+from envbuilder.pipeline.output import console
 from envbuilder.pipeline.request import EnvironmentRequest
 from envbuilder.pipeline.up import EnvironmentExists, up
 from envbuilder.reports.model import Phase, SmokeRun
@@ -50,7 +50,7 @@ def verify(request: EnvironmentRequest, report_dir: Path) -> SmokeRun:
         finally:
             record = find_record(name) or record
             if ctrl_c.pressed and created:
-                err_console.print("[yellow]interrupted: tearing the environment down before exiting[/]")
+                console.print("[yellow]interrupted: tearing the environment down before exiting[/]")
             if created:
                 checks.append(
                     _timed("teardown leaves nothing behind", lambda: down(name, backend_url=request.backend_url))
@@ -65,7 +65,7 @@ def verify(request: EnvironmentRequest, report_dir: Path) -> SmokeRun:
             from envbuilder.reports import write_reports
 
             for path in write_reports(report_dir, run):
-                err_console.print(f"wrote {path}")
+                console.print(f"wrote {path}")
     if ctrl_c.pressed:
         raise KeyboardInterrupt  # after the teardown and the reports, whoever noticed the Ctrl-C first
     return run

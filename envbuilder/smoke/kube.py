@@ -1,41 +1,22 @@
 """Just enough of the Kubernetes API for the checks: raw JSON reads and writes on lightkube's connection.
 
-lightkube reads the kubeconfig and authenticates as kubectl would for the common cases: exec
-plugins (EKS, GKE, AKS), token files, bearer tokens, basic auth, client certificates and CA data.
-Its async client comes from the same adapter its own typed client uses; the checks keep raw paths
-because they read what typed resources do not cover: the service proxy, pod logs, events.
+The kubeconfig is read by envbuilder.kubeconfig, as for f5-sync. The async client comes from the
+same adapter lightkube's own typed client uses; the checks keep raw paths because they read what
+typed resources do not cover: the service proxy, pod logs, events.
 """
 
-from pathlib import Path
 from typing import Any, Self
 
 import httpx2
-import msgspec
-import yaml
 from lightkube.config.client_adapter import AsyncClient as lightkube_http_client
 from lightkube.config.client_adapter import ConnectionParams
-from lightkube.config.kubeconfig import KubeConfig, SingleConfig
-from lightkube.config.models import User
+from lightkube.config.kubeconfig import SingleConfig
 from lightkube.core.exceptions import ConfigError
 
 from envbuilder.errors import EnvbuilderError
 from envbuilder.smoke.framework import CheckFailed
 
 REQUEST_SECONDS = 10.0
-
-
-def load_kubeconfig(path: Path, context: str | None = None) -> SingleConfig:
-    """The cluster, user and settings of `context` (or the current context) in `path`."""
-    try:
-        config = KubeConfig.from_file(path).get(context)
-    except (ConfigError, OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as error:
-        raise EnvbuilderError(f"cannot use kubeconfig {path} (context {context or 'current'}): {error}") from None
-    assert config is not None  # get() without a default raises rather than return None
-    user = config.user or User()  # no user: anonymous, as kubectl would be
-    if user.token_file:
-        # kubectl reads a relative tokenFile next to the kubeconfig; lightkube would read it from the cwd.
-        user = msgspec.structs.replace(user, token_file=str(config.abs_file(user.token_file)))
-    return config._replace(user=user)
 
 
 class Kube:

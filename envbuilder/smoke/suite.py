@@ -8,7 +8,8 @@ from envbuilder.smoke.broker import broker_check
 from envbuilder.smoke.cluster import NETWORK_AGENTS_CHECK, network_agents_check, nodes_ready_check
 from envbuilder.smoke.f5 import pool_check, vip_check
 from envbuilder.smoke.framework import Check, run_checks, skipped_check
-from envbuilder.smoke.kube import Kube, load_kubeconfig
+from envbuilder.kubeconfig import load_kubeconfig
+from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.probes import dns_check, pod_network_check
 from envbuilder.smoke.result import CheckResult
 from envbuilder.smoke.services import extra_check, health_check, rpc_check
@@ -16,6 +17,7 @@ from envbuilder.smoke.target import (
     SmokeTarget,
     kubeconfig_of,
     read_credentials,
+    recorded_services,
     target_from_record,
 )
 from envbuilder.state.records import EnvironmentRecord
@@ -74,6 +76,7 @@ async def run_smoke(target: SmokeTarget, kube_transport: httpx2.AsyncBaseTranspo
 
 async def smoke_environment(record: EnvironmentRecord) -> list[CheckResult]:
     """The checks of a recorded environment, with the credentials read from its Secrets."""
+    recorded_services(record)  # a record that cannot say what to check is refused before connecting
     async with Kube(load_kubeconfig(kubeconfig_of(record), record.kube_context)) as kube:
         target = target_from_record(record, await read_credentials(kube, record.namespace))
         return await run_checks(smoke_checks(target, kube))

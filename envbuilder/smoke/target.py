@@ -1,4 +1,4 @@
-"""What the smoke checks need to know about an environment, and nothing else; built from its record."""
+"""What the smoke checks need to know about an environment, and nothing else; built from its record alone."""
 
 import base64
 from dataclasses import dataclass
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from envbuilder.smoke.kube import Kube
+    from envbuilder.spec.catalog import ServiceEntry
     from envbuilder.state.records import EnvironmentRecord
 
 
@@ -41,8 +42,8 @@ class F5Access:
 
 @dataclass(frozen=True)
 class RpcRoute:
-    """web -> broker -> worker: `path?payload=TOKEN` on the `via` service's VIP answers 200 with TOKEN
-    in its body once a `worker` replied."""
+    """A catalog entry's `rpc:` (e.g. web -> broker -> worker): `path?payload=TOKEN` on the `via`
+    service's VIP answers 200 with TOKEN in its body once a `worker` replied."""
 
     via: str
     path: str
@@ -98,25 +99,33 @@ def kubeconfig_of(record: "EnvironmentRecord") -> Path:
     return Path(record.kubeconfig).expanduser() if record.kubeconfig else Path.home() / ".kube" / "config"
 
 
+def recorded_services(record: "EnvironmentRecord") -> list["ServiceEntry"]:
+    """The catalog entries of the environment's services in the cluster, as `up` recorded them."""
+    from envbuilder.errors import InputError
+    from envbuilder.spec.catalog import ServiceEntry
+
+    if record.services and not record.catalog:
+        raise InputError(
+            f"the record of {record.name} names no catalog entries to check (an earlier envbuilder wrote it)",
+            hint=f"run `envbuilder up --name {record.name}` with its services again to record them",
+        )
+    entries = [ServiceEntry.model_validate(data) for data in record.catalog]
+    return [entry for entry in entries if entry.runtime == "kubernetes"]
+
+
 def target_from_record(record: "EnvironmentRecord", credentials: Credentials) -> SmokeTarget:
-    """The checks' view of an environment: services from the catalog, host ports from the record.
+    """The checks' view of an environment, from its record alone: the catalog entries and profile
+    facts `up` recorded, and its host ports.
 
     On a kind cluster the F5 API, the VIPs and the broker are published on 127.0.0.1; on an
     existing cluster they are not reachable from the host, and their checks are skipped.
     """
     from envbuilder.desired.broker import amqp_url
     from envbuilder.desired.f5 import F5_USERNAME
-    from envbuilder.spec.catalog import load_catalog
     from envbuilder.spec.environment import image_name
-    from envbuilder.spec.profile import load_profile
-    from envbuilder.state.home import stacks_dir
 
     on_host = record.target == "kind"
-    entries = [
-        entry
-        for entry in load_catalog(stacks_dir() / "services").select(record.services)
-        if entry.runtime == "kubernetes"
-    ]
+    entries = recorded_services(record)
     services = tuple(
         ServiceTarget(
             name=entry.name,
@@ -150,19 +159,19 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
         if on_host and needs_broker
         else None
     )
-    profile = load_profile(stacks_dir(), record.profile)
+    route = next((entry for entry in entries if entry.rpc and entry.rpc.to in names), None)
     return SmokeTarget(
         environment=record.name,
         namespace=record.namespace,
         kubeconfig=kubeconfig_of(record),
         kube_context=record.kube_context,
-        node_count=profile.workers + 1 if on_host else None,
+        node_count=record.node_count,
         f5=f5,
         broker_url=broker_url,
         services=services,
-        rpc=RpcRoute(via="web", path="/work", worker="worker") if {"web", "worker"} <= names else None,
+        rpc=RpcRoute(via=route.name, path=route.rpc.path, worker=route.rpc.to) if route and route.rpc else None,
         # Every service image is built on the same Python base and is already on the nodes.
         probe_image=image_name(entries[0].name, record.revision) if entries else None,
         network_daemonset=record.pod_network,
-        time_limit_seconds=profile.timeouts.smoke,
+        time_limit_seconds=record.smoke_timeout_seconds,
     )

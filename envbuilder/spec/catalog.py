@@ -64,6 +64,14 @@ class SmokeCheck(_Strict):
     expect_body: str | None = None
 
 
+class Rpc(_Strict):
+    """A request the service answers by asking another service through the broker: `path?payload=TOKEN`
+    answers 200 with TOKEN in its body once `to` replied. The smoke suite checks this round trip."""
+
+    to: str
+    path: str = Field(pattern=r"^/")
+
+
 class ServiceEntry(_Strict):
     name: str
     description: str = ""
@@ -76,6 +84,7 @@ class ServiceEntry(_Strict):
     health_path: str = Field("/healthz", pattern=r"^/")
     config: dict[str, str] = {}
     smoke: list[SmokeCheck] = []
+    rpc: Rpc | None = None
 
     @field_validator("name")
     @classmethod
@@ -83,6 +92,12 @@ class ServiceEntry(_Strict):
         if not SERVICE_NAME.match(name):
             raise ValueError("must be a DNS label of lowercase letters, digits and '-' (at most 32)")
         return name
+
+    @model_validator(mode="after")
+    def _rpc_needs_the_broker(self) -> "ServiceEntry":
+        if self.rpc and not self.needs_broker:
+            raise ValueError("rpc: the request goes through the broker, so needs_broker must be true")
+        return self
 
     @field_validator("config", mode="before")
     @classmethod
@@ -151,4 +166,7 @@ def load_catalog(directory: Path) -> Catalog:
                 )
             vip_ports[port] = path
         entries[entry.name] = entry
+    for name, entry in entries.items():
+        if entry.rpc and entry.rpc.to not in entries:
+            raise InputError(f"{directory / name}.yaml: rpc.to: {entry.rpc.to!r} is not a service of the catalog")
     return Catalog(entries)

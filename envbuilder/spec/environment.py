@@ -4,6 +4,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from envbuilder.errors import InputError
+from envbuilder.naming import cluster_name
 from envbuilder.spec.catalog import Catalog, ServiceEntry
 from envbuilder.spec.profile import Profile
 
@@ -41,7 +42,7 @@ class EnvironmentSpec:
 
     @property
     def cluster_name(self) -> str:
-        return f"envbuilder-{self.name}"
+        return cluster_name(self.name)
 
     @property
     def needs_broker(self) -> bool:

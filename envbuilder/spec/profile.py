@@ -80,6 +80,12 @@ class Profile(_Strict):
         """What tools/node-image/build.sh builds for this version where no registry is reachable."""
         return f"envbuilder/kind-node:{self.kubernetes_version}"
 
+    def node_image_candidates(self, explicit: str | None = None) -> list[str]:
+        """The node images to use, in order of preference: --node-image or the profile's alone; else the
+        locally built one when Docker has it, else kind's published one (cluster.node_image chooses)."""
+        chosen = explicit or self.node_image
+        return [chosen] if chosen else [self.local_node_image, self.published_node_image]
+
 
 def load_profile(stacks_dir: Path, name: str) -> Profile:
     path = stacks_dir / f"{name}.yaml"

@@ -6,7 +6,7 @@ name that `down`, `status` and `reap` can find.
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -63,6 +63,12 @@ class EnvironmentRecord(BaseModel):
     ports: HostPorts
     overrides: dict[str, dict[str, str]] = {}
     replicas: dict[str, int] = {}
+    # What the smoke checks need, as `up` resolved it, so they never read a catalog or profile that
+    # changed on disk since: the catalog entries of its services (spec.catalog.ServiceEntry as JSON),
+    # the kind target's node count and the profile's timeouts.smoke.
+    catalog: list[dict[str, Any]] = []
+    node_count: int | None = None
+    smoke_timeout_seconds: int | None = None
     status: Status = "creating"
     message: str | None = None  # why the status is what it is, e.g. what `down` could not remove
     phases: list[PhaseRecord] = []

@@ -94,6 +94,20 @@ def test_a_missing_tool_fails_fast_before_anything_is_created(isolated_state, mo
     assert find_record("dev") is None and state_files(isolated_state) == []
 
 
+def test_the_pipelines_status_lines_reach_the_user_through_the_console_the_cli_supplies(isolated_state, monkeypatch):
+    monkeypatch.setattr("envbuilder.pipeline.up.check_prerequisites", _refuse)
+    result = invoke("up", "--services", "web", "--name", "dev")
+    assert result.exit_code == 2
+    assert "Creating environment dev (web)" in result.output
+    assert "refused by the test" in result.output
+
+
+def _refuse(*_args, **_kwargs):
+    from envbuilder.errors import PrerequisiteError
+
+    raise PrerequisiteError("refused by the test")
+
+
 def test_docker_not_running_fails_fast(isolated_state, monkeypatch, tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -7,8 +7,7 @@ import subprocess
 import pytest
 
 from envbuilder.cluster.commands import CommandFailed
-from envbuilder.cluster.docker import Docker
-from envbuilder.desired.host import ContainerSpec
+from envbuilder.cluster.docker import ContainerSpec, Docker
 from tests.support.docker import empty_image
 
 pytestmark = [pytest.mark.docker]

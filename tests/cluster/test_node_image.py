@@ -22,29 +22,29 @@ def docker_with(images: dict[str, dict[str, str] | None]):
     def runner(args, **_kwargs) -> CommandResult:
         name = args[-1]
         if name in images:
-            return CommandResult(tuple(args), 0, json.dumps(images[name]), "")
+            return CommandResult(tuple(args), 0, f"sha256:{len(name):064x} {json.dumps(images[name])}", "")
         return CommandResult(tuple(args), 1, "", f"Error: No such image: {name}")
 
     return runner
 
 
 def test_the_locally_built_image_wins_and_says_which_pod_network_it_brings():
-    chosen = choose_node_image(None, PROFILE, docker_with({LOCAL: {CNI_LABEL: "kube-router"}, PUBLIC: {}}))
+    chosen = choose_node_image(PROFILE.node_image_candidates(None), docker_with({LOCAL: {CNI_LABEL: "kube-router"}, PUBLIC: {}}))
     assert (chosen.name, chosen.present, chosen.bundled_cni) == (LOCAL, True, "kube-router")
 
 
 def test_without_a_local_image_kind_pulls_its_published_one():
-    chosen = choose_node_image(None, PROFILE, docker_with({}))
+    chosen = choose_node_image(PROFILE.node_image_candidates(None), docker_with({}))
     assert (chosen.name, chosen.present, chosen.bundled_cni) == (PUBLIC, False, None)
 
 
 def test_an_explicit_image_is_used_even_when_a_local_one_exists():
-    chosen = choose_node_image("kindest/node:v1.35.0", PROFILE, docker_with({LOCAL: {CNI_LABEL: "kube-router"}}))
+    chosen = choose_node_image(PROFILE.node_image_candidates("kindest/node:v1.35.0"), docker_with({LOCAL: {CNI_LABEL: "kube-router"}}))
     assert (chosen.name, chosen.present, chosen.bundled_cni) == ("kindest/node:v1.35.0", False, None)
 
 
 def test_an_image_without_labels_brings_no_pod_network():
-    chosen = choose_node_image(None, PROFILE, docker_with({LOCAL: None}))  # Docker prints `null` for no labels
+    chosen = choose_node_image(PROFILE.node_image_candidates(None), docker_with({LOCAL: None}))  # Docker prints `null` for no labels
     assert (chosen.name, chosen.present, chosen.bundled_cni) == (LOCAL, True, None)
 
 

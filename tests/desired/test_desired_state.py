@@ -1,12 +1,13 @@
 """The desired state of an environment, checked as data: no cluster, Docker or Pulumi involved."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from envbuilder.components.f5sync import contract
-from envbuilder.desired import Credentials, desired_state
+from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
 from envbuilder.desired.host import KindNodes
 from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION
 from envbuilder.errors import InputError
@@ -38,7 +39,7 @@ def test_every_object_is_labelled_with_its_environment_and_its_owner():
     for obj in state.objects():
         assert obj["metadata"]["labels"]["envbuilder.io/environment"] == "dev"
         assert obj["metadata"]["labels"]["envbuilder.io/owner"] == "home1234"
-    for container in state.containers:
+    for container in state.all_containers():
         assert container.labels["envbuilder.io/environment"] == "dev"
         assert container.labels["envbuilder.io/owner"] == "home1234"
     assert state.cluster is not None
@@ -93,7 +94,7 @@ def test_no_image_is_latest_and_every_tag_is_the_revision():
     state = desired_state(make_spec(), SECRETS)
     images = [c["image"] for o in state.objects() if o["kind"] == "Deployment"
               for c in o["spec"]["template"]["spec"]["containers"]]
-    images += [c.image for c in state.containers]
+    images += [c.image for c in state.all_containers()]
     envbuilder_images = [i for i in images if i.startswith("envbuilder/")]
     assert envbuilder_images and all(i.endswith(":abc1234") for i in envbuilder_images)
     assert not any(i.endswith(":latest") or ":" not in i for i in images)
@@ -139,7 +140,7 @@ def test_f5_sync_may_only_read_services_endpointslices_and_nodes():
 def test_on_kind_the_f5_is_a_container_outside_the_cluster_with_host_ports():
     ports = HostPorts(f5_api=42001, broker=42002, vips={"web": 42003})
     state = desired_state(make_spec(), SECRETS, ports, {"envbuilder-dev-f5": "172.18.0.9"})
-    f5 = state.containers[0]
+    (f5,) = state.containers["f5"]
     assert f5.network == "kind"
     assert set(f5.publish) == {(42001, 443), (42003, 80)}
     endpoints = find(state.objects(), "Endpoints", "f5")
@@ -150,7 +151,7 @@ def test_on_kind_the_f5_is_a_container_outside_the_cluster_with_host_ports():
 
 def test_on_an_existing_cluster_there_is_no_kind_config_and_the_f5_runs_in_the_namespace():
     state = desired_state(make_spec(target="existing"), SECRETS)
-    assert state.cluster is None and state.containers == ()
+    assert state.cluster is None and state.containers == {}
     find(state.objects(), "Deployment", "f5-mock")
 
 
@@ -170,7 +171,7 @@ def test_a_classic_service_is_a_container_that_reaches_the_broker_through_a_node
         (tmp_path / f"{name}.yaml").write_text(text)
     catalog = load_catalog(tmp_path)
     state = desired_state(make_spec(catalog=catalog), SECRETS, None, {"envbuilder-dev-worker": "172.18.0.7"})
-    worker = next(c for c in state.containers if c.name == "envbuilder-dev-worker")
+    worker = next(c for c in state.all_containers() if c.name == "envbuilder-dev-worker")
     assert worker.env["AMQP_URL"].endswith("@envbuilder-dev-control-plane:30672/%2F")
     assert worker.shown()["env"]["AMQP_URL"] == "<secret>"
     assert not [o for o in state.objects() if o["kind"] == "Deployment" and o["metadata"]["name"] == "worker"]
@@ -208,3 +209,39 @@ def test_every_workload_may_take_the_profiles_rollout_timeout_to_become_ready(ta
     for workload in workloads:
         # The Kubernetes provider waits this long for the rollout before it fails the update.
         assert workload["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == str(PROFILE.timeouts.rollout)
+
+
+def test_each_container_beside_the_cluster_has_its_phase_in_the_desired_state():
+    state = desired_state(make_spec(names=("web", "worker", "legacy-worker")), SECRETS)
+    assert {phase: [c.name for c in containers] for phase, containers in state.containers.items()} == {
+        "f5": ["envbuilder-dev-f5"],
+        "services": ["envbuilder-dev-legacy-worker"],
+    }
+
+
+def test_a_state_computed_with_pending_values_resolves_to_the_state_computed_with_the_real_ones():
+    spec = make_spec(names=("web", "worker", "legacy-worker"))
+    addresses = {"envbuilder-dev-f5": "172.18.0.9", "envbuilder-dev-legacy-worker": "172.18.0.7"}
+    pending = desired_state(spec, pending_credentials(), None, PENDING_ADDRESSES)
+    real = desired_state(spec, SECRETS, None, addresses)
+    assert resolve(pending.secrets, credentials=SECRETS) == real.secrets
+    assert resolve(pending.containers, credentials=SECRETS) == real.containers
+    assert resolve(pending.groups, addresses=addresses) == real.groups
+
+
+@pytest.mark.parametrize("name", ["pending", "envbuilder-pending", "dev"])
+def test_no_name_of_an_environment_is_taken_for_a_pending_value(name):
+    spec = replace(make_spec(names=("web", "worker", "legacy-worker")), name=name)
+    pending = desired_state(spec, pending_credentials(), None, PENDING_ADDRESSES)
+    addresses = {container.name: "172.18.0.7" for container in pending.all_containers()}
+    assert resolve(pending.groups, addresses=addresses) == desired_state(spec, SECRETS, None, addresses).groups
+
+
+def test_a_value_left_pending_never_passes_resolve():
+    pending = desired_state(make_spec(), pending_credentials(), None, PENDING_ADDRESSES)
+    with pytest.raises(ValueError, match="still pending"):
+        resolve(pending.secrets)  # the credentials were not supplied
+    with pytest.raises(ValueError, match="still pending"):
+        resolve(pending.groups, addresses={})  # nor the F5's address
+    with pytest.raises(ValueError, match="not URL-safe"):
+        resolve(pending.secrets, credentials=Credentials(broker_password="a/b", f5_password="f5"))

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pulumi
 
+from envbuilder.desired import desired_state
 from envbuilder.desired.host import KindNodes
+from envbuilder.desired.state import PENDING
+from envbuilder.engine import program
 from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, register_environment
 from envbuilder.spec.catalog import load_catalog
 from envbuilder.spec.environment import EnvironmentSpec, resolve_services
@@ -33,10 +36,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def run_program(target: str, bundled_cni: str | None = None, node_image: str = "kindest/node:v1.35.4") -> RecordingMocks:
+def run_program(target: str, bundled_cni: str | None = None, node_image: str = "kindest/node:v1.35.4",
+                services: tuple[str, ...] = ("web", "worker")) -> RecordingMocks:
     profile = load_profile(STACKS, "default")
-    services = resolve_services(load_catalog(STACKS / "services"), ["web", "worker"], profile, "abc1234")
-    spec = EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="home1234",
+    services = resolve_services(load_catalog(STACKS / "services"), list(services), profile, "abc1234")
+    spec = EnvironmentSpec(name="dev", profile=profile, services=tuple(services), revision="abc1234", owner="home1234",
                            target=target,
                            kube_context="ctx" if target == "existing" else None)
     inputs = ProgramInputs(
@@ -107,3 +111,30 @@ def test_on_an_existing_cluster_nothing_but_kubernetes_objects_is_created():
     assert "pulumi-python:dynamic:Resource" not in found
     assert "kubernetes:yaml/v2:ConfigFile" not in found
     assert found["pulumi:providers:kubernetes"] == ["k8s"]
+
+
+def test_the_desired_state_is_computed_once_per_run(monkeypatch):
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return desired_state(*args, **kwargs)
+
+    monkeypatch.setattr(program, "desired_state", counted)
+    run_program("kind", services=("web", "worker", "legacy-worker"))
+    assert len(calls) == 1
+
+
+def test_each_container_is_registered_in_the_phase_the_desired_state_gives_it_with_its_secrets_and_address():
+    mocks = run_program("kind", services=("web", "worker", "legacy-worker"))
+    # A container's spec holds credentials, so it is a secret: the mocks see it wrapped.
+    containers = {a.name: a.inputs["spec"]["value"] for a in mocks.registered if "-container-" in a.name}
+    assert sorted(containers) == ["f5-container-envbuilder-dev-f5", "services-container-envbuilder-dev-legacy-worker"]
+    assert containers["f5-container-envbuilder-dev-f5"]["env"]["F5MOCK_PASSWORD"] == "f-pass"
+    legacy = containers["services-container-envbuilder-dev-legacy-worker"]
+    assert legacy["env"]["AMQP_URL"].startswith("amqp://envbuilder:b-pass@")
+    groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
+    endpoints = next(o for o in groups["services"].inputs["objs"]
+                     if o["kind"] == "Endpoints" and o["metadata"]["name"] == "legacy-worker")
+    assert endpoints["subsets"][0]["addresses"] == [{"ip": "172.18.0.5"}]  # the container's address
+    assert PENDING not in str([a.inputs for a in mocks.registered])

@@ -1,6 +1,7 @@
 """Which image the broker runs on kind, and when the local one is made and loaded: decided without Docker."""
 
 import io
+import json
 import tarfile
 from dataclasses import replace
 from pathlib import Path
@@ -89,10 +90,9 @@ class FakeDocker:
     def __call__(self, args, **kwargs) -> CommandResult:
         self.calls.append(list(args))
         match args:
-            case ["docker", "image", "inspect", "--format", "{{.Id}}", image]:
-                return self._answer(image in self.present, f"sha256:{len(image):064x}\n")
             case ["docker", "image", "inspect", "--format", _, image]:
-                return self._answer(image in self.present, self.labels.get(image, "") + "\n")
+                labels = {RECIPE_LABEL: self.labels[image]} if image in self.labels else None
+                return self._answer(image in self.present, f"sha256:{len(image):064x} {json.dumps(labels)}\n")
         raise AssertionError(f"unexpected command {args}")
 
     @staticmethod
@@ -165,7 +165,7 @@ def test_an_image_made_from_the_same_recipe_is_not_made_again():
 
     assert ensure_broker_image(docker) == BROKER_IMAGE
     assert len(docker.calls) == 1
-    assert RECIPE_LABEL in docker.calls[0][4]
+    assert docker.calls[0][:3] == ["docker", "image", "inspect"]  # nothing built, nothing imported
 
 
 def test_a_rootfs_with_another_rabbitmq_version_stops_the_build_and_says_what_to_change(monkeypatch, tmp_path):
@@ -186,8 +186,7 @@ def environment_spec(names: list[str], needs_broker: bool = True) -> Environment
     return EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="test-home")
 
 
-def fake_builds(monkeypatch, docker: FakeDocker, chosen: str | None) -> None:
-    monkeypatch.setattr(pipeline_images, "run", docker)
+def fake_builds(monkeypatch, chosen: str | None) -> None:
     monkeypatch.setattr(pipeline_images, "resolve_base_image", lambda explicit, progress: "envbuilder/base:bookworm")
     monkeypatch.setattr(pipeline_images, "build_images", lambda *args, **kwargs: [])
     monkeypatch.setattr(pipeline_images, "resolve_broker_image",
@@ -207,18 +206,20 @@ OURS = {"envbuilder/web:abc1234", "envbuilder/worker:abc1234", "envbuilder/f5-sy
     ids=["local image: loaded", "docker has the profile's: loaded", "nodes pull it"],
 )
 def test_a_broker_image_docker_holds_is_loaded_into_the_nodes(monkeypatch, chosen, present, loaded):
-    fake_builds(monkeypatch, FakeDocker(OURS | present), chosen)
+    fake_builds(monkeypatch, chosen)
 
-    images = pipeline_images.ensure_environment_images(environment_spec(["web", "worker"]))
+    images = pipeline_images.ensure_environment_images(environment_spec(["web", "worker"]), runner=FakeDocker(OURS | present))
 
     assert images.broker == chosen
     assert set(images.to_load) == OURS | ({chosen} if loaded else set())
 
 
 def test_without_a_broker_no_broker_image_is_chosen(monkeypatch):
-    fake_builds(monkeypatch, FakeDocker(OURS), None)
+    fake_builds(monkeypatch, None)
 
-    images = pipeline_images.ensure_environment_images(environment_spec(["web", "worker"], needs_broker=False))
+    images = pipeline_images.ensure_environment_images(
+        environment_spec(["web", "worker"], needs_broker=False), runner=FakeDocker(OURS)
+    )
 
     assert images.broker is None
     assert set(images.to_load) == OURS

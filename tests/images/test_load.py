@@ -32,8 +32,8 @@ class FakeRunner:
                 return self._ok("\n".join(self.nodes))
             case ["docker", "exec", node, "crictl", "images", "--output", "json"]:
                 return self._ok(self.nodes[node])
-            case ["docker", "image", "inspect", "--format", "{{.Id}}", image]:
-                return self._ok(self.local_ids[image] + "\n")
+            case ["docker", "image", "inspect", "--format", _, image]:
+                return self._ok(f"{self.local_ids[image]} null\n")
             case ["kind", "load", "docker-image", *_]:
                 return self._ok("")
         raise AssertionError(f"unexpected command {args}")

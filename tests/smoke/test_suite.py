@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from envbuilder.smoke.kube import Kube, load_kubeconfig
+from envbuilder.kubeconfig import load_kubeconfig
+from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.result import CheckStatus
 from envbuilder.smoke.services import rpc_check
 from envbuilder.smoke.suite import run_smoke, smoke_checks

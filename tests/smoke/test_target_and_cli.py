@@ -11,16 +11,24 @@ import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
-from envbuilder.smoke.kube import Kube, load_kubeconfig
+from envbuilder.kubeconfig import load_kubeconfig
+from envbuilder.smoke.kube import Kube
+from envbuilder.spec.catalog import ServiceEntry, load_catalog
 from envbuilder.smoke.target import Credentials, ExtraCheck, F5Access, RpcRoute, read_credentials, target_from_record
 from envbuilder.state.records import EnvironmentRecord, HostPorts, PhaseRecord, save_record
 from tests.reports.sample import sample_run
 from tests.smoke.fake_kube import FakeKube
 
 runner = CliRunner()
+CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "stacks" / "services")
 
 
-def record(target: str = "kind", services: tuple[str, ...] = ("web", "worker")) -> EnvironmentRecord:
+def record(
+    target: str = "kind", services: tuple[str, ...] = ("web", "worker"), entries: list[ServiceEntry] | None = None,
+    smoke_timeout_seconds: int = 120,
+) -> EnvironmentRecord:
+    """A record as `up` writes it: the catalog entries of its services and the default profile's facts."""
+    entries = entries if entries is not None else CATALOG.select(list(services))
     return EnvironmentRecord(
         name="demo",
         owner="ci",
@@ -35,6 +43,9 @@ def record(target: str = "kind", services: tuple[str, ...] = ("web", "worker")) 
         kubeconfig="/tmp/envbuilder-demo.kubeconfig",
         ports=HostPorts(f5_api=43001, broker=43002, vips={"web": 43003}),
         phases=[PhaseRecord(name="cluster", started_at=datetime(2026, 11, 27, tzinfo=UTC), status="running")],
+        catalog=[entry.model_dump(mode="json") for entry in entries],
+        node_count=2 if target == "kind" else None,  # the default profile: one control plane, one worker
+        smoke_timeout_seconds=smoke_timeout_seconds,
     )
 
 
@@ -132,16 +143,36 @@ def test_smoke_of_an_unknown_environment_is_an_input_error():
     assert "no environment named 'nowhere'" in result.stderr
 
 
-def test_no_check_may_run_longer_than_the_profiles_smoke_timeout(tmp_path, monkeypatch):
-    import shutil
-
+def test_no_check_may_run_longer_than_the_profiles_smoke_timeout_as_recorded():
     from envbuilder.smoke.suite import smoke_checks
 
-    stacks = tmp_path / "stacks"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "stacks", stacks)
-    profile = (stacks / "default.yaml").read_text().replace("smoke: 120", "smoke: 7")
-    (stacks / "default.yaml").write_text(profile)
-    monkeypatch.setenv("ENVBUILDER_PROJECT", str(tmp_path))
-    target = target_from_record(record(), Credentials(f5_password="f5-secret", broker_password="p@ss"))
+    target = target_from_record(record(smoke_timeout_seconds=7), Credentials(f5_password="f5-secret", broker_password="p@ss"))
     checks = smoke_checks(target, FakeKube())
     assert max(check.deadline_seconds for check in checks) == 7
+
+
+def test_the_checks_come_from_the_record_not_from_a_catalog_or_profile_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENVBUILDER_PROJECT", str(tmp_path))  # no stacks/ there at all
+    target = target_from_record(record(), Credentials(f5_password="f5-secret", broker_password="p@ss"))
+    assert [service.name for service in target.services] == ["web", "worker"]
+    assert (target.node_count, target.time_limit_seconds) == (2, 120)
+
+
+def test_the_round_trip_follows_the_rpc_route_of_the_recorded_catalog():
+    web, worker = CATALOG.select(["web", "worker"])
+    front = web.model_copy(update={"name": "front", "rpc": web.rpc.model_copy(update={"to": "back", "path": "/ask"})})
+    back = worker.model_copy(update={"name": "back"})
+    target = target_from_record(record(services=("front", "back"), entries=[front, back]), Credentials("x", "y"))
+    assert target.rpc == RpcRoute(via="front", path="/ask", worker="back")
+    without_route = web.model_copy(update={"rpc": None})
+    assert target_from_record(record(entries=[without_route, worker]), Credentials("x", "y")).rpc is None
+
+
+def test_a_record_from_before_catalog_entries_were_recorded_is_refused_with_the_way_out():
+    old = record().model_copy(update={"catalog": []})
+    save_record(old)
+    result = runner.invoke(app, ["smoke", "demo"])
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())  # rich wraps long lines
+    assert "names no catalog entries to check" in message
+    assert "envbuilder up --name demo" in message

@@ -93,3 +93,22 @@ def test_unknown_services_are_named_with_the_known_ones():
         catalog.select(["web", "nosuch"])
     assert "nosuch" in str(raised.value)
     assert "known services: " in str(raised.value) and "web" in str(raised.value)
+
+
+def test_a_service_may_name_the_service_it_asks_through_the_broker(tmp_path):
+    write(tmp_path, "api", VALID + "rpc: {to: queue-worker, path: /ask}\n")
+    write(tmp_path, "queue-worker", "name: queue-worker\nbuild: {context: x}\nport: 8081\nneeds_broker: true\n")
+    rpc = load_catalog(tmp_path).entries["api"].rpc
+    assert rpc is not None and (rpc.to, rpc.path) == ("queue-worker", "/ask")
+
+
+def test_an_rpc_to_a_service_the_catalog_lacks_is_refused(tmp_path):
+    path = write(tmp_path, "api", VALID + "rpc: {to: nowhere, path: /ask}\n")
+    with pytest.raises(InputError, match=rf"{path}: rpc.to: 'nowhere' is not a service of the catalog"):
+        load_catalog(tmp_path)
+
+
+def test_an_rpc_without_the_broker_is_refused(tmp_path):
+    write(tmp_path, "api", VALID.replace("needs_broker: true", "needs_broker: false") + "rpc: {to: api, path: /ask}\n")
+    with pytest.raises(InputError, match="needs_broker must be true"):
+        load_catalog(tmp_path)

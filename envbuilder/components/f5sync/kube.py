@@ -12,7 +12,6 @@ from typing import Any, Generic, TypeVar
 
 import httpx2 as httpx
 from lightkube import AsyncClient
-from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
@@ -20,6 +19,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from envbuilder.components.f5sync.backoff import Backoff
 from envbuilder.components.f5sync.metrics import Metrics
 from envbuilder.components.f5sync.model import EndpointSliceInfo, NodeInfo, ServiceInfo, ServicePort, SlicePort
+from envbuilder.kubeconfig import load_kubeconfig
 
 log = logging.getLogger("envbuilder.f5sync")
 
@@ -34,8 +34,7 @@ Info = TypeVar("Info")
 
 def kube_client(kubeconfig: str | None) -> AsyncClient:
     """From `kubeconfig` if given, else the pod's service account, else $KUBECONFIG or ~/.kube/config."""
-    config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
-    return AsyncClient(config)
+    return AsyncClient(load_kubeconfig(kubeconfig))
 
 
 def service_info(service: Service) -> ServiceInfo:
