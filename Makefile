@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP := $(VENV)/bin/pip
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: setup venv tools toolchain node-image test test-fast test-engine test-kind benchmarks clean
+.PHONY: setup venv tools toolchain node-image test test-fast test-engine test-kind test-faults benchmarks clean
 
 ## setup: everything `make test` needs: the virtualenv, the external tools into .tools/bin, the test
 ## control plane, and (where no container registry is reachable) the kind node image
@@ -44,6 +44,10 @@ test-engine:
 
 test-kind:
 	$(PYTEST) -m kind
+
+## test-faults: `up` and `down` interrupted (Ctrl-C, kill -9) in each phase, then recovered; figures in build/faults.json
+test-faults:
+	$(PYTEST) -m faults
 
 benchmarks:
 	$(VENV)/bin/python benchmarks/cli_startup.py

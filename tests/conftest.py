@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.controlplane import ControlPlane, missing_binaries
 from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
 
 _port_ranges = itertools.count(0)
@@ -28,3 +29,14 @@ def rabbitmq() -> Iterator[RabbitMQServer]:
         pytest.skip("rabbitmq-server is not installed (apt-get install -y rabbitmq-server)")
     with RabbitMQServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    """A loopback control plane (etcd, apiserver, controller-manager, scheduler, kwok) with two fake
+    nodes, shared by the whole session: the engine tier and the fault-injection suite run against it."""
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(reason=f"toolchain not built: run make toolchain (missing: {', '.join(missing)})")
+    with ControlPlane(nodes=2) as cp:
+        yield cp

@@ -4,8 +4,10 @@ Containers, volumes and networks carry the owner label; kind cannot label its no
 containers, so a kind cluster's owner is the label on its nodes, read through its API.
 """
 
+import json
 from dataclasses import dataclass
 
+from envbuilder.cluster.commands import check, run
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
 from envbuilder.naming import CLUSTER_PREFIX, ENVIRONMENT_LABEL, OWNER_LABEL, cluster_name
@@ -77,4 +79,16 @@ def docker_object_trace(docker: Docker, kind: str, name: str) -> Trace | None:
     if labels is None:
         return None
     return Trace(kind, name, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL),
+                 "no owner label (not made by envbuilder, or before it labelled its objects' owner)")
+
+
+def namespace_trace(kubectl: list[str], namespace: str) -> Trace | None:
+    """The namespace `namespace` of the cluster `kubectl` (a command line with its context) talks to,
+    with its owner; None when there is none."""
+    result = check(run([*kubectl, "get", "namespace", namespace, "--ignore-not-found", "--output", "json",
+                        "--request-timeout", "20s"], timeout=60), f"looking up namespace {namespace}")
+    if not result.stdout.strip():
+        return None
+    labels = json.loads(result.stdout)["metadata"].get("labels") or {}
+    return Trace("namespace", namespace, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL),
                  "no owner label (not made by envbuilder, or before it labelled its objects' owner)")

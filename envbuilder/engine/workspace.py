@@ -11,8 +11,11 @@ import json
 import os
 import secrets
 import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from envbuilder.cluster.commands import run
@@ -105,18 +108,73 @@ def _workspace_options(backend_url: str | None, name: str | None = None):
         work_dir=str(workspace),
         env_vars=env,
         project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=url)),
-        pulumi_command=auto.PulumiCommand(root=str(pulumi_binary.parent.parent)),
+        pulumi_command=_engine_command(str(pulumi_binary.parent.parent)),
     )
 
 
+# How long an interrupted command waits for its engine to save the state and release the lock.
+ENGINE_STOP_SECONDS = 90.0
+
+
+def _engine_command(root: str):
+    """The Pulumi CLI, run with its output in files rather than pipes to this process.
+
+    With pipes, an envbuilder killed outright (kill -9, the OOM killer) takes its engine down
+    with it: the engine's next write gets SIGPIPE, mid-update, leaving its lock, its plugins
+    running as orphans and at times a truncated checkpoint. Writing to files, the engine finds
+    its program gone, saves the state, releases the lock and stops its plugins. On Ctrl-C
+    (which the engine, in the same process group, gets too) this process waits for that.
+    """
+    from pulumi import automation as auto
+    from pulumi.automation._cmd import CommandResult, _fixup_path
+    from pulumi.automation.errors import create_command_error
+
+    class EngineCommand(auto.PulumiCommand):
+        def run(self, args: list[str], cwd: str, additional_env: Mapping[str, str], on_output=None,
+                on_error=None) -> CommandResult:
+            separator = args.index("--") if "--" in args else len(args)
+            if "--non-interactive" not in args[:separator]:
+                args.insert(0, "--non-interactive")
+            env = _fixup_path({**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"},
+                              os.path.dirname(self.command))
+            with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+                process = subprocess.Popen([self.command, *args], stdout=out, stderr=err, cwd=cwd, env=env,
+                                           stdin=subprocess.DEVNULL)
+                try:
+                    code = process.wait()
+                except KeyboardInterrupt:
+                    try:  # the engine got the Ctrl-C as well: let it finish its in-flight steps and save them
+                        process.wait(timeout=ENGINE_STOP_SECONDS)
+                    except subprocess.TimeoutExpired:
+                        pass
+                    raise
+                streams = []
+                for handle, callback in ((out, on_output), (err, on_error)):
+                    handle.seek(0)
+                    lines = handle.read().splitlines()
+                    for line in lines if callback else []:
+                        callback(line.rstrip())
+                    streams.append("\n".join(line.rstrip() for line in lines))
+            result = CommandResult(stdout=streams[0], stderr=streams[1], code=code)
+            if code != 0:
+                raise create_command_error(result)
+            return result
+
+    return EngineCommand(root=root)
+
+
 def select_stack(name: str, program: Callable[[], None], backend_url: str | None = None):
-    """Create or select the stack named after the environment; a new stack gets a passphrase of its own.
+    """Create or select the stack named after the environment, once no engine of an interrupted run
+    of this machine is still writing it; a new stack gets a passphrase of its own.
 
     An existing stack without a passphrase file here is another home's (shared backend) or was made
     before stacks had their own: `own_passphrase` tells them apart where this home acts on it.
     """
     from pulumi import automation as auto
 
+    url = backend_url or default_backend_url()
+    if url.startswith("file://"):
+        _wait_for_holders(Path(url.removeprefix("file://")), name)
     if not passphrase_path(name).is_file() and not stack_exists(name, backend_url):
         workspace_dir(name)
         _write_private(passphrase_path(name), secrets.token_urlsafe(32))
@@ -250,7 +308,7 @@ def recover(stack) -> list[str]:
             done.append(f"{len(pending)} pending operation(s) in the shared backend left as they are: another "
                         "machine may be running them; the engine reports them if they are in the way")
         return done
-    locks = sorted(Path(backend_url.removeprefix("file://")).glob(f".pulumi/locks/**/{stack.name}/*.json"))
+    locks = _wait_for_holders(Path(backend_url.removeprefix("file://")), stack.name)
     held = [(lock, holder) for lock in locks if (holder := _holder_if_alive(lock))]
     if held:
         raise EnvbuilderError(
@@ -270,6 +328,27 @@ def recover(stack) -> list[str]:
         kinds = ", ".join(sorted({operation.get("type", "?") for operation in pending}))
         done.append(f"cleared {len(pending)} pending operation(s) ({kinds}) left by an interrupted run")
     return done
+
+
+def _wait_for_holders(backend: Path, stack_name: str) -> list[Path]:
+    """The stack's lock files, once no live process of this machine holds one, or after ENGINE_STOP_SECONDS.
+
+    The caller holds the environment's own lock, so a live holder is the engine of a command
+    that was interrupted (its envbuilder is gone) still saving its work: it is waited for."""
+    deadline = time.monotonic() + ENGINE_STOP_SECONDS
+    while True:
+        locks = sorted(backend.glob(f".pulumi/locks/**/{stack_name}/*.json"))
+        local = [lock for lock in locks if _holder_if_alive(lock) and _hostname(lock) == socket.gethostname()]
+        if not local or time.monotonic() > deadline:
+            return locks
+        time.sleep(0.5)
+
+
+def _hostname(lock: Path) -> str | None:
+    try:
+        return str(json.loads(lock.read_text())["hostname"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _holder_if_alive(lock: Path) -> str | None:

@@ -1,9 +1,13 @@
 """Everything `up` needs, checked before anything is created: one message per missing piece."""
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
+from envbuilder.cluster.ownership import Trace
 from envbuilder.cluster.tools import require_docker_running, require_memory, require_tools
 from envbuilder.desired.host import KindNodes
+from envbuilder.errors import InputError
 from envbuilder.spec.environment import EnvironmentSpec
 
 BASE_MEMORY_GIB = 2.0
@@ -20,6 +24,8 @@ class Prerequisites:
 def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, creating: bool = True) -> Prerequisites:
     if spec.target == "existing":
         tools = require_tools(["pulumi", "kubectl"])
+        if creating:
+            _refuse_names_of_another_home(spec, _namespace_traces(spec, str(tools["kubectl"])))
         return Prerequisites({name: str(path) for name, path in tools.items()}, None, None)
 
     from envbuilder.cluster.node_image import choose_node_image, docker_cgroup_version, require_privileged_containers
@@ -28,6 +34,8 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
     tools = require_tools(["docker", "kind", "pulumi", "kubectl"])
     require_docker_running(tools["docker"])
     require_memory(BASE_MEMORY_GIB + MEMORY_PER_WORKER_GIB * spec.profile.workers)
+    if creating:
+        _refuse_names_of_another_home(spec, _kind_traces(spec, {name: str(path) for name, path in tools.items()}))
     image = choose_node_image(spec.profile.node_image_candidates(node_image))
     # Before a cluster is created (an update finds its nodes running): with an image Docker
     # has; else kind pulls it, and says itself if privileged containers fail.
@@ -36,3 +44,39 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
     nodes = KindNodes(image.name, bundled_cni=image.bundled_cni, cgroup_v1=docker_cgroup_version() == "1")
     manifest = None if nodes.bundled_cni else str(calico_manifest(spec.profile.calico_version))
     return Prerequisites({name: str(path) for name, path in tools.items()}, nodes, manifest)
+
+
+def user_kubeconfig() -> str:
+    """The kubeconfig an existing cluster is reached through: the user's own."""
+    return os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")).split(os.pathsep)[0]
+
+
+def _refuse_names_of_another_home(spec: EnvironmentSpec, traces: list[Trace]) -> None:
+    """The names an environment takes on this machine or cluster (kind cluster, containers, volumes,
+    namespace) held by objects proven not this home's: `up` stops before it makes or adopts anything.
+    A kind cluster whose owner cannot be read is the engine's to judge (it may be this home's
+    interrupted create)."""
+    taken = [trace for trace in traces if trace.owner != spec.owner and (trace.owner or trace.kind == "namespace")]
+    if taken:
+        raise InputError(
+            f"cannot create environment {spec.name}: its names are taken by objects that are not this home's:\n  "
+            + "\n  ".join(f"{trace}: {trace.not_owned_because()}" for trace in taken),
+            hint="choose another --name; nothing was created and nothing was touched",
+        )
+
+
+def _namespace_traces(spec: EnvironmentSpec, kubectl: str) -> list[Trace]:
+    from envbuilder.cluster.ownership import namespace_trace
+
+    command = [kubectl, "--kubeconfig", user_kubeconfig(), "--context", str(spec.kube_context)]
+    trace = namespace_trace(command, spec.namespace)
+    return [trace] if trace else []
+
+
+def _kind_traces(spec: EnvironmentSpec, tools: dict[str, str]) -> list[Trace]:
+    from envbuilder.cluster.docker import Docker
+    from envbuilder.cluster.kind import Kind
+    from envbuilder.cluster.ownership import docker_traces, kind_cluster_traces
+
+    return [*kind_cluster_traces(Kind(binary=tools["kind"]), tools["kubectl"], spec.name),
+            *docker_traces(Docker(binary=tools["docker"]), spec.name)]

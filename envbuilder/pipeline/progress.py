@@ -1,8 +1,8 @@
 """Status lines for each phase, fed by the pipeline's own steps and by Pulumi engine events.
 
-In a terminal the running phases spin; each finished phase leaves one line with its
-duration, in the spirit of kind's create output. The phases with their times are kept for
-the environment record and the report's timeline.
+In a terminal the running phases spin (in a log, a line says each phase began); each
+finished phase leaves one line with its duration, in the spirit of kind's create output.
+The phases with their times are kept for the environment record and the report's timeline.
 """
 
 from collections.abc import Iterator
@@ -65,6 +65,8 @@ class Progress:
         record = self.phases.get(phase)
         if record is None:
             self.phases[phase] = PhaseRecord(name=phase, started_at=datetime.now(UTC))
+            if not self.console.is_terminal:  # no spinner in a log: say when a phase begins, so a hang is placed
+                self.console.print(f" • {PHASE_TITLES.get(phase, phase)}", highlight=False)
         elif record.status != "running":
             # More of a phase arrived after it looked done: it runs on from its first start.
             record.status, record.finished_at = "running", None

@@ -7,16 +7,14 @@ the next command on the environment recovers the stack instead of failing.
 
 import functools
 import getpass
-import os
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from envbuilder.cluster.kind import kind_context
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
 from envbuilder.pipeline.output import console
-from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites
+from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites, user_kubeconfig
 from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
 from envbuilder.spec.environment import EnvironmentSpec
@@ -136,7 +134,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             target=spec.target,
             namespace=spec.namespace,
             kube_context=spec.kube_context if spec.target == "existing" else kind_context(spec.cluster_name),
-            kubeconfig=str(_kubeconfig_path(spec)) if spec.target == "kind" else _user_kubeconfig(),
+            kubeconfig=str(_kubeconfig_path(spec)) if spec.target == "kind" else user_kubeconfig(),
             node_image=nodes.image if nodes else None,
             pod_network=nodes.network_daemonset if nodes else None,
             ports=HostPorts(f5_api=allocated[0], broker=allocated[1], vips=dict(zip(wanted_vips, allocated[2:]))),
@@ -177,7 +175,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         spec=spec,
         ports=record.ports,
         tools=prerequisites.tools,
-        kubeconfig=record.kubeconfig or _user_kubeconfig(),
+        kubeconfig=record.kubeconfig or user_kubeconfig(),
         nodes=prerequisites.nodes,
         calico_manifest=prerequisites.calico_manifest,
         image_ids=image_ids,
@@ -186,10 +184,6 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
     ensure_credentials(stack, [CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD])
     run_engine("up", functools.partial(stack.up, program=environment_program(inputs)), on_event=progress.on_engine_event)
     progress.finish_running(ok=True)
-
-
-def _user_kubeconfig() -> str:
-    return os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")).split(os.pathsep)[0]
 
 
 def _smoke(record: EnvironmentRecord, progress: Progress) -> None:

@@ -79,8 +79,25 @@ def test_pending_operations_without_a_lock_are_cleared(tmp_path):
     assert stack.state["pending_operations"] == []
 
 
+@pytest.fixture
+def short_wait(monkeypatch):
+    """How long a command waits for an interrupted run's engine to let go, shortened for the test."""
+    monkeypatch.setattr("envbuilder.engine.workspace.ENGINE_STOP_SECONDS", 1.0)
+
+
+def test_an_engine_that_is_still_saving_its_work_is_waited_for_then_its_pending_operations_cleared(tmp_path):
+    # What kill -9 of envbuilder leaves: its engine, still running, finishing the update and letting go.
+    engine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)"])
+    held = lock(tmp_path, engine.pid)
+    stack = stack_in(tmp_path)
+    done = recover(stack)
+    assert engine.poll() is not None or engine.wait(5) == 0
+    assert not held.exists() and stack.state["pending_operations"] == []
+    assert any("cleared 1 pending operation" in line for line in done)
+
+
 @pytest.mark.parametrize("holder", ["a live process on this machine", "a process on another machine"])
-def test_a_lock_that_may_still_be_held_stops_recovery_and_changes_nothing(tmp_path, holder):
+def test_a_lock_that_may_still_be_held_stops_recovery_and_changes_nothing(tmp_path, holder, short_wait):
     held = lock(tmp_path, *((os.getpid(),) if holder.endswith("this machine") else (1234, "elsewhere")))
     stack = stack_in(tmp_path)
     with pytest.raises(EnvbuilderError, match="may still be working on it") as refused:
@@ -126,7 +143,8 @@ def real_lock(backend: Path, pid: int) -> Path:
     return path
 
 
-def test_on_the_real_cli_a_live_lock_keeps_the_interrupted_create_and_a_dead_one_lets_it_be_cleared(real_stack):
+def test_on_the_real_cli_a_live_lock_keeps_the_interrupted_create_and_a_dead_one_lets_it_be_cleared(real_stack,
+                                                                                                    short_wait):
     from envbuilder.engine.workspace import kind_clusters_in
 
     stack, backend = real_stack

@@ -20,6 +20,7 @@ import pytest
 
 from envbuilder.components.f5sync.contract import pool_name
 from tests.support.docker import require_docker
+from tests.support.leftovers import leftovers as leftovers_of
 
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
 REPO = Path(__file__).resolve().parents[2]
@@ -112,27 +113,7 @@ class Environment:
 
 def leftovers(environment: Environment) -> dict[str, list[str]]:
     """Whatever of `environment` still exists, by kind; looks only at its own names and labels."""
-    found: dict[str, list[str]] = {}
-
-    def lines(*args: str) -> list[str]:
-        return [line for line in subprocess.run(args, capture_output=True, text=True).stdout.splitlines() if line]
-
-    label = f"label=envbuilder.io/environment={environment.name}"
-    found["containers"] = lines("docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}")
-    found["containers"] += [c for c in lines("docker", "ps", "-a", "--format", "{{.Names}}")
-                            if c.startswith(f"{environment.cluster}-")]
-    found["volumes"] = sorted({*lines("docker", "volume", "ls", "--filter", label, "--format", "{{.Name}}"),
-                               *(v for v in lines("docker", "volume", "ls", "--format", "{{.Name}}")
-                                 if v.startswith(f"{environment.cluster}-"))})
-    found["networks"] = lines("docker", "network", "ls", "--filter", label, "--format", "{{.Name}}")
-    found["kind clusters"] = [c for c in lines(str(REPO / ".tools" / "bin" / "kind"), "get", "clusters")
-                              if c == environment.cluster]
-    found["records"] = [str(p) for p in (environment.home / "environments").glob(f"{environment.name}.json")]
-    found["stacks"] = [str(p) for p in environment.home.rglob(f"{environment.name}.json") if "stacks" in p.parts]
-    ports_file = environment.home / "ports.json"
-    ports = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
-    found["ports"] = [port for port, owner in ports.items() if owner == environment.name]
-    return {kind: names for kind, names in found.items() if names}
+    return leftovers_of(environment.name, environment.home)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.kind.conftest import Environment, run_envbuilder
+from tests.support.leftovers import leftovers
 
 pytestmark = [pytest.mark.kind, pytest.mark.docker, pytest.mark.slow]
 GREEN_CHECKS = {
@@ -250,6 +251,20 @@ def test_a_new_revision_replaces_the_f5_whose_vip_answers_from_its_saved_configu
     assert saved[0] > 0 and (loaded["pools"], loaded["virtuals"]) == saved, loaded
     assert [event for event in events if event["event"] == "change"] == []
     assert environment.f5_configuration() == configuration
+
+
+def test_another_home_wanting_the_same_name_is_refused_and_touches_nothing(environment: Environment, tmp_path):
+    other = Environment(name=environment.name, home=tmp_path / "another-home", services="web,worker")
+    owner = (environment.home / "identity").read_text().strip()
+    refused = other.up()
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert f"kind cluster {environment.cluster}: it belongs to another envbuilder home (owner {owner})" in said
+    # Nothing of the second home: no record, port or stack, no object carrying its identity.
+    assert leftovers(other.name, other.home, owner=(other.home / "identity").read_text().strip()) == {}
+    assert run_envbuilder(other.env, "reap").returncode == 0
+    assert run_envbuilder(other.env, "down", other.name).returncode == 2
+    assert work(environment)["answer"]["worker"]
 
 
 def test_down_leaves_no_container_volume_network_cluster_stack_or_port(environment: Environment):

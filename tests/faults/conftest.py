@@ -1,0 +1,161 @@
+"""Fault injection: the real CLI interrupted in a phase, then run again, as a user would.
+
+A run is interrupted the way it happens on a workstation: Ctrl-C (SIGINT to the terminal's
+foreground process group: envbuilder and the Pulumi CLI it started) or kill -9 of the
+envbuilder process alone (the OOM killer, `kill -9 PID`), which leaves its Pulumi CLI and
+providers running as orphans. The phase is read from the progress lines the CLI prints in a
+log (" • <phase title>"). The suite counts runs killed, runs recovered (the next `up` green)
+and objects leaked (anything of the environment left after the next `down`), prints the
+figures at the end of the session and writes them to build/faults.json.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytest
+
+from envbuilder.pipeline.progress import PHASE_TITLES
+
+ENVBUILDER = [sys.executable, "-m", "envbuilder"]
+REPO = Path(__file__).resolve().parents[2]
+FIGURES = REPO / "build" / "faults.json"
+# How each interruption reaches the processes: (signal, to the whole process group).
+INTERRUPTIONS = {"ctrl-c": (signal.SIGINT, True), "kill-9": (signal.SIGKILL, False)}
+
+
+@dataclass
+class Case:
+    target: str
+    command: str  # up or down
+    phase: str
+    interruption: str
+    recovered: bool = False
+    leaked: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Figures:
+    cases: list[Case] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "runs killed": len(self.cases),
+            "recovered": sum(case.recovered for case in self.cases),
+            "objects leaked": sum(len(case.leaked) for case in self.cases),
+            "cases": [asdict(case) for case in self.cases],
+        }
+
+
+_figures = Figures()
+
+
+@pytest.fixture
+def figures() -> Figures:
+    return _figures
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _figures.cases:
+        return
+    summary = _figures.summary()
+    FIGURES.parent.mkdir(exist_ok=True)
+    FIGURES.write_text(json.dumps(summary, indent=1))
+    terminalreporter.section("fault injection")
+    terminalreporter.write_line(f"runs killed {summary['runs killed']}, recovered {summary['recovered']}, "
+                                f"objects leaked {summary['objects leaked']} (details: {FIGURES})")
+    for case in _figures.cases:
+        terminalreporter.write_line(
+            f"  {case.target:8} {case.command:4} {case.phase:13} {case.interruption:7} "
+            f"{'recovered' if case.recovered else 'NOT recovered':13} leaked {len(case.leaked)}  {case.seconds:.0f} s"
+        )
+
+
+@dataclass
+class Interrupted:
+    output: str
+    returncode: int
+    pgid: int  # the run's process group, where its orphans live on after kill -9
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([*ENVBUILDER, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def interrupt_at(env: dict[str, str], args: list[str], phase: str, interruption: str,
+                 timeout: float = 900) -> Interrupted:
+    """Run the CLI until `phase` has begun, then interrupt it; returns once envbuilder has exited.
+
+    The CLI runs in a process group of its own, as a job of a terminal does. After kill -9 its
+    orphans (the Pulumi CLI, providers) are left running: what the next command meets."""
+    signum, whole_group = INTERRUPTIONS[interruption]
+    banner = f"• {PHASE_TITLES[phase]}"
+    process = subprocess.Popen([*ENVBUILDER, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    lines: list[str] = []
+    reached = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if line.strip() == banner:
+                reached.set()
+        reached.set()  # the stream ended: the process exited on its own
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if not reached.wait(timeout) or process.poll() is not None:
+        _stop_group(process.pid)
+        pytest.fail(f"envbuilder {args[0]} never reached the {phase} phase (exit {process.poll()}):\n{''.join(lines)}")
+    if whole_group:
+        os.killpg(process.pid, signum)
+    else:
+        os.kill(process.pid, signum)
+    try:
+        returncode = process.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        _stop_group(process.pid)
+        pytest.fail(f"envbuilder {args[0]} did not stop within 300 s of {interruption}:\n{''.join(lines)}")
+    if not whole_group:
+        process.stderr.close()  # orphans hold the pipe open; envbuilder itself is gone
+    reader.join(5)
+    return Interrupted("".join(lines), returncode, process.pid)
+
+
+def _stop_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_case(case: Case, figures: Figures, interrupt: Callable[[], Interrupted],
+             up: Callable[[], subprocess.CompletedProcess], down: Callable[[], subprocess.CompletedProcess],
+             left: Callable[[], dict[str, list[str]]]) -> None:
+    """Interrupt, `up` again (green), `down` (nothing left, no process of the home running); the
+    figures count every step. Whatever of the run's processes is still there at the end is stopped."""
+    started = time.monotonic()
+    figures.cases.append(case)
+    interrupted = interrupt()
+    try:
+        assert interrupted.returncode != 0, interrupted.output
+        again = up()
+        case.recovered = again.returncode == 0
+        assert case.recovered, (f"up after {case.interruption} in {case.phase}:\n{interrupted.output}\n---\n"
+                                f"{again.stdout}{again.stderr}")
+        removed = down()
+        case.leaked = [f"{kind}: {name}" for kind, names in left().items() for name in names]
+        case.seconds = time.monotonic() - started
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        assert case.leaked == []
+    finally:
+        _stop_group(interrupted.pgid)

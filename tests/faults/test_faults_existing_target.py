@@ -1,0 +1,61 @@
+"""Every phase of `up` and `down` on an existing cluster (the test control plane, KWOK nodes),
+interrupted by Ctrl-C and by kill -9: the next `up` is green and the next `down` leaves nothing.
+
+The existing target has no cluster, pod network or image phases (the cluster is the user's);
+its smoke checks fail on KWOK's pods, which answer no HTTP, so the run that is interrupted
+during smoke asks for them and the recovering `up` does not.
+"""
+
+import os
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import Case, Figures, interrupt_at, run, run_case
+from tests.support.leftovers import leftovers
+
+pytestmark = [pytest.mark.faults, pytest.mark.engine, pytest.mark.slow]
+SERVICES = "web"
+REVISION = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent).stdout.strip()
+
+
+@pytest.fixture
+def environment(control_plane, isolated_state):
+    """A name no real environment has, this test's home, and the test control plane as the user's cluster."""
+    name = f"ft-{secrets.token_hex(3)}"
+    env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig), "ENVBUILDER_HOME": str(isolated_state)}
+    yield name, env
+    if (isolated_state / "environments" / f"{name}.json").exists():  # the test did not get to its down
+        run(env, "down", name)
+
+
+def up_args(name: str, smoke: bool = False) -> list[str]:
+    return ["up", "--services", SERVICES, "--name", name, "--target", "existing", "--kube-context", "envbuilder-test",
+            "--revision", REVISION, *([] if smoke else ["--no-smoke"])]
+
+
+@pytest.mark.parametrize("interruption", ["ctrl-c", "kill-9"])
+@pytest.mark.parametrize("phase", ["broker", "f5", "services", "smoke"])
+def test_up_interrupted_in_a_phase_is_recovered_by_the_next_up_and_down_leaves_nothing(
+        control_plane, environment, figures: Figures, phase, interruption):
+    name, env = environment
+    run_case(Case("existing", "up", phase, interruption), figures,
+             interrupt=lambda: interrupt_at(env, up_args(name, smoke=phase == "smoke"), phase, interruption),
+             up=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
+             left=lambda: leftovers(name, Path(env["ENVBUILDER_HOME"]), control_plane.kubeconfig))
+
+
+@pytest.mark.parametrize("interruption", ["ctrl-c", "kill-9"])
+@pytest.mark.parametrize("phase", ["destroy", "cleanup"])
+def test_down_interrupted_in_a_phase_is_finished_by_the_next_down_after_an_up(
+        control_plane, environment, figures: Figures, phase, interruption):
+    name, env = environment
+    created = run(env, *up_args(name))
+    assert created.returncode == 0, created.stdout + created.stderr
+    run_case(Case("existing", "down", phase, interruption), figures,
+             interrupt=lambda: interrupt_at(env, ["down", name], phase, interruption),
+             up=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
+             left=lambda: leftovers(name, Path(env["ENVBUILDER_HOME"]), control_plane.kubeconfig))

@@ -1,0 +1,33 @@
+"""`up` on the kind target interrupted while kind creates the cluster (kill -9) and while the
+services roll out (Ctrl-C): the next `up` is green (smoke checks included) and the next `down`
+leaves no container, volume, network, kind cluster, record, stack, port or process."""
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import REPO, Case, Figures, interrupt_at, run, run_case
+from tests.support.docker import require_docker
+from tests.support.leftovers import leftovers
+
+pytestmark = [pytest.mark.faults, pytest.mark.kind, pytest.mark.docker, pytest.mark.slow]
+SERVICES = "web,worker"
+
+
+@pytest.mark.parametrize(("phase", "interruption"), [("cluster", "kill-9"), ("services", "ctrl-c")])
+def test_up_on_kind_interrupted_in_a_phase_is_recovered_by_the_next_up_and_down_leaves_nothing(
+        isolated_state, figures: Figures, phase, interruption):
+    require_docker()
+    name = f"kf-{secrets.token_hex(3)}"
+    env = {**os.environ, "ENVBUILDER_HOME": str(isolated_state),
+           "PATH": f"{REPO / '.tools' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    up = ["up", "--services", SERVICES, "--name", name]
+    try:
+        run_case(Case("kind", "up", phase, interruption), figures,
+                 interrupt=lambda: interrupt_at(env, up, phase, interruption, timeout=1500),
+                 up=lambda: run(env, *up, timeout=1500), down=lambda: run(env, "down", name),
+                 left=lambda: leftovers(name, Path(isolated_state)))
+    finally:
+        run(env, "down", name)  # should the test not get there

@@ -1,0 +1,60 @@
+"""What of an environment still exists, looked up by its own names and labels only: the one proof
+that `down` left nothing, for the kind tier, the engine tier and the fault-injection suite."""
+
+import json
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# What an environment creates on an existing cluster, all labelled with its name (and owner).
+CLUSTER_KINDS = "namespaces,clusterroles,clusterrolebindings"
+
+
+def _lines(*args: str) -> list[str]:
+    return [line for line in subprocess.run(args, capture_output=True, text=True, timeout=120).stdout.splitlines() if line]
+
+
+def leftovers(name: str, home: Path, kubeconfig: Path | None = None, owner: str | None = None) -> dict[str, list[str]]:
+    """Whatever of environment `name` (of `home`) still exists, by kind: Docker objects, the kind
+    cluster, objects in the cluster of `kubeconfig` (an existing target), and the home's record,
+    stack, workspace and host ports. With `owner`, only objects carrying that owner label count."""
+    found: dict[str, list[str]] = {}
+    selector = f"envbuilder.io/environment={name}" + (f",envbuilder.io/owner={owner}" if owner else "")
+    labels = [arg for label in selector.split(",") for arg in ("--filter", f"label={label}")]
+    cluster = f"envbuilder-{name}"
+    found["containers"] = _lines("docker", "ps", "-a", *labels, "--format", "{{.Names}}")
+    if owner is None:
+        found["containers"] += [c for c in _lines("docker", "ps", "-a", "--format", "{{.Names}}")
+                                if c.startswith(f"{cluster}-")]
+        found["kind clusters"] = [c for c in _lines(str(REPO / ".tools" / "bin" / "kind"), "get", "clusters")
+                                  if c == cluster]
+    found["volumes"] = _lines("docker", "volume", "ls", *labels, "--format", "{{.Name}}")
+    if owner is None:  # by name too: a volume that lost its labels would escape the filter above
+        found["volumes"] = sorted({*found["volumes"], *(v for v in _lines("docker", "volume", "ls", "--format", "{{.Name}}")
+                                                          if v.startswith(f"{cluster}-"))})
+    found["networks"] = _lines("docker", "network", "ls", *labels, "--format", "{{.Name}}")
+    if kubeconfig is not None:
+        found["cluster objects"] = _lines(str(REPO / ".tools" / "bin" / "kubectl"), "--kubeconfig", str(kubeconfig),
+                                          "get", CLUSTER_KINDS, "-l", selector, "-o", "name")
+    found["records"] = [str(p) for p in (home / "environments").glob(f"{name}.json")]
+    found["stacks"] = [str(p) for p in home.rglob(f"{name}.json") if "stacks" in p.parts]
+    found["workspaces"] = [str(p) for p in (home / "workspaces").glob(name)]
+    ports_file = home / "ports.json"
+    ports = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
+    found["ports"] = [port for port, holder in ports.items() if holder == name]
+    found["processes"] = processes_of(home)
+    return {kind: names for kind, names in found.items() if names}
+
+
+def processes_of(home: Path) -> list[str]:
+    """Processes still running with `home` as their ENVBUILDER_HOME (an engine or plugin left behind)."""
+    wanted = f"ENVBUILDER_HOME={home}".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if wanted in (proc / "environ").read_bytes().split(b"\0"):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{proc.name} {command[:120]}")
+        except OSError:  # gone meanwhile, or another user's
+            continue
+    return found
