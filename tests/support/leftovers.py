@@ -30,8 +30,8 @@ def leftovers(name: str, home: Path, kubeconfig: Path | None = None, owner: str 
                                   if c == cluster]
     found["volumes"] = _lines("docker", "volume", "ls", *labels, "--format", "{{.Name}}")
     if owner is None:  # by name too: a volume that lost its labels would escape the filter above
-        found["volumes"] = sorted({*found["volumes"], *(v for v in _lines("docker", "volume", "ls", "--format", "{{.Name}}")
-                                                          if v.startswith(f"{cluster}-"))})
+        named = [v for v in _lines("docker", "volume", "ls", "--format", "{{.Name}}") if v.startswith(f"{cluster}-")]
+        found["volumes"] = sorted({*found["volumes"], *named})
     found["networks"] = _lines("docker", "network", "ls", *labels, "--format", "{{.Name}}")
     if kubeconfig is not None:
         found["cluster objects"] = _lines(str(REPO / ".tools" / "bin" / "kubectl"), "--kubeconfig", str(kubeconfig),
