@@ -3,6 +3,7 @@
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,13 +14,20 @@ _port_ranges = itertools.count(0)
 
 
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path_factory, monkeypatch):
+def isolated_state(tmp_path_factory, monkeypatch, port_registry):
     home = tmp_path_factory.mktemp("envbuilder-home")
     monkeypatch.setenv("ENVBUILDER_HOME", str(home))
     # Distinct ranges per test (and per xdist worker) so parallel runs never share host ports.
     start = 43000 + (next(_port_ranges) % 40) * 50 + (os.getpid() % 10) * 2000
     monkeypatch.setenv("ENVBUILDER_PORT_RANGE", f"{start}-{start + 49}")
+    # The session's own machine-wide port registry: tests never leave reservations on the machine.
+    monkeypatch.setenv("ENVBUILDER_PORT_REGISTRY", str(port_registry))
     return home
+
+
+@pytest.fixture(scope="session")
+def port_registry(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("port-registry")
 
 
 @pytest.fixture(scope="session")

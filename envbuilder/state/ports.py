@@ -1,21 +1,40 @@
-"""Host port allocation: environments side by side never collide on 127.0.0.1.
+"""Host port allocation: environments side by side never collide on 127.0.0.1, whichever home made them.
 
-Allocations live in `ports.json` under a file lock, so concurrent `up`s on one machine each
-get their own ports; a port is also checked to be free right now before it is handed out.
+A port is reserved machine-wide, not per home: an environment's ports are allocated when `up`
+starts, but bound only minutes later (when the F5 container starts), so a check that a port is
+free cannot see another home's reservation. Each reservation is one file, `<registry>/<port>`,
+created exclusively (the atomic claim) and naming the home, its identity and the environment.
+The registry (`ENVBUILDER_PORT_REGISTRY`, default /var/tmp/envbuilder-ports: it survives
+reboots, as stopped containers keep their ports) is sticky and world-writable, like /tmp, so
+every user can claim ports and none can take back another's.
 """
 
 import json
 import os
 import socket
-from collections.abc import Iterable
-
-from filelock import FileLock
+from dataclasses import dataclass
+from pathlib import Path
 
 from envbuilder.errors import EnvbuilderError
-from envbuilder.state.files import write_atomically
 from envbuilder.state.home import state_home
+from envbuilder.state.identity import home_identity
 
 DEFAULT_RANGE = (42000, 42999)
+DEFAULT_REGISTRY = Path("/var/tmp/envbuilder-ports")
+# The per-home table of earlier versions; its reservations move into the registry on first use.
+_FORMER_TABLE = "ports.json"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    port: int
+    home: str
+    owner: str  # the home's identity
+    environment: str
+
+    def is_stale(self) -> bool:
+        """Its home is gone (deleted with its environments): nothing can release it any more."""
+        return not Path(self.home).is_dir()
 
 
 def port_range() -> tuple[int, int]:
@@ -26,23 +45,101 @@ def port_range() -> tuple[int, int]:
     return int(low), int(high)
 
 
-def _table_path():
-    return state_home() / "ports.json"
+def registry() -> Path:
+    path = Path(os.environ.get("ENVBUILDER_PORT_REGISTRY") or DEFAULT_REGISTRY)
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o1777)  # every user may claim; the sticky bit keeps each reservation its maker's
+    return path
 
 
-def _lock() -> FileLock:
-    return FileLock(str(state_home() / "ports.lock"), timeout=30)
+def allocate(environment: str, count: int) -> list[int]:
+    """Reserve `count` ports for `environment` of this home; they stay reserved until `release`."""
+    _adopt_former_table()
+    low, high = port_range()
+    chosen: list[int] = []
+    for port in range(low, high + 1):
+        if _claim(port, environment):
+            chosen.append(port)
+            if len(chosen) == count:
+                return chosen
+    for port in chosen:
+        _unclaim(port)
+    raise EnvbuilderError(
+        f"no free host ports left in {low}-{high}",
+        hint="remove environments you no longer need (envbuilder list / down / reap) "
+        "or set ENVBUILDER_PORT_RANGE",
+    )
 
 
-def _read_table() -> dict[int, str]:
-    path = _table_path()
-    if not path.is_file():
-        return {}
-    return {int(port): owner for port, owner in json.loads(path.read_text()).items()}
+def release(environment: str) -> list[int]:
+    released = owned_by(environment)
+    for port in released:
+        _unclaim(port)
+    return released
 
 
-def _write_table(table: dict[int, str]) -> None:
-    write_atomically(_table_path(), json.dumps({str(p): o for p, o in sorted(table.items())}, indent=1))
+def owned_by(environment: str) -> list[int]:
+    return sorted(r.port for r in _this_homes_reservations() if r.environment == environment)
+
+
+def owners() -> set[str]:
+    """The environments of this home that hold ports."""
+    return {r.environment for r in _this_homes_reservations()}
+
+
+def _this_homes_reservations() -> list[Reservation]:
+    _adopt_former_table()
+    owner = home_identity()
+    return [r for r in map(_read, registry().iterdir()) if r is not None and r.owner == owner]
+
+
+def _claim(port: int, environment: str) -> bool:
+    path = registry() / str(port)
+    existing = _read(path)
+    if existing is not None and existing.is_stale():
+        path.unlink(missing_ok=True)  # fails (PermissionError) for another user's: then the port stays taken
+    if not _free_on_loopback(port):
+        return False
+    reservation = {"home": str(state_home().resolve()), "owner": home_identity(), "environment": environment}
+    try:
+        with open(path, "x") as file:
+            json.dump(reservation, file)
+    except FileExistsError:  # another process, of any home, got there first
+        return False
+    return True
+
+
+def _unclaim(port: int) -> None:
+    (registry() / str(port)).unlink(missing_ok=True)
+
+
+def _read(path: Path) -> Reservation | None:
+    if not path.name.isdigit():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return Reservation(int(path.name), data["home"], data["owner"], data["environment"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        # Unreadable or half-written: treat as held by someone else, never as free.
+        return Reservation(int(path.name), home="", owner="", environment="")
+
+
+def _adopt_former_table() -> None:
+    """Move this home's reservations from the per-home table of earlier versions into the registry."""
+    table = state_home() / _FORMER_TABLE
+    if not table.is_file():
+        return
+    reservation = {"home": str(state_home().resolve()), "owner": home_identity()}
+    for port, environment in json.loads(table.read_text()).items():
+        try:
+            with open(registry() / str(port), "x") as file:
+                json.dump({**reservation, "environment": environment}, file)
+        except FileExistsError:
+            pass  # already moved, or claimed meanwhile: the claim in the registry stands
+    table.unlink(missing_ok=True)
 
 
 def _free_on_loopback(port: int) -> bool:
@@ -52,41 +149,3 @@ def _free_on_loopback(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def allocate(environment: str, count: int) -> list[int]:
-    """Reserve `count` ports for `environment`; they stay reserved until `release`."""
-    low, high = port_range()
-    with _lock():
-        table = _read_table()
-        chosen: list[int] = []
-        for port in range(low, high + 1):
-            if port not in table and _free_on_loopback(port):
-                chosen.append(port)
-                if len(chosen) == count:
-                    break
-        else:
-            raise EnvbuilderError(
-                f"no free host ports left in {low}-{high}",
-                hint="remove environments you no longer need (envbuilder list / down / reap) "
-                "or set ENVBUILDER_PORT_RANGE",
-            )
-        table.update({port: environment for port in chosen})
-        _write_table(table)
-    return chosen
-
-
-def release(environment: str) -> list[int]:
-    with _lock():
-        table = _read_table()
-        released = [port for port, owner in table.items() if owner == environment]
-        _write_table({port: owner for port, owner in table.items() if owner != environment})
-    return released
-
-
-def owned_by(environment: str) -> list[int]:
-    return sorted(port for port, owner in _read_table().items() if owner == environment)
-
-
-def owners() -> Iterable[str]:
-    return set(_read_table().values())

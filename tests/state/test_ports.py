@@ -1,5 +1,8 @@
+import json
 import multiprocessing
+import shutil
 import socket
+import stat
 
 import pytest
 
@@ -45,3 +48,56 @@ def test_running_out_of_ports_says_how_to_fix_it(monkeypatch):
     with pytest.raises(EnvbuilderError, match="no free host ports") as raised:
         ports.allocate("b", 1)
     assert "ENVBUILDER_PORT_RANGE" in raised.value.hint
+
+
+def _in_home(monkeypatch, home) -> None:
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("ENVBUILDER_HOME", str(home))
+
+
+def test_two_homes_never_share_a_port_even_before_either_binds_it(monkeypatch, tmp_path):
+    # Ports are allocated when `up` starts and bound minutes later: a loopback check alone cannot see them.
+    _in_home(monkeypatch, tmp_path / "first-home")
+    first = ports.allocate("app", 3)
+    _in_home(monkeypatch, tmp_path / "second-home")
+    second = ports.allocate("app", 3)
+    assert not set(first) & set(second)
+    assert ports.owned_by("app") == second
+
+
+def test_a_home_releases_only_its_own_environments_ports(monkeypatch, tmp_path):
+    _in_home(monkeypatch, tmp_path / "first-home")
+    first = ports.allocate("app", 2)
+    _in_home(monkeypatch, tmp_path / "second-home")
+    second = ports.allocate("app", 2)
+    assert ports.release("app") == second
+    _in_home(monkeypatch, tmp_path / "first-home")
+    assert ports.owned_by("app") == first
+    assert ports.owners() == {"app"}
+
+
+def test_a_reservation_whose_home_is_gone_is_taken_back(monkeypatch, tmp_path):
+    _in_home(monkeypatch, tmp_path / "deleted-home")
+    abandoned = ports.allocate("app", 2)
+    shutil.rmtree(tmp_path / "deleted-home")
+    _in_home(monkeypatch, tmp_path / "home")
+    assert ports.allocate("app", 2) == abandoned
+
+
+def test_an_unreadable_reservation_keeps_its_port_taken():
+    low, _high = ports.port_range()
+    (ports.registry() / str(low)).write_text("{half-writ")
+    assert low not in ports.allocate("app", 2)
+
+
+def test_a_homes_former_port_table_moves_into_the_registry(isolated_state):
+    low, _high = ports.port_range()
+    (isolated_state / "ports.json").write_text(json.dumps({str(low): "app", str(low + 1): "app"}))
+    assert ports.owned_by("app") == [low, low + 1]
+    assert not (isolated_state / "ports.json").exists()
+    assert low not in ports.allocate("other", 2)
+
+
+def test_the_registry_is_open_to_every_user_and_keeps_each_reservation_its_makers(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENVBUILDER_PORT_REGISTRY", str(tmp_path / "registry"))
+    assert stat.S_IMODE(ports.registry().stat().st_mode) == 0o1777

@@ -2,8 +2,11 @@
 that `down` left nothing, for the kind tier, the engine tier and the fault-injection suite."""
 
 import json
+import os
 import subprocess
 from pathlib import Path
+
+from envbuilder.state.ports import DEFAULT_REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]
 # What an environment creates on an existing cluster, all labelled with its name (and owner).
@@ -39,11 +42,23 @@ def leftovers(name: str, home: Path, kubeconfig: Path | None = None, owner: str 
     found["records"] = [str(p) for p in (home / "environments").glob(f"{name}.json")]
     found["stacks"] = [str(p) for p in home.rglob(f"{name}.json") if "stacks" in p.parts]
     found["workspaces"] = [str(p) for p in (home / "workspaces").glob(name)]
-    ports_file = home / "ports.json"
-    ports = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
-    found["ports"] = [port for port, holder in ports.items() if holder == name]
+    found["ports"] = reserved_ports(name, home)
     found["processes"] = processes_of(home)
     return {kind: names for kind, names in found.items() if names}
+
+
+def reserved_ports(name: str, home: Path) -> list[str]:
+    """Host ports the machine-wide registry (this process's, and the default one) holds for `name` of `home`."""
+    registries = {Path(os.environ.get("ENVBUILDER_PORT_REGISTRY") or DEFAULT_REGISTRY), DEFAULT_REGISTRY}
+    found = []
+    for reservation in (path for registry in registries if registry.is_dir() for path in registry.iterdir()):
+        try:
+            holder = json.loads(reservation.read_text())
+        except (OSError, ValueError):
+            continue
+        if holder.get("home") == str(home.resolve()) and holder.get("environment") == name:
+            found.append(reservation.name)
+    return sorted(found)
 
 
 def processes_of(home: Path) -> list[str]:
