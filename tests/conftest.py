@@ -14,20 +14,23 @@ _port_ranges = itertools.count(0)
 
 
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path_factory, monkeypatch, port_registry):
+def isolated_state(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("envbuilder-home")
     monkeypatch.setenv("ENVBUILDER_HOME", str(home))
     # Distinct ranges per test (and per xdist worker) so parallel runs never share host ports.
     start = 43000 + (next(_port_ranges) % 40) * 50 + (os.getpid() % 10) * 2000
     monkeypatch.setenv("ENVBUILDER_PORT_RANGE", f"{start}-{start + 49}")
-    # The session's own machine-wide port registry: tests never leave reservations on the machine.
-    monkeypatch.setenv("ENVBUILDER_PORT_REGISTRY", str(port_registry))
     return home
 
 
-@pytest.fixture(scope="session")
-def port_registry(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("port-registry")
+@pytest.fixture(scope="session", autouse=True)
+def port_registry(tmp_path_factory) -> Iterator[Path]:
+    """The session's own machine-wide port registry, the same for every test and fixture (an environment
+    made by a module's fixture is taken down from within a test): tests leave no reservation on the machine."""
+    registry = tmp_path_factory.mktemp("port-registry")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ENVBUILDER_PORT_REGISTRY", str(registry))
+        yield registry
 
 
 @pytest.fixture(scope="session")

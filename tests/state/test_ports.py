@@ -90,7 +90,8 @@ def test_an_unreadable_reservation_keeps_its_port_taken():
     assert low not in ports.allocate("app", 2)
 
 
-def test_a_homes_former_port_table_moves_into_the_registry(isolated_state):
+def test_a_homes_former_port_table_moves_into_the_registry(isolated_state, monkeypatch, tmp_path):
+    monkeypatch.setenv("ENVBUILDER_PORT_REGISTRY", str(tmp_path / "registry"))  # no other test's reservations
     low, _high = ports.port_range()
     (isolated_state / "ports.json").write_text(json.dumps({str(low): "app", str(low + 1): "app"}))
     assert ports.owned_by("app") == [low, low + 1]
