@@ -7,15 +7,12 @@ from typer.core import TyperGroup
 
 from envbuilder.cli.console import err_console
 from envbuilder.errors import EnvbuilderError
-from envbuilder.pipeline.output import supply_console
 
 
 class _ErrorReportingGroup(TyperGroup):
     """Turns an EnvbuilderError raised by any command into one message and its exit code."""
 
     def invoke(self, ctx: typer.Context) -> Any:
-        # The pipeline's status lines go where the CLI's messages go.
-        supply_console(err_console)
         try:
             return super().invoke(ctx)
         except EnvbuilderError as error:

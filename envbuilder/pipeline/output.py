@@ -1,30 +1,28 @@
-"""Where the pipeline's status lines and messages go.
+"""Where the pipeline's status lines and messages go: stderr, through one console the CLI shares.
 
-The pipeline says what happens; whoever runs it supplies the console it goes to: the CLI its
-stderr console (`supply_console`), so the pipeline never imports the CLI. Run from Python
-(tests, benchmarks), it is a plain console on stderr. rich is imported on first use.
+The pipeline owns it so it never imports the CLI; the CLI prints its own messages to the same
+object (`cli.console.err_console`). rich is imported on first use, not at start-up, so
+`envbuilder --help` stays fast.
 """
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-class _SuppliedConsole:
-    def __init__(self) -> None:
-        self._supplied: "Console | None" = None
+class LazyConsole:
+    """A rich Console made on first use."""
 
-    def supply(self, console: "Console") -> None:
-        self._supplied = console
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
 
-    @property
+    @cached_property
     def _console(self) -> "Console":
-        if self._supplied is None:
-            from rich.console import Console
+        from rich.console import Console
 
-            self._supplied = Console(stderr=True)
-        return self._supplied
+        return Console(stderr=self._stderr)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._console, name)
@@ -37,9 +35,4 @@ class _SuppliedConsole:
         self._console.__exit__(*exc_info)
 
 
-console: "Console" = _SuppliedConsole()  # type: ignore[assignment]
-
-
-def supply_console(supplied: "Console") -> None:
-    """Send the pipeline's output to `supplied` from now on."""
-    console.supply(supplied)  # type: ignore[attr-defined]
+console: "Console" = LazyConsole(stderr=True)  # type: ignore[assignment]
