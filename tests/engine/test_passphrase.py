@@ -50,7 +50,8 @@ def stack_with_a_secret_made_with(name: str, passphrase: str):
     stack = auto.create_or_select_stack(
         stack_name=name, project_name=PROJECT, program=lambda: pulumi.export("token", pulumi.Output.secret("t0ken")),
         opts=auto.LocalWorkspaceOptions(work_dir=str(workspace_path(name)), env_vars=env,
-                                        project_settings=auto.ProjectSettings(name=PROJECT, runtime="python")),
+                                        project_settings=auto.ProjectSettings(name=PROJECT, runtime="python"),
+                                        pulumi_command=auto.PulumiCommand(root=str(find_tool("pulumi").parent.parent))),
     )
     stack.set_config("password", auto.ConfigValue("s3cret-password", secret=True))
     stack.up(on_output=lambda _line: None)
