@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from envbuilder.cli.app import app
+from envbuilder.components.f5mock import contract
 from envbuilder.errors import InputError
 
 f5_mock = typer.Typer(help="The mock F5 BIG-IP (iControl REST + forwarding virtual servers).", no_args_is_help=True)
@@ -27,7 +28,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
 def read_password(password_file: Path | None) -> str:
     """From the file, else the environment: argv is readable by every local user (`ps`)."""
     if password_file is None:
-        return os.environ.get("F5MOCK_PASSWORD", "admin")
+        return os.environ.get(contract.PASSWORD_VARIABLE, "admin")
     try:
         return password_file.read_text().removesuffix("\n").removesuffix("\r")
     except OSError as error:
@@ -38,11 +39,11 @@ def read_password(password_file: Path | None) -> str:
 def serve(
     state_dir: Annotated[Path, typer.Option(help="Configuration, certificate: kept across restarts.")],
     listen: Annotated[str, typer.Option(help="HOST:PORT of the HTTPS API.")] = "127.0.0.1:8443",
-    username: Annotated[str, typer.Option(envvar="F5MOCK_USERNAME", help="API user.")] = "admin",
+    username: Annotated[str, typer.Option(envvar=contract.USERNAME_VARIABLE, help="API user.")] = "admin",
     password_file: Annotated[
         Path | None,
         typer.Option(
-            envvar="F5MOCK_PASSWORD_FILE",
+            envvar=contract.PASSWORD_FILE_VARIABLE,
             help="File holding the API password (else $F5MOCK_PASSWORD, else admin; never on the command line).",
         ),
     ] = None,

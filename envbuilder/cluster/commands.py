@@ -29,16 +29,22 @@ class CommandFailed(EnvbuilderError):
 Runner = Callable[..., CommandResult]
 
 
-def run(args: Sequence[str], *, input: str | None = None, timeout: float | None = None, env: dict | None = None) -> CommandResult:
+def run(
+    args: Sequence[str], *, input: str | bytes | None = None, timeout: float | None = None, env: dict | None = None
+) -> CommandResult:
+    """`input` as bytes for binary data (an archive); the output is text either way."""
     try:
         completed = subprocess.run(
-            list(args), input=input, capture_output=True, text=True, timeout=timeout, env=env
+            list(args), input=input, capture_output=True, text=not isinstance(input, bytes), timeout=timeout, env=env
         )
     except FileNotFoundError:
         raise EnvbuilderError(f"{args[0]} is not installed") from None
     except subprocess.TimeoutExpired as expired:
         raise EnvbuilderError(f"{' '.join(args)} did not finish within {timeout:.0f} s") from expired
-    return CommandResult(tuple(args), completed.returncode, completed.stdout, completed.stderr)
+    stdout, stderr = completed.stdout, completed.stderr
+    if isinstance(input, bytes):
+        stdout, stderr = stdout.decode(errors="replace"), stderr.decode(errors="replace")
+    return CommandResult(tuple(args), completed.returncode, stdout, stderr)
 
 
 def check(result: CommandResult, what: str) -> CommandResult:

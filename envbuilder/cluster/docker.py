@@ -1,9 +1,10 @@
 """Docker, called as a subprocess: the environment's plain containers, and finding what is left."""
 
+import io
 import json
-import tempfile
+import tarfile
+import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.tools import tool_path_env
@@ -101,24 +102,21 @@ class Docker:
         return container_id.strip()
 
     def _copy_secret_files(self, container: ContainerSpec) -> None:
-        """Into the container's own filesystem, where `docker inspect` does not show them; on the host they
-        exist only in a private (0700) directory while `docker cp` reads it. Readable by the container's
-        user, whichever it is: nothing else runs in the container."""
-        by_directory: dict[str, list[tuple[str, str]]] = {}
-        for path, content in container.secret_files:
-            directory, _, name = path.rpartition("/")
-            by_directory.setdefault(directory or "/", []).append((name, content))
-        with tempfile.TemporaryDirectory(prefix="envbuilder-secrets-") as private:
-            for index, (directory, files) in enumerate(sorted(by_directory.items())):
-                source = Path(private) / str(index)
-                source.mkdir()
-                source.chmod(0o755)  # whatever the umask: the container's user must reach the files
-                for name, content in files:
-                    (source / name).write_text(content)
-                    (source / name).chmod(0o444)
-                # `SOURCE/.`: the files go into `directory`, which is made when the image lacks it.
-                check(self.runner([self.binary, "cp", f"{source}/.", f"{container.name}:{directory}"], timeout=60),
-                      f"copying secret files into container {container.name}")
+        """Into the container's own filesystem, where `docker inspect` does not show them, as an archive
+        streamed to `docker cp`: never written on the host. Directories the image lacks are made; those it
+        has keep their owner and mode. Readable by the container's user, whichever it is: nothing else runs
+        in the container."""
+        if not container.secret_files:
+            return
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for path, content in container.secret_files:
+                data = content.encode()
+                entry = tarfile.TarInfo(path.lstrip("/"))
+                entry.size, entry.mode, entry.mtime = len(data), 0o444, int(time.time())
+                tar.addfile(entry, io.BytesIO(data))
+        check(self.runner([self.binary, "cp", "-", f"{container.name}:/"], input=archive.getvalue(), timeout=60),
+              f"copying secret files into container {container.name}")
 
     def running(self) -> bool:
         """Whether the engine answers (the CLI alone is not enough)."""

@@ -2,12 +2,18 @@
 
 from urllib.parse import quote
 
-from envbuilder.desired.meta import Object, metadata, secret, selector, workload
+from envbuilder.desired.meta import SECRETS_VOLUME, Object, metadata, secret, secret_volume, selector, workload
 from envbuilder.spec.environment import EnvironmentSpec
 
 BROKER = "broker"
 BROKER_SECRET = "broker-credentials"
 BROKER_USER = "envbuilder"
+# The broker Secret's keys. Each reaches a container as a file, never as an environment variable.
+BROKER_PASSWORD_KEY = "password"  # for the smoke checks, which log in to the management API
+AMQP_URL_KEY = "amqp-url"  # what services connect with
+DEFAULT_USER_KEY = "default-user.conf"  # RabbitMQ's own configuration of its first user
+# RabbitMQ (3.9 and later, Debian's 3.10 included) reads every file of conf.d after rabbitmq.conf.
+DEFAULT_USER_CONF = "/etc/rabbitmq/conf.d/20-envbuilder-default-user.conf"
 AMQP_PORT = 5672
 MANAGEMENT_PORT = 15672
 # Fixed inside each kind cluster (one environment per cluster); kind maps it to a host port.
@@ -18,6 +24,14 @@ def amqp_url(host: str, port: int, password: str) -> str:
     return f"amqp://{BROKER_USER}:{quote(password, safe='')}@{host}:{port}/%2F"
 
 
+def default_user_conf(password: str) -> str:
+    """rabbitmq.conf lines that make our user the broker's first one (instead of guest).
+
+    A value runs to the end of its line and '#' starts a comment; generated passwords
+    (`secrets.token_urlsafe`) have neither spaces nor '#'."""
+    return f"default_user = {BROKER_USER}\ndefault_pass = {password}\n"
+
+
 def broker_secret(spec: EnvironmentSpec, password: str) -> Object:
     """The only place the broker password lives in the cluster (never a ConfigMap)."""
     return secret(
@@ -25,17 +39,14 @@ def broker_secret(spec: EnvironmentSpec, password: str) -> Object:
         BROKER_SECRET,
         BROKER,
         {
-            "RABBITMQ_DEFAULT_USER": BROKER_USER,
-            "RABBITMQ_DEFAULT_PASS": password,
-            "AMQP_URL": amqp_url(f"{BROKER}.{spec.namespace}.svc", AMQP_PORT, password),
+            BROKER_PASSWORD_KEY: password,
+            AMQP_URL_KEY: amqp_url(f"{BROKER}.{spec.namespace}.svc", AMQP_PORT, password),
+            DEFAULT_USER_KEY: default_user_conf(password),
         },
     )
 
 
 def broker_objects(spec: EnvironmentSpec) -> list[Object]:
-    def from_secret(key: str) -> dict:
-        return {"name": key, "valueFrom": {"secretKeyRef": {"name": BROKER_SECRET, "key": key}}}
-
     container = {
         "name": "rabbitmq",
         "image": spec.profile.broker.image,
@@ -43,7 +54,6 @@ def broker_objects(spec: EnvironmentSpec) -> list[Object]:
             {"name": "amqp", "containerPort": AMQP_PORT},
             {"name": "management", "containerPort": MANAGEMENT_PORT},
         ],
-        "env": [from_secret("RABBITMQ_DEFAULT_USER"), from_secret("RABBITMQ_DEFAULT_PASS")],
         "readinessProbe": {
             "exec": {"command": ["rabbitmq-diagnostics", "-q", "check_port_connectivity"]},
             "initialDelaySeconds": 5,
@@ -57,7 +67,11 @@ def broker_objects(spec: EnvironmentSpec) -> list[Object]:
             "timeoutSeconds": 15,
         },
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
-        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/rabbitmq"}],
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/var/lib/rabbitmq"},
+            # One file into conf.d: the image's own files there (the official image's defaults) stay.
+            {"name": SECRETS_VOLUME, "mountPath": DEFAULT_USER_CONF, "subPath": DEFAULT_USER_KEY, "readOnly": True},
+        ],
     }
     ports = [
         {"name": "amqp", "port": AMQP_PORT, "targetPort": "amqp"},
@@ -67,7 +81,14 @@ def broker_objects(spec: EnvironmentSpec) -> list[Object]:
         workload(
             spec,
             BROKER,
-            {"containers": [container], "volumes": [{"name": "data", "emptyDir": {}}], "terminationGracePeriodSeconds": 30},
+            {
+                "containers": [container],
+                "volumes": [
+                    {"name": "data", "emptyDir": {}},
+                    secret_volume(BROKER_SECRET, {DEFAULT_USER_KEY: DEFAULT_USER_KEY}),
+                ],
+                "terminationGracePeriodSeconds": 30,
+            },
             kind="StatefulSet",
             serviceName=BROKER,
         ),

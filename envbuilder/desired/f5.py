@@ -4,8 +4,19 @@ f5-sync may read services, endpointslices and nodes, and nothing else: a Role fo
 namespaced kinds in the environment's namespace, a ClusterRole for nodes only.
 """
 
+from envbuilder.components.f5mock import contract as f5mock
 from envbuilder.components.f5sync import contract
-from envbuilder.desired.meta import Object, http_probe, metadata, secret, selector, workload
+from envbuilder.desired.meta import (
+    Object,
+    http_probe,
+    metadata,
+    secret,
+    secret_path,
+    secret_volume,
+    secrets_mount,
+    selector,
+    workload,
+)
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec
 
@@ -14,6 +25,7 @@ F5_SYNC = "f5-sync"
 F5_MOCK = "f5-mock"
 F5_SECRET = "f5-credentials"
 F5_USERNAME = "admin"
+F5_PASSWORD_FILE = "f5-password"  # the file, in every container that needs it, under meta.SECRETS_DIR
 F5_PARTITION = "Common"
 F5_VIP_ADDRESS = "0.0.0.0"  # the mock's virtual servers listen on every address of its container
 F5_SYNC_METRICS_PORT = contract.DEFAULT_HTTP_PORT
@@ -62,12 +74,14 @@ def f5_endpoint_objects(spec: EnvironmentSpec, f5_address: str | None) -> list[O
                         "image": spec.component_image(F5_MOCK),
                         "ports": [{"name": "https", "containerPort": F5_API_PORT}],
                         "env": [
-                            {"name": "F5MOCK_USERNAME", "value": F5_USERNAME},
-                            _from_secret("F5MOCK_PASSWORD", contract.F5_PASSWORD),
+                            {"name": f5mock.USERNAME_VARIABLE, "value": F5_USERNAME},
+                            {"name": f5mock.PASSWORD_FILE_VARIABLE, "value": secret_path(F5_PASSWORD_FILE)},
                         ],
+                        "volumeMounts": [secrets_mount()],
                         "readinessProbe": http_probe("/health", F5_API_PORT, scheme="HTTPS"),
                     }
-                ]
+                ],
+                "volumes": [f5_password_volume()],
             },
         ),
         {
@@ -79,8 +93,8 @@ def f5_endpoint_objects(spec: EnvironmentSpec, f5_address: str | None) -> list[O
     ]
 
 
-def _from_secret(name: str, key: str) -> dict:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": F5_SECRET, "key": key}}}
+def f5_password_volume() -> Object:
+    return secret_volume(F5_SECRET, {contract.F5_PASSWORD: F5_PASSWORD_FILE})
 
 
 def pod_routes(spec: EnvironmentSpec) -> str:
@@ -91,10 +105,11 @@ def pod_routes(spec: EnvironmentSpec) -> str:
 
 
 def f5_sync_settings(spec: EnvironmentSpec) -> dict[str, str]:
-    """f5-sync's ConfigMap: everything but the credentials, which come from the Secret."""
+    """f5-sync's ConfigMap: everything but the password, which it reads from the Secret's file."""
     return {
         contract.F5_URL: f"https://{F5}.{spec.namespace}.svc:{F5_API_PORT}",
         contract.F5_USERNAME: F5_USERNAME,
+        contract.F5_PASSWORD_FILE: secret_path(F5_PASSWORD_FILE),
         contract.F5_VERIFY_TLS: "false",
         contract.F5_PARTITION: F5_PARTITION,
         contract.F5_VIP_ADDRESS: F5_VIP_ADDRESS,
@@ -156,13 +171,15 @@ def f5_sync_objects(spec: EnvironmentSpec) -> list[Object]:
                     {
                         "name": F5_SYNC,
                         "image": spec.component_image(F5_SYNC),
-                        "envFrom": [{"configMapRef": {"name": F5_SYNC}}, {"secretRef": {"name": F5_SECRET}}],
+                        "envFrom": [{"configMapRef": {"name": F5_SYNC}}],
+                        "volumeMounts": [secrets_mount()],
                         "ports": [{"name": "metrics", "containerPort": F5_SYNC_METRICS_PORT}],
                         "readinessProbe": http_probe("/healthz", "metrics"),
                         "livenessProbe": http_probe("/healthz", "metrics", period=10),
                         "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
                     }
                 ],
+                "volumes": [f5_password_volume()],
             },
         ),
     ]

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import yaml
 
 from envbuilder.cluster.docker import ContainerSpec
+from envbuilder.components.f5mock import contract as f5mock
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
-from envbuilder.desired.f5 import F5_MOCK, F5_USERNAME
-from envbuilder.desired.meta import MANAGED_BY, identity_labels
-from envbuilder.desired.services import service_settings
+from envbuilder.desired.f5 import F5_MOCK, F5_PASSWORD_FILE, F5_USERNAME
+from envbuilder.desired.meta import MANAGED_BY, identity_labels, secret_path
+from envbuilder.desired.services import AMQP_URL_FILE, AMQP_URL_FILE_VARIABLE, service_settings
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 from envbuilder.state.records import HostPorts
@@ -20,7 +21,6 @@ from envbuilder.state.records import HostPorts
 KIND_NETWORK = "kind"
 POD_SUBNET = "192.168.0.0/16"  # Calico's default pool; kube-router takes each node's share of it
 CALICO_DAEMONSET = "calico-node"
-SECRETS_DIR = "/run/secrets"  # where a container finds its secret files
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
         image=spec.component_image(F5_MOCK),
         network=KIND_NETWORK,
         labels=container_labels(spec, "f5"),
-        env={"F5MOCK_USERNAME": F5_USERNAME, "F5MOCK_PASSWORD_FILE": f"{SECRETS_DIR}/f5-password"},
-        secret_files=((f"{SECRETS_DIR}/f5-password", password),),
+        env={f5mock.USERNAME_VARIABLE: F5_USERNAME, f5mock.PASSWORD_FILE_VARIABLE: secret_path(F5_PASSWORD_FILE)},
+        secret_files=((secret_path(F5_PASSWORD_FILE), password),),
         publish=tuple(publish),
         volumes=((f"{spec.cluster_name}-f5-state", "/var/lib/f5-mock"),),
         # The routes f5-sync writes (to the pod network, through the nodes) go into its routing table.
@@ -93,9 +93,9 @@ def classic_container(spec: EnvironmentSpec, service: ServiceSpec, broker_passwo
     env = service_settings(spec, service)
     secret_files: tuple[tuple[str, str], ...] = ()
     if service.entry.needs_broker:
-        env["AMQP_URL_FILE"] = f"{SECRETS_DIR}/amqp-url"
+        env[AMQP_URL_FILE_VARIABLE] = secret_path(AMQP_URL_FILE)
         url = amqp_url(f"{spec.cluster_name}-control-plane", BROKER_NODE_PORT, broker_password)
-        secret_files = ((env["AMQP_URL_FILE"], url),)
+        secret_files = ((secret_path(AMQP_URL_FILE), url),)
     return ContainerSpec(
         name=f"{spec.cluster_name}-{service.name}",
         image=service.image,

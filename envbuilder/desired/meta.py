@@ -14,6 +14,27 @@ ROLLOUT_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 
 Object = dict[str, Any]
 
+# Where a container of the environment, in a pod or beside the cluster, finds its secret files (a `*_FILE`
+# variable names each): never in its environment, which `docker inspect` and `crictl inspect` show. A
+# directory of its own, so that a pod's service account token under /run/secrets stays visible.
+SECRETS_DIR = "/run/secrets/envbuilder"
+SECRETS_VOLUME = "secrets"
+
+
+def secret_path(file_name: str) -> str:
+    return f"{SECRETS_DIR}/{file_name}"
+
+
+def secret_volume(secret_name: str, files: dict[str, str]) -> Object:
+    """A pod volume holding some keys of a Secret as files: {key: file name}."""
+    items = [{"key": key, "path": file_name} for key, file_name in files.items()]
+    return {"name": SECRETS_VOLUME, "secret": {"secretName": secret_name, "items": items}}
+
+
+def secrets_mount() -> Object:
+    """Where a container of the pod sees the `secret_volume`."""
+    return {"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True}
+
 
 def identity_labels(spec: EnvironmentSpec) -> dict[str, str]:
     """The environment and its owner: on every object, container, volume and kind node."""

@@ -1,10 +1,24 @@
 """The catalog services that run in the cluster: ConfigMap, Deployment and Service each."""
 
 from envbuilder.components.f5sync import contract
-from envbuilder.desired.broker import BROKER_SECRET
-from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION, Object, config_hash, http_probe, metadata, selector, workload
+from envbuilder.desired.broker import AMQP_URL_KEY, BROKER_SECRET
+from envbuilder.desired.meta import (
+    CONFIG_HASH_ANNOTATION,
+    Object,
+    config_hash,
+    http_probe,
+    metadata,
+    secret_path,
+    secret_volume,
+    secrets_mount,
+    selector,
+    workload,
+)
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 
+# Every service reads its broker URL from the file this variable names (the sample services' `secret_setting`).
+AMQP_URL_FILE_VARIABLE = "AMQP_URL_FILE"
+AMQP_URL_FILE = "amqp-url"
 
 
 def service_settings(spec: EnvironmentSpec, service: ServiceSpec) -> dict[str, str]:
@@ -34,10 +48,11 @@ def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]
         "livenessProbe": http_probe(service.entry.health_path, "http", period=10, failures=6),
         "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
     }
+    pod: dict = {"containers": [container], "terminationGracePeriodSeconds": 30}
     if service.entry.needs_broker:
-        container["env"] = [
-            {"name": "AMQP_URL", "valueFrom": {"secretKeyRef": {"name": BROKER_SECRET, "key": "AMQP_URL"}}}
-        ]
+        container["env"] = [{"name": AMQP_URL_FILE_VARIABLE, "value": secret_path(AMQP_URL_FILE)}]
+        container["volumeMounts"] = [secrets_mount()]
+        pod["volumes"] = [secret_volume(BROKER_SECRET, {AMQP_URL_KEY: AMQP_URL_FILE})]
     return [
         {
             "apiVersion": "v1",
@@ -48,7 +63,7 @@ def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]
         workload(
             spec,
             service.name,
-            {"containers": [container], "terminationGracePeriodSeconds": 30},
+            pod,
             replicas=service.replicas,
             pod_annotations={CONFIG_HASH_ANNOTATION: config_hash(settings)},
         ),

@@ -1,8 +1,9 @@
 """The broker's image on kind: the profile's when the nodes can get it, else one made here without any registry.
 
 The local image `envbuilder/broker:<version>-bookworm` is Debian's rabbitmq-server in a debootstrapped
-root filesystem (cached like the base image's), plus docker/broker/: an entrypoint that turns
-RABBITMQ_DEFAULT_USER/RABBITMQ_DEFAULT_PASS into rabbitmq.conf, and the management plugin enabled.
+root filesystem (cached like the base image's), plus docker/broker/: an entrypoint that logs to the
+console and makes a fresh Erlang cookie, and the management plugin enabled. Like the official image, it
+takes its first user from a file in /etc/rabbitmq/conf.d (desired/broker.py mounts one).
 """
 
 import hashlib

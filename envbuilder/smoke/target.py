@@ -72,7 +72,8 @@ class SmokeTarget:
 
 
 async def read_credentials(kube: "Kube", namespace: str) -> Credentials:
-    from envbuilder.desired.broker import BROKER_SECRET
+    from envbuilder.components.f5sync.contract import F5_PASSWORD
+    from envbuilder.desired.broker import BROKER_PASSWORD_KEY, BROKER_SECRET
     from envbuilder.desired.f5 import F5_SECRET
     from envbuilder.smoke.framework import CheckFailed
 
@@ -84,8 +85,8 @@ async def read_credentials(kube: "Kube", namespace: str) -> Credentials:
         return base64.b64decode(data[key]).decode() if key in data else ""
 
     return Credentials(
-        f5_password=await secret_value(F5_SECRET, "F5_PASSWORD"),
-        broker_password=await secret_value(BROKER_SECRET, "RABBITMQ_DEFAULT_PASS"),
+        f5_password=await secret_value(F5_SECRET, F5_PASSWORD),
+        broker_password=await secret_value(BROKER_SECRET, BROKER_PASSWORD_KEY),
     )
 
 

@@ -58,11 +58,53 @@ def test_namespaced_objects_live_in_the_environment_namespace():
 def test_broker_password_is_only_in_a_secret():
     state = desired_state(make_spec(), SECRETS)
     secret = find(state.secrets, "Secret", "broker-credentials")
-    assert secret["stringData"]["RABBITMQ_DEFAULT_PASS"] == "broker-s3cret"
-    assert "broker-s3cret" in secret["stringData"]["AMQP_URL"]
+    assert secret["stringData"]["password"] == "broker-s3cret"
+    assert "broker-s3cret" in secret["stringData"]["amqp-url"]
+    assert secret["stringData"]["default-user.conf"] == "default_user = envbuilder\ndefault_pass = broker-s3cret\n"
     for obj in state.objects():
         if obj["kind"] != "Secret":
             assert "broker-s3cret" not in str(obj) and "f5-s3cret" not in str(obj)
+
+
+def pod_templates(objects):
+    return [(o["metadata"]["name"], o["spec"]["template"]["spec"]) for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
+
+
+@pytest.mark.parametrize("target", ["kind", "existing"])
+def test_no_pod_gets_a_secret_in_its_environment_only_files_from_the_secrets(target):
+    """A container's environment shows in `crictl inspect` on its node: every secret reaches a pod as a file
+    of a Secret volume, named by a `*_FILE` variable (RabbitMQ's own: a file in its conf.d)."""
+    objects = desired_state(make_spec(["web", "worker", "web-direct"], target=target), SECRETS).objects()
+    files_given = {}
+    for name, pod in pod_templates(objects):
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for container in pod["containers"]:
+            assert not [e for e in container.get("env", []) if "valueFrom" in e], name
+            assert not [e for e in container.get("envFrom", []) if "secretRef" in e], name
+            mounted = {}
+            for mount in container.get("volumeMounts", []):
+                if "secret" in volumes[mount["name"]]:
+                    secret = volumes[mount["name"]]["secret"]
+                    for item in secret["items"]:
+                        if "subPath" not in mount:
+                            mounted[f"{mount['mountPath']}/{item['path']}"] = (secret["secretName"], item["key"])
+                        elif mount["subPath"] == item["path"]:
+                            mounted[mount["mountPath"]] = (secret["secretName"], item["key"])
+            variables = {e["name"]: e["value"] for e in container.get("env", [])}
+            if container.get("envFrom"):
+                [config] = container["envFrom"]
+                variables |= find(objects, "ConfigMap", config["configMapRef"]["name"])["data"]
+            for variable, path in variables.items():
+                if variable.endswith("_FILE"):
+                    assert path in mounted, f"{name}: {variable}={path} is no mounted secret file"
+            files_given[name] = mounted
+    assert files_given["web"] == {"/run/secrets/envbuilder/amqp-url": ("broker-credentials", "amqp-url")}
+    assert files_given["f5-sync"] == {"/run/secrets/envbuilder/f5-password": ("f5-credentials", "F5_PASSWORD")}
+    assert files_given["broker"] == {
+        "/etc/rabbitmq/conf.d/20-envbuilder-default-user.conf": ("broker-credentials", "default-user.conf")
+    }
+    if target == "existing":
+        assert files_given["f5-mock"] == {"/run/secrets/envbuilder/f5-password": ("f5-credentials", "F5_PASSWORD")}
 
 
 def test_the_broker_runs_the_image_chosen_for_it_with_the_same_probes_and_credentials():
@@ -86,7 +128,7 @@ def test_services_take_their_configmap_and_the_broker_url_from_the_secret():
     pod = find(objects, "Deployment", "web")["spec"]["template"]
     container = pod["spec"]["containers"][0]
     assert container["envFrom"] == [{"configMapRef": {"name": "web-config"}}]
-    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "broker-credentials", "key": "AMQP_URL"}
+    assert container["env"] == [{"name": "AMQP_URL_FILE", "value": "/run/secrets/envbuilder/amqp-url"}]
     assert container["image"] == "envbuilder/web:abc1234"
 
 
@@ -138,9 +180,10 @@ def test_f5_sync_may_only_read_services_endpointslices_and_nodes_and_on_kind_cal
     deployment = find(objects, "Deployment", "f5-sync")
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "f5-sync"
-    assert pod["containers"][0]["envFrom"] == [{"configMapRef": {"name": "f5-sync"}}, {"secretRef": {"name": "f5-credentials"}}]
+    assert pod["containers"][0]["envFrom"] == [{"configMapRef": {"name": "f5-sync"}}]
     settings = find(objects, "ConfigMap", "f5-sync")["data"]
     assert set(settings) <= set(contract.CONFIG_ENV_KEYS)
+    assert settings[contract.F5_PASSWORD_FILE] == "/run/secrets/envbuilder/f5-password"
     assert settings[contract.F5_URL] == "https://f5.env-dev.svc:443"
 
 
@@ -268,3 +311,4 @@ def test_a_value_left_pending_never_passes_resolve():
         resolve(pending.groups, addresses={})  # nor the F5's address
     with pytest.raises(ValueError, match="not URL-safe"):
         resolve(pending.secrets, credentials=Credentials(broker_password="a/b", f5_password="f5"))
+

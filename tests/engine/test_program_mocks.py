@@ -120,7 +120,7 @@ def test_secrets_carry_the_generated_passwords_and_nothing_else_does():
     assert "f-pass" not in str(f5.inputs["spec"])
     secret_files = f5.inputs["secret_files"]  # a secret value: the engine encrypts it in the state
     assert secret_files[rpc._special_sig_key] == rpc._special_secret_sig
-    assert secret_files["value"] == {"/run/secrets/f5-password": "f-pass"}
+    assert secret_files["value"] == {"/run/secrets/envbuilder/f5-password": "f-pass"}
 
 
 def test_on_an_existing_cluster_nothing_but_kubernetes_objects_is_created():
@@ -149,9 +149,9 @@ def test_each_container_is_registered_in_the_phase_the_desired_state_gives_it_wi
     assert sorted(registered) == ["f5-container-envbuilder-dev-f5", "services-container-envbuilder-dev-legacy-worker"]
     assert all(password not in str(inputs["spec"]) for inputs in registered.values() for password in ("f-pass", "b-pass"))
     secret_files = {name: inputs["secret_files"]["value"] for name, inputs in registered.items()}
-    assert secret_files["f5-container-envbuilder-dev-f5"] == {"/run/secrets/f5-password": "f-pass"}
+    assert secret_files["f5-container-envbuilder-dev-f5"] == {"/run/secrets/envbuilder/f5-password": "f-pass"}
     legacy = secret_files["services-container-envbuilder-dev-legacy-worker"]
-    assert legacy["/run/secrets/amqp-url"].startswith("amqp://envbuilder:b-pass@")
+    assert legacy["/run/secrets/envbuilder/amqp-url"].startswith("amqp://envbuilder:b-pass@")
     groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
     endpoints = next(o for o in groups["services"].inputs["objs"]
                      if o["kind"] == "Endpoints" and o["metadata"]["name"] == "legacy-worker")

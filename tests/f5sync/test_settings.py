@@ -62,3 +62,20 @@ def test_invalid_values_are_refused(override):
 def test_missing_required_keys_are_refused():
     with pytest.raises(pydantic.ValidationError):
         Settings.from_env({contract.F5_URL: "https://f5"})
+
+
+def test_the_password_comes_from_its_file_when_one_is_named(tmp_path):
+    """How the Deployment passes it: the Secret's key mounted as a file, never in the pod's environment."""
+    password_file = tmp_path / "f5-password"
+    password_file.write_text("from-the-file\n")
+    without_password = {key: value for key, value in REQUIRED.items() if key != contract.F5_PASSWORD}
+    settings = Settings.from_env({**without_password, contract.F5_PASSWORD_FILE: str(password_file)})
+    assert settings.f5_password.get_secret_value() == "from-the-file"
+    settings = Settings.from_env({**REQUIRED, contract.F5_PASSWORD_FILE: str(password_file)})
+    assert settings.f5_password.get_secret_value() == "from-the-file"
+
+
+def test_a_password_file_that_cannot_be_read_is_refused_naming_it(tmp_path):
+    missing = tmp_path / "missing"
+    with pytest.raises(pydantic.ValidationError, match=f"F5_PASSWORD_FILE: cannot read {missing}"):
+        Settings.from_env({**REQUIRED, contract.F5_PASSWORD_FILE: str(missing)})

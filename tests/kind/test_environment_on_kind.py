@@ -177,12 +177,12 @@ def test_a_configuration_change_rolls_the_pods_and_the_vip_shows_it(environment:
 
 def test_no_secret_shows_in_docker_inspect_the_stack_or_any_log(environment: Environment):
     """The broker and F5 passwords and the stack's passphrase are nowhere but in 0600 files of the
-    environment's workspace: not in a container's configuration, the stack's exported state, an
-    object's spec, a container's log or any other file of the home."""
+    environment's workspace: not in a container's configuration (beside the cluster or in a pod), the
+    stack's exported state, an object's spec, a container's log or any other file of the home."""
     workspace = environment.home / "workspaces" / environment.name
     passphrase_file = workspace / "passphrase"
     values = {
-        "broker password": environment.secret_value("broker-credentials", "RABBITMQ_DEFAULT_PASS"),
+        "broker password": environment.secret_value("broker-credentials", "password"),
         "F5 password": environment.secret_value("f5-credentials", "F5_PASSWORD"),
     }
     if passphrase_file.is_file():  # that it exists is asserted last, after the search
@@ -196,6 +196,12 @@ def test_no_secret_shows_in_docker_inspect_the_stack_or_any_log(environment: Env
                   if name.startswith(f"{environment.cluster}-")]
     assert {f"{environment.cluster}-f5", f"{environment.cluster}-control-plane"} <= set(containers)
     texts = {f"docker inspect {name}": docker("inspect", name) for name in containers}
+    nodes = [name for name in containers if docker("inspect", "--format", "{{index .Config.Labels \"io.x-k8s.kind.role\"}}", name).strip()]
+    assert f"{environment.cluster}-control-plane" in nodes
+    for node in nodes:  # the pods' containers, as the node's runtime holds them (environment included)
+        pod_containers = docker("exec", node, "crictl", "ps", "--all", "--quiet").split()
+        assert pod_containers, f"no containers in {node}"
+        texts[f"crictl inspect in {node}"] = docker("exec", node, "crictl", "inspect", *pod_containers)
     for name in containers:
         logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
         texts[f"docker logs {name}"] = logs.stdout + logs.stderr

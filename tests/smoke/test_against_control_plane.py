@@ -181,6 +181,6 @@ def test_credentials_come_from_the_environments_secrets(control_plane, kube):
 
     control_plane.request("POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", secret("f5-credentials", F5_PASSWORD="f5"))
     control_plane.request(
-        "POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", secret("broker-credentials", RABBITMQ_DEFAULT_PASS="amqp")
+        "POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", secret("broker-credentials", password="amqp")
     )
     assert asyncio.run(read_credentials(kube(), NAMESPACE)) == Credentials(f5_password="f5", broker_password="amqp")

@@ -86,7 +86,7 @@ def test_credentials_are_read_from_the_environments_secrets(tmp_path):
         return {"data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}}
 
     fake.put("/api/v1/namespaces/env-demo/secrets/f5-credentials", secret(F5_USERNAME="admin", F5_PASSWORD="f5-pw"))
-    fake.put("/api/v1/namespaces/env-demo/secrets/broker-credentials", secret(RABBITMQ_DEFAULT_PASS="amqp-pw"))
+    fake.put("/api/v1/namespaces/env-demo/secrets/broker-credentials", secret(password="amqp-pw"))
     kube = Kube(load_kubeconfig(fake.kubeconfig(tmp_path)), fake.transport())
     assert asyncio.run(read_credentials(kube, "env-demo")) == Credentials(f5_password="f5-pw", broker_password="amqp-pw")
     kube = Kube(load_kubeconfig(FakeKube().kubeconfig(tmp_path)), FakeKube().transport())

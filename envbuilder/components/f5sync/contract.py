@@ -17,10 +17,13 @@ SERVICE_PORT_ANNOTATION: Final = "envbuilder.io/f5-service-port"  # optional: a 
 MODE_NODEPORT: Final = "nodeport"  # members: every Ready, schedulable node's InternalIP + the NodePort
 MODE_CLUSTER: Final = "cluster"  # members: ready pod addresses from EndpointSlices + the target port
 
-# --- Settings, read from the environment (ConfigMap + Secret mounted with envFrom) -------------
+# --- Settings, read from the environment (the ConfigMap with envFrom) -------------------------
 F5_URL: Final = "F5_URL"
 F5_USERNAME: Final = "F5_USERNAME"
-F5_PASSWORD: Final = "F5_PASSWORD"
+F5_PASSWORD: Final = "F5_PASSWORD"  # also the key of the F5 Secret
+# The file holding the password (the Secret's key mounted as a file): a pod's environment is visible
+# to whoever inspects its container. Takes precedence over F5_PASSWORD, which serves local runs.
+F5_PASSWORD_FILE: Final = "F5_PASSWORD_FILE"
 F5_VERIFY_TLS: Final = "F5_VERIFY_TLS"
 F5_PARTITION: Final = "F5_PARTITION"
 F5_VIP_ADDRESS: Final = "F5_VIP_ADDRESS"
@@ -43,6 +46,7 @@ SECRET_ENV_KEYS: Final = (F5_PASSWORD,)
 CONFIG_ENV_KEYS: Final = (
     F5_URL,
     F5_USERNAME,
+    F5_PASSWORD_FILE,
     F5_VERIFY_TLS,
     F5_PARTITION,
     F5_VIP_ADDRESS,

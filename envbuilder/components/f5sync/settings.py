@@ -1,9 +1,10 @@
 """The controller's settings, read from environment variables named in `contract`."""
 
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from envbuilder.components.f5sync import contract
 
@@ -27,6 +28,19 @@ class Settings(BaseModel):
     pod_routes: Annotated[
         Literal["off", "podcidr", "calico", "auto"], Field(alias=contract.F5SYNC_POD_ROUTES)
     ] = contract.POD_ROUTES_OFF
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_from_its_file(cls, values: Any) -> Any:
+        """F5_PASSWORD_FILE, when set, gives the password (its content without the final newline)."""
+        if not isinstance(values, Mapping) or not values.get(contract.F5_PASSWORD_FILE):
+            return values
+        path = Path(values[contract.F5_PASSWORD_FILE])
+        try:
+            password = path.read_text().removesuffix("\n").removesuffix("\r")
+        except OSError as error:
+            raise ValueError(f"{contract.F5_PASSWORD_FILE}: cannot read {path}: {error.strerror or error}") from None
+        return {**values, contract.F5_PASSWORD: password}
 
     @field_validator("listen")
     @classmethod

@@ -1,0 +1,11 @@
+"""What the rest of envbuilder agrees on with the mock F5's process: the variables it reads.
+
+No third-party imports: the desired-state code imports this module without pulling in the server.
+"""
+
+from typing import Final
+
+USERNAME_VARIABLE: Final = "F5MOCK_USERNAME"
+# The password comes from a file (a container's secret file) or, for local runs, a variable: never argv.
+PASSWORD_FILE_VARIABLE: Final = "F5MOCK_PASSWORD_FILE"
+PASSWORD_VARIABLE: Final = "F5MOCK_PASSWORD"
