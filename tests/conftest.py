@@ -23,14 +23,32 @@ def isolated_state(tmp_path_factory, monkeypatch):
     return home
 
 
+# The registry the machine's environments use, as this session found it.
+_MACHINE_PORT_REGISTRY = os.environ.get("ENVBUILDER_PORT_REGISTRY")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def port_registry(tmp_path_factory) -> Iterator[Path]:
-    """The session's own machine-wide port registry, the same for every test and fixture (an environment
-    made by a module's fixture is taken down from within a test): tests leave no reservation on the machine."""
+    """The session's own port registry, the same for every test and fixture (an environment made by a
+    module's fixture is taken down from within a test): tests that only record environments leave no
+    reservation on the machine."""
     registry = tmp_path_factory.mktemp("port-registry")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ENVBUILDER_PORT_REGISTRY", str(registry))
         yield registry
+
+
+@pytest.fixture(scope="package")
+def machine_port_registry(port_registry) -> Iterator[None]:
+    """For a package whose environments publish host ports (kind): the machine's registry, so that a test's
+    `up` never picks a port a developer's `up` has reserved and not bound yet, nor the other way round.
+    Each such test proves its environment's reservations gone (`tests.support.leftovers`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if _MACHINE_PORT_REGISTRY is None:
+            patch.delenv("ENVBUILDER_PORT_REGISTRY")
+        else:
+            patch.setenv("ENVBUILDER_PORT_REGISTRY", _MACHINE_PORT_REGISTRY)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,11 @@ class Figures:
 _figures = Figures()
 
 
+@pytest.fixture(scope="package", autouse=True)
+def _ports_of_the_machine(machine_port_registry) -> None:
+    """These environments publish host ports: they reserve them where every environment of the machine does."""
+
+
 @pytest.fixture
 def figures() -> Figures:
     return _figures

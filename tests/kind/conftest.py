@@ -116,6 +116,11 @@ def leftovers(environment: Environment) -> dict[str, list[str]]:
     return leftovers_of(environment.name, environment.home)
 
 
+@pytest.fixture(scope="package", autouse=True)
+def _ports_of_the_machine(machine_port_registry) -> None:
+    """These environments publish host ports: they reserve them where every environment of the machine does."""
+
+
 @pytest.fixture
 def another_revision(environment: Environment) -> Iterator[str]:
     """A revision other than the environment's, running the same images: a commit of the same tree made for
