@@ -9,8 +9,10 @@ the Kubernetes change to the moment the F5's API shows its effect (polled every 
 - node: a Node object created with a pod CIDR and an InternalIP, until the F5 has its route;
   deleted, until the route is gone (a node joining or leaving, as the API tells it);
 - node loss (`--node-loss N`): a worker's container paused, until the pool has lost that node's
-  pods (Kubernetes' own detection of a silent node dominates), then unpaused, until they are back.
-  It needs a worker that runs web-direct pods but not f5-sync (a profile with two workers or more).
+  pods (Kubernetes' own detection of a silent node dominates), then unpaused, until they are back;
+  also when the Node's Ready condition changed (the API's timestamp, 1 s resolution) and whether the
+  node's pod routes stayed on the F5. It needs a worker that runs web-direct pods but not f5-sync
+  (a profile with two workers or more, e.g. `--profile nightly`), and picks it itself.
 
 Also reports f5-sync's own latency (first event seen -> F5 changed) from its log lines.
 
@@ -19,6 +21,7 @@ Also reports f5-sync's own latency (first event seen -> F5 changed) from its log
 
 import argparse
 import base64
+import calendar
 import json
 import os
 import statistics
@@ -40,6 +43,7 @@ PORT = 8080
 BENCH_NODE = "bench-route-node"
 BENCH_CIDR = "192.168.250.0/24"
 BENCH_ADDRESS = "172.18.250.250"
+SHARED = ("f5-sync", "broker")  # the environment's pods a node-loss round must not freeze
 
 
 class Environment:
@@ -121,27 +125,62 @@ def node_rounds(env: Environment, rounds: int) -> tuple[list[float], list[float]
 
 def pod_nodes(env: Environment, selector: str) -> dict[str, str]:
     pods = json.loads(env.kubectl("-n", env.namespace, "get", "pods", "-l", selector, "-o", "json"))["items"]
-    return {pod["status"].get("podIP", ""): pod["spec"].get("nodeName", "") for pod in pods}
+    return {pod["status"]["podIP"]: pod["spec"].get("nodeName", "") for pod in pods if pod["status"].get("podIP")}
 
 
-def node_loss_rounds(env: Environment, rounds: int) -> tuple[list[float], list[float]]:
-    controller_nodes = set(pod_nodes(env, "app.kubernetes.io/name=f5-sync").values())
+def docker(*args: str) -> None:
+    subprocess.run(["docker", *args], check=True, capture_output=True)
+
+
+def ready_since(env: Environment, node: str) -> tuple[str, float]:
+    """The node's Ready condition and when the API last changed it (the node controller's verdict, 1 s resolution)."""
+    conditions = json.loads(env.kubectl("get", "node", node, "-o", "json"))["status"]["conditions"]
+    ready = next(condition for condition in conditions if condition["type"] == "Ready")
+    changed = calendar.timegm(time.strptime(ready["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ"))
+    return ready["status"], changed
+
+
+def node_loss_rounds(env: Environment, rounds: int) -> dict[str, list[float]]:
+    """Pause a worker that runs web-direct pods but neither f5-sync (that would stop the controller being
+    measured) nor the broker (every web-direct pod would turn unready with it); refuse when there is none."""
+    shared_nodes = set(pod_nodes(env, f"app.kubernetes.io/name in ({','.join(SHARED)})").values())
     service_pods = pod_nodes(env, f"app.kubernetes.io/name={SERVICE}")
-    candidates = sorted(set(service_pods.values()) - controller_nodes - {f"envbuilder-{env.name}-control-plane"})
+    candidates = sorted(set(service_pods.values()) - shared_nodes - {f"envbuilder-{env.name}-control-plane"})
     if not candidates:
-        print("node loss: skipped, every worker with web-direct pods also runs f5-sync (one worker)")
-        return [], []
+        print(f"node loss: skipped, no worker runs {SERVICE} pods without {' or '.join(SHARED)} "
+              f"({SERVICE} on {sorted(set(service_pods.values()))}, those on {sorted(shared_nodes)})")
+        return {}
     worker = candidates[0]
+    cidrs = json.loads(env.kubectl("get", "node", worker, "-o", "json"))["spec"].get("podCIDRs", [])
     lost_members = {f"{ip}:{PORT}" for ip, node in service_pods.items() if node == worker}
-    lost, back = [], []
+    print(f"node loss: pausing {worker} ({len(lost_members)} of {len(service_pods)} {SERVICE} pods, routes {cidrs})")
+    found: dict[str, list[float]] = {}
+    routes_kept = 0
+    until(lambda: ready_since(env, worker)[0] == "True")
     for _ in range(rounds):
         before = env.members()
-        lost.append(timed(lambda: subprocess.run(["docker", "pause", worker], check=True),
-                          lambda: not (env.members() & lost_members)))
-        back.append(timed(lambda: subprocess.run(["docker", "unpause", worker], check=True),
-                          lambda: len(env.members()) == len(before)))
+        paused = time.time()
+        try:
+            found.setdefault("lost", []).append(timed(lambda: docker("pause", worker),
+                                                      lambda: not (env.members() & lost_members)))
+            status, changed = ready_since(env, worker)
+            if status != "True":
+                found.setdefault("not ready", []).append(changed - paused)
+            routes_kept += all(cidr in env.routes() for cidr in cidrs)
+        except BaseException:
+            docker("unpause", worker)  # never leave the environment with a frozen node
+            raise
+        unpaused = time.time()
+        found.setdefault("back", []).append(timed(lambda: docker("unpause", worker),
+                                                  lambda: env.members() == before))
+        # The next round must start from a Ready node: the node controller marks pods not ready only when
+        # a node goes from Ready to silent, and a kubelet just unfrozen may first report NotReady.
+        until(lambda: ready_since(env, worker)[0] == "True")
+        found.setdefault("ready", []).append(ready_since(env, worker)[1] - unpaused)
         time.sleep(5)
-    return lost, back
+    print(f"node loss: the paused node's pod routes were still on the F5 when its members had left in "
+          f"{routes_kept} of {rounds} rounds (routes follow Node objects, and a lost node's object stays)")
+    return found
 
 
 def controller_latencies(env: Environment, since: str) -> dict[str, list[float]]:
@@ -173,9 +212,11 @@ def main() -> None:
     summary("node created -> its route on the F5", joined)
     summary("node deleted -> its route gone", left)
     if args.node_loss:
-        lost, back = node_loss_rounds(env, args.node_loss)
-        summary("worker paused -> its pods out of pool", lost)
-        summary("worker unpaused -> its pods back", back)
+        found = node_loss_rounds(env, args.node_loss)
+        summary("worker paused -> Node not Ready (API)", found.get("not ready", []))
+        summary("worker paused -> its pods out of pool", found.get("lost", []))
+        summary("worker unpaused -> Node Ready (API)", found.get("ready", []))
+        summary("worker unpaused -> its pods back", found.get("back", []))
     for operation, latencies in sorted(controller_latencies(env, since).items()):
         summary(f"f5-sync {operation} (event -> F5)", latencies)
     print(f"machine load average after: {os.getloadavg()[0]:.1f}")
