@@ -16,12 +16,12 @@ f5_mock = typer.Typer(help="The mock F5 BIG-IP (iControl REST + forwarding virtu
 app.add_typer(f5_mock, name="f5-mock")
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
+def parse_listen(listen: str, option: str = "--listen") -> tuple[str, int]:
     """`host:port` or `[ipv6]:port`."""
     host, separator, port = listen.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     if not separator or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise InputError(f"--listen {listen!r} is not HOST:PORT", hint="e.g. --listen 127.0.0.1:8443")
+        raise InputError(f"{option} {listen!r} is not HOST:PORT", hint=f"e.g. {option} 127.0.0.1:8443")
     return host, int(port)
 
 
@@ -63,6 +63,19 @@ def serve(
             "the container's option: a host's own table is not the mock's to change).",
         ),
     ] = False,
+    bgp_asn: Annotated[
+        int | None,
+        typer.Option(
+            envvar="F5MOCK_BGP_ASN",
+            min=1,
+            max=4294967295,
+            help="Learn routes over BGP with this AS number: nodes that connect as peers (any address, their AS "
+            "from their OPEN) have the networks they advertise routed through their next hop (with --install-routes).",
+        ),
+    ] = None,
+    bgp_listen: Annotated[
+        str, typer.Option(envvar="F5MOCK_BGP_LISTEN", help="HOST:PORT the BGP speaker listens on (with --bgp-asn).")
+    ] = "0.0.0.0:179",
 ) -> None:
     """Serve the iControl REST API over HTTPS until interrupted; logs are JSON lines on stderr."""
     from envbuilder.components.f5mock.events import log_to_stderr
@@ -70,6 +83,7 @@ def serve(
     from envbuilder.components.f5mock.server import F5MockServer, new_event_loop
 
     host, port = parse_listen(listen)
+    bgp_host, bgp_port = parse_listen(bgp_listen, "--bgp-listen")
     password = read_password(password_file)
     log_to_stderr()
     server = F5MockServer(
@@ -81,6 +95,9 @@ def serve(
         bind_virtuals_to=bind_virtuals_to,
         monitor_interval=monitor_interval,
         routes=KernelRoutes() if install_routes else None,
+        bgp_asn=bgp_asn,
+        bgp_host=bgp_host,
+        bgp_port=bgp_port,
     )
     loop = new_event_loop()
     try:

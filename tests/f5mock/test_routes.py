@@ -7,10 +7,6 @@ container needs NET_ADMIN); the host's routing table is never touched.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +14,7 @@ import pytest
 
 from envbuilder.components.f5mock import run_in_thread
 from envbuilder.components.f5mock.routing import ROUTE_PROTOCOL, KernelRoutes
+from tests.f5mock.conftest import kernel_routes
 
 ROUTES = "/mgmt/tm/net/route"
 
@@ -105,46 +102,6 @@ def test_f5_sdk_and_bigrest_manage_routes_unchanged(f5, monkeypatch):
 
 
 # --- into the kernel, in a network namespace of the test's own --------------------------------
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    """A network namespace with one veth end on 172.30.0.1/24, as a container on a network."""
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root (the container has NET_ADMIN)")
-    from pyroute2 import AsyncIPRoute, netns
-
-    name = f"f5routes-{secrets.token_hex(3)}"
-    netns.create(name)
-
-    async def wire() -> None:
-        async with AsyncIPRoute(netns=name) as kernel:
-            await kernel.link("add", ifname="v0", kind="veth", peer="v1")
-            (index,) = await kernel.link_lookup(ifname="v0")
-            await kernel.link("set", index=index, state="up")
-            await kernel.addr("add", index=index, address="172.30.0.1", prefixlen=24)
-            await kernel.route("add", dst="10.99.0.0/16", gateway="172.30.0.254")  # someone else's
-
-    try:
-        asyncio.run(wire())
-        yield name
-    finally:
-        netns.remove(name)
-
-
-def kernel_routes(name: str) -> dict[str, tuple[str, int]]:
-    """network -> (gateway, protocol) of the namespace's routes through a gateway."""
-    from pyroute2 import AsyncIPRoute
-
-    async def read() -> dict[str, tuple[str, int]]:
-        async with AsyncIPRoute(netns=name) as kernel:
-            return {
-                f"{route.get('dst')}/{route['dst_len']}": (route.get("gateway"), route["proto"])
-                async for route in await kernel.route("dump", table=254)
-                if route.get("gateway")
-            }
-
-    return asyncio.run(read())
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from envbuilder.components.f5mock import render
 from envbuilder.components.f5mock.auth import Authenticator
+from envbuilder.components.f5mock.bgp import BgpListener
 from envbuilder.components.f5mock.config import ConfigEdit, ConfigView
 from envbuilder.components.f5mock.dataplane import DataPlane
 from envbuilder.components.f5mock.errors import F5RestError, invalid_json
@@ -68,10 +69,13 @@ BODY_TIMEOUT = 20.0  # seconds for a request body to arrive: a stalled one must 
 
 
 class F5Api:
-    def __init__(self, store: ConfigStore, plane: DataPlane, authenticator: Authenticator) -> None:
+    def __init__(
+        self, store: ConfigStore, plane: DataPlane, authenticator: Authenticator, bgp: BgpListener | None = None
+    ) -> None:
         self.store = store
         self.plane = plane
         self.auth = authenticator
+        self.bgp = bgp
 
     # --- the route table ----------------------------------------------------------------
 
@@ -201,6 +205,8 @@ class F5Api:
             "virtualsNotListening": self.plane.unbound,
             "generation": self.plane.config.generation,
             "routesNotInstalled": self.store.routes_not_installed,
+            # Read-only: BIG-IP lists only static routes under /mgmt/tm/net/route, so learned ones are shown here.
+            **({"bgp": {**self.bgp.view(), "routesNotInstalled": self.store.learned_not_installed}} if self.bgp else {}),
         }
 
     async def openapi(self, call: Call) -> Body:

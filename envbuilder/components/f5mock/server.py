@@ -16,6 +16,7 @@ from aiohttp import web
 
 from envbuilder.components.f5mock.api import F5Api
 from envbuilder.components.f5mock.auth import Authenticator
+from envbuilder.components.f5mock.bgp import BGP_PORT, BgpListener
 from envbuilder.components.f5mock.dataplane import DataPlane
 from envbuilder.components.f5mock.events import log_event
 from envbuilder.components.f5mock.routing import KernelRoutes
@@ -45,6 +46,9 @@ class F5MockServer:
         bind_virtuals_to: str | None = None,
         monitor_interval: float = 5.0,
         routes: KernelRoutes | None = None,
+        bgp_asn: int | None = None,
+        bgp_host: str = "0.0.0.0",
+        bgp_port: int = BGP_PORT,
     ) -> None:
         if not password:
             raise InputError("the mock F5's password is empty", hint="set F5MOCK_PASSWORD or --password-file")
@@ -55,6 +59,12 @@ class F5MockServer:
         self.password = password
         self.plane = DataPlane(bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
         self.routes = routes
+        # Routes learned over BGP from the cluster's nodes, when given an AS number.
+        self.bgp = (
+            BgpListener(bgp_asn, self._learned_routes_changed, host=bgp_host, port=bgp_port)
+            if bgp_asn is not None
+            else None
+        )
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.AbstractServer | None = None
         self.store: ConfigStore | None = None
@@ -72,7 +82,9 @@ class F5MockServer:
         self.store = ConfigStore(self.state_dir, self.plane, self.routes)
         try:
             await self.store.start()
-            api = F5Api(self.store, self.plane, Authenticator(self.username, self.password))
+            if self.bgp is not None:
+                await self.bgp.start()
+            api = F5Api(self.store, self.plane, Authenticator(self.username, self.password), self.bgp)
             self._runner = web.AppRunner(
                 api.application(),
                 access_log=None,
@@ -108,7 +120,14 @@ class F5MockServer:
         await self._close()
         log_event("stopped", url=self.url)
 
+    async def _learned_routes_changed(self, learned: dict[str, str]) -> None:
+        assert self.store is not None
+        await self.store.set_learned_routes(learned)
+        log_event("bgp-routes", routes=len(learned))
+
     async def _close(self) -> None:
+        if self.bgp is not None:
+            await self.bgp.stop()
         if self._listener is not None:
             self._listener.close()
             self._listener = None

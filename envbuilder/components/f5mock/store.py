@@ -32,6 +32,9 @@ class ConfigStore:
         self.plane = plane
         self.routes = routes  # None: routes are configuration only
         self.routes_not_installed: dict[str, str] = {}  # route full path -> the kernel's reason
+        # Routes learned over BGP (bgp.py): network -> next hop, installed beside the static ones.
+        self.learned_routes: dict[str, str] = {}
+        self.learned_not_installed: dict[str, str] = {}  # network -> the kernel's reason
         self._lock = asyncio.Lock()
         self._retrying: asyncio.Task[None] | None = None
         self._compacting: asyncio.Task[None] | None = None
@@ -83,18 +86,26 @@ class ConfigStore:
                 async with self._lock:
                     change = await self.plane.prepare(self.plane.config, set(self.plane.unbound))
                     await change.commit(set())
-            if self.routes_not_installed:
+            if self.routes_not_installed or self.learned_not_installed:
                 async with self._lock:
                     await self._install_routes(self.plane.config)
 
+    async def set_learned_routes(self, learned: dict[str, str]) -> None:
+        """The routes a BGP peer advertised or withdrew, made the kernel's."""
+        async with self._lock:
+            self.learned_routes = dict(learned)
+            await self._install_routes(self.plane.config)
+
     async def _install_routes(self, config: Config) -> None:
-        """The kernel's routes made those of `config`, before the change is answered: once a
-        client has its 200, a connection to a member behind the route goes through its gateway.
-        A route the kernel refuses stays configured (as a virtual that cannot listen does),
-        is reported in /health and retried."""
+        """The kernel's routes made those of `config` and the learned ones, before the change is
+        answered: once a client has its 200, a connection to a member behind the route goes
+        through its gateway. A static route wins over a learned one to the same network (as a
+        router prefers static routes to BGP ones). A route the kernel refuses stays configured
+        (as a virtual that cannot listen does), is reported in /health and retried."""
         if self.routes is None:
             return
-        failed = await self.routes.sync({route.network: route.gw for route in config.routes.values()})
+        static = {route.network: route.gw for route in config.routes.values()}
+        failed = await self.routes.sync({**self.learned_routes, **static})
         not_installed = {
             key: f"{route.network} via {route.gw}: {failed[route.network]}"
             for key, route in config.routes.items()
@@ -103,6 +114,14 @@ class ConfigStore:
         for key in not_installed.keys() - self.routes_not_installed.keys():
             log_event("route-failed", logging.WARNING, route=key, error=not_installed[key])
         self.routes_not_installed = not_installed
+        learned_failed = {
+            network: f"via {gateway}: {failed[network]}"
+            for network, gateway in self.learned_routes.items()
+            if network in failed and network not in static
+        }
+        for network in learned_failed.keys() - self.learned_not_installed.keys():
+            log_event("route-failed", logging.WARNING, route=f"bgp {network}", error=learned_failed[network])
+        self.learned_not_installed = learned_failed
 
     async def change(self, edit: Callable[[ConfigEdit], Result], **event: str) -> Result:
         """Applies `edit` to a copy of the configuration, then makes it live and durable.
