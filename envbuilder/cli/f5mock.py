@@ -66,7 +66,7 @@ def serve(
     bgp_asn: Annotated[
         int | None,
         typer.Option(
-            envvar="F5MOCK_BGP_ASN",
+            envvar=contract.BGP_ASN_VARIABLE,
             min=1,
             max=4294967295,
             help="Learn routes over BGP with this AS number: nodes that connect as peers (any address, their AS "
@@ -74,7 +74,7 @@ def serve(
         ),
     ] = None,
     bgp_listen: Annotated[
-        str, typer.Option(envvar="F5MOCK_BGP_LISTEN", help="HOST:PORT the BGP speaker listens on (with --bgp-asn).")
+        str, typer.Option(envvar=contract.BGP_LISTEN_VARIABLE, help="HOST:PORT the BGP speaker listens on (with --bgp-asn).")
     ] = "0.0.0.0:179",
 ) -> None:
     """Serve the iControl REST API over HTTPS until interrupted; logs are JSON lines on stderr."""

@@ -29,6 +29,9 @@ F5_PASSWORD_FILE = "f5-password"  # the file, in every container that needs it, 
 F5_PARTITION = "Common"
 F5_VIP_ADDRESS = "0.0.0.0"  # the mock's virtual servers listen on every address of its container
 F5_SYNC_METRICS_PORT = contract.DEFAULT_HTTP_PORT
+# The F5's AS when it learns pod routes over BGP: a private AS other than the pod network's own
+# (kube-router's and Calico's default is 64512), so the nodes peer with it over eBGP.
+F5_BGP_ASN = 64513
 
 
 def f5_secret(spec: EnvironmentSpec, password: str) -> Object:
@@ -100,8 +103,11 @@ def f5_password_volume() -> Object:
 def pod_routes(spec: EnvironmentSpec) -> str:
     """On kind the F5 is a container beside the nodes, and nothing routes it to the pod network:
     f5-sync writes the routes (from Calico's blocks or the nodes' podCIDRs, whichever the cluster
-    has). In an existing cluster the mock runs as a pod and reaches pods as any pod does."""
-    return contract.POD_ROUTES_AUTO if spec.target == "kind" else contract.POD_ROUTES_OFF
+    has), unless the F5 learns them over BGP. In an existing cluster the mock runs as a pod and
+    reaches pods as any pod does."""
+    if spec.target == "kind" and spec.profile.f5_routes == "static":
+        return contract.POD_ROUTES_AUTO
+    return contract.POD_ROUTES_OFF
 
 
 def f5_sync_settings(spec: EnvironmentSpec) -> dict[str, str]:

@@ -11,7 +11,7 @@ import yaml
 from envbuilder.cluster.docker import ContainerSpec
 from envbuilder.components.f5mock import contract as f5mock
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
-from envbuilder.desired.f5 import F5_MOCK, F5_PASSWORD_FILE, F5_USERNAME
+from envbuilder.desired.f5 import F5_BGP_ASN, F5_MOCK, F5_PASSWORD_FILE, F5_USERNAME
 from envbuilder.desired.meta import MANAGED_BY, identity_labels, secret_path
 from envbuilder.desired.services import AMQP_URL_FILE, AMQP_URL_FILE_VARIABLE, service_settings
 from envbuilder.spec.catalog import F5_API_PORT
@@ -21,6 +21,7 @@ from envbuilder.state.records import HostPorts
 KIND_NETWORK = "kind"
 POD_SUBNET = "192.168.0.0/16"  # Calico's default pool; kube-router takes each node's share of it
 CALICO_DAEMONSET = "calico-node"
+KUBE_ROUTER_DAEMONSET = "kube-router"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class KindNodes:
     @property
     def network_daemonset(self) -> str:
         return self.bundled_cni or CALICO_DAEMONSET
+
+    def bgp_peering_refusal(self) -> str | None:
+        """Why the F5 cannot learn pod routes over BGP from this pod network, if it cannot."""
+        if self.network_daemonset == KUBE_ROUTER_DAEMONSET:
+            return None
+        return (
+            f"f5_routes: bgp is done for kube-router (the offline node image's pod network), not {self.network_daemonset}; "
+            "with Calico use f5_routes: static (docs/f5-sync.md says how a BGPPeer would do it)"
+        )
 
 
 def container_labels(spec: EnvironmentSpec, component: str) -> dict[str, str]:
@@ -79,11 +89,17 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
         image=spec.component_image(F5_MOCK),
         network=KIND_NETWORK,
         labels=container_labels(spec, "f5"),
-        env={f5mock.USERNAME_VARIABLE: F5_USERNAME, f5mock.PASSWORD_FILE_VARIABLE: secret_path(F5_PASSWORD_FILE)},
+        env={
+            f5mock.USERNAME_VARIABLE: F5_USERNAME,
+            f5mock.PASSWORD_FILE_VARIABLE: secret_path(F5_PASSWORD_FILE),
+            # The nodes connect to it on the kind network (port 179), so nothing is published.
+            **({f5mock.BGP_ASN_VARIABLE: str(F5_BGP_ASN)} if spec.profile.f5_routes == "bgp" else {}),
+        },
         secret_files=((secret_path(F5_PASSWORD_FILE), password),),
         publish=tuple(publish),
         volumes=((f"{spec.cluster_name}-f5-state", "/var/lib/f5-mock"),),
-        # The routes f5-sync writes (to the pod network, through the nodes) go into its routing table.
+        # The routes to the pod network (through the nodes), written by f5-sync or learned over BGP,
+        # go into its routing table.
         capabilities=("NET_ADMIN",),
     )
 

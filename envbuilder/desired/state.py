@@ -134,6 +134,10 @@ def desired_state(
     if spec.classic and spec.target != "kind":
         names = ", ".join(s.name for s in spec.classic)
         raise InputError(f"classic services ({names}) need the kind target: they run on its Docker network")
+    if spec.profile.f5_routes == "bgp" and spec.target != "kind":
+        raise InputError(
+            "f5_routes: bgp needs the kind target: on an existing cluster the mock F5 is a pod and reaches pods as any pod does"
+        )
     addresses = addresses if addresses is not None else {}
     f5 = f5_container(spec, ports, credentials.f5_password) if spec.target == "kind" else None
     classic = [classic_container(spec, s, credentials.broker_password) for s in spec.classic]

@@ -12,8 +12,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
+from envbuilder.desired.f5 import F5_BGP_ASN
 from envbuilder.desired.host import KindNodes
-from envbuilder.engine.resources import ClusterReady, Container, ImagesLoaded, KindCluster, Volume
+from envbuilder.engine.resources import BgpPeering, ClusterReady, Container, ImagesLoaded, KindCluster, Volume
 from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
@@ -57,6 +58,7 @@ def register_environment(inputs: ProgramInputs) -> None:
     state = desired_state(spec, pending_credentials(), inputs.ports, PENDING_ADDRESSES, inputs.nodes)
 
     cluster_ready: list[pulumi.Resource] = []
+    peering: list[pulumi.Resource] = []  # the pod network peered with the F5 (f5_routes: bgp)
     addresses: dict[str, pulumi.Output[str]] = {}
     if spec.target == "kind":
         assert inputs.nodes is not None, "the kind target needs its node facts"
@@ -107,10 +109,18 @@ def register_environment(inputs: ProgramInputs) -> None:
                     opts=pulumi.ResourceOptions(depends_on=[*cluster_ready, *volumes]),
                 )
                 addresses[container.name] = resource.address
+                if phase == "f5" and spec.profile.f5_routes == "bgp":
+                    # Before f5-sync and the services: a cluster-mode pool's members are reachable once added.
+                    peering.append(BgpPeering(
+                        "f5-bgp-peering", kubeconfig=inputs.kubeconfig, context=cluster.context,
+                        kubectl=inputs.tools["kubectl"], daemonset=inputs.nodes.network_daemonset,
+                        peer_address=resource.address, peer_asn=F5_BGP_ASN, timeout=spec.profile.timeouts.cni,
+                        opts=pulumi.ResourceOptions(depends_on=[resource]),
+                    ))
     else:
         provider = k8s.Provider("k8s", kubeconfig=inputs.kubeconfig, context=spec.kube_context)
 
-    k8s_opts = pulumi.ResourceOptions(provider=provider, depends_on=cluster_ready)
+    k8s_opts = pulumi.ResourceOptions(provider=provider, depends_on=[*cluster_ready, *peering])
     # Only the Secrets depend on the credentials, so only they are secret in the state and previews.
     secret_objects = credentials.apply(lambda c: list(resolve(state.secrets, credentials=c)))
     known_addresses = pulumi.Output.all(**addresses) if addresses else pulumi.Output.from_input({})

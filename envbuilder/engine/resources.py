@@ -127,6 +127,47 @@ class ClusterReady(Resource):
         super().__init__(_ClusterReadyProvider(), name, props, opts)
 
 
+class _BgpPeeringProvider(_ActionProvider):
+    """Makes kube-router peer every node with the F5: its DaemonSet gets the F5's address and AS
+    as its external BGP peer (`--peer-router-ips`, `--peer-router-asns`; replacing any earlier
+    ones), and the rollout is awaited, so each node advertises its pod block to the F5. The node
+    image installs kube-router before the F5's container, hence its address, exists; a new F5
+    address (a replaced container) is an update and patches again. `down` deletes the cluster,
+    so nothing is undone."""
+
+    ID_KEY = "context"
+    PEER_OPTIONS = ("--peer-router-ips=", "--peer-router-asns=")
+
+    def act(self, props: dict[str, Any]) -> None:
+        kubectl = [props["kubectl"], "--kubeconfig", props["kubeconfig"], "--context", props["context"],
+                   "-n", "kube-system"]
+        daemonset = f"daemonset/{props['daemonset']}"
+        shown = run([*kubectl, "get", daemonset, "-o", "json"], timeout=60)
+        if not shown.ok:
+            raise CommandFailed(shown, f"reading {daemonset} to peer it with the F5")
+        containers = json.loads(shown.stdout)["spec"]["template"]["spec"]["containers"]
+        index = next(i for i, c in enumerate(containers) if c["name"] == props["daemonset"])
+        args = [arg for arg in containers[index].get("args", []) if not arg.startswith(self.PEER_OPTIONS)]
+        args += [f"--peer-router-ips={props['peer_address']}", f"--peer-router-asns={props['peer_asn']}"]
+        patch = [{"op": "add", "path": f"/spec/template/spec/containers/{index}/args", "value": args}]
+        for command, what in (
+            (["patch", daemonset, "--type=json", "-p", json.dumps(patch)], f"peering {daemonset} with the F5"),
+            (["rollout", "status", daemonset, f"--timeout={int(props['timeout'])}s"], f"{daemonset} peered with the F5"),
+        ):
+            result = run([*kubectl, *command], timeout=int(props["timeout"]) + 30)
+            if not result.ok:
+                raise CommandFailed(result, what)
+
+
+class BgpPeering(Resource):
+    def __init__(self, name: str, *, kubeconfig: str, context: pulumi.Input[str], kubectl: str, daemonset: str,
+                 peer_address: pulumi.Input[str], peer_asn: int, timeout: int,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"kubeconfig": kubeconfig, "context": context, "kubectl": kubectl, "daemonset": daemonset,
+                 "peer_address": peer_address, "peer_asn": peer_asn, "timeout": timeout}
+        super().__init__(_BgpPeeringProvider(), name, props, opts)
+
+
 class _ImagesLoadedProvider(_ActionProvider):
     """Loads images into the kind nodes that don't hold that image ID yet."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from envbuilder.cluster.ownership import Trace
 from envbuilder.cluster.tools import require_docker_running, require_memory, require_tools
 from envbuilder.desired.host import KindNodes
-from envbuilder.errors import InputError
+from envbuilder.errors import InputError, PrerequisiteError
 from envbuilder.spec.environment import EnvironmentSpec
 
 BASE_MEMORY_GIB = 2.0
@@ -42,6 +42,8 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
     if creating and image.present:
         require_privileged_containers(image.name)
     nodes = KindNodes(image.name, bundled_cni=image.bundled_cni, cgroup_v1=docker_cgroup_version() == "1")
+    if spec.profile.f5_routes == "bgp" and (refusal := nodes.bgp_peering_refusal()):
+        raise PrerequisiteError(refusal)
     manifest = None if nodes.bundled_cni else str(calico_manifest(spec.profile.calico_version))
     return Prerequisites({name: str(path) for name, path in tools.items()}, nodes, manifest)
 

@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -63,6 +64,10 @@ class Profile(_Strict):
     ttl: timedelta = timedelta(hours=8)
     timeouts: Timeouts = Timeouts()
     broker: Broker = Broker()
+    # How the F5 reaches cluster-mode pods on the kind target: `static`, routes f5-sync writes
+    # from the nodes' pod blocks; `bgp`, routes the F5 learns from the pod network's own BGP
+    # speakers (kube-router peers with it), as the appliance learns them from Calico in production.
+    f5_routes: Literal["static", "bgp"] = "static"
     # Per-service configuration values that override the catalog defaults.
     config: dict[str, dict[str, str]] = {}
 

@@ -22,9 +22,9 @@ PROFILE = load_profile(STACKS, "default")
 SECRETS = Credentials(broker_password="broker-s3cret", f5_password="f5-s3cret")
 
 
-def make_spec(names=("web", "worker"), target="kind", overrides=None, catalog=CATALOG) -> EnvironmentSpec:
-    services = resolve_services(catalog, list(names), PROFILE, "abc1234", parse_overrides(overrides or []))
-    return EnvironmentSpec(name="dev", profile=PROFILE, services=services, revision="abc1234", owner="home1234",
+def make_spec(names=("web", "worker"), target="kind", overrides=None, catalog=CATALOG, profile=PROFILE) -> EnvironmentSpec:
+    services = resolve_services(catalog, list(names), profile, "abc1234", parse_overrides(overrides or []))
+    return EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="home1234",
                            target=target, kube_context="ctx" if target == "existing" else None)
 
 
@@ -195,6 +195,24 @@ def test_on_kind_f5_sync_writes_the_f5s_routes_to_the_pods_and_the_f5_may_instal
     # In an existing cluster the mock is a pod: it reaches pods without routes.
     existing = desired_state(make_spec(target="existing"), SECRETS).objects()
     assert find(existing, "ConfigMap", "f5-sync")["data"][contract.F5SYNC_POD_ROUTES] == contract.POD_ROUTES_OFF
+
+
+def test_with_the_bgp_profile_the_f5_learns_the_routes_and_f5_sync_writes_none():
+    state = desired_state(make_spec(profile=load_profile(STACKS, "bgp")), SECRETS)
+    objects = state.objects()
+    assert find(objects, "ConfigMap", "f5-sync")["data"][contract.F5SYNC_POD_ROUTES] == contract.POD_ROUTES_OFF
+    assert find(objects, "ClusterRole", "envbuilder-dev-f5-sync-nodes")["rules"] == [dict(r) for r in contract.CLUSTER_RULES]
+    (f5,) = state.containers["f5"]
+    assert f5.env["F5MOCK_BGP_ASN"] == "64513"
+    assert f5.capabilities == ("NET_ADMIN",)
+    assert "F5MOCK_BGP_ASN" not in desired_state(make_spec(), SECRETS).containers["f5"][0].env
+
+
+def test_the_bgp_profile_needs_the_kind_target_and_kube_router():
+    with pytest.raises(InputError, match="needs the kind target"):
+        desired_state(make_spec(target="existing", profile=load_profile(STACKS, "bgp")), SECRETS)
+    assert KindNodes("envbuilder/kind-node:v1.35.4", bundled_cni="kube-router").bgp_peering_refusal() is None
+    assert "not calico-node" in KindNodes("kindest/node:v1.35.4").bgp_peering_refusal()
 
 
 def test_on_kind_the_f5_is_a_container_outside_the_cluster_with_host_ports():

@@ -146,12 +146,13 @@ def another_revision(environment: Environment) -> Iterator[str]:
         subprocess.run(["docker", "image", "rm", *tags], capture_output=True)
 
 
-def environment_up(tmp_path_factory: pytest.TempPathFactory, services: str) -> Iterator[Environment]:
-    """A new environment, up and green; `down` afterwards even when its own test did not get there."""
+def environment_up(tmp_path_factory: pytest.TempPathFactory, services: str, *extra: str) -> Iterator[Environment]:
+    """A new environment (`extra`: more `up` options), up and green; `down` afterwards even when its own
+    test did not get there."""
     require_docker()
     name = f"kt-{secrets.token_hex(3)}"
     created = Environment(name=name, home=tmp_path_factory.mktemp(f"home-{name}"), services=services)
-    up = created.up()
+    up = created.up(*extra)
     try:
         assert up.returncode == 0, f"up failed:\n{up.stdout}\n{up.stderr}"
         yield created

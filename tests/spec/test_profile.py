@@ -40,7 +40,7 @@ def test_bad_durations_are_refused(text):
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(InputError, match="known profiles: default, nightly"):
+    with pytest.raises(InputError, match="known profiles: bgp, default, nightly"):
         load_profile(STACKS, "weekly")
 
 

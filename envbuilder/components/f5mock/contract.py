@@ -9,3 +9,6 @@ USERNAME_VARIABLE: Final = "F5MOCK_USERNAME"
 # The password comes from a file (a container's secret file) or, for local runs, a variable: never argv.
 PASSWORD_FILE_VARIABLE: Final = "F5MOCK_PASSWORD_FILE"
 PASSWORD_VARIABLE: Final = "F5MOCK_PASSWORD"
+# With an AS number, the mock learns routes over BGP (bgp.py); the listen address is HOST:PORT.
+BGP_ASN_VARIABLE: Final = "F5MOCK_BGP_ASN"
+BGP_LISTEN_VARIABLE: Final = "F5MOCK_BGP_LISTEN"
