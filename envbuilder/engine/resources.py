@@ -148,7 +148,8 @@ class _BgpPeeringProvider(_ActionProvider):
         containers = json.loads(shown.stdout)["spec"]["template"]["spec"]["containers"]
         index = next(i for i, c in enumerate(containers) if c["name"] == props["daemonset"])
         args = [arg for arg in containers[index].get("args", []) if not arg.startswith(self.PEER_OPTIONS)]
-        args += [f"--peer-router-ips={props['peer_address']}", f"--peer-router-asns={props['peer_asn']}"]
+        # int(): the engine hands numbers back as floats.
+        args += [f"--peer-router-ips={props['peer_address']}", f"--peer-router-asns={int(props['peer_asn'])}"]
         patch = [{"op": "add", "path": f"/spec/template/spec/containers/{index}/args", "value": args}]
         for command, what in (
             (["patch", daemonset, "--type=json", "-p", json.dumps(patch)], f"peering {daemonset} with the F5"),

@@ -146,8 +146,9 @@ def test_a_peer_that_falls_silent_is_dropped_after_the_hold_time_with_its_routes
         started = time.monotonic()
         received = read_messages(connection)  # until the mock closes: nothing more is sent
         assert 2 <= time.monotonic() - started <= 10
-    assert [kind for kind, _ in received][:2] == [1, 4]  # its OPEN and KEEPALIVE
-    assert received[-1] == (3, bytes([4, 0]))  # NOTIFICATION: hold timer expired
+    # its OPEN, KEEPALIVE, and End-of-RIB (an empty UPDATE: it has nothing to advertise) ...
+    assert received[:3] == [(1, received[0][1]), (4, b""), (2, bytes(4))]
+    assert received[-1] == (3, bytes([4, 0]))  # ... and at last a NOTIFICATION: hold timer expired
     wait_for(lambda: learned(namespace) == {})
 
 

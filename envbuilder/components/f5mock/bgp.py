@@ -29,9 +29,10 @@ MAX_MESSAGE = 4096
 MARKER = b"\xff" * 16
 OPEN, UPDATE, NOTIFICATION, KEEPALIVE = 1, 2, 3, 4
 CAPABILITIES_PARAMETER = 2
-CAP_MULTIPROTOCOL, CAP_FOUR_OCTET_AS = 1, 65
+CAP_MULTIPROTOCOL, CAP_GRACEFUL_RESTART, CAP_FOUR_OCTET_AS = 1, 64, 65
 ATTR_NEXT_HOP, ATTR_MP_REACH, ATTR_MP_UNREACH = 3, 14, 15
 AFI_IPV4, AFI_IPV6, SAFI_UNICAST = 1, 2, 1
+FAMILIES = ((AFI_IPV4, SAFI_UNICAST), (AFI_IPV6, SAFI_UNICAST))  # what we take; any other is ignored
 # NOTIFICATION codes we send: (code, subcode)
 MESSAGE_HEADER_ERROR = (1, 0)
 OPEN_UNSUPPORTED_VERSION = (2, 1)
@@ -165,7 +166,7 @@ class BgpListener:
         kind, body = await asyncio.wait_for(_read_message(reader), OPEN_WAIT)
         if kind != OPEN:
             raise SessionError(FSM_ERROR, f"expected OPEN, got message type {kind}")
-        version, peer.asn, their_hold, peer.router_id = _parse_open(body)
+        version, peer.asn, their_hold, peer.router_id, their_families = _parse_open(body)
         if version != 4:
             raise SessionError(OPEN_UNSUPPORTED_VERSION, f"BGP version {version}")
         if their_hold in (1, 2):
@@ -181,6 +182,9 @@ class BgpListener:
                 if kind == KEEPALIVE and peer.established_at is None:
                     peer.established_at = time.time()
                     log_event("bgp-session-up", peer=peer.address, asn=peer.asn, router_id=peer.router_id)
+                    # Nothing to advertise: End-of-RIB at once, for each family both sides take.
+                    writer.write(b"".join(_end_of_rib(family) for family in FAMILIES if family in their_families))
+                    await writer.drain()
                 elif kind == UPDATE:
                     if peer.established_at is None:
                         raise SessionError(FSM_ERROR, "UPDATE before the session was established")
@@ -232,16 +236,29 @@ def _keepalive() -> bytes:
     return _message(KEEPALIVE, b"")
 
 
+def _end_of_rib(family: tuple[int, int]) -> bytes:
+    """An UPDATE with nothing in it (IPv4 unicast), or an empty MP_UNREACH_NLRI (RFC 4724)."""
+    if family == (AFI_IPV4, SAFI_UNICAST):
+        return _message(UPDATE, struct.pack("!HH", 0, 0))
+    unreach = struct.pack("!HB", *family)
+    return _message(UPDATE, struct.pack("!HH", 0, 3 + len(unreach)) + bytes([0x80, ATTR_MP_UNREACH, len(unreach)]) + unreach)
+
+
 def _notification(code: tuple[int, int]) -> bytes:
     return _message(NOTIFICATION, bytes(code))
 
 
 def _open(asn: int, hold_time: int, router_id: str) -> bytes:
+    # Graceful restart (RFC 4724), restart time 0 and no forwarding state kept: only that we send
+    # End-of-RIB. A speaker that restarts with graceful restart on (kube-router's manifest turns it
+    # on) defers its routes until every peer that can send End-of-RIB has, and then sends them
+    # only to those peers (GoBGP): a peer without the capability gets nothing until the next change.
+    graceful_restart = struct.pack("!H", 0) + b"".join(struct.pack("!HBB", afi, safi, 0) for afi, safi in FAMILIES)
     capabilities = b"".join(
         struct.pack("!BB", code, len(value)) + value
         for code, value in (
-            (CAP_MULTIPROTOCOL, struct.pack("!HBB", AFI_IPV4, 0, SAFI_UNICAST)),
-            (CAP_MULTIPROTOCOL, struct.pack("!HBB", AFI_IPV6, 0, SAFI_UNICAST)),
+            *((CAP_MULTIPROTOCOL, struct.pack("!HBB", afi, 0, safi)) for afi, safi in FAMILIES),
+            (CAP_GRACEFUL_RESTART, graceful_restart),
             (CAP_FOUR_OCTET_AS, struct.pack("!I", asn)),
         )
     )
@@ -253,8 +270,10 @@ def _open(asn: int, hold_time: int, router_id: str) -> bytes:
     )
 
 
-def _parse_open(body: bytes) -> tuple[int, int, int, str]:
-    """(version, AS (the 4-octet one when offered), hold time, BGP identifier)."""
+def _parse_open(body: bytes) -> tuple[int, int, int, str, set[tuple[int, int]]]:
+    """(version, AS (the 4-octet one when offered), hold time, BGP identifier, the address
+    families it offers (IPv4 unicast alone when it names none))."""
+    families: set[tuple[int, int]] = set()
     try:
         version, asn, hold, identifier, length = struct.unpack("!BHH4sB", body[:10])
         parameters = body[10 : 10 + length]
@@ -265,10 +284,13 @@ def _parse_open(body: bytes) -> tuple[int, int, int, str]:
                 code, cap_size = value[0], value[1]
                 if code == CAP_FOUR_OCTET_AS and cap_size == 4:
                     (asn,) = struct.unpack("!I", value[2:6])
+                elif code == CAP_MULTIPROTOCOL and cap_size == 4:
+                    afi, _reserved, safi = struct.unpack("!HBB", value[2:6])
+                    families.add((afi, safi))
                 value = value[2 + cap_size :]
     except (struct.error, IndexError):
         raise SessionError((2, 0), "malformed OPEN") from None
-    return version, asn, hold, socket.inet_ntoa(identifier)
+    return version, asn, hold, socket.inet_ntoa(identifier), families or {(AFI_IPV4, SAFI_UNICAST)}
 
 
 def _router_id(local: str, theirs: str) -> str:
