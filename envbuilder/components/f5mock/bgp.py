@@ -90,7 +90,8 @@ class BgpListener:
         self.peers: dict[str, Peer] = {}
         self._sessions: dict[str, asyncio.Task] = {}
         self._server: asyncio.AbstractServer | None = None
-        self._learned: dict[str, str] = {}
+        self._requested: dict[str, str] = {}  # the last routes handed to on_change
+        self._learned: dict[str, str] = {}  # ... once it returned
         self._stopping = False
 
     async def start(self) -> None:
@@ -129,9 +130,10 @@ class BgpListener:
         if self._stopping:
             return
         learned = self.learned()
-        if learned != self._learned:
-            self._learned = learned
+        if learned != self._requested:
+            self._requested = learned
             await self.on_change(dict(learned))
+            self._learned = learned  # shown once handed over (installed, or reported not installed)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         remote = writer.get_extra_info("peername")[0]
