@@ -167,4 +167,5 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environmen
 
 @pytest.fixture(scope="module")
 def second_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
-    yield from environment_up(tmp_path_factory, "web,worker")
+    """On the `bgp` profile: the F5 learns the pod routes from kube-router, f5-sync writes none."""
+    yield from environment_up(tmp_path_factory, "web,worker,web-direct", "--profile", "bgp")

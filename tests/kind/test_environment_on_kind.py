@@ -230,6 +230,26 @@ def test_no_secret_shows_in_docker_inspect_the_stack_or_any_log(environment: Env
     assert {path for path in secret_files if path.stat().st_mode & 0o777 != 0o600 or workspace not in path.parents} == set()
 
 
+def test_on_the_bgp_profile_the_f5_learns_each_nodes_pod_block_and_a_cluster_mode_vip_answers(
+    second_environment: Environment,
+):
+    nodes = json.loads(second_environment.kubectl("get", "nodes", "-o", "json"))["items"]
+    internal_ip = {n["metadata"]["name"]: next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP")
+                   for n in nodes}
+    bgp = second_environment.f5_get("/health")["bgp"]
+    assert bgp["routes"] == {n["spec"]["podCIDR"]: internal_ip[n["metadata"]["name"]] for n in nodes}
+    assert {address: peer["state"] for address, peer in bgp["peers"].items()} == dict.fromkeys(
+        internal_ip.values(), "established"
+    )
+    assert bgp["routesNotInstalled"] == {}
+    assert second_environment.f5_get("/mgmt/tm/net/route").get("items", []) == []  # f5-sync wrote none
+    members = pool_becomes(second_environment, "web-direct",
+                           lambda: ready_pod_members(second_environment, "web-direct", 8080))
+    assert len(members) == 2
+    answers = [work(second_environment, service="web-direct") for _ in range(10)]
+    assert all(answer["answer"]["worker"] for answer in answers)
+
+
 def test_a_second_environment_runs_beside_the_first(second_environment: Environment, environment: Environment):
     assert work(second_environment)["answer"]["worker"]
     assert work(environment)["answer"]["worker"]
