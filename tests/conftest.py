@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.controlplane import ControlPlane, missing_binaries
+from tests.support.ports import REGISTRY_VARIABLE, reservations_of_homes_under
 from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
 
 _port_ranges = itertools.count(0)
@@ -23,32 +24,18 @@ def isolated_state(tmp_path_factory, monkeypatch):
     return home
 
 
-# The registry the machine's environments use, as this session found it.
-_MACHINE_PORT_REGISTRY = os.environ.get("ENVBUILDER_PORT_REGISTRY")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def port_registry(tmp_path_factory) -> Iterator[Path]:
     """The session's own port registry, the same for every test and fixture (an environment made by a
     module's fixture is taken down from within a test): tests that only record environments leave no
-    reservation on the machine."""
+    reservation on the machine. Packages whose environments publish host ports use the machine's
+    (`tests.support.ports.in_the_machines_registry`); at the end none of their reservations is left."""
     registry = tmp_path_factory.mktemp("port-registry")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ENVBUILDER_PORT_REGISTRY", str(registry))
+        patch.setenv(REGISTRY_VARIABLE, str(registry))
         yield registry
-
-
-@pytest.fixture(scope="package")
-def machine_port_registry(port_registry) -> Iterator[None]:
-    """For a package whose environments publish host ports (kind): the machine's registry, so that a test's
-    `up` never picks a port a developer's `up` has reserved and not bound yet, nor the other way round.
-    Each such test proves its environment's reservations gone (`tests.support.leftovers`)."""
-    with pytest.MonkeyPatch.context() as patch:
-        if _MACHINE_PORT_REGISTRY is None:
-            patch.delenv("ENVBUILDER_PORT_REGISTRY")
-        else:
-            patch.setenv("ENVBUILDER_PORT_REGISTRY", _MACHINE_PORT_REGISTRY)
-        yield
+    left = reservations_of_homes_under(tmp_path_factory.getbasetemp().resolve())
+    assert left == [], f"the tests left host ports reserved on the machine: {left}"
 
 
 @pytest.fixture(scope="session")

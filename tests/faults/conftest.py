@@ -16,13 +16,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
 
 from envbuilder.pipeline.progress import PHASE_TITLES
+from tests.support.ports import in_the_machines_registry
 
 ENVBUILDER = [sys.executable, "-m", "envbuilder"]
 REPO = Path(__file__).resolve().parents[2]
@@ -58,9 +59,11 @@ class Figures:
 _figures = Figures()
 
 
-@pytest.fixture(scope="package", autouse=True)
-def _ports_of_the_machine(machine_port_registry) -> None:
+@pytest.fixture(scope="package", autouse=True)  # defined here, so the package is this one
+def _ports_of_the_machine() -> Iterator[None]:
     """These environments publish host ports: they reserve them where every environment of the machine does."""
+    with in_the_machines_registry():
+        yield
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 from envbuilder.components.f5sync.contract import pool_name
 from tests.support.docker import require_docker
 from tests.support.leftovers import leftovers as leftovers_of
+from tests.support.ports import in_the_machines_registry
 
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
 REPO = Path(__file__).resolve().parents[2]
@@ -116,9 +117,11 @@ def leftovers(environment: Environment) -> dict[str, list[str]]:
     return leftovers_of(environment.name, environment.home)
 
 
-@pytest.fixture(scope="package", autouse=True)
-def _ports_of_the_machine(machine_port_registry) -> None:
+@pytest.fixture(scope="package", autouse=True)  # defined here, so the package is this one
+def _ports_of_the_machine() -> Iterator[None]:
     """These environments publish host ports: they reserve them where every environment of the machine does."""
+    with in_the_machines_registry():
+        yield
 
 
 @pytest.fixture
