@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-from envbuilder.cluster.commands import CommandFailed, run
+from envbuilder.cluster.commands import CommandFailed, check, run
 from envbuilder.cluster.docker import ContainerSpec, Docker
 from envbuilder.cluster.kind import Kind, kind_context
 from envbuilder.cluster.ownership import docker_object_trace, kind_cluster_trace
@@ -142,9 +142,8 @@ class _BgpPeeringProvider(_ActionProvider):
         kubectl = [props["kubectl"], "--kubeconfig", props["kubeconfig"], "--context", props["context"],
                    "-n", "kube-system"]
         daemonset = f"daemonset/{props['daemonset']}"
-        shown = run([*kubectl, "get", daemonset, "-o", "json"], timeout=60)
-        if not shown.ok:
-            raise CommandFailed(shown, f"reading {daemonset} to peer it with the F5")
+        shown = check(run([*kubectl, "get", daemonset, "-o", "json"], timeout=60),
+                      f"reading {daemonset} to peer it with the F5")
         containers = json.loads(shown.stdout)["spec"]["template"]["spec"]["containers"]
         index = next(i for i, c in enumerate(containers) if c["name"] == props["daemonset"])
         args = [arg for arg in containers[index].get("args", []) if not arg.startswith(self.PEER_OPTIONS)]
@@ -155,9 +154,7 @@ class _BgpPeeringProvider(_ActionProvider):
             (["patch", daemonset, "--type=json", "-p", json.dumps(patch)], f"peering {daemonset} with the F5"),
             (["rollout", "status", daemonset, f"--timeout={int(props['timeout'])}s"], f"{daemonset} peered with the F5"),
         ):
-            result = run([*kubectl, *command], timeout=int(props["timeout"]) + 30)
-            if not result.ok:
-                raise CommandFailed(result, what)
+            check(run([*kubectl, *command], timeout=int(props["timeout"]) + 30), what)
 
 
 class BgpPeering(Resource):

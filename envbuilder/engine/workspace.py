@@ -10,6 +10,7 @@ plugin downloads and update checks are off, so a missing piece is an error at on
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -330,34 +331,105 @@ def recover(stack) -> list[str]:
     return done
 
 
+def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str]:
+    """Stop the engine an interrupted run of this machine left working on the stack; returns what was done.
+
+    After kill -9 of envbuilder its engine runs on, though nobody will read its result, and may
+    hold the stack for minutes (or, wedged, for ever). It gets what Ctrl-C would have sent (it
+    cancels what it waits for, saves the state and lets go); one that has not let go after
+    ENGINE_STOP_SECONDS is killed, and `recover` clears what it left. Only an engine whose
+    command is proven gone is touched. Call it holding the environment's lock.
+    """
+    url = backend_url or default_backend_url()
+    if not url.startswith("file://"):
+        return []
+    backend = Path(url.removeprefix("file://"))
+    engines = {pid for pid in _live_local_holders(backend, name) if _is_orphaned_engine(pid)}
+    done = []
+    for pid in sorted(engines):
+        if _signal(pid, signal.SIGINT):
+            done.append(f"asked the engine an interrupted run left running (pid {pid}) to stop: its command is gone")
+    deadline = time.monotonic() + ENGINE_STOP_SECONDS
+    while (running := engines & _live_local_holders(backend, name)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in sorted(running):
+        # With its plugins and what they run (kind, docker), which would otherwise go on as orphans.
+        descendants = _descendants(pid)
+        if _signal(pid, signal.SIGKILL):
+            killed = sum(_signal(process, signal.SIGKILL) for process in descendants)
+            done.append(f"killed that engine (pid {pid}) and {killed} process(es) it had started: "
+                        f"it had not stopped {ENGINE_STOP_SECONDS:.0f} s later")
+    gone_by = time.monotonic() + 10  # SIGKILL is not refused; the process may take a moment to exit
+    while running and (running := running & _live_local_holders(backend, name)) and time.monotonic() < gone_by:
+        time.sleep(0.1)
+    return done
+
+
+def _signal(pid: int, signum: int) -> bool:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return False  # gone meanwhile
+    except PermissionError:
+        return False  # another user's: left to the wait, like any holder
+    return True
+
+
 def _wait_for_holders(backend: Path, stack_name: str) -> list[Path]:
     """The stack's lock files, once no live process of this machine holds one, or after ENGINE_STOP_SECONDS.
 
     The caller holds the environment's own lock, so a live holder is the engine of a command
-    that was interrupted (its envbuilder is gone) still saving its work: it is waited for."""
+    that was interrupted, still saving its work: it is waited for."""
     deadline = time.monotonic() + ENGINE_STOP_SECONDS
-    while True:
-        locks = sorted(backend.glob(f".pulumi/locks/**/{stack_name}/*.json"))
-        local = [lock for lock in locks if _holder_if_alive(lock) and _hostname(lock) == socket.gethostname()]
-        if not local or time.monotonic() > deadline:
-            return locks
+    while _live_local_holders(backend, stack_name) and time.monotonic() <= deadline:
         time.sleep(0.5)
+    return _locks(backend, stack_name)
 
 
-def _hostname(lock: Path) -> str | None:
+def _locks(backend: Path, stack_name: str) -> list[Path]:
+    return sorted(backend.glob(f".pulumi/locks/**/{stack_name}/*.json"))
+
+
+def _live_local_holders(backend: Path, stack_name: str) -> set[int]:
+    """The processes of this machine that hold a lock of the stack and are alive."""
+    holders = [_lock_holder(lock) for lock in _locks(backend, stack_name) if _holder_if_alive(lock)]
+    return {pid for pid, hostname in filter(None, holders) if hostname == socket.gethostname()}
+
+
+def _is_orphaned_engine(pid: int) -> bool:
+    """Whether the process is an engine running an inline program whose host is gone: the Automation
+    API starts it with `--client=ADDRESS`, where the envbuilder command that ran it listens."""
     try:
-        return str(json.loads(lock.read_text())["hostname"])
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    client = next((arg.removeprefix("--client=") for arg in args if arg.startswith("--client=")), None)
+    if client is None or ":" not in client:
+        return False
+    host, port = client.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):
+        pass  # not provably gone
+    return False
+
+
+def _lock_holder(lock: Path) -> tuple[int, str] | None:
+    """The pid and hostname a local backend's lock file names; None when it cannot be read."""
+    try:
+        content = json.loads(lock.read_text())
+        return int(content["pid"]), str(content["hostname"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def _holder_if_alive(lock: Path) -> str | None:
     """Who holds a local backend's lock, unless the lock proves its process is gone (then None)."""
-    try:
-        content = json.loads(lock.read_text())
-        pid, hostname = int(content["pid"]), str(content["hostname"])
-    except (OSError, ValueError, KeyError, TypeError):
+    if (holder := _lock_holder(lock)) is None:
         return f"an unreadable lock ({lock.name})"
+    pid, hostname = holder
     if hostname != socket.gethostname():
         return f"pid {pid} on {hostname}"
     try:
@@ -372,9 +444,29 @@ def _holder_if_alive(lock: Path) -> str | None:
 
 
 def _is_zombie(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] == "Z"
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    parents = [pid]
+    while parents:
+        offspring = children.get(parents.pop(), [])
+        found += offspring
+        parents += offspring
+    return found
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat that follow the command name: state, parent pid, ..."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    # The state follows the command name, which is in parentheses and may itself hold spaces.
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+        return None
+    # The command name is in parentheses and may itself hold spaces.
+    return stat.rsplit(")", 1)[-1].split()

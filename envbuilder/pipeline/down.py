@@ -99,10 +99,13 @@ def _destroy_stack(name: str, backend_url: str | None) -> tuple[list[str], set[s
         remove_stack,
         select_stack,
         stack_exists,
+        stop_orphaned_engines,
     )
 
     if find_tool("pulumi") is None or not stack_exists(name, backend_url):
         return [], set()
+    for message in stop_orphaned_engines(name, backend_url):
+        console.print(f"[yellow]recovered:[/] {message}")
     stack = select_stack(name, lambda: None, backend_url)
     if notice := own_passphrase(stack):
         err_console.print(f"[yellow]upgraded:[/] {notice}")

@@ -152,7 +152,7 @@ def _kubeconfig_path(spec: EnvironmentSpec):
 
 def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: Prerequisites, progress: Progress) -> None:
     from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
-    from envbuilder.engine.workspace import kind_clusters_in, own_passphrase, recover, select_stack
+    from envbuilder.engine.workspace import kind_clusters_in, own_passphrase, recover, select_stack, stop_orphaned_engines
 
     spec = resolved.spec
     image_ids: dict[str, str] = {}
@@ -164,6 +164,8 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         image_ids = images.to_load
         if images.broker:
             spec = spec.with_broker_image(images.broker)
+    for message in stop_orphaned_engines(spec.name, resolved.backend_url):
+        console.print(f"[yellow]recovered:[/] {message}")
     stack = select_stack(spec.name, lambda: None, resolved.backend_url)
     if notice := own_passphrase(stack):
         err_console.print(f"[yellow]upgraded:[/] {notice}")

@@ -6,15 +6,17 @@ lock files are real files in a local backend's layout, naming real processes.
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from envbuilder.engine.workspace import recover
+from envbuilder.engine.workspace import recover, stop_orphaned_engines
 from envbuilder.errors import EnvbuilderError
 
 PENDING = [{"resource": {"urn": "urn:pulumi:dev::envbuilder::kubernetes:apps/v1:Deployment::web"}, "type": "updating"}]
@@ -94,6 +96,102 @@ def test_an_engine_that_is_still_saving_its_work_is_waited_for_then_its_pending_
     assert engine.poll() is not None or engine.wait(5) == 0
     assert not held.exists() and stack.state["pending_operations"] == []
     assert any("cleared 1 pending operation" in line for line in done)
+
+
+# An engine as the Automation API starts it (its program's host at --client), holding the stack's lock.
+# A responsive one lets go of the lock and stops on Ctrl-C; a wedged one ignores it, and runs a
+# plugin of its own. Left alone, either goes on for a minute.
+ENGINE = """
+import pathlib, signal, subprocess, sys, time
+locks, wedged = pathlib.Path(sys.argv[1]), sys.argv[2] == "wedged"
+if wedged:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    plugin = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    print(plugin.pid, flush=True)
+else:
+    print(0, flush=True)
+try:
+    time.sleep(60)
+except KeyboardInterrupt:
+    for lock in locks.glob("*.json"):
+        lock.unlink()
+"""
+
+
+@dataclass
+class Engine:
+    process: subprocess.Popen
+    lock: Path
+    plugin: int  # the pid of a process it started (0: none)
+
+
+def engine_of(backend: Path, client: str, behaviour: str = "responsive") -> Engine:
+    locks = backend / ".pulumi" / "locks" / "organization" / "envbuilder" / "dev"
+    process = subprocess.Popen([sys.executable, "-c", ENGINE, str(locks), behaviour, f"--client={client}"],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    plugin = int(process.stdout.readline())
+    return Engine(process, lock(backend, process.pid), plugin)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+@pytest.fixture
+def command_listening() -> Iterator[tuple[str, socket.socket]]:
+    """An envbuilder command's address for its engine, and its listening socket."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield f"127.0.0.1:{server.getsockname()[1]}", server
+
+
+@pytest.fixture
+def command_killed(command_listening) -> str:
+    """kill -9 of envbuilder: nothing listens for its engine any more."""
+    client, server = command_listening
+    server.close()
+    return client
+
+
+def test_an_engine_whose_command_was_killed_is_stopped_as_ctrl_c_would_then_its_work_recovered(
+        tmp_path, command_killed, monkeypatch):
+    monkeypatch.setattr("envbuilder.engine.workspace.ENGINE_STOP_SECONDS", 20.0)  # well short of its minute
+    engine = engine_of(tmp_path, command_killed)
+    done = stop_orphaned_engines("dev", tmp_path.as_uri())
+    assert done == [f"asked the engine an interrupted run left running (pid {engine.process.pid}) to stop: "
+                    "its command is gone"]
+    assert engine.process.wait(5) == 0 and not engine.lock.exists()
+    stack = stack_in(tmp_path)
+    recover(stack)
+    assert stack.state["pending_operations"] == []
+
+
+def test_a_wedged_engine_whose_command_was_killed_is_killed_with_what_it_started(tmp_path, command_killed,
+                                                                                 short_wait):
+    engine = engine_of(tmp_path, command_killed, "wedged")
+    done = stop_orphaned_engines("dev", tmp_path.as_uri())
+    assert engine.process.wait(5) == -signal.SIGKILL and not alive(engine.plugin)
+    assert done[-1].startswith(f"killed that engine (pid {engine.process.pid}) and 1 process(es) it had started")
+    stack = stack_in(tmp_path)
+    recover(stack)
+    assert not engine.lock.exists() and stack.state["pending_operations"] == []
+
+
+def test_an_engine_whose_command_still_listens_is_left_alone(tmp_path, command_listening, short_wait):
+    client, _server = command_listening
+    engine = engine_of(tmp_path, client)
+    try:
+        assert stop_orphaned_engines("dev", tmp_path.as_uri()) == []
+        with pytest.raises(EnvbuilderError, match=f"locked by pid {engine.process.pid} on this machine"):
+            recover(stack_in(tmp_path))
+        assert engine.process.poll() is None and engine.lock.exists()
+    finally:
+        engine.process.kill()
+        engine.process.wait()
 
 
 @pytest.mark.parametrize("holder", ["a live process on this machine", "a process on another machine"])

@@ -99,8 +99,9 @@ def run(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.Com
 
 
 def interrupt_at(env: dict[str, str], args: list[str], phase: str, interruption: str,
-                 timeout: float = 900) -> Interrupted:
-    """Run the CLI until `phase` has begun, then interrupt it; returns once envbuilder has exited.
+                 timeout: float = 900, on_reaching: Callable[[int], None] = lambda pgid: None) -> Interrupted:
+    """Run the CLI until `phase` has begun, then (after `on_reaching` its process group) interrupt it; returns
+    once envbuilder has exited.
 
     The CLI runs in a process group of its own, as a job of a terminal does. After kill -9 its
     orphans (the Pulumi CLI, providers) are left running: what the next command meets."""
@@ -124,6 +125,7 @@ def interrupt_at(env: dict[str, str], args: list[str], phase: str, interruption:
     if not reached.wait(timeout) or process.poll() is not None:
         _stop_group(process.pid)
         pytest.fail(f"envbuilder {args[0]} never reached the {phase} phase (exit {process.poll()}):\n{''.join(lines)}")
+    on_reaching(process.pid)
     if whole_group:
         os.killpg(process.pid, signum)
     else:
@@ -139,6 +141,13 @@ def interrupt_at(env: dict[str, str], args: list[str], phase: str, interruption:
     return Interrupted("".join(lines), returncode, process.pid)
 
 
+def engines_of(pgid: int) -> list[int]:
+    """The run's Pulumi CLI processes that are alive (also as orphans, after kill -9 of envbuilder)."""
+    listed = subprocess.run(["ps", "-o", "pid=,stat=,comm=", "-g", str(pgid)], capture_output=True, text=True).stdout
+    return [int(pid) for pid, stat, comm in (line.split(None, 2) for line in listed.splitlines() if line.strip())
+            if comm == "pulumi" and not stat.startswith("Z")]
+
+
 def _stop_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -148,9 +157,9 @@ def _stop_group(pgid: int) -> None:
 
 def run_case(case: Case, figures: Figures, interrupt: Callable[[], Interrupted],
              up: Callable[[], subprocess.CompletedProcess], down: Callable[[], subprocess.CompletedProcess],
-             left: Callable[[], dict[str, list[str]]]) -> None:
-    """Interrupt, `up` again (green), `down` (nothing left, no process of the home running); the
-    figures count every step. Whatever of the run's processes is still there at the end is stopped."""
+             left: Callable[[], dict[str, list[str]]]) -> subprocess.CompletedProcess:
+    """Interrupt, `up` again (green; returned), `down` (nothing left, no process of the home running);
+    the figures count every step. Whatever of the run's processes is still there at the end is stopped."""
     started = time.monotonic()
     figures.cases.append(case)
     interrupted = interrupt()
@@ -167,3 +176,4 @@ def run_case(case: Case, figures: Figures, interrupt: Callable[[], Interrupted],
         assert case.leaked == []
     finally:
         _stop_group(interrupted.pgid)
+    return again

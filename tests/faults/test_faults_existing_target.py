@@ -8,12 +8,13 @@ during smoke asks for them and the recovering `up` does not.
 
 import os
 import secrets
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import Case, Figures, interrupt_at, run, run_case
+from tests.faults.conftest import Case, Figures, engines_of, interrupt_at, run, run_case
 from tests.support.leftovers import leftovers
 
 pytestmark = [pytest.mark.faults, pytest.mark.engine, pytest.mark.slow]
@@ -59,3 +60,24 @@ def test_down_interrupted_in_a_phase_is_finished_by_the_next_down_after_an_up(
              interrupt=lambda: interrupt_at(env, ["down", name], phase, interruption),
              up=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
              left=lambda: leftovers(name, Path(env["ENVBUILDER_HOME"]), control_plane.kubeconfig))
+
+
+
+def test_up_killed_with_its_engine_wedged_kills_that_engine_and_recovers(control_plane, environment, figures: Figures):
+    """The engine of the run killed is wedged (stopped): nothing it is sent is handled, so the next `up`
+    kills it, with its plugins, once it has not stopped within the engine's grace period."""
+    name, env = environment
+    wedged: list[int] = []
+
+    def wedge_the_engine(pgid: int) -> None:
+        wedged.extend(engines_of(pgid))
+        for pid in wedged:
+            os.kill(pid, signal.SIGSTOP)
+
+    recovering = run_case(
+        Case("existing", "up", "f5", "kill-9, engine wedged"), figures,
+        interrupt=lambda: interrupt_at(env, up_args(name), "f5", "kill-9", on_reaching=wedge_the_engine),
+        up=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
+        left=lambda: leftovers(name, Path(env["ENVBUILDER_HOME"]), control_plane.kubeconfig))
+    assert len(wedged) == 1
+    assert f"killed that engine (pid {wedged[0]})" in recovering.stdout + recovering.stderr
