@@ -29,6 +29,7 @@ PHASE_TITLES = {
     "cleanup": "Removing what is left",
     "verify-clean": "Checking nothing is left",
 }
+_ORDER = list(PHASE_TITLES)  # the order phases run in
 # Engine resource names start with their phase; these resources belong to another phase.
 _RESOURCE_PHASES = {"namespace": "broker", "secrets": "broker", "cni-ready": "cni", "images": "load"}
 # Components group the objects of a phase; the engine reports no outputs for them, only for their children.
@@ -60,8 +61,9 @@ class Progress:
         self._live.__exit__(*exc_info)
 
     def start(self, phase: str) -> None:
-        # Another phase starting means the ones that look done are done: say so now.
-        self._announce_finished(but=phase)
+        # A later phase starting means the earlier ones that look done are done: say so now. Only
+        # later: on kind the F5's container is made before the broker, its objects after it.
+        self._announce_finished(before=phase)
         record = self.phases.get(phase)
         if record is None:
             self.phases[phase] = PhaseRecord(name=phase, started_at=datetime.now(UTC))
@@ -126,9 +128,11 @@ class Progress:
                 self.finish(name, ok=ok)
         self._announce_finished()
 
-    def _announce_finished(self, but: str | None = None) -> None:
-        for name, record in self.phases.items():
-            if record.status != "running" and name != but:
+    def _announce_finished(self, before: str | None = None) -> None:
+        """Say which phases are done, in the order phases run; with `before`, only the phases before it."""
+        for name in _ORDER[:_ORDER.index(before)] if before else _ORDER:
+            record = self.phases.get(name)
+            if record is not None and record.status != "running":
                 self._announce(name)
 
     def _announce(self, phase: str) -> None:

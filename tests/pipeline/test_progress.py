@@ -48,6 +48,21 @@ def test_each_phase_gets_one_line_when_it_is_done_even_when_it_spans_several_gro
     assert all(record.status == "passed" and record.seconds is not None for record in progress.records())
 
 
+def test_a_phase_whose_parts_run_before_and_after_another_phase_still_gets_one_line():
+    # On kind the F5's container is made before the broker's objects, the F5's objects after them.
+    f5_container = f"{STACK}pulumi-python:dynamic:Resource::f5-container-envbuilder-dev-f5"
+    out = io.StringIO()
+    with Progress(Console(file=out, width=100)) as progress:
+        for urn in [f5_container, child("broker", "apps/v1:StatefulSet", "env-dev/broker"),
+                    child("f5", "apps/v1:Deployment", "env-dev/f5-sync"),
+                    child("services", "apps/v1:Deployment", "env-dev/web")]:
+            progress.on_engine_event(event("resource_pre_event", urn))
+            progress.on_engine_event(event("res_outputs_event", urn))
+        progress.finish_running(ok=True)
+    done = [line.split("✓")[1].rsplit(" ", 1)[0].strip() for line in out.getvalue().splitlines() if "✓" in line]
+    assert done == ["Starting the broker", "Starting the F5 and f5-sync", "Deploying services"]
+
+
 def test_a_failed_resource_fails_its_phase():
     out = io.StringIO()
     with Progress(Console(file=out, width=100)) as progress:
