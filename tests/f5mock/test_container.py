@@ -98,5 +98,11 @@ def test_the_image_serves_health_creates_pools_and_installs_routes(build_context
         logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, timeout=60).stderr
         assert '"event":"change"' in logs
     finally:
-        subprocess.run(["docker", "rm", "--force", name], capture_output=True, timeout=60)
+        # Its state directory is a VOLUME of the image: without a volume mounted there, Docker makes an
+        # anonymous one, which outlives the container unless removed with it.
+        volumes = subprocess.run(["docker", "inspect", "-f", "{{range .Mounts}}{{.Name}} {{end}}", name],
+                                 capture_output=True, text=True, timeout=60).stdout.split()
+        subprocess.run(["docker", "rm", "--force", "--volumes", name], capture_output=True, timeout=60)
         remove_images(tag)
+    assert volumes and not [volume for volume in volumes
+                            if subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode == 0]
