@@ -22,6 +22,7 @@ import pytest
 from envbuilder.components.f5mock import run_in_thread
 from envbuilder.components.f5sync.contract import pool_name
 from envbuilder.engine.workspace import select_stack, stack_exists
+from tests.support.leftovers import processes_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
@@ -136,10 +137,18 @@ def test_an_interrupted_up_is_recovered_by_the_next_command(control_plane, cli_e
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(10)
 
-    again = envbuilder(cli_env, *up_args("killed"))
-    assert again.returncode == 0, again.stdout + again.stderr
-    down = envbuilder(cli_env, "down", "killed")
-    assert down.returncode == 0, down.stdout + down.stderr
+    try:
+        again = envbuilder(cli_env, *up_args("killed"))
+        assert again.returncode == 0, again.stdout + again.stderr
+        down = envbuilder(cli_env, "down", "killed")
+        assert down.returncode == 0, down.stdout + down.stderr
+    finally:
+        # Killed with its group, the engine cannot stop its Kubernetes plugin, which runs on: this test's own.
+        for process in processes_of(Path(cli_env["ENVBUILDER_HOME"])):
+            try:
+                os.kill(int(process.split()[0]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_pending_operations_left_in_the_state_are_cleared_by_the_next_command(control_plane, cli_env):
