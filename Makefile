@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP := $(VENV)/bin/pip
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: setup venv tools toolchain node-image test test-fast test-engine test-kind test-faults benchmarks clean
+.PHONY: setup venv tools toolchain node-image lint test test-fast test-engine test-kind test-faults benchmarks clean
 
 ## setup: everything `make test` needs: the virtualenv, the external tools into .tools/bin, the test
 ## control plane, and (where no container registry is reachable) the kind node image
@@ -31,9 +31,15 @@ toolchain:
 node-image: venv
 	bash tools/node-image/build.sh
 
-## test: the whole suite (real-component tests included; engine tests need the toolchain)
-test:
+LINTED := envbuilder tests benchmarks tools fixtures
+
+## test: the linter, then the whole suite (real-component tests included; engine tests need the toolchain)
+test: lint
 	$(PYTEST)
+
+## lint: ruff's pyflakes-level rules (pyproject.toml) over every Python file of the project
+lint:
+	$(VENV)/bin/ruff check $(LINTED)
 
 ## test-fast: the pure and unit tests only
 test-fast:

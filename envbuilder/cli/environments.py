@@ -147,20 +147,33 @@ def list_environments(as_json: JsonOption = False) -> None:
 
 @app.command()
 def status(name: Annotated[str | None, typer.Argument(help="Environment. Default: <user>-<git branch>.")] = None, as_json: JsonOption = False) -> None:
-    """Show an environment: services, ports, F5 and broker addresses, phases."""
+    """Show an environment: services, images, ports, F5 and broker addresses, phases; and which of its
+    images differ from what the working tree would build now."""
+    from envbuilder.pipeline.images import images_behind_the_tree
+    from envbuilder.spec.environment import image_tag
     from envbuilder.pipeline.views import environment_details
     from envbuilder.spec.names import default_name, validate_name
     from envbuilder.state.records import load_record
 
     record = load_record(validate_name(name) if name else default_name())
     details = environment_details(record)
+    behind = images_behind_the_tree(record.images) if record.images else None
+    details["not_the_working_tree"] = behind
     if as_json:
         console.print_json(json.dumps(details))
         return
     for key, value in details.items():
+        if key == "not_the_working_tree":
+            continue
         if isinstance(value, dict | list):
             value = json.dumps(value)
         console.print(f"[bold]{key}[/]: {value}", highlight=False)
+    if behind:
+        changed = ", ".join(f"{image} (running {image_tag(tags['running'])}, tree {image_tag(tags['tree'])})" for image, tags in behind.items())
+        console.print(f"[yellow]not the working tree's:[/] {changed}; deploy them with: "
+                      f"envbuilder up --name {record.name} --services {','.join(record.services)}", highlight=False)
+    elif behind == {}:
+        console.print("[bold]working tree[/]: every image is the tree's", highlight=False)
 
 
 @app.command()

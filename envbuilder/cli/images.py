@@ -35,7 +35,8 @@ def build(
         bool, typer.Option("--no-cache", help="Rebuild every layer even when the tag exists (e.g. after a base update).")
     ] = False,
 ) -> None:
-    """Build envbuilder/<name>:<revision> for the catalog's services and envbuilder's components."""
+    """Build envbuilder/<name>:<tag> for the catalog's services and envbuilder's components; the tag is the
+    commit, or for inputs changed in the working tree the commit and a digest of the changes."""
     from rich.table import Table
 
     from envbuilder.images.build import build_images, resolve_base_image
@@ -47,7 +48,7 @@ def build(
     base = resolve_base_image(base_image, progress=_progress)
     _progress(f"revision {chosen.name}, base image {base}")
     table = Table("image", "status", box=None)
-    for image in build_images(repo, chosen, names or [], base, progress=_progress, no_cache=no_cache):
+    for image in build_images(repo, chosen, names or [], lambda: base, progress=_progress, no_cache=no_cache):
         table.add_row(image.tag, f"built in {image.seconds:.1f} s" if image.built else "present")
     console.print(table)
 

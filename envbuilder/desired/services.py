@@ -27,7 +27,7 @@ def service_settings(spec: EnvironmentSpec, service: ServiceSpec) -> dict[str, s
         **service.config,
         "SERVICE_NAME": service.name,
         "ENVIRONMENT": spec.name,
-        "REVISION": spec.revision,
+        "REVISION": service.revision,
         "PORT": str(service.entry.port),
     }
 

@@ -1,7 +1,7 @@
-"""Images of one revision: `envbuilder/<name>:<revision>` for the catalog's services and envbuilder's components.
+"""Images of one revision: `envbuilder/<name>:<tag>` for the catalog's services and envbuilder's components.
 
-A clean revision's tag is immutable, so an existing tag is never rebuilt; a `-dirty` tag names
-whatever the working tree holds, so it is rebuilt every time (Docker's layer cache keeps that quick).
+A tag names the content of the image's inputs (images.revision), so an existing tag is never rebuilt:
+a changed input gives a new tag, and an unchanged tree builds nothing.
 """
 
 import os
@@ -17,9 +17,9 @@ import httpx
 
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.docker import local_image
-from envbuilder.errors import InputError
+from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.images.base import BASE_IMAGE, ensure_base_image
-from envbuilder.images.revision import Revision
+from envbuilder.images.revision import Revision, current_revision
 from envbuilder.images.source import export_source
 from envbuilder.images.wheels import (
     WHEELS_DIR,
@@ -27,6 +27,7 @@ from envbuilder.images.wheels import (
     service_wheel_commands,
 )
 from envbuilder.spec.catalog import load_catalog
+from envbuilder.spec.environment import image_name
 from envbuilder.spec.profile import IMAGE_REFERENCE
 
 PUBLIC_BASE_IMAGE = "python:3.11-slim"
@@ -35,6 +36,8 @@ REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
 REVISION_LABEL = "org.opencontainers.image.revision"
 # envbuilder's own components: Dockerfile under docker/ (context: the repository root) and pyproject extra.
 COMPONENTS = {"f5-mock": "f5", "f5-sync": "sync"}
+# What a component's image is made of besides its Dockerfile: envbuilder's wheel, built from these.
+COMPONENT_SOURCES = ("pyproject.toml", "README.md", "envbuilder")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,13 @@ class ImageTarget:
     context: str  # relative to the repository root
     dockerfile: str  # relative to the repository root
     extra: str | None = None  # a component: wheels of envbuilder[extra]; a service: of its requirements.txt
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The files and folders whose content decides the image (its tag follows them)."""
+        if self.extra is not None:
+            return (self.dockerfile, *COMPONENT_SOURCES)
+        return (self.context, self.dockerfile)
 
 
 @dataclass(frozen=True)
@@ -53,8 +63,12 @@ class BuiltImage:
     seconds: float
 
 
-def image_tag(name: str, revision: Revision) -> str:
-    return f"envbuilder/{name}:{revision.name}"
+def image_references(repo: Path, revision: Revision, names: list[str] | None = None) -> dict[str, str]:
+    """Name -> `envbuilder/<name>:<tag>` of the named images (all when None) that the working tree's
+    catalog and components define, tagged by the content of each one's inputs at `revision`."""
+    targets = image_targets(repo)
+    chosen = select_targets(targets, names) if names else list(targets.values())
+    return {target.name: image_name(target.name, revision.tag_for(target.inputs)) for target in chosen}
 
 
 def image_targets(source_root: Path) -> dict[str, ImageTarget]:
@@ -123,15 +137,15 @@ def registry_reachable() -> bool:
 
 
 def docker_build_command(
-    target: ImageTarget, source_root: Path, tag: str, base_image: str, revision: Revision, no_cache: bool = False
+    target: ImageTarget, source_root: Path, reference: str, base_image: str, no_cache: bool = False
 ) -> list[str]:
     return [
         "docker", "build",
         *(["--no-cache"] if no_cache else []),
         "--file", str(source_root / target.dockerfile),
         "--build-arg", f"BASE_IMAGE={base_image}",
-        "--label", f"{REVISION_LABEL}={revision.name}",
-        "--tag", tag,
+        "--label", f"{REVISION_LABEL}={reference.rpartition(':')[2]}",
+        "--tag", reference,
         str(source_root / target.context),
     ]
 
@@ -158,31 +172,50 @@ def build_images(
     repo: Path,
     revision: Revision,
     names: list[str],
-    base_image: str,
+    base_image: Callable[[], str],
     runner: Runner = run,
     progress: Callable[[str], None] = lambda message: None,
     no_cache: bool = False,
 ) -> list[BuiltImage]:
-    """Build the named images (all when empty) of `revision`, skipping clean tags docker already has
-    (`no_cache`: rebuild them all, every layer, e.g. to take a refreshed base image's updates)."""
+    """Build the named images (all when empty) of `revision` whose tag docker does not have yet
+    (`no_cache`: rebuild them all, every layer, e.g. to take a refreshed base image's updates).
+    `base_image` is asked for only when something is built: choosing it may probe a registry."""
+    references = image_references(repo, revision, names)
+    missing = [name for name, reference in references.items() if no_cache or not local_image(reference, runner)]
+    results = {name: BuiltImage(name, reference, built=False, seconds=0.0) for name, reference in references.items()}
+    if not missing:
+        return list(results.values())
     with tempfile.TemporaryDirectory(prefix="envbuilder-build-") as workdir:
         source_root = Path(workdir) / "source"
         export_source(repo, revision, source_root, runner)
-        results = []
-        for target in select_targets(image_targets(source_root), names):
+        if revision.dirty:
+            _check_unchanged_since(repo, references, missing, runner)
+        exported = image_targets(source_root)
+        base = base_image()
+        for name in missing:
             started = time.monotonic()
-            tag = image_tag(target.name, revision)
-            if not revision.dirty and not no_cache and local_image(tag, runner):
-                results.append(BuiltImage(target.name, tag, built=False, seconds=time.monotonic() - started))
-                continue
-            progress(f"{tag}: wheels ...")
+            [target] = select_targets(exported, [name])
+            reference = references[name]
+            progress(f"{reference}: wheels ...")
             shutil.rmtree(source_root / target.context / WHEELS_DIR, ignore_errors=True)  # only this target's
             for command in wheel_commands(target, source_root):
                 check(runner(command, timeout=900), f"preparing wheels for {target.name}")
-            progress(f"{tag}: docker build (base {base_image}) ...")
+            progress(f"{reference}: docker build (base {base}) ...")
             check(
-                runner(docker_build_command(target, source_root, tag, base_image, revision, no_cache), timeout=1800),
-                f"building {tag}",
+                runner(docker_build_command(target, source_root, reference, base, no_cache), timeout=1800),
+                f"building {reference}",
             )
-            results.append(BuiltImage(target.name, tag, built=True, seconds=time.monotonic() - started))
-        return results
+            results[name] = BuiltImage(name, reference, built=True, seconds=time.monotonic() - started)
+    return list(results.values())
+
+
+def _check_unchanged_since(repo: Path, references: Mapping[str, str], names: list[str], runner: Runner) -> None:
+    """The exported tree is the one the tags were computed from: a file saved meanwhile would put
+    other content under a tag that names the earlier one."""
+    now = image_references(repo, current_revision(repo, runner), names)
+    changed = [name for name in names if now[name] != references[name]]
+    if changed:
+        raise EnvbuilderError(
+            f"the working tree changed while the images of {', '.join(changed)} were being prepared",
+            hint="run the command again: it builds what the tree holds now",
+        )

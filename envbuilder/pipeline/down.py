@@ -108,7 +108,7 @@ def _destroy_stack(name: str, backend_url: str | None) -> tuple[list[str], set[s
         console.print(f"[yellow]recovered:[/] {message}")
     stack = select_stack(name, lambda: None, backend_url)
     if notice := own_passphrase(stack):
-        err_console.print(f"[yellow]upgraded:[/] {notice}")
+        console.print(f"[yellow]upgraded:[/] {notice}")
     for message in recover(stack):
         console.print(f"[yellow]recovered:[/] {message}")
     clusters = kind_clusters_in(stack)

@@ -1,11 +1,11 @@
-"""The images an environment on kind runs: built for its revision when missing, then identified by ID."""
+"""The images an environment on kind runs: built from its source when missing, then identified by ID."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from envbuilder.cluster.commands import Runner, run
 from envbuilder.cluster.docker import local_image, require_local_image
-from envbuilder.desired.f5 import F5_MOCK, F5_SYNC
+from envbuilder.desired.f5 import F5_SYNC
 from envbuilder.images.broker import resolve_broker_image
 from envbuilder.images.build import build_images, resolve_base_image
 from envbuilder.images.revision import Revision
@@ -20,16 +20,24 @@ class EnvironmentImages:
 
 
 def ensure_environment_images(
-    spec: EnvironmentSpec, say: Callable[[str], None] = lambda message: None, runner: Runner = run
+    spec: EnvironmentSpec,
+    source: Revision | None,
+    say: Callable[[str], None] = lambda message: None,
+    runner: Runner = run,
 ) -> EnvironmentImages:
-    """Build what is missing and choose the broker's image; returns what to load into the nodes, with IDs.
+    """Build what is missing from `source` (None: the images must exist, as the record names them) and
+    choose the broker's image; returns what to load into the nodes, with IDs.
 
     The F5 and classic services run as containers beside the cluster, so they are built
     but not loaded into the nodes.
     """
-    names = [service.name for service in spec.services] + [F5_MOCK, F5_SYNC]
-    base_image = resolve_base_image(None, progress=say)
-    build_images(project_root(), Revision.from_name(spec.revision), names, base_image, progress=say)
+    if source is not None:
+        def base_image() -> str:
+            return resolve_base_image(None, progress=say)
+
+        for image in build_images(project_root(), source, list(spec.images), base_image, progress=say):
+            if image.built:
+                say(f"{image.tag}: built in {image.seconds:.1f} s")
     in_nodes = [service.image for service in spec.in_cluster] + [spec.component_image(F5_SYNC)]
     to_load = {image: require_local_image(image, runner).id for image in in_nodes}
     broker = resolve_broker_image(spec.profile.broker.image, progress=say) if spec.needs_broker else None
@@ -39,3 +47,17 @@ def ensure_environment_images(
         if held:
             to_load[broker] = held.id
     return EnvironmentImages(broker, to_load)
+
+
+def images_behind_the_tree(images: dict[str, str], runner: Runner = run) -> dict[str, dict[str, str]] | None:
+    """Name -> the image running and the one the working tree would run now, for each of `images` that
+    differs; None when the tree cannot be read (no git repository, git missing)."""
+    from envbuilder.errors import EnvbuilderError
+    from envbuilder.images.build import image_references
+    from envbuilder.images.revision import current_revision
+
+    try:
+        tree = image_references(project_root(), current_revision(project_root(), runner), list(images))
+    except EnvbuilderError:
+        return None
+    return {name: {"running": running, "tree": tree[name]} for name, running in images.items() if tree[name] != running}

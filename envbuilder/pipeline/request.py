@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from envbuilder.errors import InputError
 from envbuilder.spec.catalog import load_catalog
@@ -10,6 +11,9 @@ from envbuilder.spec.names import default_name, validate_name
 from envbuilder.spec.profile import load_profile, parse_duration
 from envbuilder.state.home import project_root, stacks_dir
 from envbuilder.state.identity import home_identity
+
+if TYPE_CHECKING:
+    from envbuilder.images.revision import Revision
 
 TARGETS = ("kind", "existing")
 
@@ -23,6 +27,8 @@ class ResolvedRequest:
     replicas: dict[str, int]
     backend_url: str | None
     node_image: str | None  # --node-image (kind target)
+    # The source the images are built from; None when they are the ones the record names (scale).
+    revision: "Revision | None"
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,8 @@ class EnvironmentRequest:
     overrides: list[str] = field(default_factory=list)
     replicas: dict[str, int] = field(default_factory=dict)
     revision: str | None = None
-    # True when `revision` comes from the environment's record (scale): it is used as it is.
-    revision_is_resolved: bool = False
+    # The images the environment's record names (scale): `revision` and these are used as they are.
+    recorded_images: dict[str, str] | None = None
     target: str = "kind"
     kube_context: str | None = None
     ttl: str | None = None
@@ -42,6 +48,7 @@ class EnvironmentRequest:
     backend_url: str | None = None
 
     def resolve(self) -> ResolvedRequest:
+        from envbuilder.images.build import COMPONENTS, image_references
         from envbuilder.images.revision import current_revision, resolve_revision
 
         name = validate_name(self.name) if self.name else default_name()
@@ -57,14 +64,14 @@ class EnvironmentRequest:
             _check_image_variables()
         profile = load_profile(stacks_dir(), self.profile)
         overrides = parse_overrides(self.overrides)
-        if self.revision and self.revision_is_resolved:
-            revision = self.revision
-        elif self.revision:
-            revision = resolve_revision(project_root(), self.revision).name
+        source: Revision | None = None
+        if self.recorded_images is not None and self.revision:
+            revision, images = self.revision, self.recorded_images
         else:
-            revision = current_revision(project_root()).name
+            source = resolve_revision(project_root(), self.revision) if self.revision else current_revision(project_root())
+            revision, images = source.name, image_references(project_root(), source)
         services = resolve_services(
-            load_catalog(stacks_dir() / "services"), self.services, profile, revision, overrides, self.replicas
+            load_catalog(stacks_dir() / "services"), self.services, profile, images, overrides, self.replicas
         )
         try:
             ttl = parse_duration(self.ttl) if self.ttl else profile.ttl
@@ -73,9 +80,10 @@ class EnvironmentRequest:
         spec = EnvironmentSpec(
             name=name, profile=profile, services=services, revision=revision, owner=home_identity(),
             target=self.target, kube_context=self.kube_context,  # type: ignore[arg-type]
+            component_images={name: images[name] for name in COMPONENTS},
         )
         return ResolvedRequest(
-            spec, ttl, self.ttl is not None, overrides, dict(self.replicas), self.backend_url, self.node_image
+            spec, ttl, self.ttl is not None, overrides, dict(self.replicas), self.backend_url, self.node_image, source
         )
 
 

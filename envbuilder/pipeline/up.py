@@ -17,7 +17,7 @@ from envbuilder.pipeline.output import console
 from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites, user_kubeconfig
 from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
-from envbuilder.spec.environment import EnvironmentSpec
+from envbuilder.spec.environment import EnvironmentSpec, tagged_images
 from envbuilder.state import ports as host_ports
 from envbuilder.state.home import state_home
 from envbuilder.state.locks import environment_lock
@@ -85,12 +85,21 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
     overrides = [f"{svc}.{key}={value}" for svc, config in record.overrides.items() for key, value in config.items()]
     request = EnvironmentRequest(
         services=record.services, name=record.name, profile=record.profile, overrides=overrides,
-        replicas={**record.replicas, **replicas}, revision=record.revision, revision_is_resolved=True, target=record.target,
+        replicas={**record.replicas, **replicas}, revision=record.revision, recorded_images=recorded_images(record),
+        target=record.target,
         # On kind the recorded context is the one kind made; only an existing cluster's is chosen by the user.
         kube_context=record.kube_context if record.target == "existing" else None,
         backend_url=record.resolve_backend(backend_url),
     )
     return up(request, smoke=False)
+
+
+def recorded_images(record: EnvironmentRecord) -> dict[str, str]:
+    """The images the environment runs, as its record names them (a record from before images were
+    recorded: every image tagged with the environment's revision, which is what it ran)."""
+    from envbuilder.images.build import COMPONENTS
+
+    return record.images or tagged_images([*record.services, *COMPONENTS], record.revision)
 
 
 def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, prerequisites: Prerequisites) -> EnvironmentRecord:
@@ -110,7 +119,8 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             ports.vips.update(zip(missing, host_ports.allocate(spec.name, len(missing))))
         ports.vips = {name: port for name, port in ports.vips.items() if name in wanted_vips}
         update = {
-            "services": [s.name for s in spec.services], "revision": spec.revision, "profile": spec.profile.name,
+            "services": [s.name for s in spec.services], "revision": spec.revision, "images": spec.images,
+            "profile": spec.profile.name,
             "overrides": resolved.overrides, "replicas": resolved.replicas, "ports": ports, "status": "creating",
             "message": None,
             "node_image": nodes.image if nodes else None, "pod_network": nodes.network_daemonset if nodes else None,
@@ -131,6 +141,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             profile=spec.profile.name,
             services=[s.name for s in spec.services],
             revision=spec.revision,
+            images=spec.images,
             target=spec.target,
             namespace=spec.namespace,
             kube_context=spec.kube_context if spec.target == "existing" else kind_context(spec.cluster_name),
@@ -160,7 +171,9 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         from envbuilder.pipeline.images import ensure_environment_images
 
         with progress.phase("images"):
-            images = ensure_environment_images(spec, say=lambda message: console.print(f"   [dim]{message}[/]"))
+            images = ensure_environment_images(
+                spec, resolved.revision, say=lambda message: console.print(f"   [dim]{message}[/]")
+            )
         image_ids = images.to_load
         if images.broker:
             spec = spec.with_broker_image(images.broker)
@@ -168,7 +181,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         console.print(f"[yellow]recovered:[/] {message}")
     stack = select_stack(spec.name, lambda: None, resolved.backend_url)
     if notice := own_passphrase(stack):
-        err_console.print(f"[yellow]upgraded:[/] {notice}")
+        console.print(f"[yellow]upgraded:[/] {notice}")
     # Read before recovery clears it: a cluster this stack was creating when killed is this home's.
     interrupted_create = spec.target == "kind" and spec.cluster_name in kind_clusters_in(stack, pending_only=True)
     for message in recover(stack):

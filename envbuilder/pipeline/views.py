@@ -48,6 +48,7 @@ def environment_details(record: EnvironmentRecord) -> dict:
         "f5_api": f"https://127.0.0.1:{record.ports.f5_api}" if record.target == "kind" else None,
         "vips": vips,
         "broker": f"amqp://127.0.0.1:{record.ports.broker}" if record.target == "kind" else None,
+        "images": record.images,
         "overrides": record.overrides,
         "replicas": record.replicas,
         "phases": [

@@ -1,6 +1,7 @@
 """The resolved environment spec: everything the desired state and the engine need, validated."""
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from envbuilder.errors import InputError
@@ -25,16 +26,23 @@ class ServiceSpec:
     def name(self) -> str:
         return self.entry.name
 
+    @property
+    def revision(self) -> str:
+        """What the service runs: its image's tag, which names the content it was built from."""
+        return image_tag(self.image)
+
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
     name: str
     profile: Profile
     services: tuple[ServiceSpec, ...]
-    revision: str
+    revision: str  # the whole tree's (images.revision)
     owner: str  # the identity of the envbuilder home that creates it (envbuilder.state.identity)
     target: Target = "kind"
     kube_context: str | None = None
+    # Name -> image reference of envbuilder's components (f5-mock, f5-sync) at this revision.
+    component_images: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:
@@ -61,7 +69,12 @@ class EnvironmentSpec:
         return tuple(service for service in self.services if service.entry.runtime == "classic")
 
     def component_image(self, component: str) -> str:
-        return image_name(component, self.revision)
+        return self.component_images[component]
+
+    @property
+    def images(self) -> dict[str, str]:
+        """Name -> reference of every image of envbuilder's that the environment runs."""
+        return {**{service.name: service.image for service in self.services}, **self.component_images}
 
     def with_broker_image(self, image: str) -> "EnvironmentSpec":
         """This spec with the broker running `image` instead of the profile's (chosen when images are built)."""
@@ -69,8 +82,17 @@ class EnvironmentSpec:
         return replace(self, profile=self.profile.model_copy(update={"broker": broker}))
 
 
-def image_name(name: str, revision: str) -> str:
-    return f"{IMAGE_REPOSITORY}/{name}:{revision}"
+def image_name(name: str, tag: str) -> str:
+    return f"{IMAGE_REPOSITORY}/{name}:{tag}"
+
+
+def tagged_images(names: Iterable[str], tag: str) -> dict[str, str]:
+    """Name -> reference of each image, all with the same tag (a clean commit's)."""
+    return {name: image_name(name, tag) for name in names}
+
+
+def image_tag(reference: str) -> str:
+    return reference.rpartition(":")[2]
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, dict[str, str]]:
@@ -100,11 +122,12 @@ def resolve_services(
     catalog: Catalog,
     names: list[str],
     profile: Profile,
-    revision: str,
+    images: Mapping[str, str],
     overrides: dict[str, dict[str, str]] | None = None,
     replicas: dict[str, int] | None = None,
 ) -> tuple[ServiceSpec, ...]:
     """Merge catalog defaults, profile values and overrides; check replicas against the catalog bounds.
+    `images`: name -> the reference each service runs.
 
     Fails before anything is created on unknown services, unknown config keys and counts out of bounds.
     """
@@ -135,5 +158,5 @@ def resolve_services(
                 f"{entry.name}: {count} replicas is outside the catalog's bounds "
                 f"{entry.replicas.min} .. {entry.replicas.max}"
             )
-        services.append(ServiceSpec(entry=entry, replicas=count, config=config, image=image_name(entry.name, revision)))
+        services.append(ServiceSpec(entry=entry, replicas=count, config=config, image=images[entry.name]))
     return tuple(services)

@@ -51,6 +51,8 @@ class EnvironmentRecord(BaseModel):
     profile: str
     services: list[str]
     revision: str
+    # Name -> reference of each image of envbuilder's it runs (services, F5 components); tags name content.
+    images: dict[str, str] = {}
     target: Literal["kind", "existing"]
     namespace: str
     kube_context: str | None = None

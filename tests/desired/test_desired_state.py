@@ -12,7 +12,8 @@ from envbuilder.desired.host import KindNodes
 from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION
 from envbuilder.errors import InputError
 from envbuilder.spec.catalog import load_catalog
-from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolve_services
+from envbuilder.images.build import COMPONENTS
+from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolve_services, tagged_images
 from envbuilder.spec.profile import load_profile
 from envbuilder.state.records import HostPorts
 
@@ -22,10 +23,13 @@ PROFILE = load_profile(STACKS, "default")
 SECRETS = Credentials(broker_password="broker-s3cret", f5_password="f5-s3cret")
 
 
-def make_spec(names=("web", "worker"), target="kind", overrides=None, catalog=CATALOG, profile=PROFILE) -> EnvironmentSpec:
-    services = resolve_services(catalog, list(names), profile, "abc1234", parse_overrides(overrides or []))
+def make_spec(names=("web", "worker"), target="kind", overrides=None, catalog=CATALOG, profile=PROFILE,
+              images=None) -> EnvironmentSpec:
+    images = {**tagged_images([*names, *COMPONENTS], "abc1234"), **(images or {})}
+    services = resolve_services(catalog, list(names), profile, images, parse_overrides(overrides or []))
     return EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="home1234",
-                           target=target, kube_context="ctx" if target == "existing" else None)
+                           target=target, kube_context="ctx" if target == "existing" else None,
+                           component_images={name: images[name] for name in COMPONENTS})
 
 
 def find(objects, kind, name):
@@ -140,6 +144,21 @@ def test_no_image_is_latest_and_every_tag_is_the_revision():
     envbuilder_images = [i for i in images if i.startswith("envbuilder/")]
     assert envbuilder_images and all(i.endswith(":abc1234") for i in envbuilder_images)
     assert not any(i.endswith(":latest") or ":" not in i for i in images)
+
+
+def test_an_edit_to_one_service_changes_only_its_pod_template_and_its_pods_report_the_new_tag():
+    def templates(spec: EnvironmentSpec) -> dict[str, dict]:
+        return {o["metadata"]["name"]: o["spec"]["template"] for o in desired_state(spec, SECRETS).objects()
+                if o["kind"] in ("Deployment", "StatefulSet")}
+
+    edited_tag = "abc1234-dirty-0a1b2c3d4e5f"
+    before = templates(make_spec())
+    after = templates(make_spec(images={"web": f"envbuilder/web:{edited_tag}"}))
+    edited = desired_state(make_spec(images={"web": f"envbuilder/web:{edited_tag}"}), SECRETS)
+
+    assert {name for name in before if before[name] != after[name]} == {"web"}
+    assert after["web"]["spec"]["containers"][0]["image"] == f"envbuilder/web:{edited_tag}"
+    assert find(edited.objects(), "ConfigMap", "web-config")["data"]["REVISION"] == edited_tag
 
 
 def test_a_config_change_changes_the_pod_template_so_pods_roll():

@@ -15,7 +15,8 @@ from envbuilder.desired.state import PENDING
 from envbuilder.engine import program
 from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, register_environment
 from envbuilder.spec.catalog import load_catalog
-from envbuilder.spec.environment import EnvironmentSpec, resolve_services
+from envbuilder.images.build import COMPONENTS
+from envbuilder.spec.environment import EnvironmentSpec, resolve_services, tagged_images
 from envbuilder.spec.profile import load_profile
 from envbuilder.state.records import HostPorts
 
@@ -40,9 +41,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def run_program(target: str, bundled_cni: str | None = None, node_image: str = "kindest/node:v1.35.4",
                 services: tuple[str, ...] = ("web", "worker")) -> RecordingMocks:
     profile = load_profile(STACKS, "default")
-    services = resolve_services(load_catalog(STACKS / "services"), list(services), profile, "abc1234")
+    images = tagged_images([*services, *COMPONENTS], "abc1234")
+    services = resolve_services(load_catalog(STACKS / "services"), list(services), profile, images)
     spec = EnvironmentSpec(name="dev", profile=profile, services=tuple(services), revision="abc1234", owner="home1234",
-                           target=target,
+                           target=target, component_images=tagged_images(COMPONENTS, "abc1234"),
                            kube_context="ctx" if target == "existing" else None)
     inputs = ProgramInputs(
         spec=spec, ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}),

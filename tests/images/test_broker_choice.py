@@ -24,7 +24,9 @@ from envbuilder.images.broker import (
 )
 from envbuilder.pipeline import images as pipeline_images
 from envbuilder.spec.catalog import load_catalog
-from envbuilder.spec.environment import EnvironmentSpec, resolve_services
+from envbuilder.images.build import COMPONENTS
+from envbuilder.images.revision import Revision
+from envbuilder.spec.environment import EnvironmentSpec, resolve_services, tagged_images
 from envbuilder.spec.profile import load_profile
 
 PROFILE_IMAGE = "rabbitmq:3.13-management"
@@ -180,10 +182,12 @@ def test_a_rootfs_with_another_rabbitmq_version_stops_the_build_and_says_what_to
 def environment_spec(names: list[str], needs_broker: bool = True) -> EnvironmentSpec:
     stacks = REPO / "stacks"
     profile = load_profile(stacks, "default")
-    services = resolve_services(load_catalog(stacks / "services"), names, profile, "abc1234")
+    images = tagged_images([*names, *COMPONENTS], "abc1234")
+    services = resolve_services(load_catalog(stacks / "services"), names, profile, images)
     if not needs_broker:
         services = tuple(replace(s, entry=s.entry.model_copy(update={"needs_broker": False})) for s in services)
-    return EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="test-home")
+    return EnvironmentSpec(name="dev", profile=profile, services=services, revision="abc1234", owner="test-home",
+                           component_images=tagged_images(COMPONENTS, "abc1234"))
 
 
 def fake_builds(monkeypatch, chosen: str | None) -> None:
@@ -208,7 +212,7 @@ OURS = {"envbuilder/web:abc1234", "envbuilder/worker:abc1234", "envbuilder/f5-sy
 def test_a_broker_image_docker_holds_is_loaded_into_the_nodes(monkeypatch, chosen, present, loaded):
     fake_builds(monkeypatch, chosen)
 
-    images = pipeline_images.ensure_environment_images(environment_spec(["web", "worker"]), runner=FakeDocker(OURS | present))
+    images = pipeline_images.ensure_environment_images(environment_spec(["web", "worker"]), Revision("abc1234"), runner=FakeDocker(OURS | present))
 
     assert images.broker == chosen
     assert set(images.to_load) == OURS | ({chosen} if loaded else set())
@@ -218,7 +222,7 @@ def test_without_a_broker_no_broker_image_is_chosen(monkeypatch):
     fake_builds(monkeypatch, None)
 
     images = pipeline_images.ensure_environment_images(
-        environment_spec(["web", "worker"], needs_broker=False), runner=FakeDocker(OURS)
+        environment_spec(["web", "worker"], needs_broker=False), Revision("abc1234"), runner=FakeDocker(OURS)
     )
 
     assert images.broker is None

@@ -13,7 +13,7 @@ from envbuilder.images.build import (
     ImageTarget,
     choose_image,
     docker_build_command,
-    image_tag,
+    image_references,
     image_targets,
     select_targets,
     wheel_commands,
@@ -38,9 +38,30 @@ def unexpected_probe() -> bool:
     raise AssertionError("the registry must not be probed")
 
 
-def test_tags_name_the_revision_and_mark_a_dirty_tree():
-    assert image_tag("web", Revision("abc1234", dirty=False)) == "envbuilder/web:abc1234"
-    assert image_tag("web", Revision("abc1234", dirty=True)) == "envbuilder/web:abc1234-dirty"
+def test_each_image_is_tagged_by_the_changes_to_its_own_inputs():
+    clean = Revision("abc1234")
+    edited = Revision("abc1234", {"fixtures/services/web/web.py": "-1111"})
+    edited_again = Revision("abc1234", {"fixtures/services/web/web.py": "-2222"})
+
+    assert image_references(REPO, clean, ["web", "worker", "f5-mock"]) == {
+        "web": "envbuilder/web:abc1234", "worker": "envbuilder/worker:abc1234", "f5-mock": "envbuilder/f5-mock:abc1234",
+    }
+    first, second = image_references(REPO, edited), image_references(REPO, edited_again)
+    assert first["web"].startswith("envbuilder/web:abc1234-dirty-") and first["web"] != second["web"]
+    # web-direct is built from web's folder; the worker and the F5 components are not.
+    assert first["web-direct"] != image_references(REPO, clean)["web-direct"]
+    assert {name: first[name] for name in ("worker", "f5-mock", "f5-sync")} == image_references(
+        REPO, clean, ["worker", "f5-mock", "f5-sync"]
+    )
+
+
+def test_a_component_follows_envbuilder_and_its_packaging_but_not_a_service():
+    target = image_targets(REPO)["f5-sync"]
+
+    assert Revision("abc", {"envbuilder/cli/app.py": "-1"}).tag_for(target.inputs) != "abc"
+    assert Revision("abc", {"pyproject.toml": "-1"}).tag_for(target.inputs) != "abc"
+    assert Revision("abc", {"fixtures/services/web/web.py": "-1"}).tag_for(target.inputs) == "abc"
+    assert Revision("abc", {"envbuilderx/other.py": "-1"}).tag_for(target.inputs) == "abc"
 
 
 def test_the_catalog_services_and_present_component_dockerfiles_are_the_targets(tmp_path):
@@ -90,14 +111,14 @@ def test_component_wheels_are_envbuilder_of_that_revision_and_its_extras_depende
 def test_the_docker_build_passes_the_base_image_and_labels_the_revision(tmp_path):
     target = ImageTarget("web", "fixtures/services/web", "fixtures/services/web/Dockerfile")
 
-    command = docker_build_command(target, tmp_path, "envbuilder/web:abc1234", BASE_IMAGE, Revision("abc1234", False))
+    command = docker_build_command(target, tmp_path, "envbuilder/web:abc1234-dirty-0a1b", BASE_IMAGE)
 
     assert command == [
         "docker", "build",
         "--file", str(tmp_path / "fixtures/services/web/Dockerfile"),
         "--build-arg", "BASE_IMAGE=envbuilder/base:bookworm",
-        "--label", "org.opencontainers.image.revision=abc1234",
-        "--tag", "envbuilder/web:abc1234",
+        "--label", "org.opencontainers.image.revision=abc1234-dirty-0a1b",
+        "--tag", "envbuilder/web:abc1234-dirty-0a1b",
         str(tmp_path / "fixtures/services/web"),
     ]
 

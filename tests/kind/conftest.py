@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from envbuilder.components.f5sync.contract import pool_name
+from envbuilder.images.revision import DIRTY_MARKER, current_revision
 from tests.support.docker import require_docker
 from tests.support.leftovers import leftovers as leftovers_of
 from tests.support.ports import in_the_machines_registry
@@ -51,11 +53,14 @@ class Environment:
     def cluster(self) -> str:
         return f"envbuilder-{self.name}"
 
-    def up(self, *extra: str) -> subprocess.CompletedProcess:
-        return run_envbuilder(self.env, "up", "--services", self.services, "--name", self.name, *extra)
+    def up(self, *extra: str, tree: Path | None = None) -> subprocess.CompletedProcess:
+        """`up` of this environment from the repository's working tree, or from another `tree`."""
+        env = {**self.env, "ENVBUILDER_PROJECT": str(tree)} if tree else self.env
+        return run_envbuilder(env, "up", "--services", self.services, "--name", self.name, *extra)
 
-    def status(self) -> dict:
-        shown = run_envbuilder(self.env, "status", self.name, "--json")
+    def status(self, tree: Path | None = None) -> dict:
+        env = {**self.env, "ENVBUILDER_PROJECT": str(tree)} if tree else self.env
+        shown = run_envbuilder(env, "status", self.name, "--json")
         assert shown.returncode == 0, shown.stdout + shown.stderr
         return json.loads(shown.stdout)
 
@@ -129,8 +134,8 @@ def another_revision(environment: Environment) -> Iterator[str]:
     """A revision other than the environment's, running the same images: a commit of the same tree made for
     this test alone (no real revision's images are touched), its images tagged from the environment's (no build).
     The tags are removed afterwards; the images keep their own."""
-    current = environment.status()["revision"]
-    base = current.removesuffix("-dirty")
+    status = environment.status()
+    base = status["revision"].partition(DIRTY_MARKER)[0]
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout.strip()
@@ -138,15 +143,33 @@ def another_revision(environment: Environment) -> Iterator[str]:
     # The environment's own tree: the version of envbuilder that runs it reads that revision's catalog.
     commit = git("commit-tree", f"{base}^{{tree}}", "-p", base, "-m", f"kind tier: another revision for {environment.name}")
     revision = git("rev-parse", "--short", commit)
-    images = subprocess.run(["docker", "images", "--filter", f"reference=envbuilder/*:{current}", "--format",
-                             "{{.Repository}}"], capture_output=True, text=True, check=True).stdout.split()
-    tags = [f"{repository}:{revision}" for repository in images]
+    images = list(status["images"].values())
+    tags = [f"{image.rpartition(':')[0]}:{revision}" for image in images]
     try:
-        for repository, tag in zip(images, tags):
-            subprocess.run(["docker", "tag", f"{repository}:{current}", tag], capture_output=True, check=True)
+        for image, tag in zip(images, tags):
+            subprocess.run(["docker", "tag", image, tag], capture_output=True, check=True)
         yield revision
     finally:
         subprocess.run(["docker", "image", "rm", *tags], capture_output=True)
+
+
+@pytest.fixture
+def working_copy(tmp_path: Path) -> Path:
+    """A copy of the repository's working tree to edit: a clone at the same commit with the same uncommitted
+    changes, so its images get the same tags as the tree's until a test edits it; the built tools are shared."""
+    copy = tmp_path / "tree"
+    subprocess.run(["git", "clone", "--quiet", "--shared", str(REPO), str(copy)], check=True)
+    for path in current_revision(REPO).changes:
+        source, target = REPO / path, copy / path
+        if source.exists() or source.is_symlink():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target, follow_symlinks=False)
+        else:
+            target.unlink(missing_ok=True)
+    (copy / ".tools").symlink_to(REPO / ".tools")
+    with (copy / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write("/.tools\n")
+    return copy
 
 
 def environment_up(tmp_path_factory: pytest.TempPathFactory, services: str, *extra: str) -> Iterator[Environment]:

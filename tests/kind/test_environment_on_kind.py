@@ -175,6 +175,63 @@ def test_a_configuration_change_rolls_the_pods_and_the_vip_shows_it(environment:
     assert answer["greeting"] == greeting
 
 
+def pod_uids(environment: Environment) -> dict[str, str]:
+    """Pod name -> UID of every pod of the environment that is not on its way out."""
+    pods = json.loads(environment.kubectl("-n", environment.namespace, "get", "pods", "-o", "json"))["items"]
+    return {pod["metadata"]["name"]: pod["metadata"]["uid"] for pod in pods if not pod["metadata"].get("deletionTimestamp")}
+
+
+def container_id(name: str) -> str:
+    return subprocess.run(["docker", "inspect", "--format", "{{.Id}}", name],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def served_greeting(environment: Environment, suffix: str, timeout: float = 60) -> dict:
+    """The VIP's answer once ten in a row come from code whose greeting ends with `suffix`."""
+    deadline = time.monotonic() + timeout
+    streak, answer = 0, {}
+    while streak < 10:
+        answer = httpx.get(environment.vip("web") + "/", timeout=30).json()
+        streak = streak + 1 if answer["greeting"].endswith(suffix) else 0
+        assert time.monotonic() < deadline, f"the VIP still answers {answer}, not code ending {suffix!r}"
+        time.sleep(0.2 if streak else 1)
+    return answer
+
+
+def test_each_edit_of_a_service_is_served_and_an_unchanged_tree_rebuilds_and_rolls_nothing(
+    environment: Environment, working_copy
+):
+    """An engineer's loop on a changed tree: edit web, `up`, edit it again, `up`, then `up` with no change."""
+    source = working_copy / "fixtures/services/web/web.py"
+    original = source.read_text()
+    greeting_line = '"greeting": settings.greeting,'
+    assert greeting_line in original
+    untouched = {name: uid for name, uid in pod_uids(environment).items() if not name.startswith("web")}
+    f5 = container_id(environment.f5_container)
+
+    for marker in ("-edit-one", "-edit-two"):
+        source.write_text(original.replace(greeting_line, f'"greeting": settings.greeting + "{marker}",'))
+        behind = environment.status(tree=working_copy)["not_the_working_tree"]
+        assert set(behind) == {"web", "web-direct"}, behind
+
+        updated = environment.up("--no-smoke", tree=working_copy)
+        assert updated.returncode == 0, updated.stdout + updated.stderr
+
+        status = environment.status(tree=working_copy)
+        assert served_greeting(environment, marker)["revision"] == status["images"]["web"].rpartition(":")[2]
+        assert status["not_the_working_tree"] == {}
+        assert {name: uid for name, uid in pod_uids(environment).items() if name in untouched} == untouched
+        assert container_id(environment.f5_container) == f5
+
+    pods = pod_uids(environment)
+    again = environment.up("--no-smoke", tree=working_copy)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "docker build" not in again.stdout + again.stderr
+    assert pod_uids(environment) == pods
+    assert container_id(environment.f5_container) == f5
+    served_greeting(environment, "-edit-two")
+
+
 def test_no_secret_shows_in_docker_inspect_the_stack_or_any_log(environment: Environment):
     """The broker and F5 passwords and the stack's passphrase are nowhere but in 0600 files of the
     environment's workspace: not in a container's configuration (beside the cluster or in a pod), the

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def worker_image():
     require_docker()
-    [image] = build_images(REPO, current_revision(REPO), ["worker"], ensure_base_image())
+    [image] = build_images(REPO, current_revision(REPO), ["worker"], ensure_base_image)
     yield image.tag
     if image.built:
         remove_images(image.tag)

@@ -4,7 +4,7 @@ import pytest
 
 from envbuilder.errors import InputError
 from envbuilder.spec.catalog import load_catalog
-from envbuilder.spec.environment import parse_overrides, parse_replicas, resolve_services
+from envbuilder.spec.environment import parse_overrides, parse_replicas, resolve_services, tagged_images
 from envbuilder.spec.names import default_name, validate_name
 from envbuilder.spec.profile import load_profile
 
@@ -12,19 +12,22 @@ STACKS = Path(__file__).resolve().parents[2] / "stacks"
 CATALOG = load_catalog(STACKS / "services")
 DEFAULT = load_profile(STACKS, "default")
 NIGHTLY = load_profile(STACKS, "nightly")
+IMAGES = tagged_images(CATALOG.names, "abc1234")
 
 
 def test_config_merges_catalog_then_profile_then_overrides():
-    (web,) = resolve_services(CATALOG, ["web"], NIGHTLY, "abc1234")
+    (web,) = resolve_services(CATALOG, ["web"], NIGHTLY, IMAGES)
     assert web.config["GREETING"] == "hello from the nightly run"
-    (web,) = resolve_services(CATALOG, ["web"], NIGHTLY, "abc1234", parse_overrides(["web.GREETING=hi"]))
+    (web,) = resolve_services(CATALOG, ["web"], NIGHTLY, IMAGES, parse_overrides(["web.GREETING=hi"]))
     assert web.config["GREETING"] == "hi"
     assert web.config["WORK_QUEUE"] == "work"
 
 
-def test_images_are_tagged_with_the_revision():
-    services = resolve_services(CATALOG, ["web", "worker"], DEFAULT, "abc1234-dirty")
-    assert [s.image for s in services] == ["envbuilder/web:abc1234-dirty", "envbuilder/worker:abc1234-dirty"]
+def test_each_service_runs_its_own_image_and_reports_its_tag_as_its_revision():
+    images = {**IMAGES, "web": "envbuilder/web:abc1234-dirty-0a1b2c3d4e5f"}
+    web, worker = resolve_services(CATALOG, ["web", "worker"], DEFAULT, images)
+    assert (web.image, web.revision) == ("envbuilder/web:abc1234-dirty-0a1b2c3d4e5f", "abc1234-dirty-0a1b2c3d4e5f")
+    assert (worker.image, worker.revision) == ("envbuilder/worker:abc1234", "abc1234")
 
 
 @pytest.mark.parametrize(
@@ -38,7 +41,7 @@ def test_images_are_tagged_with_the_revision():
 )
 def test_bad_overrides_and_counts_fail_before_anything_is_created(overrides, replicas, message):
     with pytest.raises(InputError, match=message):
-        resolve_services(CATALOG, ["web", "worker"], DEFAULT, "abc", overrides, replicas)
+        resolve_services(CATALOG, ["web", "worker"], DEFAULT, IMAGES, overrides, replicas)
 
 
 @pytest.mark.parametrize("pair", ["web.GREETING", "GREETING=hi", ".A=1", "web.=1"])
@@ -55,7 +58,7 @@ def test_malformed_replica_counts_are_refused(pair):
 
 def test_no_services_is_an_input_error():
     with pytest.raises(InputError, match="no services chosen"):
-        resolve_services(CATALOG, [], DEFAULT, "abc")
+        resolve_services(CATALOG, [], DEFAULT, IMAGES)
 
 
 @pytest.mark.parametrize("name", ["dev", "alice-main", "a1"])
