@@ -128,13 +128,16 @@ def list_environments(as_json: JsonOption = False) -> None:
     """List environments on this machine with their age and time left."""
     from rich.table import Table
 
-    from envbuilder.pipeline.views import environment_summary
-    from envbuilder.state.records import list_records
+    from envbuilder.pipeline.views import environment_summary, unreadable_summary
+    from envbuilder.state.records import read_records
 
-    summaries = [environment_summary(record) for record in list_records()]
+    records, unreadable = read_records()
+    summaries = [environment_summary(record) for record in records]
     if as_json:
-        console.print_json(json.dumps(summaries))
+        console.print_json(json.dumps(summaries + [unreadable_summary(error) for error in unreadable]))
         return
+    for error in unreadable:
+        err_console.print(f"[red]unreadable record[/] {error.path}: {error.reason}", highlight=False)
     if not summaries:
         err_console.print("no environments; create one with: envbuilder up --services web,worker")
         return

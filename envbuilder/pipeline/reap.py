@@ -17,7 +17,7 @@ from envbuilder.errors import EnvbuilderError
 from envbuilder.pipeline.down import down
 from envbuilder.state import ports as host_ports
 from envbuilder.state.identity import home_identity
-from envbuilder.state.records import list_records
+from envbuilder.state.records import list_records, read_records
 
 
 @dataclass
@@ -32,10 +32,12 @@ class ReapPlan:
 
 
 def plan_reap(backend_url: str | None = None) -> ReapPlan:
-    records = list_records()
-    live = {record.name for record in records}
+    records, unreadable = read_records()
+    # An unreadable record still names an environment: its traces are not orphans.
+    live = {record.name for record in records} | {error.path.stem for error in unreadable}
     owner = home_identity()
     plan = ReapPlan(expired=sorted(record.name for record in records if record.expired()))
+    plan.left_alone += [f"{error.path.stem}: left alone, {error}" for error in unreadable]
     traced: set[str] = set(host_ports.owners())
     kind_binary, docker_binary, kubectl = find_tool("kind"), find_tool("docker"), find_tool("kubectl")
     docker = Docker(binary=str(docker_binary)) if docker_binary else None

@@ -11,6 +11,7 @@ from envbuilder.spec.names import default_name, validate_name
 from envbuilder.spec.profile import load_profile, parse_duration
 from envbuilder.state.home import project_root, stacks_dir
 from envbuilder.state.identity import home_identity
+from envbuilder.state.ports import port_range
 
 if TYPE_CHECKING:
     from envbuilder.images.revision import Revision
@@ -62,6 +63,7 @@ class EnvironmentRequest:
             raise InputError("--node-image applies to --target kind only")
         if self.target == "kind":
             _check_image_variables()
+        port_range()  # a bad $ENVBUILDER_PORT_RANGE stops `up` here, before the record takes ports
         profile = load_profile(stacks_dir(), self.profile)
         overrides = parse_overrides(self.overrides)
         source: Revision | None = None

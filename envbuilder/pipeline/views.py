@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from envbuilder.state.records import EnvironmentRecord
+from envbuilder.state.records import EnvironmentRecord, UnreadableRecord
 
 
 def humanize(delta: timedelta) -> str:
@@ -33,6 +33,11 @@ def environment_summary(record: EnvironmentRecord, now: datetime | None = None) 
         "time_left": humanize(record.time_left(now)),
         "expired": record.expired(now),
     }
+
+
+def unreadable_summary(error: UnreadableRecord) -> dict:
+    """A record file that cannot be read, as `list --json` shows it beside the others."""
+    return {"name": error.path.stem, "status": "unreadable", "record": str(error.path), "message": error.reason}
 
 
 def environment_details(record: EnvironmentRecord) -> dict:

@@ -19,13 +19,23 @@ IMAGE_REFERENCE = (
 )
 
 
+# An environment kept longer is no longer disposable; beyond it, expiry dates leave the calendar.
+LONGEST_DURATION = timedelta(days=3650)
+
+
 def parse_duration(text: str) -> timedelta:
     """'8h', '90m', '1d12h', '45s' -> timedelta."""
     match = _DURATION.match(text.strip())
     if not text.strip() or not match or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration like 8h, 90m or 1d12h")
     days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        duration = LONGEST_DURATION * 2
+    if duration > LONGEST_DURATION:
+        raise ValueError(f"{text!r} is longer than {LONGEST_DURATION.days} days")
+    return duration
 
 
 class _Strict(BaseModel):

@@ -11,11 +11,12 @@ every user can claim ports and none can take back another's.
 
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from envbuilder.errors import EnvbuilderError
+from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.state.home import state_home
 from envbuilder.state.identity import home_identity
 
@@ -41,8 +42,14 @@ def port_range() -> tuple[int, int]:
     configured = os.environ.get("ENVBUILDER_PORT_RANGE")
     if not configured:
         return DEFAULT_RANGE
-    low, _, high = configured.partition("-")
-    return int(low), int(high)
+    match = re.fullmatch(r"\s*([0-9]{1,5})\s*-\s*([0-9]{1,5})\s*", configured)  # ASCII digits only
+    low, high = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not 1024 <= low <= high <= 65535:
+        raise InputError(
+            f"$ENVBUILDER_PORT_RANGE={configured!r} is not a range of ports like 42000-42999",
+            hint="give LOW-HIGH with 1024 <= LOW <= HIGH <= 65535, or unset it",
+        )
+    return low, high
 
 
 def registry() -> Path:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from envbuilder.errors import InputError
 from envbuilder.state.files import write_atomically
@@ -107,16 +107,49 @@ def save_record(record: EnvironmentRecord) -> None:
     write_atomically(record_path(record.name), record.model_dump_json(indent=2))
 
 
-def list_records() -> list[EnvironmentRecord]:
+class UnreadableRecord(InputError):
+    """A record file that is not an environment record (damaged, edited by hand, from another program)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"the environment record {path} cannot be read: {reason}",
+            hint=f"if its environment is gone, remove the file (rm {path}); otherwise restore it",
+        )
+        self.path = path
+        self.reason = reason
+
+
+def read_records() -> tuple[list[EnvironmentRecord], list[UnreadableRecord]]:
+    """Every record of this home, and each file that is not one: one bad file hides no other record."""
     directory = records_dir()
-    if not directory.is_dir():
-        return []
-    return [EnvironmentRecord.model_validate_json(path.read_text()) for path in sorted(directory.glob("*.json"))]
+    records, unreadable = [], []
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            records.append(_read(path))
+        except UnreadableRecord as error:
+            unreadable.append(error)
+    return records, unreadable
+
+
+def list_records() -> list[EnvironmentRecord]:
+    """The records that can be read (read_records says which cannot)."""
+    return read_records()[0]
 
 
 def find_record(name: str) -> EnvironmentRecord | None:
     path = record_path(name)
-    return EnvironmentRecord.model_validate_json(path.read_text()) if path.is_file() else None
+    return _read(path) if path.is_file() else None
+
+
+def _read(path: Path) -> EnvironmentRecord:
+    try:
+        return EnvironmentRecord.model_validate_json(path.read_bytes())
+    except OSError as error:
+        raise UnreadableRecord(path, error.strerror or str(error)) from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UnreadableRecord(path, f"{where + ': ' if where else ''}{first['msg']}") from None
 
 
 def load_record(name: str) -> EnvironmentRecord:

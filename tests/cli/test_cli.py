@@ -65,6 +65,7 @@ def test_up_with_an_unknown_service_exits_2_and_creates_nothing(isolated_state):
         (["--target", "cloud"], "unknown target 'cloud'"),
         (["--target", "existing"], "needs --kube-context"),
         (["--ttl", "soon"], "--ttl"),
+        (["--ttl", "1000000000000d"], "--ttl: '1000000000000d' is longer than 3650 days"),
         (["--revision", "no-such-revision-anywhere"], "no-such-revision-anywhere"),
     ],
 )
@@ -72,6 +73,15 @@ def test_bad_input_to_up_exits_2_with_a_clear_message_and_creates_nothing(isolat
     result = invoke("up", "--services", "web,worker", *args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+    assert state_files(isolated_state) == []
+
+
+@pytest.mark.parametrize("value", ["42000", "42999-42000", "80-90", "42000-70000", "٤٢٠٠٠-٤٢٠١٠", "a-b"])
+def test_a_port_range_variable_that_is_no_range_exits_2_and_creates_nothing(isolated_state, monkeypatch, value):
+    monkeypatch.setenv("ENVBUILDER_PORT_RANGE", value)
+    result = invoke("up", "--services", "web,worker", "--name", "dev")
+    assert result.exit_code == 2, result.output
+    assert "is not a range of ports like 42000-42999" in " ".join(result.output.split())
     assert state_files(isolated_state) == []
 
 
@@ -164,6 +174,27 @@ def test_list_shows_age_and_time_left_as_json():
     rows = {row["name"]: row for row in json.loads(result.output)}
     assert rows["fresh"]["expired"] is False and rows["fresh"]["time_left"].startswith("7h")
     assert rows["old"]["expired"] is True
+
+
+def test_an_unreadable_record_is_listed_as_such_and_hides_no_other(isolated_state):
+    save_record(make_record("fresh"))
+    broken = isolated_state / "environments" / "broken.json"
+    broken.write_text("{not json")
+
+    listed = invoke("list", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = {row["name"]: row for row in json.loads(listed.output)}
+    assert rows["fresh"]["status"] == "ready"
+    assert rows["broken"]["status"] == "unreadable" and rows["broken"]["record"] == str(broken)
+    table = invoke("list")
+    assert table.exit_code == 0 and "fresh" in table.output and str(broken) in " ".join(table.output.split())
+    for command in (["status", "broken"], ["up", "--services", "web", "--name", "broken"], ["down", "broken"]):
+        refused = invoke(*command)
+        assert refused.exit_code == 2, (command, refused.output)
+        assert f"the environment record {broken} cannot be read" in "".join(refused.output.split("\n")), command
+    reap = invoke("reap", "--dry-run")
+    assert reap.exit_code == 0 and "broken: left alone" in reap.output, reap.output
+    assert broken.read_text() == "{not json"
 
 
 def test_status_shows_the_f5_and_vip_addresses():
