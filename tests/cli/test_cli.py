@@ -191,7 +191,7 @@ def test_an_unreadable_record_is_listed_as_such_and_hides_no_other(isolated_stat
     for command in (["status", "broken"], ["up", "--services", "web", "--name", "broken"], ["down", "broken"]):
         refused = invoke(*command)
         assert refused.exit_code == 2, (command, refused.output)
-        assert f"the environment record {broken} cannot be read" in "".join(refused.output.split("\n")), command
+        assert f"the environment record {broken} cannot be read" in " ".join(refused.output.split()), command
     reap = invoke("reap", "--dry-run")
     assert reap.exit_code == 0 and "broken: left alone" in reap.output, reap.output
     assert broken.read_text() == "{not json"
