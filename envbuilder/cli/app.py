@@ -28,7 +28,8 @@ class _ErrorReportingGroup(TyperGroup):
 app = typer.Typer(
     name="envbuilder",
     cls=_ErrorReportingGroup,
-    help="Disposable, prod-like Kubernetes environments: kind + Calico, RabbitMQ, a mock F5 and your services.",
+    help="Disposable, prod-like Kubernetes environments: kind with a real pod network (Calico, or kube-router "
+    "on the offline node image), RabbitMQ, a mock F5 and your services.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
