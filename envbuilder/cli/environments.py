@@ -152,9 +152,8 @@ def list_environments(as_json: JsonOption = False) -> None:
 def status(name: Annotated[str | None, typer.Argument(help="Environment. Default: <user>-<git branch>.")] = None, as_json: JsonOption = False) -> None:
     """Show an environment: services, images, ports, F5 and broker addresses, phases; and which of its
     images differ from what the working tree would build now."""
-    from envbuilder.pipeline.images import images_behind_the_tree
+    from envbuilder.pipeline.views import environment_details, images_behind_the_tree
     from envbuilder.spec.environment import image_tag
-    from envbuilder.pipeline.views import environment_details
     from envbuilder.spec.names import default_name, validate_name
     from envbuilder.state.records import load_record
 
@@ -172,7 +171,10 @@ def status(name: Annotated[str | None, typer.Argument(help="Environment. Default
             value = json.dumps(value)
         console.print(f"[bold]{key}[/]: {value}", highlight=False)
     if behind:
-        changed = ", ".join(f"{image} (running {image_tag(tags['running'])}, tree {image_tag(tags['tree'])})" for image, tags in behind.items())
+        changed = ", ".join(
+            f"{image} (running {image_tag(tags['running'])}, tree {image_tag(tags['tree']) if tags['tree'] else 'none'})"
+            for image, tags in behind.items()
+        )
         console.print(f"[yellow]not the working tree's:[/] {changed}; deploy them with: "
                       f"envbuilder up --name {record.name} --services {','.join(record.services)}", highlight=False)
     elif behind == {}:

@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.docker import local_image
 from envbuilder.errors import EnvbuilderError, InputError
@@ -129,6 +127,8 @@ def choose_image(
 
 
 def registry_reachable() -> bool:
+    import httpx  # only when an image is chosen: status and the tags need no HTTP client
+
     try:
         httpx.get(REGISTRY_PROBE_URL, timeout=3)  # any answer, even 401, means pulls can work
     except httpx.HTTPError:

@@ -48,16 +48,3 @@ def ensure_environment_images(
             to_load[broker] = held.id
     return EnvironmentImages(broker, to_load)
 
-
-def images_behind_the_tree(images: dict[str, str], runner: Runner = run) -> dict[str, dict[str, str]] | None:
-    """Name -> the image running and the one the working tree would run now, for each of `images` that
-    differs; None when the tree cannot be read (no git repository, git missing)."""
-    from envbuilder.errors import EnvbuilderError
-    from envbuilder.images.build import image_references
-    from envbuilder.images.revision import current_revision
-
-    try:
-        tree = image_references(project_root(), current_revision(project_root(), runner), list(images))
-    except EnvbuilderError:
-        return None
-    return {name: {"running": running, "tree": tree[name]} for name, running in images.items() if tree[name] != running}

@@ -2,6 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
+from envbuilder.cluster.commands import Runner, run
+from envbuilder.errors import EnvbuilderError
+from envbuilder.state.home import project_root
 from envbuilder.state.records import EnvironmentRecord, UnreadableRecord
 
 
@@ -61,3 +64,18 @@ def environment_details(record: EnvironmentRecord) -> dict:
             for p in record.phases
         ],
     }
+
+
+def images_behind_the_tree(images: dict[str, str], runner: Runner = run) -> dict[str, dict[str, str | None]] | None:
+    """Name -> the image running and the one the working tree would run now (None: the tree has no such
+    image any more), for each of `images` that differs; None when the tree cannot be read (no git
+    repository, git missing)."""
+    from envbuilder.images.build import image_references
+    from envbuilder.images.revision import current_revision
+
+    try:
+        tree = image_references(project_root(), current_revision(project_root(), runner))
+    except EnvbuilderError:
+        return None
+    return {name: {"running": running, "tree": tree.get(name)} for name, running in images.items()
+            if tree.get(name) != running}

@@ -9,6 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
+from envbuilder.images.build import image_references
+from envbuilder.images.revision import current_revision
+from envbuilder.state.home import project_root
 from envbuilder.state.identity import IDENTITY_FILE
 from envbuilder.state.records import EnvironmentRecord, HostPorts, find_record, save_record
 
@@ -204,6 +207,22 @@ def test_status_shows_the_f5_and_vip_addresses():
     details = json.loads(result.output)
     assert details["vips"] == {"web": "http://127.0.0.1:42002"}
     assert details["f5_api"] == "https://127.0.0.1:42000"
+
+
+def test_status_names_the_images_that_are_not_the_working_trees():
+    tree = image_references(project_root(), current_revision(project_root()))
+    record = make_record("dev").model_copy(update={"images": {**tree, "web": "envbuilder/web:0000000"}})
+    save_record(record)
+
+    details = json.loads(invoke("status", "dev", "--json").output)
+    assert details["images"]["web"] == "envbuilder/web:0000000"
+    assert details["not_the_working_tree"] == {"web": {"running": "envbuilder/web:0000000", "tree": tree["web"]}}
+    shown = " ".join(invoke("status", "dev").output.split())
+    assert "not the working tree's: web (running 0000000" in shown
+    assert "envbuilder up --name dev --services web,worker" in shown
+
+    save_record(record.model_copy(update={"images": tree}))
+    assert json.loads(invoke("status", "dev", "--json").output)["not_the_working_tree"] == {}
 
 
 def test_status_of_an_unknown_environment_exits_2():
