@@ -10,8 +10,18 @@ import pytest
 from tests.support.controlplane import ControlPlane, missing_binaries
 from tests.support.ports import REGISTRY_VARIABLE, reservations_of_homes_under
 from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
+from tests.support.tools import TIERS, opted_out
+from tests.support.tools import missing as missing_part
 
 _port_ranges = itertools.count(0)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tiers the run leaves out by name (`make test SKIP=kind`) are reported as skipped, with why."""
+    left_out = opted_out() & (TIERS | {"docker"})
+    for item in items:
+        for marker in left_out & {mark.name for mark in item.iter_markers()}:
+            item.add_marker(pytest.mark.skip(reason=f"left out: SKIP={marker}"))
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +52,7 @@ def port_registry(tmp_path_factory) -> Iterator[Path]:
 def rabbitmq() -> Iterator[RabbitMQServer]:
     """A private RabbitMQ node (own ports, data and cookie) shared by the session's tests."""
     if not rabbitmq_available():
-        pytest.skip("rabbitmq-server is not installed (apt-get install -y rabbitmq-server)")
+        missing_part("rabbitmq", "rabbitmq-server is not installed", "apt-get install -y rabbitmq-server, or make setup")
     with RabbitMQServer() as server:
         yield server
 
@@ -53,6 +63,6 @@ def control_plane() -> Iterator[ControlPlane]:
     nodes, shared by the whole session: the engine tier and the fault-injection suite run against it."""
     missing = missing_binaries()
     if missing:
-        pytest.skip(reason=f"toolchain not built: run make toolchain (missing: {', '.join(missing)})")
+        missing_part("toolchain", f"the control plane is not built ({', '.join(missing)})", "make setup")
     with ControlPlane(nodes=2) as cp:
         yield cp

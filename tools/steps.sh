@@ -15,3 +15,12 @@ step() {
 
 # moddir MOD@VER: download a module and print its directory.
 moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
+
+# require COMMAND:PACKAGE ...: stop at once, naming every missing command and the line that installs it.
+require() {
+  local pair missing=() packages=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || { missing+=("${pair%%:*}"); packages+=("${pair#*:}"); }
+  done
+  ((${#missing[@]} == 0)) || die "missing ${missing[*]}: install with apt-get install -y ${packages[*]} (tools/host/packages.txt lists them for make setup)"
+}

@@ -13,6 +13,7 @@ from envbuilder.cli import smoke  # noqa: E402,F401  smoke
 from envbuilder.cli import f5sync  # noqa: E402,F401  f5-sync run
 from envbuilder.cli import f5mock  # noqa: E402,F401  f5-mock serve
 from envbuilder.cli import images  # noqa: E402,F401  images build, images base
+from envbuilder.cli import doctor  # noqa: E402,F401  doctor
 
 
 def main() -> None:

@@ -9,25 +9,26 @@ from envbuilder.state.home import tools_bin
 
 INSTALL_HINTS = {
     "docker": "install Docker (Debian: apt-get install docker.io) and start it",
-    "kind": "run `make setup` (installs kind into .tools/bin) or `go install sigs.k8s.io/kind@v0.31.0`",
+    "kind": "run `make setup` (installs kind into .tools/bin)",
     "pulumi": "run `make setup` (official download, or `make toolchain` to build it from its Go module)",
     "kubectl": "install kubectl (Debian: apt-get install kubectl) or run `make setup`",
 }
 
 
 def find_tool(name: str) -> Path | None:
-    """On PATH first, then in the project's .tools/bin."""
-    found = shutil.which(name)
-    if found:
-        return Path(found)
+    """The pinned version `make setup` installed into the project's .tools/bin first, then PATH: a kubectl
+    on PATH may be several minor versions from the clusters (`envbuilder doctor` checks the skew)."""
     local = tools_bin() / name
-    return local if local.is_file() and os.access(local, os.X_OK) else None
+    if local.is_file() and os.access(local, os.X_OK):
+        return local
+    found = shutil.which(name)
+    return Path(found) if found else None
 
 
 def tool_path_env() -> dict[str, str]:
-    """The environment for subprocesses and the Pulumi engine: .tools/bin on PATH."""
+    """The environment for subprocesses and the Pulumi engine: .tools/bin first on PATH, as find_tool looks."""
     path = os.environ.get("PATH", "")
-    return {**os.environ, "PATH": f"{path}{os.pathsep}{tools_bin()}" if path else str(tools_bin())}
+    return {**os.environ, "PATH": f"{tools_bin()}{os.pathsep}{path}" if path else str(tools_bin())}
 
 
 def require_tools(names: list[str]) -> dict[str, Path]:

@@ -79,6 +79,18 @@ def allocate(environment: str, count: int) -> list[int]:
     )
 
 
+def free_ports(count: int) -> list[int]:
+    """Up to `count` ports of the range that `allocate` could take now (nothing is reserved)."""
+    low, high = port_range()
+    free: list[int] = []
+    for port in range(low, high + 1):
+        if len(free) == count:
+            break
+        if not (registry() / str(port)).exists() and _free_on_loopback(port):
+            free.append(port)
+    return free
+
+
 def release(environment: str) -> list[int]:
     released = owned_by(environment)
     for port in released:

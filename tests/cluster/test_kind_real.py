@@ -15,6 +15,7 @@ from envbuilder.cluster.kind import Kind
 from envbuilder.cluster.tools import find_tool
 from envbuilder.desired.host import KindNodes, kind_cluster_config
 from tests.support.docker import empty_image, require_docker
+from tests.support.tools import missing
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 def kind() -> Kind:
     binary = find_tool("kind")
     if binary is None:
-        pytest.skip("kind is not installed: run make setup")
+        missing("toolchain", "kind is not installed", "make setup")
     require_docker()
     return Kind(binary=str(binary))
 

@@ -4,11 +4,11 @@ through KWOK, and Services get EndpointSlices."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 
 import pytest
+from tests.support.tools import installed_tool
 
 pytestmark = pytest.mark.engine
 
@@ -81,9 +81,9 @@ def test_deployment_available_and_service_endpoints(control_plane):
     assert all(e.get("nodeName", "").startswith("kwok-node-") for e in eps)
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 def test_kubectl_uses_the_kubeconfig(control_plane):
-    out = subprocess.run(["kubectl", "get", "nodes", "-o", "json"], env=control_plane.env(),
+    kubectl = installed_tool("kubectl", package="kubectl", part="toolchain")
+    out = subprocess.run([kubectl, "get", "nodes", "-o", "json"], env=control_plane.env(),
                          capture_output=True, text=True, timeout=60, check=True)
     names = {n["metadata"]["name"] for n in json.loads(out.stdout)["items"]}
     assert {"kwok-node-0", "kwok-node-1"} <= names

@@ -22,6 +22,7 @@ from envbuilder.engine.workspace import (
     workspace_path,
 )
 from envbuilder.errors import EnvbuilderError
+from tests.support.tools import missing
 
 pytestmark = [pytest.mark.engine]
 
@@ -29,7 +30,7 @@ pytestmark = [pytest.mark.engine]
 @pytest.fixture(autouse=True)
 def pulumi_cli():
     if find_tool("pulumi") is None:
-        pytest.skip(reason="the Pulumi CLI is not built yet: run make toolchain")
+        missing("toolchain", "the Pulumi CLI is not built", "make setup")
 
 
 def opens_with(name: str, passphrase: str) -> bool:

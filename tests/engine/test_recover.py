@@ -18,6 +18,7 @@ import pytest
 
 from envbuilder.engine.workspace import recover, stop_orphaned_engines
 from envbuilder.errors import EnvbuilderError
+from tests.support.tools import missing
 
 PENDING = [{"resource": {"urn": "urn:pulumi:dev::envbuilder::kubernetes:apps/v1:Deployment::web"}, "type": "updating"}]
 
@@ -218,7 +219,7 @@ def real_stack(isolated_state, monkeypatch):
     from envbuilder.engine.workspace import select_stack
 
     if find_tool("pulumi") is None:
-        pytest.skip(reason="the Pulumi CLI is not built yet: run make toolchain")
+        missing("toolchain", "the Pulumi CLI is not built", "make setup")
     stack = select_stack("interrupted", lambda: None)
     return stack, Path(isolated_state) / "pulumi"
 

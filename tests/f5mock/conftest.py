@@ -12,6 +12,7 @@ import pytest
 
 from envbuilder.components.f5mock import ThreadedF5Mock, run_in_thread
 from tests.f5mock.loopback import Backend
+from tests.support.tools import missing
 
 MONITOR_INTERVAL = 0.1
 
@@ -46,7 +47,7 @@ def api(f5: ThreadedF5Mock) -> Iterator[httpx.Client]:
 def namespace() -> Iterator[str]:
     """A network namespace with one veth end on 172.30.0.1/24, as a container on a network."""
     if os.geteuid() != 0:
-        pytest.skip("network namespaces need root (the container has NET_ADMIN)")
+        missing("root", "network namespaces need root (the container has NET_ADMIN)", "run the tests as root")
     from pyroute2 import AsyncIPRoute, netns
 
     name = f"f5routes-{secrets.token_hex(3)}"

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from envbuilder.images.base import BASE_IMAGE, ensure_base_image
 from tests.f5mock.loopback import wait_healthy
 from tests.support.docker import remove_images, require_docker
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 REPO = Path(__file__).resolve().parents[2]
-BASE_IMAGE = "envbuilder/base:bookworm"
 
 
 def docker(*args: str, timeout: float = 120) -> str:
@@ -60,8 +60,7 @@ def kernel_routes(container: str) -> set[tuple[str, str]]:
 
 def test_the_image_serves_health_creates_pools_and_installs_routes(build_context):
     require_docker()
-    if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode != 0:
-        pytest.skip(reason=f"the base image {BASE_IMAGE} is not built (envbuilder/images makes it)")
+    ensure_base_image()
     tag = f"envbuilder-test/f5-mock:{uuid.uuid4().hex[:8]}"
     name = f"envbuilder-test-f5-mock-{uuid.uuid4().hex[:8]}"
     try:

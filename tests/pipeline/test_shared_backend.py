@@ -12,6 +12,7 @@ from envbuilder.cluster.tools import find_tool
 from envbuilder.engine.workspace import select_stack, stack_exists
 from envbuilder.state.identity import home_identity
 from tests.pipeline.conftest import exists, test_environment_name
+from tests.support.tools import missing
 
 pytestmark = [pytest.mark.docker]
 runner = CliRunner()
@@ -20,7 +21,7 @@ runner = CliRunner()
 @pytest.fixture
 def shared_backend(tmp_path) -> str:
     if find_tool("pulumi") is None:
-        pytest.skip(reason="the Pulumi CLI is not built yet: run make toolchain")
+        missing("toolchain", "the Pulumi CLI is not built", "make setup")
     directory = tmp_path / "shared-backend"
     directory.mkdir()
     return directory.as_uri()

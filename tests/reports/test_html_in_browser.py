@@ -55,7 +55,7 @@ def count_colour(rows: list[bytes], pixel: int, rgb: str) -> int:
 
 
 def test_the_page_renders_in_headless_chromium_with_its_timeline(tmp_path):
-    chromium = installed_tool("chromium", package="chromium")
+    chromium = installed_tool("chromium", package="chromium", part="browser")
     write_reports(tmp_path, sample_run())
     screenshot = tmp_path / "report.png"
     subprocess.run(

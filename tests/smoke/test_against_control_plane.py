@@ -24,6 +24,7 @@ from envbuilder.desired import Credentials
 from envbuilder.smoke.target import ServiceTarget, read_credentials
 from tests.smoke.conftest import run_one
 from tests.support.controlplane import ControlPlane, ControlPlaneError, missing_binaries
+from tests.support.tools import missing as missing_part
 
 pytestmark = pytest.mark.slow
 NAMESPACE = "env-smoke"
@@ -45,7 +46,7 @@ def _wait_for(control_plane: ControlPlane, path: str) -> None:
 def control_plane() -> Iterator[ControlPlane]:
     missing = missing_binaries()
     if missing:
-        pytest.skip(reason=f"control plane binaries not built: run make toolchain (missing: {', '.join(missing)})")
+        missing_part("toolchain", f"the control plane is not built ({', '.join(missing)})", "make setup")
     with ControlPlane(nodes=2) as started:
         started.request("POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
         # Pods are refused until the controller-manager has made the namespace's ServiceAccount.

@@ -1,16 +1,17 @@
-"""Docker for tests: skipping with a stated reason when no engine answers, and images made here from nothing."""
+"""Docker for tests: a test fails with the fix when no engine answers (unless the run leaves Docker out),
+and images made here from nothing."""
 
 import shutil
 import subprocess
 
-import pytest
+from tests.support.tools import missing
 
 
 def require_docker() -> None:
     if shutil.which("docker") is None:
-        pytest.skip("docker is not installed")
+        missing("docker", "docker is not installed", "apt-get install -y docker.io, or make setup")
     if subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False).returncode != 0:
-        pytest.skip("the Docker engine is not running (start dockerd)")
+        missing("docker", "the Docker engine is not running", "make setup starts it (tools/host/prepare-docker.sh)")
 
 
 def remove_images(*tags: str) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.support.tools import installed_tool
+from tests.support.tools import SKIP_VARIABLE, installed_tool, missing, opted_out
 
 
 def test_a_tool_found_on_path_is_returned(tmp_path, monkeypatch):
@@ -8,14 +8,22 @@ def test_a_tool_found_on_path_is_returned(tmp_path, monkeypatch):
     tool.write_text("#!/bin/sh\n")
     tool.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert installed_tool("chromium", package="chromium") == str(tool)
+    assert installed_tool("chromium", package="chromium", part="browser") == str(tool)
 
 
-def test_a_missing_tool_skips_on_a_workstation_and_fails_in_ci(tmp_path, monkeypatch):
+def test_a_missing_tool_fails_with_its_install_line_unless_the_run_leaves_its_part_out(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
-        installed_tool("chromium", package="chromium")
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI must provide it"):
-        installed_tool("chromium", package="chromium")
+    monkeypatch.delenv(SKIP_VARIABLE, raising=False)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium.*make test SKIP=browser"):
+        installed_tool("chromium", package="chromium", part="browser")
+    monkeypatch.setenv(SKIP_VARIABLE, "kind,browser")
+    with pytest.raises(pytest.skip.Exception, match="left out: SKIP=browser"):
+        installed_tool("chromium", package="chromium", part="browser")
+    with pytest.raises(pytest.fail.Exception):
+        missing("rabbitmq", "rabbitmq-server is not installed", "make setup")
+
+
+def test_a_part_the_run_does_not_know_is_refused_so_a_typo_hides_nothing(monkeypatch):
+    monkeypatch.setenv(SKIP_VARIABLE, "browsr")
+    with pytest.raises(pytest.UsageError, match="SKIP names browsr; known: browser"):
+        opted_out()

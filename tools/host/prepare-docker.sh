@@ -14,6 +14,16 @@ CAP_SYS_RESOURCE=24
 
 log() { printf '[prepare-docker] %s\n' "$*" >&2; }
 
+if ((EUID != 0)); then
+  if docker info >/dev/null 2>&1; then
+    log "docker $(docker info --format '{{.ServerVersion}}') is running; not root, so it is left as it is"
+    exit 0
+  fi
+  command -v sudo >/dev/null && sudo -n true 2>/dev/null && exec sudo bash "$0" "$@"
+  log "the Docker engine is not running, and starting it needs root: sudo bash $0"
+  exit 1
+fi
+
 lacks_sys_resource() {
   local bounding; bounding="$(awk '/^CapBnd:/ {print $2}' /proc/self/status)"
   (( (16#$bounding >> CAP_SYS_RESOURCE & 1) == 0 ))

@@ -3,6 +3,7 @@
 #
 #   bash tools/node-image/build.sh                   # envbuilder/kind-node:<KUBERNETES_VERSION>
 #   bash tools/node-image/build.sh --unless-registry # only where kind's published images are out of reach
+#   bash tools/node-image/build.sh --check           # only check the commands it needs (make setup, first)
 #
 # Pieces: a debootstrapped Debian bookworm root (containerd, runc, CNI plugins from Debian),
 # kind's base files from its Go module, the Kubernetes binaries, etcd, CoreDNS, pause and
@@ -16,6 +17,11 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=../toolchain/versions.env
 source "$REPO/tools/toolchain/versions.env"
+LOG_PREFIX=node-image
+# shellcheck source=../steps.sh
+source "$REPO/tools/steps.sh"
+require debootstrap:debootstrap docker:docker.io tar:tar curl:curl
+[[ "${1:-}" != --check ]] || exit 0
 
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 # The name and labels are the product's (envbuilder/spec/profile.py, envbuilder/cluster/node_image.py).
@@ -42,10 +48,6 @@ export GOMODCACHE="$TOOLCHAIN_CACHE/gomodcache" GOFLAGS=-mod=mod GOTOOLCHAIN=loc
 CNI_IMAGE="envbuilder/kube-router:$KUBE_ROUTER_VERSION"
 # The node's root: what kind's node images hold, plus ipset for kube-router's policies.
 PACKAGES=systemd,systemd-sysv,dbus,containerd,runc,containernetworking-plugins,iptables,nftables,ipset,iproute2,conntrack,ethtool,util-linux,mount,kmod,procps,jq,pigz,e2fsprogs,ca-certificates,bash
-
-LOG_PREFIX=node-image
-# shellcheck source=../steps.sh
-source "$REPO/tools/steps.sh"
 
 # ------------------------------------------------------------------ inputs
 toolchain() { bash "$REPO/tools/toolchain/build.sh" node; }
@@ -168,7 +170,10 @@ preload_and_commit() {
     --change 'CMD []' \
     --change "LABEL $KEY_LABEL=$key $CNI_LABEL=kube-router" \
     "$container" "$IMAGE" >/dev/null
-  docker rmi "$IMAGE-stage" >/dev/null 2>&1 || true
+  # The stage image is an intermediate: its container goes first, or Docker keeps the image for it.
+  remove_build_container
+  BUILD_CONTAINER=""
+  docker rmi "$IMAGE-stage" >/dev/null
 }
 
 main() {

@@ -7,6 +7,7 @@
 #   bash tools/toolchain/build.sh node          # what a kind node image needs: kube binaries, etcd, coredns, kube-router, crictl, pause
 #   bash tools/toolchain/build.sh all
 #   bash tools/toolchain/build.sh kind pulumi   # single pieces also work
+#   bash tools/toolchain/build.sh check         # only check the commands it needs
 #
 # Pins: tools/toolchain/versions.env. Output: $ENVBUILDER_TOOLS_BIN (default
 # <repo>/.tools/bin). Go caches, generated wrapper modules and finished
@@ -44,6 +45,8 @@ LOG_PREFIX=toolchain
 source "$REPO/tools/steps.sh"
 
 command -v go >/dev/null || die "go not found on PATH (Go >= 1.25 needed)"
+require git:git cc:gcc  # cc: the node image's static pause binary
+[[ "${1:-}" != check ]] || exit 0  # make setup checks first, before any long build
 
 # have NAME VERSION BIN...: when every binary is already in the store, copy it
 # to $BIN and succeed.

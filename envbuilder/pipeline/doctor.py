@@ -1,0 +1,171 @@
+"""`envbuilder doctor`: every prerequisite of `up` and of the tests, one line each, with the fix.
+
+The checks reuse what `up` itself checks before it creates anything (envbuilder.cluster.tools and
+node_image), so doctor and `up` cannot disagree; doctor goes on past a failure to name them all.
+"""
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from envbuilder.cluster.commands import Runner, run
+from envbuilder.cluster.tools import find_tool, require_memory
+from envbuilder.errors import EnvbuilderError
+from envbuilder.state.home import project_root, stacks_dir, state_home
+
+Outcome = Literal["ok", "warn", "fail"]
+FREE_DISK_GIB = 10  # a 2-node cluster, its images and the node image's layers
+MIN_KUBECTL_MINOR_SKEW = 1  # kubectl supports one minor version either side of the server
+# Binaries `make setup` builds for the tests' control plane (tests/support/controlplane.py runs them).
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    outcome: Outcome
+    detail: str
+    fix: str = ""
+    needed_by: Literal["up", "tests"] = "up"
+
+
+def pinned_versions(repo: Path | None = None) -> dict[str, str]:
+    """The tool versions `make setup` installs: tools/toolchain/versions.env, their one owner."""
+    path = (repo or project_root()) / "tools" / "toolchain" / "versions.env"
+    pins = {}
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        key, sep, value = line.partition("=")
+        if sep and not key.startswith("#"):
+            pins[key.strip()] = value.strip()
+    return pins
+
+
+def diagnose(runner: Runner = run) -> list[Check]:
+    """Every check, in the order a user fixes them: Docker, tools, node image, machine, tests."""
+    checks: list[Check] = []
+    for produce in (_docker, _tools, _node_image, _machine, _tests):
+        checks.extend(produce(runner))
+    return checks
+
+
+def _docker(runner: Runner) -> Iterator[Check]:
+    docker = find_tool("docker")
+    if docker is None:
+        yield Check("docker", "fail", "not installed", "apt-get install docker.io, then make setup (starts it)")
+        return
+    info = runner([str(docker), "info", "--format", "{{json .}}"], timeout=30)
+    if not info.ok:
+        yield Check("docker", "fail", "the engine does not answer", "make setup starts it (tools/host/prepare-docker.sh)")
+        return
+    facts = json.loads(info.stdout)
+    yield Check("docker", "ok", f"engine {facts.get('ServerVersion')}, default runtime {facts.get('DefaultRuntime')}, "
+                f"cgroup v{facts.get('CgroupVersion') or '1'}")
+    free = shutil.disk_usage(facts.get("DockerRootDir") or "/").free / 2**30
+    yield Check("disk", "ok" if free >= FREE_DISK_GIB else "fail",
+                f"{free:.0f} GiB free for Docker ({facts.get('DockerRootDir')})",
+                f"free at least {FREE_DISK_GIB} GiB (docker system df shows what images take)")
+
+
+def _tools(runner: Runner) -> Iterator[Check]:
+    pins = pinned_versions()
+    wanted = {"kind": pins.get("KIND_VERSION"), "pulumi": pins.get("PULUMI_VERSION"),
+              "pulumi-resource-kubernetes": None, "kubectl": pins.get("KUBERNETES_VERSION")}
+    version_commands: dict[str, list[str]] = {"kind": ["version"], "pulumi": ["version"],
+                                              "kubectl": ["version", "--client", "-o", "json"]}
+    for name, pin in wanted.items():
+        path = find_tool(name)
+        if path is None:
+            yield Check(name, "fail", "not found on PATH or in .tools/bin", "make setup")
+            continue
+        if name not in version_commands:
+            yield Check(name, "ok", str(path))
+            continue
+        answer = runner([str(path), *version_commands[name]], timeout=30)
+        version = _version_of(name, answer.stdout) if answer.ok else None
+        if version is None:
+            yield Check(name, "fail", f"{path} does not say its version", "make setup")
+        elif name == "kubectl":
+            yield _kubectl_skew(path, version, pin)
+        elif pin and version != pin:
+            yield Check(name, "warn", f"{version} at {path}; the pinned version is {pin}", "make setup installs it")
+        else:
+            yield Check(name, "ok", f"{version} at {path}")
+
+
+def _version_of(name: str, output: str) -> str | None:
+    if name == "kubectl":
+        return json.loads(output).get("clientVersion", {}).get("gitVersion")
+    match = re.search(r"v\d+\.\d+\.\d+", output)
+    return match[0] if match else None
+
+
+def _kubectl_skew(path: Path, version: str, server: str | None) -> Check:
+    minor = _minor(version)
+    if server is None or minor is None or _minor(server) is None:
+        return Check("kubectl", "warn", f"{version} at {path}; the cluster's version is unknown")
+    skew = abs(minor - (_minor(server) or 0))
+    if skew > MIN_KUBECTL_MINOR_SKEW:
+        return Check("kubectl", "fail", f"{version} at {path} is {skew} minor versions from the clusters' {server}",
+                     "put kubectl of a supported version first on PATH (make setup builds one into .tools/bin)")
+    return Check("kubectl", "ok", f"{version} at {path} (clusters run {server})")
+
+
+def _minor(version: str) -> int | None:
+    match = re.match(r"v?(\d+)\.(\d+)", version)
+    return int(match[2]) if match else None
+
+
+def _node_image(runner: Runner) -> Iterator[Check]:
+    from envbuilder.cluster.node_image import choose_node_image
+    from envbuilder.images.build import registry_reachable
+    from envbuilder.spec.profile import load_profile
+
+    image = choose_node_image(load_profile(stacks_dir(), "default").node_image_candidates(None), runner)
+    if image.present:
+        network = f", pod network {image.bundled_cni}" if image.bundled_cni else ", pod network Calico"
+        yield Check("node image", "ok", f"{image.name}{network}")
+    elif registry_reachable():
+        yield Check("node image", "ok", f"{image.name}, which kind pulls (a registry is reachable)")
+    else:
+        yield Check("node image", "fail", f"no local node image and no registry to pull {image.name}", "make setup")
+
+
+def _machine(runner: Runner) -> Iterator[Check]:
+    from envbuilder.pipeline.prerequisites import BASE_MEMORY_GIB, MEMORY_PER_WORKER_GIB
+    from envbuilder.state import ports
+
+    needed = BASE_MEMORY_GIB + MEMORY_PER_WORKER_GIB
+    yield _as_check("memory", lambda: require_memory(needed), f"at least {needed:.0f} GiB available")
+    low, high = ports.port_range()
+    free = ports.free_ports(3)
+    yield Check("ports", "ok" if len(free) == 3 else "fail", f"range {low}-{high}: a new environment's 3 ports are free"
+                if len(free) == 3 else f"range {low}-{high} has {len(free)} of the 3 ports an environment takes",
+                "envbuilder list / down frees ports, or set ENVBUILDER_PORT_RANGE")
+    home = state_home()
+    writable = os.access(home, os.W_OK)
+    yield Check("state home", "ok" if writable else "fail", str(home), "set ENVBUILDER_HOME to a writable directory")
+
+
+def _tests(runner: Runner) -> Iterator[Check]:
+    for command, package in (("rabbitmq-server", "rabbitmq-server"), ("chromium", "chromium"), ("wrk", "wrk")):
+        path = shutil.which(command) or shutil.which(command, path="/usr/sbin:/usr/lib/rabbitmq/bin")
+        yield Check(command, "ok" if path else "fail", path or "not installed", f"apt-get install {package}, or make setup",
+                    "tests")
+    bin_dir = project_root() / ".tools" / "bin"
+    absent = [name for name in CONTROL_PLANE if not (bin_dir / name).is_file()]
+    yield Check("control plane", "fail" if absent else "ok",
+                f"missing {', '.join(absent)}" if absent else f"{', '.join(CONTROL_PLANE)} in {bin_dir}",
+                "make setup", "tests")
+
+
+def _as_check(name: str, check: Callable[[], None], detail: str) -> Check:
+    try:
+        check()
+    except EnvbuilderError as error:
+        return Check(name, "fail", str(error), error.hint or "")
+    return Check(name, "ok", detail)
