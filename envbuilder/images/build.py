@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,16 +17,18 @@ from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.docker import local_image
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.images.base import BASE_IMAGE, ensure_base_image
-from envbuilder.images.revision import Revision, current_revision
+from envbuilder.images.revision import DIRTY_MARKER, Revision, current_revision
 from envbuilder.images.source import export_source
 from envbuilder.images.wheels import (
     WHEELS_DIR,
     component_wheel_commands,
     service_wheel_commands,
 )
+from envbuilder.naming import OWNER_LABEL
 from envbuilder.spec.catalog import load_catalog
-from envbuilder.spec.environment import image_name
+from envbuilder.spec.environment import IMAGE_REPOSITORY, image_name
 from envbuilder.spec.profile import IMAGE_REFERENCE
+from envbuilder.state.identity import home_identity
 
 PUBLIC_BASE_IMAGE = "python:3.11-slim"
 BASE_IMAGE_VARIABLE = "ENVBUILDER_BASE_IMAGE"
@@ -145,6 +147,8 @@ def docker_build_command(
         "--file", str(source_root / target.dockerfile),
         "--build-arg", f"BASE_IMAGE={base_image}",
         "--label", f"{REVISION_LABEL}={reference.rpartition(':')[2]}",
+        # Whose build it is: only this home removes it once superseded (remove_superseded).
+        "--label", f"{OWNER_LABEL}={home_identity()}",
         "--tag", reference,
         str(source_root / target.context),
     ]
@@ -207,6 +211,21 @@ def build_images(
             )
             results[name] = BuiltImage(name, reference, built=True, seconds=time.monotonic() - started)
     return list(results.values())
+
+
+def remove_superseded(names: Iterable[str], keep: set[str], runner: Runner = run) -> list[str]:
+    """Remove this home's builds of a changed tree (`<sha>-dirty-...` tags) of the named images that
+    `keep` does not name: an edit's image once a later edit replaced it. A commit's tags stay (other
+    revisions and environments share them), and so does an image a container still uses."""
+    repositories = {f"{IMAGE_REPOSITORY}/{name}" for name in names}
+    listed = runner(["docker", "images", "--filter", f"label={OWNER_LABEL}={home_identity()}",
+                     "--format", "{{.Repository}}:{{.Tag}}"], timeout=60)
+    superseded = [
+        reference for reference in listed.stdout.split()
+        if reference.rpartition(":")[0] in repositories and DIRTY_MARKER in reference and reference not in keep
+    ]
+    return [reference for reference in superseded
+            if runner(["docker", "image", "rm", reference], timeout=120).ok]
 
 
 def _check_unchanged_since(repo: Path, references: Mapping[str, str], names: list[str], runner: Runner) -> None:

@@ -7,10 +7,11 @@ from envbuilder.cluster.commands import Runner, run
 from envbuilder.cluster.docker import local_image, require_local_image
 from envbuilder.desired.f5 import F5_SYNC
 from envbuilder.images.broker import resolve_broker_image
-from envbuilder.images.build import build_images, resolve_base_image
+from envbuilder.images.build import build_images, remove_superseded, resolve_base_image
 from envbuilder.images.revision import Revision
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.home import project_root
+from envbuilder.state.records import read_records
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,12 @@ def ensure_environment_images(
             to_load[broker] = held.id
     return EnvironmentImages(broker, to_load)
 
+
+def remove_superseded_images(spec: EnvironmentSpec, runner: Runner = run) -> list[str]:
+    """After an `up`: this home's images of earlier edits that none of its environments runs any more
+    (nothing, while a record cannot be read: what it runs is unknown)."""
+    records, unreadable = read_records()
+    if unreadable:
+        return []
+    keep = set(spec.images.values()) | {image for record in records for image in record.images.values()}
+    return remove_superseded(spec.images, keep, runner)

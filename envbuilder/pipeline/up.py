@@ -199,6 +199,11 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
     ensure_credentials(stack, [CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD])
     run_engine("up", functools.partial(stack.up, program=environment_program(inputs)), on_event=progress.on_engine_event)
     progress.finish_running(ok=True)
+    if spec.target == "kind":
+        from envbuilder.pipeline.images import remove_superseded_images
+
+        for image in remove_superseded_images(spec):
+            console.print(f"   [dim]removed {image}: an earlier edit's, which no environment runs[/]")
 
 
 def _smoke(record: EnvironmentRecord, progress: Progress) -> None:

@@ -209,6 +209,7 @@ def test_each_edit_of_a_service_is_served_and_an_unchanged_tree_rebuilds_and_rol
     untouched = {name: uid for name, uid in pod_uids(environment).items() if not name.startswith("web")}
     f5 = container_id(environment.f5_container)
 
+    served_images: list[str] = []
     for marker in ("-edit-one", "-edit-two"):
         source.write_text(original.replace(greeting_line, f'"greeting": settings.greeting + "{marker}",'))
         behind = environment.status(tree=working_copy)["not_the_working_tree"]
@@ -222,7 +223,10 @@ def test_each_edit_of_a_service_is_served_and_an_unchanged_tree_rebuilds_and_rol
         assert status["not_the_working_tree"] == {}
         assert {name: uid for name, uid in pod_uids(environment).items() if name in untouched} == untouched
         assert container_id(environment.f5_container) == f5
+        served_images.append(status["images"]["web"])
 
+    # The first edit's image is this home's and no environment runs it any more: up removed it.
+    assert subprocess.run(["docker", "image", "inspect", served_images[0]], capture_output=True).returncode != 0
     pods = pod_uids(environment)
     again = environment.up("--no-smoke", tree=working_copy)
     assert again.returncode == 0, again.stdout + again.stderr
