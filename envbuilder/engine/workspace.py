@@ -127,17 +127,17 @@ def _engine_command(root: str):
     (which the engine, in the same process group, gets too) this process waits for that.
     """
     from pulumi import automation as auto
-    from pulumi.automation._cmd import CommandResult, _fixup_path
     from pulumi.automation.errors import create_command_error
 
     class EngineCommand(auto.PulumiCommand):
         def run(self, args: list[str], cwd: str, additional_env: Mapping[str, str], on_output=None,
-                on_error=None) -> CommandResult:
+                on_error=None) -> auto.CommandResult:
             separator = args.index("--") if "--" in args else len(args)
             if "--non-interactive" not in args[:separator]:
                 args.insert(0, "--non-interactive")
-            env = _fixup_path({**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"},
-                              os.path.dirname(self.command))
+            env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+            # The plugins beside the CLI first, as the Automation API's own command runs them.
+            env["PATH"] = os.pathsep.join([os.path.dirname(self.command), env.get("PATH", "")])
             with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
                 process = subprocess.Popen([self.command, *args], stdout=out, stderr=err, cwd=cwd, env=env,
                                            stdin=subprocess.DEVNULL)
@@ -156,7 +156,7 @@ def _engine_command(root: str):
                     for line in lines if callback else []:
                         callback(line.rstrip())
                     streams.append("\n".join(line.rstrip() for line in lines))
-            result = CommandResult(stdout=streams[0], stderr=streams[1], code=code)
+            result = auto.CommandResult(stdout=streams[0], stderr=streams[1], code=code)
             if code != 0:
                 raise create_command_error(result)
             return result
