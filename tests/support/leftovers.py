@@ -13,8 +13,19 @@ REPO = Path(__file__).resolve().parents[2]
 CLUSTER_KINDS = "namespaces,clusterroles,clusterrolebindings"
 
 
+class LookupFailed(AssertionError):
+    """A tool that could not say what exists: its silence is no proof that nothing is left."""
+
+
 def _lines(*args: str) -> list[str]:
-    return [line for line in subprocess.run(args, capture_output=True, text=True, timeout=120).stdout.splitlines() if line]
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    except OSError as error:
+        raise LookupFailed(f"cannot look for leftovers with {args[0]}: {error}") from None
+    if result.returncode != 0:
+        raise LookupFailed(f"cannot look for leftovers: {' '.join(args)} exited {result.returncode}: "
+                           f"{result.stderr.strip()[-500:]}")
+    return [line for line in result.stdout.splitlines() if line]
 
 
 def leftovers(name: str, home: Path, kubeconfig: Path | None = None, owner: str | None = None) -> dict[str, list[str]]:

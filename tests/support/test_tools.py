@@ -27,3 +27,17 @@ def test_a_part_the_run_does_not_know_is_refused_so_a_typo_hides_nothing(monkeyp
     monkeypatch.setenv(SKIP_VARIABLE, "browsr")
     with pytest.raises(pytest.UsageError, match="SKIP names browsr; known: browser"):
         opted_out()
+
+
+def test_a_leftovers_lookup_whose_tool_cannot_run_fails_instead_of_finding_nothing(tmp_path, monkeypatch):
+    from tests.support.leftovers import LookupFailed, leftovers
+
+    broken = tmp_path / "docker"
+    broken.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LookupFailed, match="docker ps -a .* exited 1: Cannot connect to the Docker daemon"):
+        leftovers("kt-000000", tmp_path)
+    broken.unlink()
+    with pytest.raises(LookupFailed, match="cannot look for leftovers with docker"):
+        leftovers("kt-000000", tmp_path)
