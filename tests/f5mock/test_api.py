@@ -201,7 +201,9 @@ def test_requests_without_valid_credentials_get_401_and_health_needs_none(f5):
         refused = anonymous.get("/mgmt/tm/ltm/pool", headers={"X-F5-Auth-Token": "NOPE"})
         assert refused.status_code == 401
         assert refused.json()["kind"] == ":resterrorresponse"
-        assert anonymous.get("/health").json()["status"] == "ok"
+        assert anonymous.get("/health").json() == {"status": "ok", "version": anonymous.get("/health").json()["version"]}
+        assert anonymous.get("/health", auth=("admin", "wrong")).status_code == 401
+        assert "virtualsListening" in anonymous.get("/health", auth=("admin", "admin")).json()
 
 
 def test_token_login_use_extend_and_delete(f5):

@@ -31,7 +31,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 30) -> None:
 
 
 def bgp_health(f5: ThreadedF5Mock) -> dict:
-    return httpx.get(f"{f5.url}/health", verify=False).json()["bgp"]
+    return httpx.get(f"{f5.url}/health", auth=("admin", "admin"), verify=False).json()["bgp"]
 
 
 def learned(namespace: str) -> dict[str, str]:

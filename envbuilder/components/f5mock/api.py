@@ -56,6 +56,8 @@ class Route:
     summary: str
     body: type[BaseModel] | None = None
     authenticated: bool = True
+    # Open to anyone, with more for a user whose credentials come along (wrong ones are refused).
+    user_optional: bool = False
     query: tuple[str, ...] = field(default=())
 
     @property
@@ -89,7 +91,8 @@ class F5Api:
             "/mgmt/tm/net/route/{route}",
         )
         return [
-            Route("GET", "/health", self.health, "Readiness: answers 200 once the mock serves", authenticated=False),
+            Route("GET", "/health", self.health, "Readiness: answers 200 once the mock serves; with credentials, "
+                  "also what listens, routes and BGP", authenticated=False, user_optional=True),
             Route("GET", "/openapi.json", self.openapi, "This description", authenticated=False),
             Route("POST", "/mgmt/shared/authn/login", self.login, "Log in for a token", LoginBody, authenticated=False),
             Route("GET", "/mgmt/shared/authz/tokens/{token}", self.get_token, "Read a token"),
@@ -155,7 +158,9 @@ class F5Api:
 
     def _endpoint(self, route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def endpoint(request: web.Request) -> web.Response:
-            user = await self.auth.authenticate(request.headers, _source(request)) if route.authenticated else None
+            sent = "X-F5-Auth-Token" in request.headers or "Authorization" in request.headers
+            user = (await self.auth.authenticate(request.headers, _source(request))
+                    if route.authenticated or (route.user_optional and sent) else None)
             body = None
             if route.body is not None:
                 try:
@@ -198,6 +203,9 @@ class F5Api:
     # --- service endpoints --------------------------------------------------------------
 
     async def health(self, call: Call) -> Body:
+        """Status for anyone (container probes); the configuration's state only for a user."""
+        if call.user is None:
+            return {"status": "ok", "version": render.VERSION}
         return {
             "status": "ok",
             "version": render.VERSION,
