@@ -23,6 +23,22 @@ class _ErrorReportingGroup(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        except (typer.TyperException, typer.Exit, typer.Abort):  # typer's own: usage errors, exits
+            raise
+        except Exception as error:  # noqa: BLE001 - a bug: said in one line, the traceback kept in a file
+            log = _keep_traceback()
+            err_console.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {error}".strip(), highlight=False)
+            err_console.print(f"[dim]hint:[/] this is a bug of envbuilder; the traceback is in {log}", highlight=False)
+            raise typer.Exit(1) from None
+
+
+def _keep_traceback() -> str:
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="envbuilder-error-", suffix=".log", delete=False) as log:
+        traceback.print_exc(file=log)
+    return log.name
 
 
 app = typer.Typer(

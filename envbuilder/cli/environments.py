@@ -35,8 +35,20 @@ NodeImageOption = Annotated[
     typer.Option("--node-image", help="kind node image. Default: the profile's, else `make node-image`'s when built, "
                  "else kind's published image for the profile's Kubernetes version."),
 ]
+BACKEND_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "https://", "http://")
+
+
+def _backend_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(BACKEND_SCHEMES):
+        raise typer.BadParameter(f"{value!r} is not a Pulumi backend URL; it starts with one of: "
+                                 f"{', '.join(BACKEND_SCHEMES)}")
+    return value
+
+
 BackendOption = Annotated[
-    str | None, typer.Option("--backend-url", help="Pulumi backend. Default: a local file backend in ~/.envbuilder.")
+    str | None, typer.Option("--backend-url", callback=_backend_url,
+                             help="Pulumi backend (file://, s3://, gs://, azblob://, https://). "
+                                  "Default: a local file backend in ~/.envbuilder."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 

@@ -244,7 +244,9 @@ def _remove_copies_under_the_former_passphrase(backend: Path, name: str) -> None
 
 
 def stack_exists(name: str, backend_url: str | None = None) -> bool:
-    """Whether the backend holds a stack for `name`, without creating one."""
+    """Whether the backend holds a stack for `name`, without creating one (nor this home's backend)."""
+    if backend_url is None and not (state_home() / "pulumi" / ".pulumi").is_dir():
+        return False  # no stack was ever made here: listing would create the backend
     return any(summary.name == name for summary in workspace(backend_url).list_stacks())
 
 
