@@ -1,7 +1,8 @@
 """Cluster mode's routes: one static route on the F5 per pod address block, through the node
 that holds it, from the nodes' podCIDRs (kube-router here) or Calico's block affinities (online
-users). The Kubernetes objects are recorded ones (the node from a kind cluster of the offline
-node image), converted as the informers convert them."""
+users), from Kubernetes objects converted as the informers convert them: the node was recorded from a
+kind cluster of the offline node image; Calico's BlockAffinities are written by hand after the
+`crd.projectcalico.org/v1` schema, since no Calico runs on these machines (docs/node-image.md)."""
 
 import json
 import typing
@@ -34,12 +35,12 @@ from envbuilder.components.f5sync.model import (
 )
 from envbuilder.components.f5sync.settings import Settings
 
-RECORDED = Path(__file__).parent / "recorded"
+OBJECTS = Path(__file__).parent / "objects"
 NONE: frozenset = frozenset()
 
 
-def recorded(name: str) -> dict:
-    return json.loads((RECORDED / name).read_text())
+def kube_object(name: str) -> dict:
+    return json.loads((OBJECTS / name).read_text())
 
 
 def routes(snapshot: ClusterSnapshot, source: str) -> dict[str, str]:
@@ -51,12 +52,12 @@ def routes(snapshot: ClusterSnapshot, source: str) -> dict[str, str]:
 
 
 def test_a_kube_router_node_gives_its_pod_cidr_and_internal_ip():
-    node = node_info(Node.from_dict(recorded("kube-router-node.json")))
+    node = node_info(Node.from_dict(kube_object("kube-router-node-recorded.json")))
     assert (node.internal_ip, node.pod_cidrs) == ("172.18.0.5", ("192.168.1.0/24",))
 
 
 def test_calico_block_affinities_are_confirmed_only_when_confirmed_and_not_deleted():
-    blocks = [block_affinity_info(BlockAffinity.from_dict(item)) for item in recorded("calico-blockaffinities.json")["items"]]
+    blocks = [block_affinity_info(BlockAffinity.from_dict(item)) for item in kube_object("calico-blockaffinities-handwritten.json")["items"]]
     assert [(b.node, b.cidr, b.confirmed) for b in blocks] == [
         ("kind-control-plane", "192.168.82.0/26", True),
         ("kind-worker", "192.168.110.128/26", True),
@@ -77,7 +78,7 @@ CALICO_NODES = (
 
 def calico_snapshot(nodes=CALICO_NODES) -> ClusterSnapshot:
     blocks = tuple(
-        block_affinity_info(BlockAffinity.from_dict(item)) for item in recorded("calico-blockaffinities.json")["items"]
+        block_affinity_info(BlockAffinity.from_dict(item)) for item in kube_object("calico-blockaffinities-handwritten.json")["items"]
     )
     return ClusterSnapshot(nodes=nodes, block_affinities=blocks)
 
