@@ -37,14 +37,15 @@ def test_a_cluster_that_does_not_exist_is_not_reported_as_deleted(kind):
 
 def test_a_failed_create_says_why_and_leaves_no_cluster(kind, tmp_path):
     from envbuilder.spec.catalog import load_catalog
-    from envbuilder.spec.environment import EnvironmentSpec, resolve_services
+    from envbuilder.spec.environment import EnvironmentSpec, resolve_services, tagged_images
     from envbuilder.spec.profile import load_profile
 
     stacks = Path(__file__).resolve().parents[2] / "stacks"
     profile = load_profile(stacks, "default")
     name = f"test-kindfail-{secrets.token_hex(4)}"  # no real environment has it
     spec = EnvironmentSpec(name=name, profile=profile, revision="abc", owner="test-home",
-                           services=resolve_services(load_catalog(stacks / "services"), ["web"], profile, "abc"))
+                           services=resolve_services(load_catalog(stacks / "services"), ["web"], profile,
+                                                     tagged_images(["web"], "abc")))
     with pytest.raises(CommandFailed) as raised:
         config = kind_cluster_config(spec, None, KindNodes(empty_image()))
         kind.create(spec.cluster_name, config, empty_image(), tmp_path / "kubeconfig", 180)
