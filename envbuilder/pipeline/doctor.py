@@ -20,7 +20,7 @@ from envbuilder.state.home import project_root, stacks_dir, state_home
 
 Outcome = Literal["ok", "warn", "fail"]
 FREE_DISK_GIB = 10  # a 2-node cluster, its images and the node image's layers
-MIN_KUBECTL_MINOR_SKEW = 1  # kubectl supports one minor version either side of the server
+KUBECTL_MAX_MINOR_SKEW = 1  # kubectl supports one minor version either side of the server
 # Binaries `make setup` builds for the tests' control plane (tests/support/controlplane.py runs them).
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
@@ -105,11 +105,11 @@ def _version_of(name: str, output: str) -> str | None:
 
 
 def _kubectl_skew(path: Path, version: str, server: str | None) -> Check:
-    minor = _minor(version)
-    if server is None or minor is None or _minor(server) is None:
+    minor, server_minor = _minor(version), _minor(server or "")
+    if minor is None or server_minor is None:
         return Check("kubectl", "warn", f"{version} at {path}; the cluster's version is unknown")
-    skew = abs(minor - (_minor(server) or 0))
-    if skew > MIN_KUBECTL_MINOR_SKEW:
+    skew = abs(minor - server_minor)
+    if skew > KUBECTL_MAX_MINOR_SKEW:
         return Check("kubectl", "fail", f"{version} at {path} is {skew} minor versions from the clusters' {server}",
                      "put kubectl of a supported version first on PATH (make setup builds one into .tools/bin)")
     return Check("kubectl", "ok", f"{version} at {path} (clusters run {server})")

@@ -17,7 +17,8 @@ from envbuilder.pipeline.output import console
 from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites, user_kubeconfig
 from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
-from envbuilder.spec.environment import EnvironmentSpec, tagged_images
+from envbuilder.images.build import COMPONENTS
+from envbuilder.spec.environment import EnvironmentSpec, recorded_images
 from envbuilder.state import ports as host_ports
 from envbuilder.state.home import state_home
 from envbuilder.state.locks import environment_lock
@@ -85,21 +86,13 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
     overrides = [f"{svc}.{key}={value}" for svc, config in record.overrides.items() for key, value in config.items()]
     request = EnvironmentRequest(
         services=record.services, name=record.name, profile=record.profile, overrides=overrides,
-        replicas={**record.replicas, **replicas}, revision=record.revision, recorded_images=recorded_images(record),
+        replicas={**record.replicas, **replicas}, revision=record.revision, recorded_images=recorded_images(record.images, record.revision, [*record.services, *COMPONENTS]),
         target=record.target,
         # On kind the recorded context is the one kind made; only an existing cluster's is chosen by the user.
         kube_context=record.kube_context if record.target == "existing" else None,
         backend_url=record.resolve_backend(backend_url),
     )
     return up(request, smoke=False)
-
-
-def recorded_images(record: EnvironmentRecord) -> dict[str, str]:
-    """The images the environment runs, as its record names them (a record from before images were
-    recorded: every image tagged with the environment's revision, which is what it ran)."""
-    from envbuilder.images.build import COMPONENTS
-
-    return record.images or tagged_images([*record.services, *COMPONENTS], record.revision)
 
 
 def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, prerequisites: Prerequisites) -> EnvironmentRecord:

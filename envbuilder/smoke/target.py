@@ -117,7 +117,7 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
     """
     from envbuilder.desired.broker import amqp_url
     from envbuilder.desired.f5 import F5_USERNAME
-    from envbuilder.spec.environment import image_name
+    from envbuilder.spec.environment import recorded_images
 
     on_host = record.target == "kind"
     entries = recorded_services(record)
@@ -166,7 +166,7 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
         services=services,
         rpc=RpcRoute(via=route.name, path=route.rpc.path, worker=route.rpc.to) if route and route.rpc else None,
         # Every service image is built on the same Python base and is already on the nodes.
-        probe_image=record.images.get(entries[0].name, image_name(entries[0].name, record.revision)) if entries else None,
+        probe_image=recorded_images(record.images, record.revision, [entries[0].name])[entries[0].name] if entries else None,
         network_daemonset=record.pod_network,
         time_limit_seconds=record.smoke_timeout_seconds,
     )

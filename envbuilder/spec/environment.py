@@ -91,6 +91,12 @@ def tagged_images(names: Iterable[str], tag: str) -> dict[str, str]:
     return {name: image_name(name, tag) for name in names}
 
 
+def recorded_images(images: Mapping[str, str], revision: str, names: Iterable[str]) -> dict[str, str]:
+    """An environment's images as its record names them; a record from before images were recorded ran
+    every image tagged with its revision."""
+    return dict(images) if images else tagged_images(names, revision)
+
+
 def image_tag(reference: str) -> str:
     return reference.rpartition(":")[2]
 

@@ -72,3 +72,20 @@ def test_the_command_prints_a_line_per_check_and_exits_1_on_a_failure(monkeypatc
                                           "✓ wrk (tests): /usr/bin/wrk"]
     monkeypatch.setattr(doctor, "diagnose", lambda: failing[1:])
     assert CliRunner().invoke(app, ["doctor", "--json"]).exit_code == 0
+
+
+def test_the_pinned_tool_setup_installed_comes_before_one_on_path(tmp_path, monkeypatch):
+    from envbuilder.cluster import tools
+
+    pinned, on_path = tmp_path / "pinned", tmp_path / "path"
+    for folder in (pinned, on_path):
+        folder.mkdir()
+        (folder / "kubectl").write_text("#!/bin/sh\n")
+        (folder / "kubectl").chmod(0o755)
+    monkeypatch.setattr(tools, "tools_bin", lambda: pinned)
+    monkeypatch.setenv("PATH", str(on_path))
+
+    assert tools.find_tool("kubectl") == pinned / "kubectl"
+    assert tools.tool_path_env()["PATH"].split(":")[0] == str(pinned)
+    (pinned / "kubectl").unlink()
+    assert tools.find_tool("kubectl") == on_path / "kubectl"
