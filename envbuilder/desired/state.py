@@ -11,6 +11,7 @@ from envbuilder.desired.f5 import f5_endpoint_objects, f5_secret, f5_sync_object
 from envbuilder.cluster.docker import ContainerSpec
 from envbuilder.desired.host import KindNodes, classic_container, f5_container, kind_cluster_config
 from envbuilder.desired.meta import Object, metadata
+from envbuilder.desired.phases import Phase
 from envbuilder.desired.services import kubernetes_service, service_objects
 from envbuilder.errors import InputError
 from envbuilder.spec.environment import EnvironmentSpec
@@ -66,13 +67,14 @@ def _address_marker(container: str) -> str:
 @dataclass(frozen=True)
 class DesiredState:
     cluster: dict | None  # kind's cluster config; None on an existing cluster
-    # Phase name -> containers beside the cluster (the F5 on kind, classic services), in creation order.
-    containers: dict[str, tuple[ContainerSpec, ...]]
+    # Containers beside the cluster (the F5 on kind, classic services) by phase, in creation order.
+    containers: dict[Phase, tuple[ContainerSpec, ...]]
+    namespace: Object  # before every other object
     secrets: tuple[Object, ...]
-    groups: dict[str, tuple[Object, ...]]  # phase name -> Kubernetes objects, in creation order
+    groups: dict[Phase, tuple[Object, ...]]  # each phase's Kubernetes objects
 
     def objects(self) -> list[Object]:
-        return [*self.secrets, *(obj for group in self.groups.values() for obj in group)]
+        return [self.namespace, *self.secrets, *(obj for group in self.groups.values() for obj in group)]
 
     def all_containers(self) -> list[ContainerSpec]:
         return [container for phase in self.containers.values() for container in phase]
@@ -148,28 +150,29 @@ def desired_state(
         "metadata": metadata(spec, spec.namespace, "environment", namespaced=False),
     }
     secrets = [f5_secret(spec, credentials.f5_password)]
-    groups: dict[str, tuple[Object, ...]] = {"namespace": (namespace,)}
+    groups: dict[Phase, tuple[Object, ...]] = {}
     if spec.needs_broker:
         secrets.append(broker_secret(spec, credentials.broker_password))
-        groups["broker"] = tuple(broker_objects(spec))
+        groups[Phase.BROKER] = tuple(broker_objects(spec))
     f5_address = addresses.get(f5.name) if f5 else None
-    groups["f5"] = tuple([*f5_endpoint_objects(spec, f5_address), *f5_sync_objects(spec)])
+    groups[Phase.F5] = tuple([*f5_endpoint_objects(spec, f5_address), *f5_sync_objects(spec)])
     service_group: list[Object] = []
     for service in spec.in_cluster:
         service_group.extend(service_objects(spec, service))
     for service, container in zip(spec.classic, classic):
         service_group.extend(classic_service_objects(spec, service, addresses.get(container.name)))
-    groups["services"] = tuple(service_group)
-    containers: dict[str, tuple[ContainerSpec, ...]] = {}
+    groups[Phase.SERVICES] = tuple(service_group)
+    containers: dict[Phase, tuple[ContainerSpec, ...]] = {}
     if f5:
-        containers["f5"] = (f5,)
+        containers[Phase.F5] = (f5,)
     if classic:
-        containers["services"] = tuple(classic)
+        containers[Phase.SERVICES] = tuple(classic)
     return DesiredState(
         cluster=kind_cluster_config(spec, ports, nodes or KindNodes(spec.profile.published_node_image))
         if spec.target == "kind"
         else None,
         containers=containers,
+        namespace=namespace,
         secrets=tuple(secrets),
         groups=groups,
     )

@@ -15,6 +15,7 @@ from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
 from envbuilder.cluster.ownership import Trace, docker_traces, kind_cluster_traces
 from envbuilder.cluster.tools import find_tool
+from envbuilder.desired.phases import Phase
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL, cluster_name
 from envbuilder.pipeline.engine_run import run_engine
@@ -59,14 +60,14 @@ def down(name: str, backend_url: str | None = None) -> None:
         problems: list[str] = []
         try:
             with Progress(console) as progress:
-                with progress.phase("destroy"):
+                with progress.phase(Phase.DESTROY):
                     stack_problems, clusters_of_the_stack = (
                         _destroy_stack(name, backend_url) if stack_is_ours else ([], set())
                     )
                     problems += stack_problems
-                with progress.phase("cleanup"):
+                with progress.phase(Phase.CLEANUP):
                     problems += _remove_leftovers(name, record, backend_url, clusters_of_the_stack, stack_is_ours)
-                with progress.phase("verify-clean"):
+                with progress.phase(Phase.VERIFY_CLEAN):
                     found = _traces(name, backend_url, record, clusters_of_the_stack, stack_is_ours)
         except EnvbuilderError as error:  # e.g. the stack is locked by a run that may still be going
             if record:

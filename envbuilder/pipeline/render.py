@@ -17,8 +17,9 @@ def render_documents(spec: EnvironmentSpec) -> dict[str, list[dict]]:
     if state.containers:
         files["01-containers.yaml"] = [container.shown() for container in state.all_containers()]
     files["10-secrets.yaml"] = list(state.secrets)
-    for index, (group, objects) in enumerate(state.groups.items(), start=2):
-        files[f"{index}0-{group}.yaml"] = list(objects)
+    files["20-namespace.yaml"] = [state.namespace]
+    for index, (phase, objects) in enumerate(state.groups.items(), start=3):
+        files[f"{index}0-{phase}.yaml"] = list(objects)
     return files
 
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from envbuilder.cluster.kind import kind_context
+from envbuilder.desired.phases import Phase
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
 from envbuilder.pipeline.output import console
@@ -54,7 +55,7 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
         console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
                       f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
         with Progress(console) as progress:
-            with progress.phase("prerequisites"):
+            with progress.phase(Phase.PREREQUISITES):
                 prerequisites = check_prerequisites(
                     spec, resolved.node_image or (previous.node_image if previous else None),
                     creating=previous is None or previous.status != "ready",
@@ -163,7 +164,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
     if spec.target == "kind":
         from envbuilder.pipeline.images import ensure_environment_images
 
-        with progress.phase("images"):
+        with progress.phase(Phase.IMAGES):
             images = ensure_environment_images(
                 spec, resolved.revision, say=lambda message: console.print(f"   [dim]{message}[/]")
             )
@@ -190,7 +191,8 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         interrupted_cluster_create=interrupted_create,
     )
     ensure_credentials(stack, [CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD])
-    run_engine("up", functools.partial(stack.up, program=environment_program(inputs)), on_event=progress.on_engine_event)
+    program = environment_program(inputs)
+    run_engine("up", functools.partial(stack.up, program=program), on_event=progress.engine_events(program.phase_of))
     progress.finish_running(ok=True)
     if spec.target == "kind":
         from envbuilder.pipeline.images import remove_superseded_images
@@ -204,7 +206,7 @@ def _smoke(record: EnvironmentRecord, progress: Progress) -> None:
 
     from envbuilder.smoke.suite import smoke_environment
 
-    with progress.phase("smoke"):
+    with progress.phase(Phase.SMOKE):
         results = asyncio.run(smoke_environment(record))
     failed = [result for result in results if result.failed]
     if failed:

@@ -11,9 +11,12 @@ from pulumi.runtime import rpc
 
 from envbuilder.desired import desired_state
 from envbuilder.desired.host import KindNodes
+from envbuilder.desired.phases import Phase
 from envbuilder.desired.state import PENDING
 from envbuilder.engine import program
-from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, register_environment
+from envbuilder.engine.program import (
+    CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, PhasedResources, ProgramInputs, register_environment,
+)
 from envbuilder.spec.catalog import load_catalog
 from envbuilder.images.build import COMPONENTS
 from envbuilder.spec.environment import EnvironmentSpec, resolve_services, tagged_images
@@ -26,6 +29,7 @@ STACKS = Path(__file__).resolve().parents[2] / "stacks"
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.registered: list[pulumi.runtime.MockResourceArgs] = []
+        self.resources = PhasedResources()  # the program's, once it ran
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.registered.append(args)
@@ -60,11 +64,14 @@ def run_program(target: str, bundled_cni: str | None = None, node_image: str = "
     pulumi.runtime.set_all_config({f"envbuilder:{CONFIG_BROKER_PASSWORD}": "b-pass", f"envbuilder:{CONFIG_F5_PASSWORD}": "f-pass"},
                                   secret_keys=[f"envbuilder:{CONFIG_BROKER_PASSWORD}", f"envbuilder:{CONFIG_F5_PASSWORD}"])
 
+    resources = PhasedResources()
+
     @pulumi.runtime.test
     def program():
-        register_environment(inputs)
+        register_environment(inputs, resources)
 
     program()
+    mocks.resources = resources
     return mocks
 
 
@@ -75,18 +82,49 @@ def names_by_type(mocks: RecordingMocks) -> dict[str, list[str]]:
     return found
 
 
-def test_on_kind_the_cluster_cni_images_and_containers_come_before_the_kubernetes_groups():
+def test_on_kind_the_cluster_cni_images_and_containers_are_resources_beside_the_kubernetes_groups():
     mocks = run_program("kind")
     found = names_by_type(mocks)
     assert sorted(found["pulumi-python:dynamic:Resource"]) == [
         "cluster", "cluster-volume-envbuilder-dev-f5-state", "cni-ready", "f5-container-envbuilder-dev-f5", "images"]
     assert found["kubernetes:yaml/v2:ConfigFile"] == ["cni"]
-    assert found["kubernetes:yaml/v2:ConfigGroup"] == ["namespace", "secrets", "broker", "f5", "services"]
+    assert sorted(found["kubernetes:yaml/v2:ConfigGroup"]) == ["broker", "f5", "namespace", "secrets", "services"]
     groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
     kinds = [o["kind"] for o in groups["services"].inputs["objs"]]
     assert kinds.count("Deployment") == 2
     endpoints = next(o for o in groups["f5"].inputs["objs"] if o["kind"] == "Endpoints")
     assert endpoints["subsets"][0]["addresses"] == [{"ip": "172.18.0.5"}]  # the F5 container's address
+
+
+def phases_of_registered(mocks: RecordingMocks) -> dict[str, str | None]:
+    return {args.name: mocks.resources.phase_of(f"urn:pulumi:dev::envbuilder::{args.typ}::{args.name}")
+            for args in mocks.registered if not args.typ.startswith("pulumi:providers:")}
+
+
+def test_every_resource_on_kind_belongs_to_the_phase_whose_status_line_it_feeds():
+    assert phases_of_registered(run_program("kind")) == {
+        "cluster": "cluster", "cni": "cni", "cni-ready": "cni", "images": "load",
+        "namespace": "broker", "secrets": "broker", "broker": "broker",
+        "cluster-volume-envbuilder-dev-f5-state": "f5", "f5-container-envbuilder-dev-f5": "f5", "f5": "f5",
+        "services": "services",
+    }
+
+
+def test_a_group_object_belongs_to_its_group_phase_and_the_stack_to_none():
+    resources = run_program("existing").resources
+    assert resources.phase_of(
+        "urn:pulumi:dev::envbuilder::kubernetes:yaml/v2:ConfigGroup$kubernetes:apps/v1:Deployment::f5:env-dev/f5-sync"
+    ) == "f5"
+    assert resources.phase_of("urn:pulumi:dev::envbuilder::pulumi:pulumi:Stack::envbuilder-dev") is None
+
+
+def test_the_f5_and_the_broker_wait_for_the_ready_nodes_and_the_services_for_the_broker_not_the_f5():
+    resources = run_program("kind").resources
+    ready_nodes = [*resources.of(Phase.LOAD), *resources.of(Phase.CNI)]
+    assert sorted(map(id, resources.needed_by(Phase.BROKER))) == sorted(map(id, ready_nodes))
+    assert sorted(map(id, resources.needed_by(Phase.F5))) == sorted(map(id, ready_nodes))
+    assert resources.needed_by(Phase.SERVICES) == resources.of(Phase.BROKER)
+    assert len(resources.of(Phase.BROKER)) == 3  # the namespace, the Secrets, the broker's objects
 
 
 def test_the_f5_state_volume_is_a_resource_of_the_environment_labelled_as_its_own():

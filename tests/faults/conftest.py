@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from envbuilder.pipeline.progress import PHASE_TITLES
+from envbuilder.desired.phases import Phase
 from tests.support.ports import in_the_machines_registry
 
 ENVBUILDER = [sys.executable, "-m", "envbuilder"]
@@ -106,7 +106,7 @@ def interrupt_at(env: dict[str, str], args: list[str], phase: str, interruption:
     The CLI runs in a process group of its own, as a job of a terminal does. After kill -9 its
     orphans (the Pulumi CLI, providers) are left running: what the next command meets."""
     signum, whole_group = INTERRUPTIONS[interruption]
-    banner = f"• {PHASE_TITLES[phase]}"
+    banner = f"• {Phase(phase).title}"
     process = subprocess.Popen([*ENVBUILDER, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
     lines: list[str] = []
