@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from envbuilder.engine.urns import Urn
 from envbuilder.engine.workspace import STACK_TYPE
 from envbuilder.errors import EnvbuilderError
 
@@ -22,12 +23,11 @@ class FailedResource:
 
     @property
     def type(self) -> str:
-        # urn:pulumi:STACK::PROJECT::PARENT$TYPE::NAME: the type is the last of the qualified types.
-        return self.urn.split("::")[-2].split("$")[-1]
+        return Urn.parse(self.urn).type
 
     @property
     def name(self) -> str:
-        return self.urn.split("::")[-1]
+        return Urn.parse(self.urn).name
 
     def describe(self) -> str:
         lines = [f"{self.type} {self.name!r} ({self.urn})"]
