@@ -111,8 +111,15 @@ def up(
     node_image: NodeImageOption = None,
     backend_url: BackendOption = None,
     smoke: Annotated[bool, typer.Option("--smoke/--no-smoke", help="Run the smoke checks after up.")] = True,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh", help="Run the engine even when nothing changed since the last up.")] = False,
+    full_smoke: Annotated[bool, typer.Option(
+        "--full-smoke", help="When nothing changed, run every smoke check, not only the liveness subset.")] = False,
 ) -> None:
-    """Stand up an environment (or bring an existing one up to date)."""
+    """Stand up an environment (or bring an existing one up to date).
+
+    When nothing changed since its last successful up (services, images, profile, overrides, ports,
+    node image) and it answers its liveness checks, up runs no engine and returns in a second or two."""
     from envbuilder.pipeline.request import EnvironmentRequest
     from envbuilder.pipeline.up import up as run_up
 
@@ -120,7 +127,7 @@ def up(
         services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
         target=target, kube_context=kube_context, ttl=ttl, node_image=node_image, backend_url=backend_url,
     )
-    run_up(request, smoke=smoke)
+    run_up(request, smoke=smoke, refresh=refresh, full_smoke=full_smoke)
 
 
 @app.command()

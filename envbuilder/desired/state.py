@@ -1,5 +1,7 @@
-"""Everything an environment holds, grouped in the order the engine creates it."""
+"""Everything an environment holds, grouped by the phase that creates it."""
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, TypeVar
@@ -176,6 +178,24 @@ def desired_state(
         secrets=tuple(secrets),
         groups=groups,
     )
+
+
+def state_digest(spec: EnvironmentSpec, ports: HostPorts | None, node_image: str | None, pod_network: str | None) -> str:
+    """One digest of everything that decides an environment's state: every object and container as the
+    desired state has them (services, catalog entries, images, profile, overrides, replicas, revision,
+    ports), and the kind nodes' image and pod network. An `up` whose digest matches the last successful
+    one's would change nothing, so it need not run the engine."""
+    state = desired_state(spec, Credentials.placeholder(), ports, PENDING_ADDRESSES)
+    document = {
+        "cluster": state.cluster,
+        "containers": [container.shown() for container in state.all_containers()],
+        "objects": state.objects(),
+        "nodes": {"image": node_image, "pod_network": pod_network},
+        # What the objects do not show, such as the smoke checks' settings.
+        "profile": spec.profile.model_dump(mode="json"),
+        "catalog": [service.entry.model_dump(mode="json") for service in spec.services],
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def classic_service_objects(spec: EnvironmentSpec, service, address: str | None) -> list[Object]:

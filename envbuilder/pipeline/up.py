@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from envbuilder.cluster.kind import kind_context
 from envbuilder.desired.phases import Phase
+from envbuilder.desired.state import state_digest
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
 from envbuilder.pipeline.output import console
@@ -36,8 +37,13 @@ class EnvironmentExists(InputError):
         )
 
 
-def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = False) -> EnvironmentRecord:
-    """Create the environment, or bring it up to date; `create_only` refuses one that exists."""
+def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = False, refresh: bool = False,
+       full_smoke: bool = False) -> EnvironmentRecord:
+    """Create the environment, or bring it up to date; `create_only` refuses one that exists.
+
+    An environment whose state would not change (desired.state_digest as at its last successful `up`)
+    and that is alive gets no engine run: its liveness checks (or with `full_smoke` the whole suite)
+    are the whole of `up`. `refresh` runs the engine anyway."""
     resolved = request.resolve()
     spec = resolved.spec
     _warn_about_expired(spec.name)
@@ -52,6 +58,11 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
             )
         if previous:
             resolved = replace(resolved, backend_url=previous.resolve_backend(resolved.backend_url))
+            if not refresh and _unchanged(resolved, previous) and _alive(previous, full_smoke=full_smoke):
+                if resolved.ttl_is_explicit:
+                    previous.ttl_seconds = int((datetime.now(UTC) - previous.created_at + resolved.ttl).total_seconds())
+                    save_record(previous)
+                return previous
         console.print(f"{'Updating' if previous else 'Creating'} environment [bold]{spec.name}[/] "
                       f"({', '.join(s.name for s in spec.services)}) at revision {spec.revision}")
         with Progress(console) as progress:
@@ -66,6 +77,7 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
                 record.status = "ready"
                 if smoke:
                     _smoke(record, progress)
+                record.applied_digest = _digest(resolved, record)
             except BaseException:
                 progress.finish_running(ok=False)
                 record.status = "failed"
@@ -199,6 +211,43 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
 
         for image in remove_superseded_images(spec):
             console.print(f"   [dim]removed {image}: an earlier edit's, which no environment runs[/]")
+
+
+def _digest(resolved: ResolvedRequest, record: EnvironmentRecord) -> str:
+    return state_digest(resolved.spec, record.ports, record.node_image, record.pod_network)
+
+
+def _unchanged(resolved: ResolvedRequest, previous: EnvironmentRecord) -> bool:
+    """The last `up` succeeded and this one asks for the very same state (a new --node-image is a change)."""
+    if previous.status != "ready" or previous.applied_digest is None:
+        return False
+    if resolved.node_image and resolved.node_image != previous.node_image:
+        return False
+    return _digest(resolved, previous) == previous.applied_digest
+
+
+def _alive(record: EnvironmentRecord, *, full_smoke: bool) -> bool:
+    """Whether an unchanged environment still answers; if not, `up` goes on to run the engine."""
+    import asyncio
+    import time
+
+    from envbuilder.smoke.suite import smoke_environment
+
+    started = time.monotonic()
+    try:
+        results = asyncio.run(smoke_environment(record, liveness_only=not full_smoke))
+    except EnvbuilderError as error:  # e.g. the kubeconfig is gone with the cluster
+        results, failure = [], str(error).splitlines()[0]
+    else:
+        failure = ", ".join(result.name for result in results if result.failed)
+    if failure:
+        console.print(f"[yellow]environment {record.name} is unchanged but does not answer ({failure})[/]: "
+                      "running the engine")
+        return False
+    checks = "the smoke checks" if full_smoke else f"{len(results)} liveness checks"
+    console.print(f"[green]environment {record.name} is up to date[/]: nothing changed since its last up, and "
+                  f"{checks} passed in {time.monotonic() - started:.1f}s (--refresh runs the engine anyway)")
+    return True
 
 
 def _smoke(record: EnvironmentRecord, progress: Progress) -> None:

@@ -73,6 +73,8 @@ class EnvironmentRecord(BaseModel):
     smoke_timeout_seconds: int | None = None
     status: Status = "creating"
     message: str | None = None  # why the status is what it is, e.g. what `down` could not remove
+    # desired.state_digest of the last `up` that succeeded: the next with the same digest runs no engine.
+    applied_digest: str | None = None
     phases: list[PhaseRecord] = []
 
     def resolve_backend(self, given: str | None) -> str | None:

@@ -10,6 +10,7 @@ from envbuilder.components.f5sync import contract
 from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
 from envbuilder.desired.host import KindNodes
 from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION
+from envbuilder.desired.state import state_digest
 from envbuilder.errors import InputError
 from envbuilder.spec.catalog import load_catalog
 from envbuilder.images.build import COMPONENTS
@@ -349,3 +350,22 @@ def test_a_value_left_pending_never_passes_resolve():
     with pytest.raises(ValueError, match="not URL-safe"):
         resolve(pending.secrets, credentials=Credentials(broker_password="a/b", f5_password="f5"))
 
+
+
+def test_the_state_digest_is_the_same_for_the_same_state_and_changes_with_anything_that_decides_it():
+    spec, ports = make_spec(), HostPorts(f5_api=42000, broker=42001, vips={"web": 42002})
+    digest = state_digest(spec, ports, "envbuilder/kind-node:v1", "kube-router")
+    assert digest == state_digest(make_spec(), ports, "envbuilder/kind-node:v1", "kube-router")
+    changed = [
+        state_digest(make_spec(overrides=["web.GREETING=hi"]), ports, "envbuilder/kind-node:v1", "kube-router"),
+        state_digest(make_spec(names=("web",)), ports, "envbuilder/kind-node:v1", "kube-router"),
+        state_digest(spec, HostPorts(f5_api=42000, broker=42001, vips={"web": 42003}), "envbuilder/kind-node:v1",
+                     "kube-router"),
+        state_digest(spec, ports, "envbuilder/kind-node:v2", "kube-router"),
+        state_digest(replace(spec, profile=spec.profile.model_copy(
+            update={"timeouts": spec.profile.timeouts.model_copy(update={"smoke": 1})})), ports,
+            "envbuilder/kind-node:v1", "kube-router"),
+        state_digest(replace(spec, services=tuple(replace(s, image=s.image + "-dirty-abc") for s in spec.services)),
+                     ports, "envbuilder/kind-node:v1", "kube-router"),
+    ]
+    assert digest not in changed and len(set(changed)) == len(changed)
