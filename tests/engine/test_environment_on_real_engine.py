@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from envbuilder.cluster.kubectl import kubectl_command
 from envbuilder.components.f5mock import run_in_thread
 from envbuilder.components.f5sync.contract import pool_name
 from envbuilder.engine.workspace import select_stack, stack_exists
@@ -49,7 +50,7 @@ def up_args(name: str) -> list[str]:
 
 
 def kubectl(control_plane, *args: str) -> str:
-    result = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), *args],
+    result = subprocess.run([*kubectl_command("kubectl", control_plane.kubeconfig), *args],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -219,7 +220,7 @@ def test_ctrl_c_during_verify_still_tears_everything_down(control_plane, cli_env
 
 
 def _namespace_exists(control_plane, name: str) -> bool:
-    result = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), "get", "namespace", name],
+    result = subprocess.run([*kubectl_command("kubectl", control_plane.kubeconfig), "get", "namespace", name],
                             capture_output=True, timeout=30)
     return result.returncode == 0
 
