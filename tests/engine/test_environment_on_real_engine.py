@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -23,6 +22,7 @@ from envbuilder.cluster.kubectl import kubectl_command
 from envbuilder.components.f5mock import run_in_thread
 from envbuilder.components.f5sync.contract import pool_name
 from envbuilder.engine.workspace import select_stack, stack_exists
+from envbuilder.polling import wait_until
 from tests.support.leftovers import processes_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -57,13 +57,7 @@ def kubectl(control_plane, *args: str) -> str:
 
 
 def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout=timeout, what=what, interval=0.3)
 
 
 def test_up_converges_f5_sync_fills_the_pools_and_down_leaves_nothing(control_plane, cli_env, tmp_path):
