@@ -35,7 +35,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from envbuilder.cluster.kubectl import kubectl_command  # noqa: E402
 from envbuilder.components.f5sync import contract  # noqa: E402
+from envbuilder.naming import control_plane_node, namespace_name  # noqa: E402
 
 POLL_SECONDS = 0.02
 SERVICE = "web-direct"
@@ -52,8 +54,8 @@ class Environment:
         status = json.loads(subprocess.run([envbuilder, "status", name, "--json"], check=True,
                                            capture_output=True, text=True).stdout)
         self.name = name
-        self.namespace = f"env-{name}"
-        self.kube = ["kubectl", "--kubeconfig", status["kubeconfig"], "--context", status["kube_context"]]
+        self.namespace = namespace_name(name)
+        self.kube = kubectl_command("kubectl", status["kubeconfig"], status["kube_context"])
         secret = json.loads(self.kubectl("-n", self.namespace, "get", "secret", "f5-credentials", "-o", "json"))
         password = base64.b64decode(secret["data"]["F5_PASSWORD"]).decode()
         self.f5 = httpx.Client(base_url=status["f5_api"], auth=("admin", password), verify=False, timeout=10)
@@ -145,7 +147,7 @@ def node_loss_rounds(env: Environment, rounds: int) -> dict[str, list[float]]:
     measured) nor the broker (every web-direct pod would turn unready with it); refuse when there is none."""
     shared_nodes = set(pod_nodes(env, f"app.kubernetes.io/name in ({','.join(SHARED)})").values())
     service_pods = pod_nodes(env, f"app.kubernetes.io/name={SERVICE}")
-    candidates = sorted(set(service_pods.values()) - shared_nodes - {f"envbuilder-{env.name}-control-plane"})
+    candidates = sorted(set(service_pods.values()) - shared_nodes - {control_plane_node(env.name)})
     if not candidates:
         print(f"node loss: skipped, no worker runs {SERVICE} pods without {' or '.join(SHARED)} "
               f"({SERVICE} on {sorted(set(service_pods.values()))}, those on {sorted(shared_nodes)})")

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import httpx
 
+from envbuilder.naming import f5_container_name
+
 REPO = Path(__file__).resolve().parents[1]
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
 
@@ -132,7 +134,7 @@ def main() -> None:
     parser.add_argument("--services", default="web,worker")
     services = parser.parse_args().services
     name = f"bench-{secrets.token_hex(3)}"
-    container = f"envbuilder-{name}-f5"
+    container = f5_container_name(name)
     tags: list[str] = []
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "ENVBUILDER_HOME": home, "PATH": f"{REPO / '.tools' / 'bin'}{os.pathsep}{os.environ['PATH']}"}

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from envbuilder.naming import cluster_name
+
 REPO = Path(__file__).resolve().parents[1]
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
 _UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
@@ -57,7 +59,7 @@ def main() -> None:
         rows.append(("up again, no change (with smoke)", timed(up, env)))
         rows.append(("up again, no change (--no-smoke)", timed([*up, "--no-smoke"], env)))
         time.sleep(30)  # let the pods settle before reading memory
-        memory = memory_mib(f"envbuilder-{name}-")
+        memory = memory_mib(f"{cluster_name(name)}-")
         rows.append(("down", timed(["down", name], env)))
     for label, seconds in rows:
         print(f"{label:<40} {seconds:7.1f} s")

@@ -1,9 +1,10 @@
-"""Kubeconfigs read the way kubectl reads them, for everything envbuilder runs against a cluster.
+"""Kubeconfigs found and read the way kubectl finds and reads them, for everything envbuilder runs against a cluster.
 
 The smoke checks and f5-sync both authenticate through lightkube, which handles exec plugins
 (EKS, GKE, AKS), token files, bearer tokens, basic auth, client certificates and CA data.
 """
 
+import os
 from pathlib import Path
 
 import msgspec
@@ -13,6 +14,12 @@ from lightkube.config.models import User
 from lightkube.core.exceptions import ConfigError
 
 from envbuilder.errors import EnvbuilderError
+
+
+def default_kubeconfig() -> Path:
+    """The user's own kubeconfig, as kubectl finds it: the first file of $KUBECONFIG, else ~/.kube/config."""
+    listed = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    return Path(listed) if listed else Path.home() / ".kube" / "config"
 
 
 def load_kubeconfig(path: Path | str | None = None, context: str | None = None) -> SingleConfig:

@@ -1,7 +1,8 @@
 """How envbuilder names and labels what it creates, so every layer finds it again by the same rule.
 
 The desired state puts these names and labels on objects; the subprocess wrappers (cluster/),
-`down` and `reap` find objects by them. Defined here, below both, so neither imports the other.
+`down` and `reap` find objects by them, and the tests and benchmarks look for them. Every name
+derived from an environment's name is made here. Defined below all of them, so none imports another.
 """
 
 ENVIRONMENT_LABEL = "envbuilder.io/environment"
@@ -13,6 +14,41 @@ CLUSTER_PREFIX = "envbuilder-"
 def cluster_name(environment: str) -> str:
     """The kind cluster of `environment`; its containers and volumes are named after it too."""
     return f"{CLUSTER_PREFIX}{environment}"
+
+
+def namespace_name(environment: str) -> str:
+    """The namespace of `environment`'s objects, on a kind cluster and on an existing one."""
+    return f"env-{environment}"
+
+
+def control_plane_node(environment: str) -> str:
+    """The kind cluster's control-plane node (kind names it after the cluster)."""
+    return f"{cluster_name(environment)}-control-plane"
+
+
+def f5_container_name(environment: str) -> str:
+    """The mock F5's container beside the kind cluster."""
+    return f"{cluster_name(environment)}-f5"
+
+
+def f5_state_volume_name(environment: str) -> str:
+    """The mock F5's configuration and certificate: kept when its container is replaced."""
+    return f"{f5_container_name(environment)}-state"
+
+
+def classic_container_name(environment: str, service: str) -> str:
+    """A classic service's container beside the kind cluster."""
+    return f"{cluster_name(environment)}-{service}"
+
+
+def f5_sync_nodes_role(environment: str) -> str:
+    """f5-sync's ClusterRole for reading nodes: cluster-scoped, so named after the environment."""
+    return f"{cluster_name(environment)}-f5-sync-nodes"
+
+
+def identity_selector(environment: str, owner: str | None = None) -> str:
+    """The label selector of `environment`'s objects (of `owner`'s only, when given)."""
+    return f"{ENVIRONMENT_LABEL}={environment}" + (f",{OWNER_LABEL}={owner}" if owner else "")
 
 
 def identity_labels(environment: str, owner: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from envbuilder.cluster.commands import Runner, check, run
+from envbuilder.cluster.kubectl import kubectl_command
 
 
 def kind_context(cluster: str) -> str:
@@ -64,7 +65,7 @@ class Kind:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:
             handle.write(kubeconfig.stdout)
             handle.flush()
-            result = self.runner([kubectl, "--kubeconfig", handle.name, "get", "nodes", "--output", "json",
+            result = self.runner([*kubectl_command(kubectl, handle.name), "get", "nodes", "--output", "json",
                                   "--request-timeout", "20s"], timeout=60)
         if not result.ok:
             return None

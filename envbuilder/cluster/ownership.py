@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from envbuilder.cluster.commands import check, run
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
-from envbuilder.naming import CLUSTER_PREFIX, ENVIRONMENT_LABEL, OWNER_LABEL, cluster_name
+from envbuilder.naming import CLUSTER_PREFIX, ENVIRONMENT_LABEL, OWNER_LABEL, cluster_name, identity_selector
 
 DOCKER_KINDS = ("container", "volume", "network")
+# What an environment creates on an existing cluster outside its namespace, plus the namespace:
+# all labelled with its name and owner, so `down` and the tests find them by label.
+LABELLED_CLUSTER_KINDS = "namespaces,clusterroles,clusterrolebindings"
+_NOT_ENVBUILDERS = "no owner label (not made by envbuilder, or before it labelled its objects' owner)"
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,7 @@ def docker_object_trace(docker: Docker, kind: str, name: str) -> Trace | None:
     labels = docker.labels(kind, name)
     if labels is None:
         return None
-    return Trace(kind, name, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL),
-                 "no owner label (not made by envbuilder, or before it labelled its objects' owner)")
+    return Trace(kind, name, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL), _NOT_ENVBUILDERS)
 
 
 def namespace_trace(kubectl: list[str], namespace: str) -> Trace | None:
@@ -90,5 +93,19 @@ def namespace_trace(kubectl: list[str], namespace: str) -> Trace | None:
     if not result.stdout.strip():
         return None
     labels = json.loads(result.stdout)["metadata"].get("labels") or {}
-    return Trace("namespace", namespace, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL),
-                 "no owner label (not made by envbuilder, or before it labelled its objects' owner)")
+    return Trace("namespace", namespace, labels.get(ENVIRONMENT_LABEL, "?"), labels.get(OWNER_LABEL), _NOT_ENVBUILDERS)
+
+
+def labelled_cluster_traces(kubectl: list[str], environment: str, where: str) -> list[Trace]:
+    """`environment`'s namespace and cluster-scoped objects in the cluster `kubectl` talks to (`where`,
+    its context, prefixes their kinds), found by their environment label, each with its owner."""
+    result = check(
+        run([*kubectl, "get", LABELLED_CLUSTER_KINDS, "-l", identity_selector(environment), "-o", "json"], timeout=60),
+        "listing the environment's objects",
+    )
+    # A namespace being deleted still lists until its contents are gone.
+    return [
+        Trace(f"in {where}: {item['kind'].lower()}", item["metadata"]["name"], environment,
+              item["metadata"].get("labels", {}).get(OWNER_LABEL))
+        for item in json.loads(result.stdout).get("items", [])
+    ]

@@ -17,6 +17,7 @@ from envbuilder.desired.meta import (
     selector,
     workload,
 )
+from envbuilder.naming import f5_sync_nodes_role
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec
 
@@ -128,7 +129,7 @@ def f5_sync_settings(spec: EnvironmentSpec) -> dict[str, str]:
 
 
 def f5_sync_objects(spec: EnvironmentSpec) -> list[Object]:
-    nodes_role = f"envbuilder-{spec.name}-f5-sync-nodes"
+    nodes_role = f5_sync_nodes_role(spec.name)
     subject = [{"kind": "ServiceAccount", "name": F5_SYNC, "namespace": spec.namespace}]
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(spec, F5_SYNC, F5_SYNC)},

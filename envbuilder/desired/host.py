@@ -14,6 +14,7 @@ from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_BGP_ASN, F5_MOCK, F5_PASSWORD_FILE, F5_USERNAME
 from envbuilder.desired.meta import MANAGED_BY, identity_labels, secret_path
 from envbuilder.desired.services import AMQP_URL_FILE, AMQP_URL_FILE_VARIABLE, service_settings
+from envbuilder.naming import classic_container_name, control_plane_node, f5_container_name, f5_state_volume_name
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 from envbuilder.state.records import HostPorts
@@ -85,7 +86,7 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
         assert service.entry.expose
         publish.append(((ports.vips.get(service.name, 0) if ports else 0), service.entry.expose.vip_port))
     return ContainerSpec(
-        name=f"{spec.cluster_name}-f5",
+        name=f5_container_name(spec.name),
         image=spec.component_image(F5_MOCK),
         network=KIND_NETWORK,
         labels=container_labels(spec, "f5"),
@@ -97,7 +98,7 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
         },
         secret_files=((secret_path(F5_PASSWORD_FILE), password),),
         publish=tuple(publish),
-        volumes=((f"{spec.cluster_name}-f5-state", "/var/lib/f5-mock"),),
+        volumes=((f5_state_volume_name(spec.name), "/var/lib/f5-mock"),),
         # The routes to the pod network (through the nodes), written by f5-sync or learned over BGP,
         # go into its routing table.
         capabilities=("NET_ADMIN",),
@@ -110,10 +111,10 @@ def classic_container(spec: EnvironmentSpec, service: ServiceSpec, broker_passwo
     secret_files: tuple[tuple[str, str], ...] = ()
     if service.entry.needs_broker:
         env[AMQP_URL_FILE_VARIABLE] = secret_path(AMQP_URL_FILE)
-        url = amqp_url(f"{spec.cluster_name}-control-plane", BROKER_NODE_PORT, broker_password)
+        url = amqp_url(control_plane_node(spec.name), BROKER_NODE_PORT, broker_password)
         secret_files = ((secret_path(AMQP_URL_FILE), url),)
     return ContainerSpec(
-        name=f"{spec.cluster_name}-{service.name}",
+        name=classic_container_name(spec.name, service.name),
         image=service.image,
         network=KIND_NETWORK,
         labels=container_labels(spec, service.name),

@@ -17,6 +17,7 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 from envbuilder.cluster.commands import CommandFailed, check, run
 from envbuilder.cluster.docker import ContainerSpec, Docker
 from envbuilder.cluster.kind import Kind, kind_context
+from envbuilder.cluster.kubectl import kubectl_command
 from envbuilder.cluster.ownership import docker_object_trace, kind_cluster_trace
 from envbuilder.naming import OWNER_LABEL
 from envbuilder.errors import EnvbuilderError
@@ -102,7 +103,7 @@ class _ClusterReadyProvider(_ActionProvider):
     ID_KEY = "context"
 
     def act(self, props: dict[str, Any]) -> None:
-        kubectl = [props["kubectl"], "--kubeconfig", props["kubeconfig"], "--context", props["context"]]
+        kubectl = kubectl_command(props["kubectl"], props["kubeconfig"], props["context"])
         timeout = f"{int(props['timeout'])}s"
         steps = [
             (["-n", "kube-system", "rollout", "status", f"daemonset/{props['network_daemonset']}", f"--timeout={timeout}"],
@@ -139,8 +140,7 @@ class _BgpPeeringProvider(_ActionProvider):
     PEER_OPTIONS = ("--peer-router-ips=", "--peer-router-asns=")
 
     def act(self, props: dict[str, Any]) -> None:
-        kubectl = [props["kubectl"], "--kubeconfig", props["kubeconfig"], "--context", props["context"],
-                   "-n", "kube-system"]
+        kubectl = [*kubectl_command(props["kubectl"], props["kubeconfig"], props["context"]), "-n", "kube-system"]
         daemonset = f"daemonset/{props['daemonset']}"
         shown = check(run([*kubectl, "get", daemonset, "-o", "json"], timeout=60),
                       f"reading {daemonset} to peer it with the F5")

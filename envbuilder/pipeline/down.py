@@ -7,17 +7,23 @@ forgotten only once nothing of the environment is left; otherwise the record sta
 `failed`, its message naming what is left.
 """
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from envbuilder.cluster.docker import Docker
 from envbuilder.cluster.kind import Kind
-from envbuilder.cluster.ownership import Trace, docker_traces, kind_cluster_traces
+from envbuilder.cluster.kubectl import kubectl_command
+from envbuilder.cluster.ownership import (
+    LABELLED_CLUSTER_KINDS,
+    Trace,
+    docker_traces,
+    kind_cluster_traces,
+    labelled_cluster_traces,
+)
 from envbuilder.cluster.tools import find_tool
 from envbuilder.desired.phases import Phase
 from envbuilder.errors import EnvbuilderError, InputError
-from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL, cluster_name
+from envbuilder.naming import cluster_name, identity_selector
 from envbuilder.pipeline.engine_run import run_engine
 from envbuilder.pipeline.output import console
 from envbuilder.pipeline.progress import Progress
@@ -188,7 +194,8 @@ def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None
             found.left_alone.append(f"left alone: Pulumi stack {name} in {backend_url}: this home has no record of it "
                                     "and the stack does not name this home as its owner")
     if record and record.target == "existing":
-        for trace in _labelled_cluster_objects(name, record):
+        kubectl = _kubectl(record)
+        for trace in labelled_cluster_traces(kubectl, name, str(record.kube_context)) if kubectl else []:
             found.add(trace, owner)
     kind_binary, docker = find_tool("kind"), _docker()
     if docker:
@@ -223,16 +230,9 @@ def _tool(name: str) -> str | None:
     return str(path) if path else None
 
 
-# What an environment creates outside its namespace, plus the namespace: all labelled with its name and owner.
-_LABELLED_KINDS = "namespaces,clusterroles,clusterrolebindings"
-
-
 def _kubectl(record: EnvironmentRecord) -> list[str] | None:
     kubectl = find_tool("kubectl")
-    if kubectl is None:
-        return None
-    args = [str(kubectl), "--context", str(record.kube_context)]
-    return args + ["--kubeconfig", record.kubeconfig] if record.kubeconfig else args
+    return kubectl_command(kubectl, record.kubeconfig, str(record.kube_context)) if kubectl else None
 
 
 def _delete_labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[str]:
@@ -242,26 +242,7 @@ def _delete_labelled_cluster_objects(name: str, record: EnvironmentRecord) -> li
     kubectl = _kubectl(record)
     if kubectl is None:
         return ["kubectl is not installed: cannot check the cluster for leftovers"]
-    selector = f"{ENVIRONMENT_LABEL}={name},{OWNER_LABEL}={home_identity()}"
-    result = run([*kubectl, "delete", _LABELLED_KINDS, "-l", selector, "--ignore-not-found",
-                  "--wait=true", "--timeout=180s"], timeout=240)
+    result = run([*kubectl, "delete", LABELLED_CLUSTER_KINDS, "-l", identity_selector(name, home_identity()),
+                  "--ignore-not-found", "--wait=true", "--timeout=180s"], timeout=240)
     return [] if result.ok else [f"deleting labelled objects: {result.stderr.strip()}"]
 
-
-def _labelled_cluster_objects(name: str, record: EnvironmentRecord) -> list[Trace]:
-    from envbuilder.cluster.commands import check, run
-
-    kubectl = _kubectl(record)
-    if kubectl is None:
-        return []
-    result = check(
-        run([*kubectl, "get", _LABELLED_KINDS, "-l", f"{ENVIRONMENT_LABEL}={name}", "-o", "json"], timeout=60),
-        "listing the environment's objects",
-    )
-    # A namespace being deleted still lists until its contents are gone.
-    where = f"in {record.kube_context}: "
-    return [
-        Trace(where + item["kind"].lower(), item["metadata"]["name"], name,
-              item["metadata"].get("labels", {}).get(OWNER_LABEL))
-        for item in json.loads(result.stdout).get("items", [])
-    ]

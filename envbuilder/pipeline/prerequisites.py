@@ -1,8 +1,6 @@
 """Everything `up` needs, checked before anything is created: one message per missing piece."""
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from envbuilder.cluster.ownership import Trace
 from envbuilder.cluster.tools import require_docker_running, require_memory, require_tools
@@ -48,11 +46,6 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
     return Prerequisites({name: str(path) for name, path in tools.items()}, nodes, manifest)
 
 
-def user_kubeconfig() -> str:
-    """The kubeconfig an existing cluster is reached through: the user's own."""
-    return os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")).split(os.pathsep)[0]
-
-
 def _refuse_names_of_another_home(spec: EnvironmentSpec, traces: list[Trace]) -> None:
     """The names an environment takes on this machine or cluster (kind cluster, containers, volumes,
     namespace) held by objects proven not this home's: `up` stops before it makes or adopts anything.
@@ -68,10 +61,11 @@ def _refuse_names_of_another_home(spec: EnvironmentSpec, traces: list[Trace]) ->
 
 
 def _namespace_traces(spec: EnvironmentSpec, kubectl: str) -> list[Trace]:
+    from envbuilder.cluster.kubectl import kubectl_command
     from envbuilder.cluster.ownership import namespace_trace
+    from envbuilder.kubeconfig import default_kubeconfig
 
-    command = [kubectl, "--kubeconfig", user_kubeconfig(), "--context", str(spec.kube_context)]
-    trace = namespace_trace(command, spec.namespace)
+    trace = namespace_trace(kubectl_command(kubectl, default_kubeconfig(), spec.kube_context), spec.namespace)
     return [trace] if trace else []
 
 

@@ -14,9 +14,10 @@ from envbuilder.cluster.kind import kind_context
 from envbuilder.desired.phases import Phase
 from envbuilder.desired.state import state_digest
 from envbuilder.errors import EnvbuilderError, InputError
+from envbuilder.kubeconfig import default_kubeconfig
 from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
 from envbuilder.pipeline.output import console
-from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites, user_kubeconfig
+from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites
 from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
 from envbuilder.images.build import COMPONENTS
@@ -151,7 +152,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             target=spec.target,
             namespace=spec.namespace,
             kube_context=spec.kube_context if spec.target == "existing" else kind_context(spec.cluster_name),
-            kubeconfig=str(_kubeconfig_path(spec)) if spec.target == "kind" else user_kubeconfig(),
+            kubeconfig=str(_kubeconfig_path(spec) if spec.target == "kind" else default_kubeconfig()),
             node_image=nodes.image if nodes else None,
             pod_network=nodes.network_daemonset if nodes else None,
             ports=HostPorts(f5_api=allocated[0], broker=allocated[1], vips=dict(zip(wanted_vips, allocated[2:]))),
@@ -196,7 +197,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         spec=spec,
         ports=record.ports,
         tools=prerequisites.tools,
-        kubeconfig=record.kubeconfig or user_kubeconfig(),
+        kubeconfig=record.kubeconfig or str(default_kubeconfig()),
         nodes=prerequisites.nodes,
         calico_manifest=prerequisites.calico_manifest,
         image_ids=image_ids,

@@ -91,7 +91,9 @@ async def read_credentials(kube: "Kube", namespace: str) -> Credentials:
 
 
 def kubeconfig_of(record: "EnvironmentRecord") -> Path:
-    return Path(record.kubeconfig).expanduser() if record.kubeconfig else Path.home() / ".kube" / "config"
+    from envbuilder.kubeconfig import default_kubeconfig
+
+    return Path(record.kubeconfig).expanduser() if record.kubeconfig else default_kubeconfig()
 
 
 def recorded_services(record: "EnvironmentRecord") -> list["ServiceEntry"]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from envbuilder.errors import InputError
-from envbuilder.naming import cluster_name
+from envbuilder.naming import cluster_name, namespace_name
 from envbuilder.spec.catalog import Catalog, ServiceEntry
 from envbuilder.spec.profile import Profile
 
@@ -46,7 +46,7 @@ class EnvironmentSpec:
 
     @property
     def namespace(self) -> str:
-        return f"env-{self.name}"
+        return namespace_name(self.name)
 
     @property
     def cluster_name(self) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
+from envbuilder.polling import wait_until
 from tests.support.tools import installed_tool
 
 pytestmark = pytest.mark.engine
@@ -16,14 +16,7 @@ NS = "cp-smoke"
 
 
 def _wait(fn, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last={last!r}")
+    return wait_until(fn, timeout=timeout, what=what, interval=0.5)
 
 
 def test_nodes_are_ready(control_plane):

@@ -13,15 +13,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from envbuilder.cluster.kubectl import kubectl_command
 from envbuilder.components.f5mock import run_in_thread
 from envbuilder.components.f5sync.contract import pool_name
 from envbuilder.engine.workspace import select_stack, stack_exists
+from envbuilder.polling import wait_until
 from tests.support.leftovers import processes_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -49,20 +50,14 @@ def up_args(name: str) -> list[str]:
 
 
 def kubectl(control_plane, *args: str) -> str:
-    result = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), *args],
+    result = subprocess.run([*kubectl_command("kubectl", control_plane.kubeconfig), *args],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout=timeout, what=what, interval=0.3)
 
 
 def test_up_converges_f5_sync_fills_the_pools_and_down_leaves_nothing(control_plane, cli_env, tmp_path):
@@ -219,7 +214,7 @@ def test_ctrl_c_during_verify_still_tears_everything_down(control_plane, cli_env
 
 
 def _namespace_exists(control_plane, name: str) -> bool:
-    result = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), "get", "namespace", name],
+    result = subprocess.run([*kubectl_command("kubectl", control_plane.kubeconfig), "get", "namespace", name],
                             capture_output=True, timeout=30)
     return result.returncode == 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from envbuilder.cluster.kubectl import kubectl_command
 from tests.support.leftovers import leftovers
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -25,7 +26,7 @@ def envbuilder(home: Path, kubeconfig: Path, *args: str) -> subprocess.Completed
 
 
 def namespace_owner(control_plane, namespace: str) -> str | None:
-    found = subprocess.run(["kubectl", "--kubeconfig", str(control_plane.kubeconfig), "get", "namespace", namespace,
+    found = subprocess.run([*kubectl_command("kubectl", control_plane.kubeconfig), "get", "namespace", namespace,
                             "-o", "json"], capture_output=True, text=True, timeout=60)
     return json.loads(found.stdout)["metadata"]["labels"]["envbuilder.io/owner"] if found.returncode == 0 else None
 

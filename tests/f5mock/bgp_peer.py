@@ -7,8 +7,9 @@ import errno
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from envbuilder.polling import wait_until
 
 RELAY = """import sys
 for line in open(sys.argv[1]):
@@ -58,18 +59,21 @@ neighbor 127.0.0.1 {{
 
     def _open_commands(self, timeout: float):
         """The FIFO opens for writing once the relay has it open: ExaBGP has started its API."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def opened():
             try:
                 descriptor = os.open(self.commands, os.O_WRONLY | os.O_NONBLOCK)
             except OSError as error:
-                if error.errno != errno.ENXIO or self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"ExaBGP did not start its API: {self.directory / 'exabgp.log'}") from error
-                time.sleep(0.05)
-                continue
+                if error.errno != errno.ENXIO or self.process.poll() is not None:
+                    raise
+                return None  # no reader yet
             os.set_blocking(descriptor, True)
             return os.fdopen(descriptor, "w")
+
+        try:
+            return wait_until(opened, timeout=timeout, what="ExaBGP's API", interval=0.05)
+        except (OSError, TimeoutError) as error:
+            self.stop()
+            raise RuntimeError(f"ExaBGP did not start its API: {self.directory / 'exabgp.log'}") from error
 
     def announce(self, network: str, next_hop: str) -> None:
         self._send(f"announce route {network} next-hop {next_hop}")

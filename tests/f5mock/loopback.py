@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
-import time
 from collections.abc import Callable
 
 import httpx
+
+from envbuilder import polling
 
 
 def free_port() -> int:
@@ -17,12 +18,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    """envbuilder.polling's wait, at the pace of a mock on loopback."""
+    polling.wait_until(condition, timeout=timeout, what=what, interval=0.02)
 
 
 def wait_healthy(client: "httpx.Client", timeout: float = 30.0) -> None:

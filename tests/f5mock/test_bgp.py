@@ -16,6 +16,7 @@ import pytest
 from envbuilder.components.f5mock import ThreadedF5Mock, run_in_thread
 from envbuilder.components.f5mock.bgp import SessionError, parse_update
 from envbuilder.components.f5mock.routing import ROUTE_PROTOCOL, KernelRoutes
+from envbuilder.polling import wait_until
 from tests.f5mock.bgp_peer import ExaBgpPeer
 from tests.f5mock.conftest import kernel_routes
 
@@ -24,10 +25,7 @@ ROUTES = "/mgmt/tm/net/route"
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
+    wait_until(condition, timeout=timeout, what="the condition", interval=0.05)
 
 
 def bgp_health(f5: ThreadedF5Mock) -> dict:

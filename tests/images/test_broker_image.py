@@ -3,7 +3,6 @@
 import asyncio
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -14,6 +13,7 @@ import pytest
 
 from envbuilder.desired.broker import DEFAULT_USER_CONF, default_user_conf
 from envbuilder.images.broker import ensure_broker_image
+from envbuilder.polling import wait_until
 from tests.support.docker import remove_images, require_docker
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -47,14 +47,15 @@ def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def wait_until_ready(name: str) -> None:
     """Until the StatefulSet's readiness probe command succeeds in the container."""
-    deadline = time.monotonic() + READY_WITHIN
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if docker("exec", name, "rabbitmq-diagnostics", "-q", "check_port_connectivity").returncode == 0:
-            return
+            return True
         if docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
             pytest.fail(f"the broker container stopped:\n{docker('logs', name).stderr[-3000:]}")
-        time.sleep(1)
-    pytest.fail(f"not ready within {READY_WITHIN:.0f} s:\n{docker('logs', name).stderr[-3000:]}")
+        return False
+
+    wait_until(ready, timeout=READY_WITHIN, what="the broker to be ready", interval=1,
+               diagnosis=lambda: docker("logs", name).stderr[-3000:])
 
 
 def published_port(name: str, port: int) -> int:

@@ -19,8 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from envbuilder.cluster.kubectl import kubectl_command
 from envbuilder.components.f5sync.contract import pool_name
 from envbuilder.images.revision import DIRTY_MARKER, current_revision
+from envbuilder.naming import cluster_name, f5_container_name, namespace_name
 from tests.support.docker import require_docker
 from tests.support.leftovers import leftovers as leftovers_of
 from tests.support.ports import in_the_machines_registry
@@ -47,11 +49,11 @@ class Environment:
 
     @property
     def namespace(self) -> str:
-        return f"env-{self.name}"
+        return namespace_name(self.name)
 
     @property
     def cluster(self) -> str:
-        return f"envbuilder-{self.name}"
+        return cluster_name(self.name)
 
     def up(self, *extra: str, tree: Path | None = None) -> subprocess.CompletedProcess:
         """`up` of this environment from the repository's working tree, or from another `tree`."""
@@ -70,7 +72,7 @@ class Environment:
     def kubectl(self, *args: str) -> str:
         status = self.status()
         result = subprocess.run(
-            ["kubectl", "--kubeconfig", status["kubeconfig"], "--context", status["kube_context"], *args],
+            [*kubectl_command("kubectl", status["kubeconfig"], status["kube_context"]), *args],
             capture_output=True, text=True, timeout=120,
         )
         assert result.returncode == 0, result.stderr
@@ -82,7 +84,7 @@ class Environment:
 
     @property
     def f5_container(self) -> str:
-        return f"{self.cluster}-f5"
+        return f5_container_name(self.name)
 
     def f5_get(self, path: str) -> dict:
         """GET from the F5's iControl REST API, with the environment's credentials."""

@@ -18,6 +18,7 @@ import time
 import httpx
 import pytest
 
+from envbuilder.polling import wait_until
 from tests.kind.conftest import Environment, run_envbuilder
 from tests.support.leftovers import leftovers
 
@@ -122,11 +123,15 @@ def ready_pod_members(environment: Environment, service: str, port: int) -> list
 
 def pool_becomes(environment: Environment, service: str, expected, timeout: float = 60) -> list[str]:
     """Waits for the F5 pool to hold `expected()` (re-read each time); returns the members seen last."""
-    deadline = time.monotonic() + timeout
-    while sorted(members := environment.f5_pool_members(service)) != expected():
-        assert time.monotonic() < deadline, f"pool {members} never became {expected()}"
-        time.sleep(0.5)
-    return members
+    seen: list[str] = []
+
+    def as_expected() -> bool:
+        seen[:] = environment.f5_pool_members(service)
+        return sorted(seen) == expected()
+
+    wait_until(as_expected, timeout=timeout, what=f"the pool of {service} to become {expected()}", interval=0.5,
+               diagnosis=lambda: f"the pool held {seen}")
+    return seen
 
 
 def test_in_cluster_mode_the_f5_reaches_the_pods_through_routes_to_each_node(environment: Environment):

@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from envbuilder.polling import wait_until
 from tests.support.ports import free_port
 from tests.support.rabbitmq import RabbitMQServer
 
@@ -43,13 +43,13 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_until(self, condition, what: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: not {what} after {timeout}s; log:\n{self.log()}")
+        def running_and_done() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.name} exited ({self.process.returncode}); log:\n{self.log()}")
-            time.sleep(0.1)
+            return condition()
+
+        wait_until(running_and_done, timeout=timeout, what=f"{self.name} {what}", interval=0.1,
+                   diagnosis=lambda: f"log:\n{self.log()}")
 
     def healthy(self) -> bool:
         try:

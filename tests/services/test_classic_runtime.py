@@ -3,7 +3,6 @@ the cluster. For web nothing changes: the same broker, the same queue, the same 
 
 import secrets
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,6 +13,7 @@ from envbuilder.cluster.docker import ContainerSpec, Docker
 from envbuilder.images.base import ensure_base_image
 from envbuilder.images.build import build_images
 from envbuilder.images.revision import current_revision
+from envbuilder.polling import wait_until
 from tests.support.docker import remove_images, require_docker
 from tests.support.ports import free_port
 
@@ -48,15 +48,13 @@ def run_container():
 
 
 def wait_healthy(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
+            return httpx.get(url, timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} not healthy after {timeout}s")
+            return False
+
+    wait_until(healthy, timeout=timeout, what=f"{url} to be healthy")
 
 
 def test_web_gets_the_same_answer_from_a_worker_container_as_from_a_worker_process(

@@ -9,7 +9,6 @@ and whose kubelet plays the probe pods: no kind cluster can run on this machine.
 import os
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Self
@@ -18,6 +17,7 @@ import httpx
 
 from envbuilder.components.f5mock import run_in_thread
 from envbuilder.components.f5sync.contract import pool_name, virtual_name
+from envbuilder.polling import wait_until
 from envbuilder.smoke.probes import PROBE_LABEL
 from envbuilder.smoke.target import (
     ExtraCheck,
@@ -102,17 +102,18 @@ class LocalEnvironment:
             process.wait(timeout=20)
 
     def _wait_healthy(self, name: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def log() -> str:
+            return (self.workdir / f"{name}.log").read_text()
+
+        def healthy() -> bool:
             if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{(self.workdir / f'{name}.log').read_text()}")
+                raise RuntimeError(f"{name} exited:\n{log()}")
             try:
-                if httpx.get(f"http://127.0.0.1:{self.ports[name]}/healthz", timeout=1).status_code == 200:
-                    return
+                return httpx.get(f"http://127.0.0.1:{self.ports[name]}/healthz", timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} not healthy within {timeout} s:\n{(self.workdir / f'{name}.log').read_text()}")
+                return False
+
+        wait_until(healthy, timeout=timeout, what=f"{name} to be healthy", interval=0.1, diagnosis=log)
 
     def _configure_f5(self) -> None:
         pool = pool_name(NAMESPACE, "web", 8080)

@@ -7,13 +7,13 @@ import asyncio
 import base64
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from envbuilder.polling import wait_until
 from envbuilder.smoke.cluster import network_agents_check, nodes_ready_check
 from envbuilder.kubeconfig import load_kubeconfig
 from envbuilder.smoke.kube import Kube
@@ -31,15 +31,14 @@ NAMESPACE = "env-smoke"
 
 
 def _wait_for(control_plane: ControlPlane, path: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
+    def served() -> bool:
         try:
             control_plane.request("GET", path)
-            return
         except ControlPlaneError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+            return False
+        return True
+
+    wait_until(served, timeout=60, what=f"GET {path} to answer")
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from envbuilder.polling import wait_until
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -280,16 +282,17 @@ class ControlPlane:
                 raise ControlPlaneError(f"{name} exited with {proc.returncode}:\n{tail}")
 
     def _wait(self, probe, deadline: float, what: str) -> None:
-        while True:
+        def alive_and_ready() -> bool:
             self._check_alive()
             try:
-                if probe():
-                    return
+                return bool(probe())
             except Exception:  # noqa: BLE001 - probe not ready yet
-                pass
-            if time.monotonic() > deadline:
-                raise ControlPlaneError(f"timed out waiting for {what} (logs in {self.workdir / 'logs'})")
-            time.sleep(0.3)
+                return False
+
+        try:
+            wait_until(alive_and_ready, timeout=max(0.0, deadline - time.monotonic()), what=what, interval=0.3)
+        except TimeoutError as error:
+            raise ControlPlaneError(f"{error} (logs in {self.workdir / 'logs'})") from None
 
     def _http_ok(self, url: str) -> bool:
         try:

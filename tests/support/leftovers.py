@@ -6,11 +6,12 @@ import os
 import subprocess
 from pathlib import Path
 
+from envbuilder.cluster.kubectl import kubectl_command
+from envbuilder.cluster.ownership import LABELLED_CLUSTER_KINDS
+from envbuilder.naming import cluster_name, identity_selector
 from envbuilder.state.ports import DEFAULT_REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]
-# What an environment creates on an existing cluster, all labelled with its name (and owner).
-CLUSTER_KINDS = "namespaces,clusterroles,clusterrolebindings"
 
 
 class LookupFailed(AssertionError):
@@ -33,9 +34,9 @@ def leftovers(name: str, home: Path, kubeconfig: Path | None = None, owner: str 
     cluster, objects in the cluster of `kubeconfig` (an existing target), and the home's record,
     stack, workspace and host ports. With `owner`, only objects carrying that owner label count."""
     found: dict[str, list[str]] = {}
-    selector = f"envbuilder.io/environment={name}" + (f",envbuilder.io/owner={owner}" if owner else "")
+    selector = identity_selector(name, owner)
     labels = [arg for label in selector.split(",") for arg in ("--filter", f"label={label}")]
-    cluster = f"envbuilder-{name}"
+    cluster = cluster_name(name)
     found["containers"] = _lines("docker", "ps", "-a", *labels, "--format", "{{.Names}}")
     if owner is None:
         found["containers"] += [c for c in _lines("docker", "ps", "-a", "--format", "{{.Names}}")
@@ -48,8 +49,8 @@ def leftovers(name: str, home: Path, kubeconfig: Path | None = None, owner: str 
         found["volumes"] = sorted({*found["volumes"], *named})
     found["networks"] = _lines("docker", "network", "ls", *labels, "--format", "{{.Name}}")
     if kubeconfig is not None:
-        found["cluster objects"] = _lines(str(REPO / ".tools" / "bin" / "kubectl"), "--kubeconfig", str(kubeconfig),
-                                          "get", CLUSTER_KINDS, "-l", selector, "-o", "name")
+        found["cluster objects"] = _lines(*kubectl_command(REPO / ".tools" / "bin" / "kubectl", kubeconfig),
+                                          "get", LABELLED_CLUSTER_KINDS, "-l", selector, "-o", "name")
     found["records"] = [str(p) for p in (home / "environments").glob(f"{name}.json")]
     found["stacks"] = [str(p) for p in home.rglob(f"{name}.json") if "stacks" in p.parts]
     found["workspaces"] = [str(p) for p in (home / "workspaces").glob(name)]

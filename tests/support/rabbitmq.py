@@ -15,11 +15,11 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from envbuilder.polling import wait_until
 from tests.support.ports import free_port
 
 SERVER_SCRIPT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # the real script; /usr/sbin's wrapper su's to `rabbitmq`
@@ -147,14 +147,13 @@ class RabbitMQServer:
 
     def _wait_until_accepting(self) -> None:
         """Until the node answers an AMQP handshake: its listeners open last, after boot completes."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
+        def accepting() -> bool:
             if self._server is None or self._server.poll() is not None:
                 raise RuntimeError(f"rabbitmq-server exited during start:\n{self._diagnostics()}")
-            if self._answers_amqp():
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"rabbitmq-server did not accept AMQP within {self.start_timeout}s:\n{self._diagnostics()}")
+            return self._answers_amqp()
+
+        wait_until(accepting, timeout=self.start_timeout, what="rabbitmq-server to accept AMQP",
+                   diagnosis=self._diagnostics)
 
     def _answers_amqp(self) -> bool:
         try:
