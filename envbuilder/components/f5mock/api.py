@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -20,20 +21,13 @@ from envbuilder.components.f5mock.config import ConfigEdit, ConfigView
 from envbuilder.components.f5mock.dataplane import DataPlane
 from envbuilder.components.f5mock.errors import F5RestError, invalid_json
 from envbuilder.components.f5mock.events import log_event
-from envbuilder.components.f5mock.models import (
-    LoginBody,
-    MemberBody,
-    NodeBody,
-    PoolBody,
-    RouteBody,
-    TcpProfileBody,
-    TokenTimeoutBody,
-    VirtualBody,
-)
+from envbuilder.components.f5mock.kinds import KINDS, VIRTUAL, Kind
+from envbuilder.components.f5mock.models import LoginBody, PoolRecord, TokenTimeoutBody
 from envbuilder.components.f5mock.names import ObjectPath, parse_url_token
 from envbuilder.components.f5mock.store import ConfigStore
 
 Body = dict[str, Any] | None
+Handler = Callable[[Kind[Any, Any], "Call"], Awaitable[Body]]  # one for every kind of object
 _PARTITION_FILTER = re.compile(r"^\s*partition\s+eq\s+([A-Za-z0-9_.-]+)\s*$")
 
 
@@ -59,6 +53,11 @@ class Route:
     # Open to anyone, with more for a user whose credentials come along (wrong ones are refused).
     user_optional: bool = False
     query: tuple[str, ...] = field(default=())
+    name: str = ""  # the operation's name in /openapi.json, when not the handler's
+
+    @property
+    def operation(self) -> str:
+        return self.name or self.handler.__name__
 
     @property
     def router_path(self) -> str:
@@ -66,7 +65,6 @@ class Route:
         return re.sub(r"\{(\w+)\}", r"{\1:[^/]+}", self.path) + "{trailing_slash:/?}"
 
 
-COLLECTION_QUERY = ("expandSubcollections", "$filter")
 BODY_TIMEOUT = 20.0  # seconds for a request body to arrive: a stalled one must not hold a handler
 
 
@@ -82,14 +80,6 @@ class F5Api:
     # --- the route table ----------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        pool, member, node, virtual, profile, route = (
-            "/mgmt/tm/ltm/pool/{pool}",
-            "/mgmt/tm/ltm/pool/{pool}/members/{member}",
-            "/mgmt/tm/ltm/node/{node}",
-            "/mgmt/tm/ltm/virtual/{virtual}",
-            "/mgmt/tm/ltm/profile/tcp/{profile}",
-            "/mgmt/tm/net/route/{route}",
-        )
         return [
             Route("GET", "/health", self.health, "Readiness: answers 200 once the mock serves; with credentials, "
                   "also what listens, routes and BGP", authenticated=False, user_optional=True),
@@ -107,48 +97,28 @@ class F5Api:
             Route("GET", "/mgmt/shared/echo-query", self.echo, "Connectivity check"),
             Route("GET", "/mgmt/tm/sys", self.sys, "System collection (its selfLink carries ?ver=)"),
             Route("GET", "/mgmt/tm/sys/version", self.version, "Software version"),
-            Route("GET", "/mgmt/tm/ltm/pool", self.list_pools, "List pools", query=COLLECTION_QUERY),
-            Route("POST", "/mgmt/tm/ltm/pool", self.create_pool, "Create a pool", PoolBody),
-            Route("GET", pool, self.get_pool, "Read a pool", query=("expandSubcollections",)),
-            Route("PUT", pool, self.update_pool, "Change a pool", PoolBody),
-            Route("PATCH", pool, self.update_pool, "Change a pool", PoolBody),
-            Route("DELETE", pool, self.delete_pool, "Delete a pool"),
-            Route("GET", pool + "/stats", self.pool_stats, "Pool counters"),
-            Route("GET", pool + "/members", self.list_members, "List a pool's members"),
-            Route("POST", pool + "/members", self.create_member, "Add a member (creates its node)", MemberBody),
-            Route("GET", member, self.get_member, "Read a member"),
-            Route("PUT", member, self.update_member, "Change a member", MemberBody),
-            Route("PATCH", member, self.update_member, "Change a member", MemberBody),
-            Route("DELETE", member, self.delete_member, "Remove a member"),
-            Route("GET", member + "/stats", self.member_stats, "Member counters"),
-            Route("GET", "/mgmt/tm/ltm/node", self.list_nodes, "List nodes", query=COLLECTION_QUERY),
-            Route("POST", "/mgmt/tm/ltm/node", self.create_node, "Create a node", NodeBody),
-            Route("GET", node, self.get_node, "Read a node"),
-            Route("PUT", node, self.update_node, "Change a node", NodeBody),
-            Route("PATCH", node, self.update_node, "Change a node", NodeBody),
-            Route("DELETE", node, self.delete_node, "Delete a node"),
-            Route("GET", node + "/stats", self.node_stats, "Node counters"),
-            Route("GET", "/mgmt/tm/ltm/virtual", self.list_virtuals, "List virtual servers", query=COLLECTION_QUERY),
-            Route("POST", "/mgmt/tm/ltm/virtual", self.create_virtual, "Create a virtual server", VirtualBody),
-            Route("GET", virtual, self.get_virtual, "Read a virtual server"),
-            Route("PUT", virtual, self.update_virtual, "Change a virtual server", VirtualBody),
-            Route("PATCH", virtual, self.update_virtual, "Change a virtual server", VirtualBody),
-            Route("DELETE", virtual, self.delete_virtual, "Delete a virtual server"),
-            Route("GET", virtual + "/stats", self.virtual_stats, "Virtual server counters"),
-            Route("GET", virtual + "/profiles", self.virtual_profiles, "A virtual server's profiles"),
-            Route("GET", "/mgmt/tm/ltm/profile/tcp", self.list_tcp_profiles, "List TCP profiles", query=("$filter",)),
-            Route("POST", "/mgmt/tm/ltm/profile/tcp", self.create_tcp_profile, "Create a TCP profile", TcpProfileBody),
-            Route("GET", profile, self.get_tcp_profile, "Read a TCP profile"),
-            Route("PUT", profile, self.update_tcp_profile, "Change a TCP profile (idleTimeout)", TcpProfileBody),
-            Route("PATCH", profile, self.update_tcp_profile, "Change a TCP profile (idleTimeout)", TcpProfileBody),
-            Route("DELETE", profile, self.delete_tcp_profile, "Delete a TCP profile"),
-            Route("GET", "/mgmt/tm/net/route", self.list_routes, "List static routes", query=("$filter",)),
-            Route("POST", "/mgmt/tm/net/route", self.create_route, "Create a static route", RouteBody),
-            Route("GET", route, self.get_route, "Read a static route"),
-            Route("PUT", route, self.update_route, "Change a static route", RouteBody),
-            Route("PATCH", route, self.update_route, "Change a static route", RouteBody),
-            Route("DELETE", route, self.delete_route, "Delete a static route"),
+            *(route for kind in KINDS for route in self._kind_routes(kind)),
+            Route("GET", VIRTUAL.url_object + "/profiles", self.virtual_profiles, "A virtual server's profiles"),
         ]
+
+    def _kind_routes(self, kind: Kind[Any, Any]) -> list[Route]:
+        """The same calls for every kind of object, served by the same handlers."""
+        collection, one = kind.url_collection, kind.url_object
+
+        def route(method: str, path: str, handler: Handler, operation: str, name: str, **options: Any) -> Route:
+            return Route(method, path, partial(handler, kind), kind.summary(operation), name=name, **options)
+
+        routes = [
+            route("GET", collection, self._list, "list", f"list_{kind.plural}", query=kind.list_query),
+            route("POST", collection, self._create, "create", f"create_{kind.name}", body=kind.body),
+            route("GET", one, self._get, "get", f"get_{kind.name}", query=kind.get_query),
+            route("PUT", one, self._update, "update", f"update_{kind.name}", body=kind.body),
+            route("PATCH", one, self._update, "update", f"update_{kind.name}", body=kind.body),
+            route("DELETE", one, self._delete, "delete", f"delete_{kind.name}"),
+        ]
+        if kind.stats:
+            routes.append(route("GET", f"{one}/stats", self._stats, "stats", f"{kind.name}_stats"))
+        return routes
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
@@ -266,193 +236,68 @@ class F5Api:
             "entries": {"https://localhost/mgmt/tm/sys/version/0": {"nestedStats": {"entries": entries}}},
         }
 
-    # --- pools and members ---------------------------------------------------------------
+    # --- every kind of object ---------------------------------------------------------
 
-    async def list_pools(self, call: Call) -> Body:
-        expand = _flag(call.query, "expandSubcollections")
-        items = [render.pool(self.plane, p, expand=expand) for p in _filtered(self.plane.config.pools, call)]
-        return render.collection("tm:ltm:pool:poolcollectionstate", "/mgmt/tm/ltm/pool", items)
+    async def _list(self, kind: Kind[Any, Any], call: Call) -> Body:
+        parent = self._parent(kind, call)
+        records = self._view().records(kind, parent.path if parent is not None else None)
+        if "$filter" in kind.list_query:  # a pool's members take no query: the parameter is ignored
+            records = _filtered(records, call)
+        return render.items(kind, self.plane, records, parent, expand=_flag(call.query, "expandSubcollections"))
 
-    async def create_pool(self, call: Call) -> Body:
-        created = await self._change(lambda edit: edit.create_pool(call.body), "create", "pool", call)
-        return render.pool(self.plane, created)
-
-    async def get_pool(self, call: Call) -> Body:
-        found = self._view().pool(_path(call, "pool"))
-        return render.pool(self.plane, found, expand=_flag(call.query, "expandSubcollections"))
-
-    async def update_pool(self, call: Call) -> Body:
-        path = _path(call, "pool")
-        changed = await self._change(lambda edit: edit.update_pool(path, call.body), "update", "pool", call, path)
-        return render.pool(self.plane, changed)
-
-    async def delete_pool(self, call: Call) -> Body:
-        path = _path(call, "pool")
-        await self._change(lambda edit: edit.delete_pool(path), "delete", "pool", call, path)
-        return None
-
-    async def pool_stats(self, call: Call) -> Body:
-        return render.pool_stats(self.plane, self._view().pool(_path(call, "pool")))
-
-    async def list_members(self, call: Call) -> Body:
-        return render.members_collection(self.plane, self._view().pool(_path(call, "pool")))
-
-    async def create_member(self, call: Call) -> Body:
-        pool_path = _path(call, "pool")
+    async def _create(self, kind: Kind[Any, Any], call: Call) -> Body:
+        parent_path = _parent_path(kind, call)
         created = await self._change(
-            lambda edit: edit.create_member(pool_path, call.body), "create", "member", call, pool_path
+            lambda edit: edit.create(kind, call.body, parent_path), "create", kind, call, *_given(parent_path)
         )
-        return render.member(self.plane, self.plane.config.pools[pool_path.full_path], created)
+        return render.item(kind, self.plane, created, self._parent(kind, call))
 
-    async def get_member(self, call: Call) -> Body:
-        pool_path, member_path = _path(call, "pool"), _path(call, "member")
-        found = self._view().member(pool_path, member_path)
-        return render.member(self.plane, self.plane.config.pools[pool_path.full_path], found)
+    async def _get(self, kind: Kind[Any, Any], call: Call) -> Body:
+        found = self._view().find(kind, _path(call, kind.variable), _parent_path(kind, call))
+        expand = _flag(call.query, "expandSubcollections")
+        return render.item(kind, self.plane, found, self._parent(kind, call), expand=expand)
 
-    async def update_member(self, call: Call) -> Body:
-        pool_path, member_path = _path(call, "pool"), _path(call, "member")
+    async def _update(self, kind: Kind[Any, Any], call: Call) -> Body:
+        path, parent_path = _path(call, kind.variable), _parent_path(kind, call)
         changed = await self._change(
-            lambda edit: edit.update_member(pool_path, member_path, call.body),
-            "update",
-            "member",
-            call,
-            pool_path,
-            member_path,
+            lambda edit: edit.update(kind, path, call.body, parent_path),
+            "update", kind, call, *_given(parent_path), path,
         )
-        return render.member(self.plane, self.plane.config.pools[pool_path.full_path], changed)
+        return render.item(kind, self.plane, changed, self._parent(kind, call))
 
-    async def delete_member(self, call: Call) -> Body:
-        pool_path, member_path = _path(call, "pool"), _path(call, "member")
+    async def _delete(self, kind: Kind[Any, Any], call: Call) -> Body:
+        path, parent_path = _path(call, kind.variable), _parent_path(kind, call)
         await self._change(
-            lambda edit: edit.delete_member(pool_path, member_path), "delete", "member", call, pool_path, member_path
+            lambda edit: edit.delete(kind, path, parent_path), "delete", kind, call, *_given(parent_path), path
         )
         return None
 
-    async def member_stats(self, call: Call) -> Body:
-        pool_path, member_path = _path(call, "pool"), _path(call, "member")
-        found = self._view().member(pool_path, member_path)
-        return render.member_stats(self.plane, self.plane.config.pools[pool_path.full_path], found)
-
-    # --- nodes ---------------------------------------------------------------------------
-
-    async def list_nodes(self, call: Call) -> Body:
-        items = [render.node(n) for n in _filtered(self.plane.config.nodes, call)]
-        return render.collection("tm:ltm:node:nodecollectionstate", "/mgmt/tm/ltm/node", items)
-
-    async def create_node(self, call: Call) -> Body:
-        return render.node(await self._change(lambda edit: edit.create_node(call.body), "create", "node", call))
-
-    async def get_node(self, call: Call) -> Body:
-        return render.node(self._view().node(_path(call, "node")))
-
-    async def update_node(self, call: Call) -> Body:
-        path = _path(call, "node")
-        return render.node(
-            await self._change(lambda edit: edit.update_node(path, call.body), "update", "node", call, path)
-        )
-
-    async def delete_node(self, call: Call) -> Body:
-        path = _path(call, "node")
-        await self._change(lambda edit: edit.delete_node(path), "delete", "node", call, path)
-        return None
-
-    async def node_stats(self, call: Call) -> Body:
-        return render.node_stats(self.plane, self._view().node(_path(call, "node")))
-
-    # --- virtual servers -----------------------------------------------------------------
-
-    async def list_virtuals(self, call: Call) -> Body:
-        items = [render.virtual(v) for v in _filtered(self.plane.config.virtuals, call)]
-        return render.collection("tm:ltm:virtual:virtualcollectionstate", "/mgmt/tm/ltm/virtual", items)
-
-    async def create_virtual(self, call: Call) -> Body:
-        return render.virtual(
-            await self._change(lambda edit: edit.create_virtual(call.body), "create", "virtual", call)
-        )
-
-    async def get_virtual(self, call: Call) -> Body:
-        return render.virtual(self._view().virtual(_path(call, "virtual")))
-
-    async def update_virtual(self, call: Call) -> Body:
-        path = _path(call, "virtual")
-        return render.virtual(
-            await self._change(lambda edit: edit.update_virtual(path, call.body), "update", "virtual", call, path)
-        )
-
-    async def delete_virtual(self, call: Call) -> Body:
-        path = _path(call, "virtual")
-        await self._change(lambda edit: edit.delete_virtual(path), "delete", "virtual", call, path)
-        return None
-
-    async def virtual_stats(self, call: Call) -> Body:
-        return render.virtual_stats(self.plane, self._view().virtual(_path(call, "virtual")))
+    async def _stats(self, kind: Kind[Any, Any], call: Call) -> Body:
+        found = self._view().find(kind, _path(call, kind.variable), _parent_path(kind, call))
+        return render.stats(kind, self.plane, found, self._parent(kind, call))
 
     async def virtual_profiles(self, call: Call) -> Body:
-        return render.virtual_profiles(self._view().virtual(_path(call, "virtual")))
-
-    # --- TCP profiles ----------------------------------------------------------------------
-
-    async def list_tcp_profiles(self, call: Call) -> Body:
-        profiles = {p.path.full_path: p for p in self._view().tcp_profiles()}
-        items = [render.tcp_profile(p) for p in _filtered(profiles, call)]
-        return render.collection("tm:ltm:profile:tcp:tcpcollectionstate", "/mgmt/tm/ltm/profile/tcp", items)
-
-    async def create_tcp_profile(self, call: Call) -> Body:
-        return render.tcp_profile(
-            await self._change(lambda edit: edit.create_tcp_profile(call.body), "create", "tcp-profile", call)
-        )
-
-    async def get_tcp_profile(self, call: Call) -> Body:
-        return render.tcp_profile(self._view().tcp_profile(_path(call, "profile")))
-
-    async def update_tcp_profile(self, call: Call) -> Body:
-        path = _path(call, "profile")
-        return render.tcp_profile(
-            await self._change(
-                lambda edit: edit.update_tcp_profile(path, call.body), "update", "tcp-profile", call, path
-            )
-        )
-
-    async def delete_tcp_profile(self, call: Call) -> Body:
-        path = _path(call, "profile")
-        await self._change(lambda edit: edit.delete_tcp_profile(path), "delete", "tcp-profile", call, path)
-        return None
-
-    # --- static routes -------------------------------------------------------------------
-
-    async def list_routes(self, call: Call) -> Body:
-        items = [render.route(r) for r in _filtered(self.plane.config.routes, call)]
-        return render.collection("tm:net:route:routecollectionstate", "/mgmt/tm/net/route", items)
-
-    async def create_route(self, call: Call) -> Body:
-        return render.route(await self._change(lambda edit: edit.create_route(call.body), "create", "route", call))
-
-    async def get_route(self, call: Call) -> Body:
-        return render.route(self._view().route(_path(call, "route")))
-
-    async def update_route(self, call: Call) -> Body:
-        path = _path(call, "route")
-        return render.route(
-            await self._change(lambda edit: edit.update_route(path, call.body), "update", "route", call, path)
-        )
-
-    async def delete_route(self, call: Call) -> Body:
-        path = _path(call, "route")
-        await self._change(lambda edit: edit.delete_route(path), "delete", "route", call, path)
-        return None
+        return render.virtual_profiles(self._view().find(VIRTUAL, _path(call, VIRTUAL.variable)))
 
     # --- shared ----------------------------------------------------------------------------
 
     def _view(self) -> ConfigView:
         return ConfigView(self.plane.config)
 
+    def _parent(self, kind: Kind[Any, Any], call: Call) -> PoolRecord | None:
+        """A member's pool, as it is now."""
+        parent_path = _parent_path(kind, call)
+        return self._view().find(kind.parent, parent_path) if kind.parent and parent_path else None
+
     async def _change(
-        self, edit: Callable[[ConfigEdit], Any], action: str, kind: str, call: Call, *paths: ObjectPath
+        self, edit: Callable[[ConfigEdit], Any], action: str, kind: Kind[Any, Any], call: Call, *paths: ObjectPath
     ) -> Any:
         names = [path.full_path for path in paths]
         if action == "create" and call.body.name:
             names.append(call.body.name)
-        return await self.store.change(edit, action=action, kind=kind, target=" ".join(names), user=call.user or "")
+        return await self.store.change(
+            edit, action=action, kind=kind.event, target=" ".join(names), user=call.user or ""
+        )
 
 
 def _validated(model: type[BaseModel], raw: bytes, path: str) -> BaseModel:
@@ -491,16 +336,24 @@ def _path(call: Call, variable: str) -> ObjectPath:
     return parse_url_token(call.params[variable])
 
 
+def _parent_path(kind: Kind[Any, Any], call: Call) -> ObjectPath | None:
+    return _path(call, kind.parent.variable) if kind.parent is not None else None
+
+
+def _given(path: ObjectPath | None) -> tuple[ObjectPath, ...]:
+    return (path,) if path is not None else ()
+
+
 def _flag(query: dict[str, str], name: str) -> bool:
     return query.get(name, "").lower() == "true"
 
 
-def _filtered(records: dict[str, Any], call: Call) -> list[Any]:
+def _filtered(records: list[Any], call: Call) -> list[Any]:
     """`$filter=partition eq X` (the only filter clients send to these collections)."""
     expression = call.query.get("$filter")
     if expression is None:
-        return list(records.values())
+        return records
     match = _PARTITION_FILTER.match(expression)
     if match is None:
         raise F5RestError(400, f"Query parameter $filter is not supported: {expression}.", api_error=1)
-    return [record for record in records.values() if record.partition == match.group(1)]
+    return [record for record in records if record.partition == match.group(1)]

@@ -2,17 +2,34 @@
 
 `ConfigEdit` takes one API change at a time; if any rule is broken it raises an
 `F5RestError` and the copy is dropped, so a refused change leaves nothing behind.
+Creating, changing and deleting are the same for every kind (`kinds.py` declares what
+differs as data); each kind's own fields are read by its rules at the end of the class.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from envbuilder.components.f5mock.errors import F5RestError, already_exists, not_found
 from envbuilder.components.f5mock.journal import RECORDS
+from envbuilder.components.f5mock.kinds import (
+    KIND_NAMED,
+    KINDS,
+    MEMBER,
+    NODE,
+    POOL,
+    ROUTE,
+    TCP_PROFILE,
+    VIRTUAL,
+    Body,
+    BodyT,
+    Kind,
+    Record,
+    RecordT,
+)
 from envbuilder.components.f5mock.models import (
-    BUILTIN_TCP_PROFILE,
     DEFAULT_TCP_PROFILE,
     INDEFINITE,
     MONITORS,
@@ -41,15 +58,6 @@ from envbuilder.components.f5mock.names import (
     reference_path,
     split_service,
 )
-
-RecordT = TypeVar("RecordT", NodeRecord, PoolRecord, VirtualRecord, TcpProfileRecord, RouteRecord)
-Record = NodeRecord | PoolRecord | VirtualRecord | TcpProfileRecord | RouteRecord
-
-
-def member_identity(pool: ObjectPath, member: ObjectPath) -> str:
-    """How BIG-IP names a member in messages: `/Common/p /Common/10.0.0.1 80`."""
-    host, port = split_service(member.name)
-    return f"{pool.full_path} /{member.partition}/{host} {port}"
 
 
 def normalise_monitor(rule: str) -> str:
@@ -80,46 +88,27 @@ class ConfigView:
     def __init__(self, config: Config) -> None:
         self.config = config
 
-    def node(self, path: ObjectPath) -> NodeRecord:
-        found = self.config.nodes.get(path.full_path)
+    def find(self, kind: Kind[RecordT, Any], path: ObjectPath, parent: ObjectPath | None = None) -> RecordT:
+        """The object at `path` (in the pool at `parent`, for a member)."""
+        found = self.lookup(kind, path, parent)
         if found is None:
-            raise not_found("Node", path.full_path)
+            raise not_found(kind.label, kind.identity(path, parent))
         return found
 
-    def pool(self, path: ObjectPath) -> PoolRecord:
-        found = self.config.pools.get(path.full_path)
-        if found is None:
-            raise not_found("Pool", path.full_path)
-        return found
+    def lookup(self, kind: Kind[RecordT, Any], path: ObjectPath, parent: ObjectPath | None = None) -> RecordT | None:
+        if kind.parent is not None:
+            return next((record for record in self.records(kind, parent) if record.path == path), None)
+        builtin = next((record for record in kind.builtins if record.path == path), None)
+        return builtin if builtin is not None else self._table(kind).get(path.full_path)
 
-    def member(self, pool_path: ObjectPath, member_path: ObjectPath) -> MemberRecord:
-        found = self.pool(pool_path).member(member_path.full_path)
-        if found is None:
-            raise not_found("Pool Member", member_identity(pool_path, member_path))
-        return found
+    def records(self, kind: Kind[RecordT, Any], parent: ObjectPath | None = None) -> list[RecordT]:
+        """Every object of `kind` (in the pool at `parent`, for members), the built-in ones first."""
+        if kind.parent is not None:
+            return getattr(self.find(kind.parent, parent), kind.plural)  # type: ignore[arg-type]
+        return [*kind.builtins, *self._table(kind).values()]
 
-    def virtual(self, path: ObjectPath) -> VirtualRecord:
-        found = self.config.virtuals.get(path.full_path)
-        if found is None:
-            raise not_found("Virtual Server", path.full_path)
-        return found
-
-    def tcp_profile(self, path: ObjectPath) -> TcpProfileRecord:
-        if path.full_path == DEFAULT_TCP_PROFILE:
-            return BUILTIN_TCP_PROFILE
-        found = self.config.tcp_profiles.get(path.full_path)
-        if found is None:
-            raise not_found("profile", path.full_path)
-        return found
-
-    def tcp_profiles(self) -> list[TcpProfileRecord]:
-        return [BUILTIN_TCP_PROFILE, *self.config.tcp_profiles.values()]
-
-    def route(self, path: ObjectPath) -> RouteRecord:
-        found = self.config.routes.get(path.full_path)
-        if found is None:
-            raise not_found("Route", path.full_path)
-        return found
+    def _table(self, kind: Kind[RecordT, Any]) -> dict[str, RecordT]:
+        return getattr(self.config, kind.plural)
 
 
 class ConfigEdit(ConfigView):
@@ -140,75 +129,146 @@ class ConfigEdit(ConfigView):
         self.generation = self.config.generation
         self.changed: set[tuple[str, str]] = set()
 
-    def _own(self, kind: str, record: RecordT) -> RecordT:
-        """`record`, copied into this edit the first time it is changed."""
+    # --- every kind ---------------------------------------------------------------------
+
+    def create(self, kind: Kind[RecordT, BodyT], body: BodyT, parent: ObjectPath | None = None) -> RecordT:
+        """A new object from a POST body (in the pool at `parent`, for a member)."""
+        holder = self._owned(kind.parent, parent) if kind.parent is not None else None
+        path = self._new_path(kind, body, parent)
+        if any(getattr(body, name) is None for name in kind.required):
+            raise F5RestError(
+                400, f"01070734:3: Configuration error: {kind.label} {path.full_path} requires {kind.requires}."
+            )
+        # A field with no default that creation does not set (a virtual's destination) starts
+        # empty: the kind's field rules below set it from the body, which had to give it.
+        unset = {name: "" for name, field in kind.record.model_fields.items() if field.is_required()}
+        identity = dict(partition=path.partition, sub_path=path.sub_path, name=path.name, generation=self.generation)
+        created = _CREATED[kind](self, path, body) if kind in _CREATED else {}
+        record = kind.record(**{**unset, **identity, **created})
+        if holder is not None:
+            getattr(holder, kind.plural).append(record)
+        else:
+            self._put(kind.plural, path.full_path, record)
+        _FIELDS[kind](self, record, body)
+        return record
+
+    def update(
+        self, kind: Kind[RecordT, BodyT], path: ObjectPath, body: BodyT, parent: ObjectPath | None = None
+    ) -> RecordT:
+        """PUT and PATCH alike: the fields given change (BIG-IP's PUT does the same for these)."""
+        record = self._owned(kind, path, parent)
+        if kind in _CHANGED:
+            _CHANGED[kind](self, record, body)
+        _FIELDS[kind](self, record, body)
+        record.generation = self.generation
+        return record
+
+    def delete(self, kind: Kind[Any, Any], path: ObjectPath, parent: ObjectPath | None = None) -> None:
+        if kind.parent is not None:
+            holder = self._owned(kind.parent, parent)
+            getattr(holder, kind.plural).remove(self.find(kind, path, parent))
+            return
+        self._changeable(kind, self.find(kind, path))
+        for referrer in KINDS:  # BIG-IP refuses to delete what another object names
+            for reference in referrer.references:
+                if reference.target == kind.name:
+                    for holder, record in self._every(referrer):
+                        if getattr(record, reference.field) == path.full_path:
+                            message = reference.in_use.format(target=path.full_path, referrer=holder.path.full_path)
+                            raise F5RestError(400, message)
+        self._delete(kind.plural, path.full_path)
+
+    # In-process callers that build one kind (the store's tests) name it.
+    def create_pool(self, body: PoolBody) -> PoolRecord:
+        return self.create(POOL, body)
+
+    def create_virtual(self, body: VirtualBody) -> VirtualRecord:
+        return self.create(VIRTUAL, body)
+
+    def _new_path(self, kind: Kind[Any, Any], body: Body, parent: ObjectPath | None) -> ObjectPath:
+        """Where a POST body puts the new object (a member: in its pool's partition by default)."""
+        if not body.name:
+            nameless = kind.nameless or f"a {kind.label} requires a name"
+            raise F5RestError(400, f"01070734:3: Configuration error: {nameless}.")
+        if kind.folders:
+            path = make_path(body.name, body.partition, body.subPath)
+        else:
+            path = make_path(body.name, body.partition or (parent.partition if parent else None))
+            if path.sub_path:
+                raise F5RestError(400, f"01070022:3: The requested object name ({body.name}) is invalid.")
+        if self.lookup(kind, path, parent) is not None:
+            raise already_exists(kind.label, kind.identity(path, parent), path.partition)
+        return path
+
+    def _referred(self, kind: Kind[Any, Any], field: str, reference: str, partition: str) -> str:
+        """The full path of the object a body names in `field` (`/Common/web` or `web`),
+        which must exist."""
+        target = KIND_NAMED[kind.reference(field).target]
+        path = reference_path(reference, partition)
+        if self.lookup(target, path) is None:
+            raise F5RestError(400, not_found(target.label, path.full_path).message)
+        return path.full_path
+
+    def _every(self, kind: Kind[Any, Any]) -> list[tuple[Record, Record]]:
+        """Each object of `kind` with the top-level one holding it (itself, or a member's pool)."""
+        if kind.parent is None:
+            return [(record, record) for record in self._table(kind).values()]
+        holders = self._table(kind.parent).values()
+        return [(holder, record) for holder in holders for record in getattr(holder, kind.plural)]
+
+    def _owned(self, kind: Kind[RecordT, Any], path: ObjectPath | None, parent: ObjectPath | None = None) -> RecordT:
+        """The object, copied into this edit to be changed; a member through its pool's copy."""
+        if kind.parent is not None:
+            self._owned(kind.parent, parent)
+            return self.find(kind, path, parent)  # type: ignore[arg-type]
+        record = self._changeable(kind, self.find(kind, path))  # type: ignore[arg-type]
         key = record.path.full_path
-        if (kind, key) in self.changed:
+        if (kind.plural, key) in self.changed:
             return record
         copy = record.model_copy(deep=True)
-        getattr(self.config, kind)[key] = copy
-        self.changed.add((kind, key))
+        self._put(kind.plural, key, copy)
         return copy
 
-    def _put(self, kind: str, key: str, record: Record) -> None:
-        getattr(self.config, kind)[key] = record
-        self.changed.add((kind, key))
+    @staticmethod
+    def _changeable(kind: Kind[RecordT, Any], record: RecordT) -> RecordT:
+        if any(record is builtin for builtin in kind.builtins):
+            raise F5RestError(
+                400, f"01070734:3: Configuration error: the {kind.label} {record.path.full_path} is read-only here."
+            )
+        return record
+
+    def _put(self, table: str, key: str, record: Record) -> None:
+        getattr(self.config, table)[key] = record
+        self.changed.add((table, key))
         if isinstance(record, NodeRecord):
             self.config.node_addresses()[(record.partition, record.address)] = key
 
-    def _delete(self, kind: str, key: str) -> None:
-        record = getattr(self.config, kind).pop(key)
-        self.changed.add((kind, key))
+    def _delete(self, table: str, key: str) -> None:
+        record = getattr(self.config, table).pop(key)
+        self.changed.add((table, key))
         if isinstance(record, NodeRecord):
             del self.config.node_addresses()[(record.partition, record.address)]
 
-    # --- nodes --------------------------------------------------------------------------
+    # --- what each kind does with its own fields -----------------------------------------
 
-    def create_node(self, body: NodeBody) -> NodeRecord:
-        path = self._new_path(body, "Node", self.config.nodes)
-        if body.address is None:
-            raise F5RestError(400, f"01070734:3: Configuration error: Node {path.full_path} requires an address.")
-        node = self._add_node(path, body.address)
-        self._apply_node_fields(node, body)
-        return node
-
-    def update_node(self, path: ObjectPath, body: NodeBody) -> NodeRecord:
-        node = self._own("nodes", self.node(path))
-        if body.address is not None and str(parse_address(body.address)) != node.address:
-            raise F5RestError(
-                400, f"01070734:3: Configuration error: the address of Node {path.full_path} cannot be changed."
-            )
-        self._apply_node_fields(node, body)
-        node.generation = self.generation
-        return node
-
-    def delete_node(self, path: ObjectPath) -> None:
-        self.node(path)
-        for pool in self.config.pools.values():
-            if any(member.node == path.full_path for member in pool.members):
-                raise F5RestError(
-                    400,
-                    f"01070110:3: Node address '{path.full_path}' is referenced by a member of pool '{pool.path.full_path}'.",
-                )
-        self._delete("nodes", path.full_path)
-
-    def _add_node(self, path: ObjectPath, address_text: str) -> NodeRecord:
+    def _free_address(self, path: ObjectPath, address_text: str) -> str:
+        """A node's address, which no other node of its partition has (BIG-IP's rule)."""
         address = str(parse_address(address_text))
         other = self.config.node_addresses().get((path.partition, address))
         if other is not None:
-            raise already_exists("Node", f"{other} {address}", path.partition)
-        node = NodeRecord(
-            partition=path.partition,
-            sub_path=path.sub_path,
-            name=path.name,
-            address=address,
-            generation=self.generation,
-        )
-        self._put("nodes", path.full_path, node)
-        return node
+            raise already_exists(NODE.label, f"{other} {address}", path.partition)
+        return address
 
-    @staticmethod
-    def _apply_node_fields(node: NodeRecord, body: NodeBody) -> None:
+    def _node_created(self, path: ObjectPath, body: NodeBody) -> dict[str, Any]:
+        return {"address": self._free_address(path, body.address)}  # type: ignore[arg-type]
+
+    def _node_changed(self, node: NodeRecord, body: NodeBody) -> None:
+        if body.address is not None and str(parse_address(body.address)) != node.address:
+            raise F5RestError(
+                400, f"01070734:3: Configuration error: the address of Node {node.path.full_path} cannot be changed."
+            )
+
+    def _node_fields(self, node: NodeRecord, body: NodeBody) -> None:
         if body.description is not None:
             node.description = body.description
         if body.state is not None:
@@ -216,33 +276,7 @@ class ConfigEdit(ConfigView):
         if body.session is not None:
             node.disabled = _disabled(body.session)
 
-    # --- pools and members --------------------------------------------------------------
-
-    def create_pool(self, body: PoolBody) -> PoolRecord:
-        path = self._new_path(body, "Pool", self.config.pools)
-        pool = PoolRecord(partition=path.partition, sub_path=path.sub_path, name=path.name, generation=self.generation)
-        self._put("pools", path.full_path, pool)
-        self._apply_pool_fields(pool, body)
-        return pool
-
-    def update_pool(self, path: ObjectPath, body: PoolBody) -> PoolRecord:
-        pool = self._own("pools", self.pool(path))
-        self._apply_pool_fields(pool, body)
-        pool.generation = self.generation
-        return pool
-
-    def delete_pool(self, path: ObjectPath) -> None:
-        self.pool(path)
-        for virtual in self.config.virtuals.values():
-            if virtual.pool == path.full_path:
-                raise F5RestError(
-                    400,
-                    f"01070265:3: The Pool ({path.full_path}) cannot be deleted because it is in use by a "
-                    f"Virtual Server ({virtual.path.full_path}).",
-                )
-        self._delete("pools", path.full_path)
-
-    def _apply_pool_fields(self, pool: PoolRecord, body: PoolBody) -> None:
+    def _pool_fields(self, pool: PoolRecord, body: PoolBody) -> None:
         if body.description is not None:
             pool.description = body.description
         if body.loadBalancingMode is not None:
@@ -252,31 +286,13 @@ class ConfigEdit(ConfigView):
         if body.members is not None:  # a given list replaces the members, as on BIG-IP
             pool.members = []
             for member_body in body.members:
-                self.create_member(pool.path, member_body)
+                self.create(MEMBER, member_body, pool.path)
 
-    def create_member(self, pool_path: ObjectPath, body: MemberBody) -> MemberRecord:
-        pool = self._own("pools", self.pool(pool_path))
-        if not body.name:
-            raise F5RestError(400, "01070734:3: Configuration error: a pool member requires a name (address:port).")
-        path = make_path(body.name, body.partition or pool.partition)
-        if path.sub_path:
-            raise F5RestError(400, f"01070022:3: The requested object name ({body.name}) is invalid.")
+    def _member_created(self, path: ObjectPath, body: MemberBody) -> dict[str, Any]:
         host, port_text = split_service(path.name)
         port = parse_port(port_text, f"pool member {path.name}")
-        if pool.member(path.full_path) is not None:
-            raise already_exists("Pool Member", member_identity(pool_path, path), path.partition)
         node = self._member_node(ObjectPath(path.partition, host), body.address)
-        member = MemberRecord(
-            partition=path.partition,
-            name=path.name,
-            node=node.path.full_path,
-            address=node.address,
-            port=port,
-            generation=self.generation,
-        )
-        self._apply_member_fields(member, body)
-        pool.members.append(member)
-        return member
+        return {"node": node.path.full_path, "address": node.address, "port": port}
 
     def _member_node(self, node_path: ObjectPath, address: str | None) -> NodeRecord:
         """The member's node, created (as BIG-IP does) when the member names a new one."""
@@ -291,21 +307,16 @@ class ConfigEdit(ConfigView):
             return existing
         if not is_address(wanted):
             raise F5RestError(400, f"01020036:3: The requested Node ({node_path.full_path}) was not found.")
-        return self._add_node(node_path, wanted)
+        node = NodeRecord(
+            partition=node_path.partition,
+            name=node_path.name,
+            address=self._free_address(node_path, wanted),
+            generation=self.generation,
+        )
+        self._put(NODE.plural, node_path.full_path, node)
+        return node
 
-    def update_member(self, pool_path: ObjectPath, member_path: ObjectPath, body: MemberBody) -> MemberRecord:
-        self._own("pools", self.pool(pool_path))
-        member = self.member(pool_path, member_path)
-        self._apply_member_fields(member, body)
-        member.generation = self.generation
-        return member
-
-    def delete_member(self, pool_path: ObjectPath, member_path: ObjectPath) -> None:
-        pool = self._own("pools", self.pool(pool_path))
-        pool.members.remove(self.member(pool_path, member_path))
-
-    @staticmethod
-    def _apply_member_fields(member: MemberRecord, body: MemberBody) -> None:
+    def _member_fields(self, member: MemberRecord, body: MemberBody) -> None:
         if body.description is not None:
             member.description = body.description
         if body.state is not None:
@@ -315,37 +326,13 @@ class ConfigEdit(ConfigView):
         if body.ratio is not None:
             member.ratio = body.ratio
 
-    # --- virtual servers ----------------------------------------------------------------
-
-    def create_virtual(self, body: VirtualBody) -> VirtualRecord:
-        path = self._new_path(body, "Virtual Server", self.config.virtuals)
-        if body.destination is None:
-            raise F5RestError(
-                400, f"01070734:3: Configuration error: Virtual Server {path.full_path} requires a destination."
-            )
-        virtual = VirtualRecord(
-            partition=path.partition, sub_path=path.sub_path, name=path.name, destination="", generation=self.generation
-        )
-        self._put("virtuals", path.full_path, virtual)
-        self._apply_virtual_fields(virtual, body)
-        return virtual
-
-    def update_virtual(self, path: ObjectPath, body: VirtualBody) -> VirtualRecord:
-        virtual = self._own("virtuals", self.virtual(path))
-        self._apply_virtual_fields(virtual, body)
-        virtual.generation = self.generation
-        return virtual
-
-    def delete_virtual(self, path: ObjectPath) -> None:
-        self.virtual(path)
-        self._delete("virtuals", path.full_path)
-
-    def _apply_virtual_fields(self, virtual: VirtualRecord, body: VirtualBody) -> None:
+    def _virtual_fields(self, virtual: VirtualRecord, body: VirtualBody) -> None:
         if body.destination is not None:
             virtual.destination = str(parse_destination(body.destination, virtual.partition))
             self._check_destination_unique(virtual)
         if body.pool is not None:
-            virtual.pool = self._pool_reference(body.pool, virtual.partition)
+            none = body.pool in ("", "none")
+            virtual.pool = "" if none else self._referred(VIRTUAL, "pool", body.pool, virtual.partition)
         if body.mask is not None:
             virtual.mask = str(_parse_ip(body.mask, "mask"))
         if body.source is not None:
@@ -367,22 +354,14 @@ class ConfigEdit(ConfigView):
         for reference in references:
             if isinstance(reference, str):
                 reference = ProfileReference(name=reference)
-            paths.append(self._tcp_profile_reference(reference.name, reference.partition or partition))
+            paths.append(self._referred(VIRTUAL, "tcp_profile", reference.name, reference.partition or partition))
         if len(paths) > 1:
             raise F5RestError(400, "01070734:3: Configuration error: a Virtual Server takes one TCP profile.")
         return paths[0] if paths else DEFAULT_TCP_PROFILE
 
-    def _pool_reference(self, reference: str, partition: str) -> str:
-        if reference in ("", "none"):
-            return ""
-        path = reference_path(reference, partition)
-        if path.full_path not in self.config.pools:
-            raise F5RestError(400, f"01020036:3: The requested Pool ({path.full_path}) was not found.")
-        return path.full_path
-
     def _check_destination_unique(self, virtual: VirtualRecord) -> None:
         for other in self.config.virtuals.values():
-            if other is not virtual and other.destination == virtual.destination:
+            if other.path != virtual.path and other.destination == virtual.destination:
                 raise F5RestError(
                     400,
                     f"01070333:3: Virtual Server {virtual.path.full_path} illegally shares destination address, "
@@ -390,98 +369,23 @@ class ConfigEdit(ConfigView):
                     f"{other.path.full_path}.",
                 )
 
-    # --- TCP profiles ---------------------------------------------------------------------
+    def _tcp_profile_created(self, path: ObjectPath, body: TcpProfileBody) -> dict[str, Any]:
+        parent_path = self._referred(TCP_PROFILE, "defaults_from", body.defaultsFrom or DEFAULT_TCP_PROFILE, path.partition)
+        parent = self.find(TCP_PROFILE, make_path(parent_path))
+        # The parent's idleTimeout is copied once, at creation, not followed later.
+        return {"defaults_from": parent.path.full_path, "idle_timeout": parent.idle_timeout}
 
-    def create_tcp_profile(self, body: TcpProfileBody) -> TcpProfileRecord:
-        path = self._new_path(body, "profile", {DEFAULT_TCP_PROFILE: None, **self.config.tcp_profiles})
-        parent = self.tcp_profile(
-            make_path(self._tcp_profile_reference(body.defaultsFrom or DEFAULT_TCP_PROFILE, path.partition))
-        )
-        profile = TcpProfileRecord(
-            partition=path.partition,
-            sub_path=path.sub_path,
-            name=path.name,
-            generation=self.generation,
-            defaults_from=parent.path.full_path,
-            idle_timeout=parent.idle_timeout,  # inherited once, at creation
-        )
-        self._apply_tcp_profile_fields(profile, body)
-        self._put("tcp_profiles", path.full_path, profile)
-        return profile
-
-    def update_tcp_profile(self, path: ObjectPath, body: TcpProfileBody) -> TcpProfileRecord:
-        profile = self._own("tcp_profiles", self._custom_tcp_profile(path))
+    def _tcp_profile_changed(self, profile: TcpProfileRecord, body: TcpProfileBody) -> None:
         if body.defaultsFrom is not None:
-            profile.defaults_from = self._tcp_profile_reference(body.defaultsFrom, path.partition)
-        self._apply_tcp_profile_fields(profile, body)
-        profile.generation = self.generation
-        return profile
+            profile.defaults_from = self._referred(TCP_PROFILE, "defaults_from", body.defaultsFrom, profile.partition)
 
-    def delete_tcp_profile(self, path: ObjectPath) -> None:
-        self._custom_tcp_profile(path)
-        for virtual in self.config.virtuals.values():
-            if virtual.tcp_profile == path.full_path:
-                raise F5RestError(
-                    400,
-                    f"01070313:3: The profile ({path.full_path}) cannot be deleted because it is in use by a "
-                    f"Virtual Server ({virtual.path.full_path}).",
-                )
-        for other in self.config.tcp_profiles.values():
-            if other.defaults_from == path.full_path:
-                raise F5RestError(
-                    400,
-                    f"01070313:3: The profile ({path.full_path}) cannot be deleted because the profile "
-                    f"({other.path.full_path}) derives from it.",
-                )
-        self._delete("tcp_profiles", path.full_path)
-
-    def _tcp_profile_reference(self, reference: str, partition: str) -> str:
-        full_path = reference_path(reference, partition).full_path
-        if full_path != DEFAULT_TCP_PROFILE and full_path not in self.config.tcp_profiles:
-            raise F5RestError(400, f"01020036:3: The requested profile ({full_path}) was not found.")
-        return full_path
-
-    def _custom_tcp_profile(self, path: ObjectPath) -> TcpProfileRecord:
-        profile = self.tcp_profile(path)
-        if profile is BUILTIN_TCP_PROFILE:
-            raise F5RestError(
-                400, f"01070734:3: Configuration error: the profile {DEFAULT_TCP_PROFILE} is read-only here."
-            )
-        return profile
-
-    @staticmethod
-    def _apply_tcp_profile_fields(profile: TcpProfileRecord, body: TcpProfileBody) -> None:
+    def _tcp_profile_fields(self, profile: TcpProfileRecord, body: TcpProfileBody) -> None:
         if body.description is not None:
             profile.description = body.description
         if body.idleTimeout is not None:
             profile.idle_timeout = INDEFINITE if body.idleTimeout == "indefinite" else body.idleTimeout
 
-    # --- static routes --------------------------------------------------------------------
-
-    def create_route(self, body: RouteBody) -> RouteRecord:
-        path = self._new_path(body, "Route", self.config.routes)
-        if body.network is None or body.gw is None:
-            raise F5RestError(
-                400, f"01070734:3: Configuration error: Route {path.full_path} requires a network and a gw."
-            )
-        route = RouteRecord(
-            partition=path.partition, sub_path=path.sub_path, name=path.name, network="", gw="", generation=self.generation
-        )
-        self._apply_route_fields(route, body)
-        self._put("routes", path.full_path, route)
-        return route
-
-    def update_route(self, path: ObjectPath, body: RouteBody) -> RouteRecord:
-        route = self._own("routes", self.route(path))
-        self._apply_route_fields(route, body)
-        route.generation = self.generation
-        return route
-
-    def delete_route(self, path: ObjectPath) -> None:
-        self.route(path)
-        self._delete("routes", path.full_path)
-
-    def _apply_route_fields(self, route: RouteRecord, body: RouteBody) -> None:
+    def _route_fields(self, route: RouteRecord, body: RouteBody) -> None:
         if body.network is not None:
             route.network = str(parse_route_network(body.network))
         if body.gw is not None:
@@ -504,18 +408,28 @@ class ConfigEdit(ConfigView):
                     f"{route.network} of Route {other.path.full_path}.",
                 )
 
-    # --- shared -------------------------------------------------------------------------
 
-    @staticmethod
-    def _new_path(
-        body: NodeBody | PoolBody | VirtualBody | TcpProfileBody | RouteBody, label: str, existing: dict
-    ) -> ObjectPath:
-        if not body.name:
-            raise F5RestError(400, f"01070734:3: Configuration error: a {label} requires a name.")
-        path = make_path(body.name, body.partition, body.subPath)
-        if path.full_path in existing:
-            raise already_exists(label, path.full_path, path.partition)
-        return path
+# Each kind's own rules. Fields a creation sets once (a node's address, a member's node,
+# what a TCP profile inherits):
+_CREATED: dict[Kind[Any, Any], Callable[[ConfigEdit, ObjectPath, Any], dict[str, Any]]] = {
+    NODE: ConfigEdit._node_created,
+    MEMBER: ConfigEdit._member_created,
+    TCP_PROFILE: ConfigEdit._tcp_profile_created,
+}
+# Checked on a change only, before the fields (an address that cannot change, a new parent):
+_CHANGED: dict[Kind[Any, Any], Callable[[ConfigEdit, Any, Any], None]] = {
+    NODE: ConfigEdit._node_changed,
+    TCP_PROFILE: ConfigEdit._tcp_profile_changed,
+}
+# The fields a body sets, on creation and change alike:
+_FIELDS: dict[Kind[Any, Any], Callable[[ConfigEdit, Any, Any], None]] = {
+    NODE: ConfigEdit._node_fields,
+    POOL: ConfigEdit._pool_fields,
+    MEMBER: ConfigEdit._member_fields,
+    VIRTUAL: ConfigEdit._virtual_fields,
+    TCP_PROFILE: ConfigEdit._tcp_profile_fields,
+    ROUTE: ConfigEdit._route_fields,
+}
 
 
 def _parse_ip(text: str, field: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -19,24 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from envbuilder.components.f5mock.models import (
-    Config,
-    NodeRecord,
-    PoolRecord,
-    RouteRecord,
-    TcpProfileRecord,
-    VirtualRecord,
-)
+from envbuilder.components.f5mock.kinds import KINDS
+from envbuilder.components.f5mock.models import Config
 from envbuilder.errors import EnvbuilderError
 from envbuilder.state.files import write_atomically
 
-RECORDS: dict[str, type[BaseModel]] = {
-    "nodes": NodeRecord,
-    "pools": PoolRecord,
-    "virtuals": VirtualRecord,
-    "tcp_profiles": TcpProfileRecord,
-    "routes": RouteRecord,
-}
+# The saved tables, `Config`'s fields: each top-level kind's records (members are in their pool's).
+RECORDS: dict[str, type[BaseModel]] = {kind.plural: kind.record for kind in KINDS if kind.parent is None}
 Change = set[tuple[str, str]]  # (kind, key) of the records a change created, changed or deleted
 COMPACT_AFTER = 1000  # changes, at least, before a snapshot (more when there are more objects)
 

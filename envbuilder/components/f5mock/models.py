@@ -57,9 +57,6 @@ class PoolRecord(_Record):
     description: str = ""
     members: list[MemberRecord] = []
 
-    def member(self, full_path: str) -> MemberRecord | None:
-        return next((m for m in self.members if m.path.full_path == full_path), None)
-
 
 class TcpProfileRecord(_Record):
     defaults_from: str = ""

@@ -32,7 +32,7 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.method == "DELETE":
         answers = {"description": "Deleted (empty body)"}
     operation: dict[str, Any] = {
-        "operationId": f"{route.method.lower()}_{route.handler.__name__}",
+        "operationId": f"{route.method.lower()}_{route.operation}",
         "summary": route.summary,
         "responses": {"200": answers},
     }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from envbuilder.components.f5mock.dataplane import Counters, DataPlane, member_key
+from envbuilder.components.f5mock.kinds import MEMBER, NODE, POOL, ROUTE, TCP_PROFILE, VIRTUAL, Kind, Record
 from envbuilder.components.f5mock.models import (
     MemberRecord,
     NodeRecord,
@@ -32,28 +34,24 @@ def collection(kind: str, path: str, items: list[dict[str, Any]]) -> dict[str, A
     return body
 
 
-def pool_path(pool: ObjectPath) -> str:
-    return f"/mgmt/tm/ltm/pool/{pool.url_token}"
+def item(kind: Kind[Any, Any], plane: DataPlane, record: Record, parent: PoolRecord | None = None,
+         *, expand: bool = False) -> dict[str, Any]:
+    """An object as BIG-IP answers it: its identity, then its kind's own fields (`parent`:
+    a member's pool; `expand`: a pool's members written out)."""
+    parent_path = parent.path if parent is not None else None
+    body = _identity(kind.state("state"), record.path, record.generation, kind.object_path(record.path, parent_path))
+    body.update(_FIELDS[kind](plane, record, parent, expand))
+    return body
 
 
-def member_path(pool: ObjectPath, member: ObjectPath) -> str:
-    return f"{pool_path(pool)}/members/{member.url_token}"
-
-
-def node_path(node: ObjectPath) -> str:
-    return f"/mgmt/tm/ltm/node/{node.url_token}"
-
-
-def virtual_path(virtual: ObjectPath) -> str:
-    return f"/mgmt/tm/ltm/virtual/{virtual.url_token}"
-
-
-def tcp_profile_path(profile: ObjectPath) -> str:
-    return f"/mgmt/tm/ltm/profile/tcp/{profile.url_token}"
-
-
-def route_path(route: ObjectPath) -> str:
-    return f"/mgmt/tm/net/route/{route.url_token}"
+def items(kind: Kind[Any, Any], plane: DataPlane, records: list[Record], parent: PoolRecord | None = None,
+          *, expand: bool = False) -> dict[str, Any]:
+    """A collection of `kind` (a pool's members when `parent` is given)."""
+    return collection(
+        kind.state("collectionstate"),
+        kind.collection(parent.path if parent is not None else None),
+        [item(kind, plane, record, parent, expand=expand) for record in records],
+    )
 
 
 def _identity(kind: str, path: ObjectPath, generation: int, self_path: str) -> dict[str, Any]:
@@ -64,93 +62,87 @@ def _identity(kind: str, path: ObjectPath, generation: int, self_path: str) -> d
     return body
 
 
-def _with_description(body: dict[str, Any], description: str) -> dict[str, Any]:
-    if description:
-        body["description"] = description
-    return body
+def _description(record: Record) -> dict[str, str]:
+    return {"description": record.description} if record.description else {}
 
 
-def node(record: NodeRecord) -> dict[str, Any]:
-    body = _identity("tm:ltm:node:nodestate", record.path, record.generation, node_path(record.path))
-    body.update(
-        address=record.address,
-        ephemeral="false",
-        session="user-disabled" if record.disabled else "user-enabled",
-        state="user-down" if record.forced_down else "unchecked",
-    )
-    return _with_description(body, record.description)
+# Each kind's own fields, after its identity: (plane, record, its parent, expand) -> fields.
 
 
-def member(plane: DataPlane, pool: PoolRecord, record: MemberRecord) -> dict[str, Any]:
-    body = _identity(
-        "tm:ltm:pool:members:membersstate", record.path, record.generation, member_path(pool.path, record.path)
-    )
+def _node(plane: DataPlane, record: NodeRecord, parent: None, expand: bool) -> dict[str, Any]:
+    return {
+        "address": record.address,
+        "ephemeral": "false",
+        "session": "user-disabled" if record.disabled else "user-enabled",
+        "state": "user-down" if record.forced_down else "unchecked",
+        **_description(record),
+    }
+
+
+def _member(plane: DataPlane, record: MemberRecord, pool: PoolRecord, expand: bool) -> dict[str, Any]:
     state, session = plane.member_state(pool, record)
-    body.update(address=record.address, ephemeral="false", ratio=record.ratio, session=session, state=state)
-    return _with_description(body, record.description)
+    fields = {"address": record.address, "ephemeral": "false", "ratio": record.ratio, "session": session}
+    return {**fields, "state": state, **_description(record)}
 
 
-def members_collection(plane: DataPlane, pool: PoolRecord) -> dict[str, Any]:
-    return collection(
-        "tm:ltm:pool:members:memberscollectionstate",
-        f"{pool_path(pool.path)}/members",
-        [member(plane, pool, record) for record in pool.members],
-    )
-
-
-def pool(plane: DataPlane, record: PoolRecord, *, expand: bool = False) -> dict[str, Any]:
-    body = _identity("tm:ltm:pool:poolstate", record.path, record.generation, pool_path(record.path))
-    body["loadBalancingMode"] = record.load_balancing_mode
+def _pool(plane: DataPlane, record: PoolRecord, parent: None, expand: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {"loadBalancingMode": record.load_balancing_mode}
     if record.monitor:
-        body["monitor"] = record.monitor
-    _with_description(body, record.description)
-    reference: dict[str, Any] = {"link": link(f"{pool_path(record.path)}/members"), "isSubcollection": True}
+        fields["monitor"] = record.monitor
+    fields.update(_description(record))
+    reference: dict[str, Any] = {"link": link(MEMBER.collection(record.path)), "isSubcollection": True}
     if expand:
-        reference["items"] = [member(plane, record, item) for item in record.members]
-    body["membersReference"] = reference
-    return body
+        reference["items"] = [item(MEMBER, plane, member, record) for member in record.members]
+    fields["membersReference"] = reference
+    return fields
 
 
-def virtual(record: VirtualRecord) -> dict[str, Any]:
-    body = _identity("tm:ltm:virtual:virtualstate", record.path, record.generation, virtual_path(record.path))
-    body.update(
-        destination=record.destination,
-        ipProtocol="tcp",
-        mask=record.mask,
-        source=record.source,
-        sourceAddressTranslation={"type": record.source_address_translation},
-    )
-    body["enabled" if record.enabled else "disabled"] = True
-    body["profilesReference"] = {"link": link(f"{virtual_path(record.path)}/profiles"), "isSubcollection": True}
+def _virtual(plane: DataPlane, record: VirtualRecord, parent: None, expand: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "destination": record.destination,
+        "ipProtocol": "tcp",
+        "mask": record.mask,
+        "source": record.source,
+        "sourceAddressTranslation": {"type": record.source_address_translation},
+        "enabled" if record.enabled else "disabled": True,
+        "profilesReference": {"link": link(f"{VIRTUAL.object_path(record.path)}/profiles"), "isSubcollection": True},
+    }
     if record.pool:
-        body["pool"] = record.pool
-        body["poolReference"] = {"link": link(pool_path(ObjectPath(*_split_full_path(record.pool))))}
-    return _with_description(body, record.description)
+        fields["pool"] = record.pool
+        fields["poolReference"] = {"link": link(POOL.object_path(ObjectPath(*_split_full_path(record.pool))))}
+    return {**fields, **_description(record)}
+
+
+def _tcp_profile(plane: DataPlane, record: TcpProfileRecord, parent: None, expand: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {"idleTimeout": record.idle_timeout}
+    if record.defaults_from:
+        fields["defaultsFrom"] = record.defaults_from
+    return {**fields, **_description(record)}
+
+
+def _route(plane: DataPlane, record: RouteRecord, parent: None, expand: bool) -> dict[str, Any]:
+    network = {"0.0.0.0/0": "default", "::/0": "default-inet6"}.get(record.network, record.network)
+    return {"gw": record.gw, "mtu": record.mtu, "network": network, **_description(record)}
+
+
+_FIELDS: dict[Kind[Any, Any], Callable[[DataPlane, Any, Any, bool], dict[str, Any]]] = {
+    NODE: _node,
+    POOL: _pool,
+    MEMBER: _member,
+    VIRTUAL: _virtual,
+    TCP_PROFILE: _tcp_profile,
+    ROUTE: _route,
+}
 
 
 def virtual_profiles(record: VirtualRecord) -> dict[str, Any]:
-    collection_path = f"{virtual_path(record.path)}/profiles"
+    collection_path = f"{VIRTUAL.object_path(record.path)}/profiles"
     profile = ObjectPath(*_split_full_path(record.tcp_profile))
-    item = _identity(
+    entry = _identity(
         "tm:ltm:virtual:profiles:profilesstate", profile, record.generation, f"{collection_path}/{profile.url_token}"
     )
-    item.update(context="all", nameReference={"link": link(tcp_profile_path(profile))})
-    return collection("tm:ltm:virtual:profiles:profilescollectionstate", collection_path, [item])
-
-
-def tcp_profile(record: TcpProfileRecord) -> dict[str, Any]:
-    body = _identity("tm:ltm:profile:tcp:tcpstate", record.path, record.generation, tcp_profile_path(record.path))
-    body["idleTimeout"] = record.idle_timeout
-    if record.defaults_from:
-        body["defaultsFrom"] = record.defaults_from
-    return _with_description(body, record.description)
-
-
-def route(record: RouteRecord) -> dict[str, Any]:
-    body = _identity("tm:net:route:routestate", record.path, record.generation, route_path(record.path))
-    network = {"0.0.0.0/0": "default", "::/0": "default-inet6"}.get(record.network, record.network)
-    body.update(gw=record.gw, mtu=record.mtu, network=network)
-    return _with_description(body, record.description)
+    entry.update(context="all", nameReference={"link": link(TCP_PROFILE.object_path(profile))})
+    return collection("tm:ltm:virtual:profiles:profilescollectionstate", collection_path, [entry])
 
 
 def _split_full_path(full_path: str) -> tuple[str, str, str]:
@@ -161,15 +153,18 @@ def _split_full_path(full_path: str) -> tuple[str, str, str]:
 # --- stats ------------------------------------------------------------------------------
 
 
-def stats(kind: str, self_path: str, object_path: ObjectPath, entries: dict[str, Any]) -> dict[str, Any]:
+def stats(kind: Kind[Any, Any], plane: DataPlane, record: Record, parent: PoolRecord | None = None) -> dict[str, Any]:
     """BIG-IP's stats shape: one nested entry keyed by the object's own stats link."""
-    nested_path = f"{self_path}/{object_path.url_token}/stats"
+    state = kind.state("stats")
+    self_path = kind.object_path(record.path, parent.path if parent is not None else None)
+    nested_path = f"{self_path}/{record.path.url_token}/stats"
+    entries = _STATS[kind](plane, record, parent)
     return {
-        "kind": kind,
+        "kind": state,
         "selfLink": link(f"{self_path}/stats"),
         "entries": {
             link(nested_path).partition("?")[0]: {
-                "nestedStats": {"kind": kind, "selfLink": link(nested_path), "entries": entries},
+                "nestedStats": {"kind": state, "selfLink": link(nested_path), "entries": entries},
             }
         },
     }
@@ -192,29 +187,32 @@ def _status(name: str, availability: str, enabled: bool) -> dict[str, Any]:
     }
 
 
-def pool_stats(plane: DataPlane, record: PoolRecord) -> dict[str, Any]:
+# Each kind's counters and status: (plane, record, its parent) -> entries.
+
+
+def _pool_stats(plane: DataPlane, record: PoolRecord, parent: None) -> dict[str, Any]:
     active = sum(plane.availability(record, item) == "available" for item in record.members)
     entries = _status(record.path.full_path, "available" if active else "offline", True)
     entries["activeMemberCnt"] = {"value": active}
     entries.update(counter_entries("serverside", plane.counters("pool", record.path.full_path)))
-    return stats("tm:ltm:pool:poolstats", pool_path(record.path), record.path, entries)
+    return entries
 
 
-def member_stats(plane: DataPlane, pool_record: PoolRecord, record: MemberRecord) -> dict[str, Any]:
-    entries = _status(record.path.full_path, plane.availability(pool_record, record), not record.disabled)
+def _member_stats(plane: DataPlane, record: MemberRecord, pool: PoolRecord) -> dict[str, Any]:
+    entries = _status(record.path.full_path, plane.availability(pool, record), not record.disabled)
     entries.update(addr={"description": record.address}, port={"value": record.port})
-    entries.update(counter_entries("serverside", plane.counters("member", member_key(pool_record, record))))
-    return stats("tm:ltm:pool:members:membersstats", member_path(pool_record.path, record.path), record.path, entries)
+    entries.update(counter_entries("serverside", plane.counters("member", member_key(pool, record))))
+    return entries
 
 
-def node_stats(plane: DataPlane, record: NodeRecord) -> dict[str, Any]:
+def _node_stats(plane: DataPlane, record: NodeRecord, parent: None) -> dict[str, Any]:
     entries = _status(record.path.full_path, "offline" if record.forced_down else "unknown", not record.disabled)
     entries["addr"] = {"description": record.address}
     entries.update(counter_entries("serverside", plane.counters("node", record.path.full_path)))
-    return stats("tm:ltm:node:nodestats", node_path(record.path), record.path, entries)
+    return entries
 
 
-def virtual_stats(plane: DataPlane, record: VirtualRecord) -> dict[str, Any]:
+def _virtual_stats(plane: DataPlane, record: VirtualRecord, parent: None) -> dict[str, Any]:
     key = record.path.full_path
     listening = key in plane.listeners
     entries = _status(key, "available" if listening else "offline", record.enabled)
@@ -229,4 +227,12 @@ def virtual_stats(plane: DataPlane, record: VirtualRecord) -> dict[str, Any]:
     entries["status.statusReason"] = {"description": reason}
     entries["destination"] = {"description": record.destination}
     entries.update(counter_entries("clientside", plane.counters("virtual", record.path.full_path)))
-    return stats("tm:ltm:virtual:virtualstats", virtual_path(record.path), record.path, entries)
+    return entries
+
+
+_STATS: dict[Kind[Any, Any], Callable[[DataPlane, Any, Any], dict[str, Any]]] = {
+    NODE: _node_stats,
+    POOL: _pool_stats,
+    MEMBER: _member_stats,
+    VIRTUAL: _virtual_stats,
+}
