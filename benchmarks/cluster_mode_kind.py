@@ -35,7 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from envbuilder.components.f5sync import contract  # noqa: E402
+from f5sync import contract  # noqa: E402
 
 POLL_SECONDS = 0.02
 SERVICE = "web-direct"

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from envbuilder.components.f5sync.contract import pool_name
+from f5sync.contract import pool_name
 from envbuilder.images.revision import DIRTY_MARKER, current_revision
 from tests.support.docker import require_docker
 from tests.support.leftovers import leftovers as leftovers_of

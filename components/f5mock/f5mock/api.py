@@ -13,14 +13,14 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from envbuilder.components.f5mock import render
-from envbuilder.components.f5mock.auth import Authenticator
-from envbuilder.components.f5mock.bgp import BgpListener
-from envbuilder.components.f5mock.config import ConfigEdit, ConfigView
-from envbuilder.components.f5mock.dataplane import DataPlane
-from envbuilder.components.f5mock.errors import F5RestError, invalid_json
-from envbuilder.components.f5mock.events import log_event
-from envbuilder.components.f5mock.models import (
+from f5mock import render
+from f5mock.auth import Authenticator
+from f5mock.bgp import BgpListener
+from f5mock.config import ConfigEdit, ConfigView
+from f5mock.dataplane import DataPlane
+from f5mock.errors import F5RestError, invalid_json
+from f5mock.events import log_event
+from f5mock.models import (
     LoginBody,
     MemberBody,
     NodeBody,
@@ -30,8 +30,8 @@ from envbuilder.components.f5mock.models import (
     TokenTimeoutBody,
     VirtualBody,
 )
-from envbuilder.components.f5mock.names import ObjectPath, parse_url_token
-from envbuilder.components.f5mock.store import ConfigStore
+from f5mock.names import ObjectPath, parse_url_token
+from f5mock.store import ConfigStore
 
 Body = dict[str, Any] | None
 _PARTITION_FILTER = re.compile(r"^\s*partition\s+eq\s+([A-Za-z0-9_.-]+)\s*$")
@@ -218,7 +218,7 @@ class F5Api:
         }
 
     async def openapi(self, call: Call) -> Body:
-        from envbuilder.components.f5mock.openapi import document
+        from f5mock.openapi import document
 
         return document(self.routes())
 

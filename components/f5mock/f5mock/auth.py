@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from envbuilder.components.f5mock.errors import F5RestError, unauthorized
-from envbuilder.components.f5mock.events import log_event
+from f5mock.errors import F5RestError, unauthorized
+from f5mock.events import log_event
 
 DEFAULT_TIMEOUT = 1200
 MAX_TIMEOUT = 36000

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from envbuilder.components.f5mock.events import log_event
+from f5mock.events import log_event
 
 BGP_PORT = 179
 HOLD_TIME = 90  # seconds offered in our OPEN (RFC 4271's suggestion)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import ipaddress
 from typing import TypeVar
 
-from envbuilder.components.f5mock.errors import F5RestError, already_exists, not_found
-from envbuilder.components.f5mock.journal import RECORDS
-from envbuilder.components.f5mock.models import (
+from f5mock.errors import F5RestError, already_exists, not_found
+from f5mock.journal import RECORDS
+from f5mock.models import (
     BUILTIN_TCP_PROFILE,
     DEFAULT_TCP_PROFILE,
     INDEFINITE,
@@ -31,7 +31,7 @@ from envbuilder.components.f5mock.models import (
     VirtualBody,
     VirtualRecord,
 )
-from envbuilder.components.f5mock.names import (
+from f5mock.names import (
     ObjectPath,
     is_address,
     make_path,

@@ -18,8 +18,8 @@ import struct
 from collections import Counter
 from dataclasses import dataclass
 
-from envbuilder.components.f5mock.events import log_event
-from envbuilder.components.f5mock.models import (
+from f5mock.events import log_event
+from f5mock.models import (
     BUILTIN_TCP_PROFILE,
     DEFAULT_IDLE_TIMEOUT,
     INDEFINITE,
@@ -28,7 +28,7 @@ from envbuilder.components.f5mock.models import (
     PoolRecord,
     VirtualRecord,
 )
-from envbuilder.components.f5mock.names import parse_destination
+from f5mock.names import parse_destination
 
 CONNECT_TIMEOUT = 3.0
 IDLE_SWEEP_INTERVAL = 1.0  # seconds: idle timeouts are whole seconds, as on BIG-IP

@@ -1,8 +1,24 @@
-"""REST errors in the bodies BIG-IP answers with."""
+"""REST errors in the bodies BIG-IP answers with, and the errors that stop the mock from starting."""
 
 from __future__ import annotations
 
 from typing import Any
+
+
+class StartupError(Exception):
+    """The mock cannot start: `f5-mock serve` prints the message (and hint) and exits with `exit_code`."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class UsageError(StartupError):
+    """A bad option or setting: nothing was started (exit 2)."""
+
+    exit_code = 2
 
 
 class F5RestError(Exception):

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from envbuilder.components.f5mock.models import (
+from f5mock.models import (
     Config,
     NodeRecord,
     PoolRecord,
@@ -27,8 +28,7 @@ from envbuilder.components.f5mock.models import (
     TcpProfileRecord,
     VirtualRecord,
 )
-from envbuilder.errors import EnvbuilderError
-from envbuilder.state.files import write_atomically
+from f5mock.errors import StartupError
 
 RECORDS: dict[str, type[BaseModel]] = {
     "nodes": NodeRecord,
@@ -68,7 +68,7 @@ class Journal:
 
     def _replay(self, config: Config, entry: dict[str, Any], segment: Path, number: int) -> None:
         if entry["generation"] != config.generation + 1:
-            raise EnvbuilderError(
+            raise StartupError(
                 f"the mock F5's journal {segment} line {number} is generation {entry['generation']}, "
                 f"expected {config.generation + 1}: changes are missing"
             )
@@ -87,7 +87,7 @@ class Journal:
             return parse(path.read_bytes() if raw is None else raw)
         except (OSError, ValueError, KeyError, ValidationError) as error:
             where = f"{path} line {line}" if line else str(path)
-            raise EnvbuilderError(f"the mock F5's saved configuration {where} cannot be read: {error}") from None
+            raise StartupError(f"the mock F5's saved configuration {where} cannot be read: {error}") from None
 
     # --- writing (all of it in worker threads: it waits on the disk) ---------------------
 
@@ -160,3 +160,24 @@ def _sync_directory(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Temp file, fsync, rename, fsync of the directory: once this returns, the new snapshot is durable.
+    (envbuilder's state files are written the same way; the mock keeps its own: it imports nothing of envbuilder.)"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from envbuilder.components.f5mock.names import ObjectPath
+from f5mock.names import ObjectPath
 
 LoadBalancingMode = Literal["round-robin", "least-connections-member"]
 # Every monitor is probed with a TCP connect (see docs/f5-mock.md).

@@ -7,7 +7,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from envbuilder.components.f5mock.errors import F5RestError
+from f5mock.errors import F5RestError
 
 DEFAULT_PARTITION = "Common"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:%-]{0,254}$")

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic.json_schema import models_json_schema
 
-from envbuilder.components.f5mock.render import VERSION
+from f5mock.render import VERSION
 
 if TYPE_CHECKING:
-    from envbuilder.components.f5mock.api import Route
+    from f5mock.api import Route
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ERROR_SCHEMA = {

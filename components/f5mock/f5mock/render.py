@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from envbuilder.components.f5mock.dataplane import Counters, DataPlane, member_key
-from envbuilder.components.f5mock.models import (
+from f5mock.dataplane import Counters, DataPlane, member_key
+from f5mock.models import (
     MemberRecord,
     NodeRecord,
     PoolRecord,
@@ -14,7 +14,7 @@ from envbuilder.components.f5mock.models import (
     TcpProfileRecord,
     VirtualRecord,
 )
-from envbuilder.components.f5mock.names import ObjectPath
+from f5mock.names import ObjectPath
 
 VERSION = "15.1.0"
 BUILD = "0.0.6"

@@ -14,15 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
-from envbuilder.components.f5mock.api import F5Api
-from envbuilder.components.f5mock.auth import Authenticator
-from envbuilder.components.f5mock.bgp import BGP_PORT, BgpListener
-from envbuilder.components.f5mock.dataplane import DataPlane
-from envbuilder.components.f5mock.events import log_event
-from envbuilder.components.f5mock.routing import KernelRoutes
-from envbuilder.components.f5mock.store import ConfigStore
-from envbuilder.components.f5mock.tls import server_context
-from envbuilder.errors import InputError
+from f5mock.api import F5Api
+from f5mock.auth import Authenticator
+from f5mock.bgp import BGP_PORT, BgpListener
+from f5mock.dataplane import DataPlane
+from f5mock.errors import UsageError
+from f5mock.events import log_event
+from f5mock.routing import KernelRoutes
+from f5mock.store import ConfigStore
+from f5mock.tls import server_context
 
 # A client that opens API connections and stalls must not hold them (and their descriptors):
 API_HANDSHAKE_TIMEOUT = 10.0  # seconds for the TLS handshake
@@ -51,7 +51,7 @@ class F5MockServer:
         bgp_port: int = BGP_PORT,
     ) -> None:
         if not password:
-            raise InputError("the mock F5's password is empty", hint="set F5MOCK_PASSWORD or --password-file")
+            raise UsageError("the mock F5's password is empty", hint="set F5MOCK_PASSWORD or --password-file")
         self.state_dir = Path(state_dir)
         self.host = host
         self.port = port

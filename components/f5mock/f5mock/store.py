@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from envbuilder.components.f5mock.config import ConfigEdit
-from envbuilder.components.f5mock.dataplane import DataPlane
-from envbuilder.components.f5mock.errors import F5RestError
-from envbuilder.components.f5mock.events import log_event
-from envbuilder.components.f5mock.journal import RECORDS, Journal
-from envbuilder.components.f5mock.models import Config
-from envbuilder.components.f5mock.routing import KernelRoutes
+from f5mock.config import ConfigEdit
+from f5mock.dataplane import DataPlane
+from f5mock.errors import F5RestError
+from f5mock.events import log_event
+from f5mock.journal import RECORDS, Journal
+from f5mock.models import Config
+from f5mock.routing import KernelRoutes
 
 Result = TypeVar("Result")
 RETRY_INTERVAL = 5.0  # seconds between attempts to listen for virtuals, or install routes, that cannot yet

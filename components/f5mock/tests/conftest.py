@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import ThreadedF5Mock, run_in_thread
-from tests.f5mock.loopback import Backend
+from f5mock.server import ThreadedF5Mock, run_in_thread
+from components.f5mock.tests.loopback import Backend
 from tests.support.tools import missing
 
 MONITOR_INTERVAL = 0.1

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from envbuilder.components.f5mock import ThreadedF5Mock, api, run_in_thread, server
-from tests.f5mock.abuse import open_descriptors
-from tests.f5mock.loopback import wait_until
+from f5mock import api, server
+from f5mock.server import ThreadedF5Mock, run_in_thread
+from components.f5mock.tests.abuse import open_descriptors
+from components.f5mock.tests.loopback import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import ThreadedF5Mock, run_in_thread
-from envbuilder.components.f5mock.bgp import SessionError, parse_update
-from envbuilder.components.f5mock.routing import ROUTE_PROTOCOL, KernelRoutes
-from tests.f5mock.bgp_peer import ExaBgpPeer
-from tests.f5mock.conftest import kernel_routes
+from f5mock.server import ThreadedF5Mock, run_in_thread
+from f5mock.bgp import SessionError, parse_update
+from f5mock.routing import ROUTE_PROTOCOL, KernelRoutes
+from components.f5mock.tests.bgp_peer import ExaBgpPeer
+from components.f5mock.tests.conftest import kernel_routes
 
 F5_ASN = 64513
 ROUTES = "/mgmt/tm/net/route"

@@ -1,4 +1,4 @@
-"""`envbuilder f5-mock serve`: credentials from the environment, JSON-lines logs, clean stop."""
+"""`f5-mock serve` (the console script): credentials from the environment, JSON-lines logs, clean stop."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.f5mock.loopback import free_port, wait_healthy
+from components.f5mock.tests.loopback import free_port, wait_healthy
 
-COMMAND = [sys.executable, "-m", "envbuilder", "f5-mock", "serve"]
+# The console script installed beside this interpreter (the image runs the same entry point).
+COMMAND = [str(Path(sys.executable).with_name("f5-mock")), "serve"]
 
 
 @pytest.mark.slow
@@ -77,7 +79,7 @@ def test_serve_takes_the_password_from_a_file(tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "environment", "message"),
     [
-        (["--password", "on-the-command-line"], {}, "No such option"),
+        (["--password", "on-the-command-line"], {}, "unrecognized arguments: --password"),
         ([], {"F5MOCK_PASSWORD": ""}, "password is empty"),
     ],
 )

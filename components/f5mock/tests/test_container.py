@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,11 +12,12 @@ import httpx
 import pytest
 
 from envbuilder.images.base import BASE_IMAGE, ensure_base_image
-from tests.f5mock.loopback import wait_healthy
+from envbuilder.images.wheels import component_wheel_commands
+from components.f5mock.tests.loopback import wait_healthy
 from tests.support.docker import remove_images, require_docker
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
-REPO = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def docker(*args: str, timeout: float = 120) -> str:
@@ -26,29 +26,13 @@ def docker(*args: str, timeout: float = 120) -> str:
 
 @pytest.fixture
 def build_context(tmp_path: Path) -> Path:
-    """The repository's sources and Dockerfile plus host-prepared wheels (the shared build/ is left alone)."""
-    shutil.copytree(REPO / "envbuilder", tmp_path / "envbuilder", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "docker", tmp_path / "docker")
-    for name in ("pyproject.toml", "README.md"):
-        if (REPO / name).exists():
-            shutil.copy2(REPO / name, tmp_path / name)
-    # As the Dockerfile says: wheels of envbuilder[f5] made by the host's pip (Debian 12, CPython 3.11,
-    # like the base image).
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--wheel-dir",
-            str(tmp_path / "build" / "wheels"),
-            f"{tmp_path}[f5]",
-        ],
-        check=True,
-        timeout=600,
-    )
-    return tmp_path
+    """This package's folder and Dockerfile plus host-prepared wheels, as `envbuilder images build` makes them
+    (a copy: the package's own build/ is left alone)."""
+    context = tmp_path / "f5mock"
+    shutil.copytree(PACKAGE, context, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info", "tests"))
+    for command in component_wheel_commands(context):
+        subprocess.run(command, check=True, timeout=600)
+    return context
 
 
 def kernel_routes(container: str) -> set[tuple[str, str]]:
@@ -67,8 +51,6 @@ def test_the_image_serves_health_creates_pools_and_installs_routes(build_context
         docker(
             "build",
             "--quiet",
-            "-f",
-            "docker/f5-mock.Dockerfile",
             "--build-arg",
             f"BASE_IMAGE={BASE_IMAGE}",
             "-t",

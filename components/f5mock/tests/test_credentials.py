@@ -10,14 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import F5MockServer, auth
-from envbuilder.errors import InputError
+from f5mock import auth
+from f5mock.errors import UsageError
+from f5mock.server import F5MockServer
 
 LOGIN = "/mgmt/shared/authn/login"
 
 
 def test_an_empty_password_is_refused(tmp_path):
-    with pytest.raises(InputError, match="password is empty"):
+    with pytest.raises(UsageError, match="password is empty"):
         F5MockServer(tmp_path, password="")
 
 

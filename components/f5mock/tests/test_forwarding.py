@@ -9,8 +9,9 @@ from collections import Counter
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import F5MockServer, run_in_thread, store
-from tests.f5mock.loopback import ask, free_port, wait_until
+from f5mock import store
+from f5mock.server import F5MockServer, run_in_thread
+from components.f5mock.tests.loopback import ask, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 

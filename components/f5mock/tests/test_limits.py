@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from tests.f5mock.abuse import deaf_member, hanging_member, open_descriptors, resident_bytes
-from tests.f5mock.loopback import ask, free_port, wait_until
+from components.f5mock.tests.abuse import deaf_member, hanging_member, open_descriptors, resident_bytes
+from components.f5mock.tests.loopback import ask, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from envbuilder.components.f5mock import run_in_thread
-from tests.f5mock.loopback import free_port
+from f5mock.server import run_in_thread
+from components.f5mock.tests.loopback import free_port
 
 POOLS = "/mgmt/tm/ltm/pool"
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import run_in_thread
-from envbuilder.components.f5mock.routing import ROUTE_PROTOCOL, KernelRoutes
-from tests.f5mock.conftest import kernel_routes
+from f5mock.server import run_in_thread
+from f5mock.routing import ROUTE_PROTOCOL, KernelRoutes
+from components.f5mock.tests.conftest import kernel_routes
 
 ROUTES = "/mgmt/tm/net/route"
 

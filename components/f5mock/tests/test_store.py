@@ -16,16 +16,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import F5MockServer, journal, run_in_thread
-from envbuilder.components.f5mock.config import ConfigEdit
-from envbuilder.components.f5mock.journal import Journal
-from envbuilder.components.f5mock.models import PoolBody, VirtualBody
-from envbuilder.components.f5mock.store import ConfigStore
-from tests.f5mock.loopback import free_port, wait_until
+from f5mock import journal
+from f5mock.server import F5MockServer, run_in_thread
+from f5mock.config import ConfigEdit
+from f5mock.journal import Journal
+from f5mock.models import PoolBody, VirtualBody
+from f5mock.store import ConfigStore
+from components.f5mock.tests.loopback import free_port, wait_until
 
 POOLS = "/mgmt/tm/ltm/pool"
 SERVE_COMPACTING_OFTEN = (
-    "import envbuilder.components.f5mock.journal as j; j.COMPACT_AFTER = 20; from envbuilder.cli import main; main()"
+    "import f5mock.journal as j; j.COMPACT_AFTER = 20; from f5mock.cli import main; main()"
 )
 
 
@@ -158,7 +159,7 @@ def test_no_acknowledged_write_is_lost_when_the_mock_is_killed_while_writing(tmp
             sys.executable,
             "-c",
             SERVE_COMPACTING_OFTEN,
-            *("f5-mock", "serve", "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path)),
+            *("serve", "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path)),
         ]
         process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         try:

@@ -12,10 +12,10 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from envbuilder.components.f5sync import contract, diff
-from envbuilder.components.f5sync.backoff import Backoff
-from envbuilder.components.f5sync.icontrol import F5Error, F5Refused, IControlClient
-from envbuilder.components.f5sync.kube import (
+from f5sync import contract, diff
+from f5sync.backoff import Backoff
+from f5sync.icontrol import F5Error, F5Refused, IControlClient
+from f5sync.kube import (
     BlockAffinity,
     Informer,
     block_affinity_info,
@@ -23,10 +23,10 @@ from envbuilder.components.f5sync.kube import (
     node_info,
     service_info,
 )
-from envbuilder.components.f5sync.mapping import desired_state
-from envbuilder.components.f5sync.metrics import Metrics
-from envbuilder.components.f5sync.model import ClusterSnapshot
-from envbuilder.components.f5sync.settings import Settings
+from f5sync.mapping import desired_state
+from f5sync.metrics import Metrics
+from f5sync.model import ClusterSnapshot
+from f5sync.settings import Settings
 
 log = logging.getLogger("envbuilder.f5sync")
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import ClassVar
 
-from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Route, Virtual
+from f5sync.model import F5State, Member, ObjectKey, Pool, Route, Virtual
 
 # An F5 object an operation changes or relies on: ("pool" | "virtual" | "route", partition, name).
 ObjectRef = tuple[str, str, str]

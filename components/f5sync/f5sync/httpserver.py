@@ -9,8 +9,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
-from envbuilder.components.f5sync.controller import Health
-from envbuilder.components.f5sync.metrics import Metrics
+from f5sync.controller import Health
+from f5sync.metrics import Metrics
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from envbuilder.components.f5sync.backoff import Backoff
-from envbuilder.components.f5sync.metrics import Metrics
-from envbuilder.components.f5sync.model import F5State, Member, ObjectKey, Pool, Route, Virtual
+from f5sync.backoff import Backoff
+from f5sync.metrics import Metrics
+from f5sync.model import F5State, Member, ObjectKey, Pool, Route, Virtual
 
 LOGIN_PATH = "/mgmt/shared/authn/login"
 POOLS_PATH = "/mgmt/tm/ltm/pool"

@@ -17,9 +17,9 @@ from lightkube.generic_resource import GenericGlobalResource, create_global_reso
 from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from envbuilder.components.f5sync.backoff import Backoff
-from envbuilder.components.f5sync.metrics import Metrics
-from envbuilder.components.f5sync.model import (
+from f5sync.backoff import Backoff
+from f5sync.metrics import Metrics
+from f5sync.model import (
     BlockAffinityInfo,
     EndpointSliceInfo,
     NodeInfo,
@@ -27,7 +27,7 @@ from envbuilder.components.f5sync.model import (
     ServicePort,
     SlicePort,
 )
-from envbuilder.kubeconfig import load_kubeconfig
+from f5sync.kubeconfig import load_kubeconfig
 
 log = logging.getLogger("envbuilder.f5sync")
 

@@ -3,8 +3,8 @@
 import ipaddress
 from dataclasses import dataclass
 
-from envbuilder.components.f5sync import contract
-from envbuilder.components.f5sync.model import (
+from f5sync import contract
+from f5sync.model import (
     ClusterSnapshot,
     F5State,
     Member,

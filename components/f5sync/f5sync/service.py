@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from lightkube import AsyncClient
 
-from envbuilder.components.f5sync import httpserver
-from envbuilder.components.f5sync.controller import Controller
-from envbuilder.components.f5sync.icontrol import IControlClient
-from envbuilder.components.f5sync.kube import kube_client
-from envbuilder.components.f5sync.metrics import Metrics
-from envbuilder.components.f5sync.settings import Settings
+from f5sync import httpserver
+from f5sync.controller import Controller
+from f5sync.icontrol import IControlClient
+from f5sync.kube import kube_client
+from f5sync.metrics import Metrics
+from f5sync.settings import Settings
 
 log = logging.getLogger("envbuilder.f5sync")
 

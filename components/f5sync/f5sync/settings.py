@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from envbuilder.components.f5sync import contract
+from f5sync import contract
 
 
 class Settings(BaseModel):

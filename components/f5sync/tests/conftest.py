@@ -11,10 +11,10 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from envbuilder.components.f5sync import contract, service
-from envbuilder.components.f5sync.settings import Settings
-from tests.f5sync.f5_api import PASSWORD, USERNAME, MockF5
-from tests.f5sync.kube_api import NAMESPACE, KubeApi
+from f5sync import contract, service
+from f5sync.settings import Settings
+from components.f5sync.tests.f5_api import PASSWORD, USERNAME, MockF5
+from components.f5sync.tests.kube_api import NAMESPACE, KubeApi
 
 T = TypeVar("T")
 RESYNC_SECONDS = 0.5

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from envbuilder.components.f5mock.server import ThreadedF5Mock, run_in_thread
+from f5mock.server import ThreadedF5Mock, run_in_thread
 from tests.support.ports import free_port
 
 USERNAME, PASSWORD = "admin", "f5-sync-test"

@@ -8,7 +8,7 @@ from typing import Any
 
 import kmock
 
-from envbuilder.components.f5sync import contract
+from f5sync import contract
 
 NAMESPACE = "shop"
 RESOURCES = {

@@ -2,7 +2,7 @@
 
 import random
 
-from envbuilder.components.f5sync.backoff import Backoff
+from f5sync.backoff import Backoff
 
 
 def test_delays_double_up_to_the_cap_and_keep_half_as_a_floor():

@@ -1,6 +1,6 @@
 """The plan: the fewest F5 calls, in an order the F5 accepts, touching only what we own."""
 
-from envbuilder.components.f5sync.diff import (
+from f5sync.diff import (
     AddMember,
     CreatePool,
     CreateVirtual,
@@ -13,7 +13,7 @@ from envbuilder.components.f5sync.diff import (
     pool_ref,
     virtual_ref,
 )
-from envbuilder.components.f5sync.model import F5State, Member, Pool, Virtual
+from f5sync.model import F5State, Member, Pool, Virtual
 
 A, B, C = Member("10.0.0.1", 30080), Member("10.0.0.2", 30080), Member("10.0.0.3", 30080)
 NONE: frozenset = frozenset()

@@ -13,12 +13,12 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from envbuilder.components.f5sync import contract, httpserver, service
-from envbuilder.components.f5sync.settings import Settings
-from tests.f5sync.conftest import converges, counter
-from tests.f5sync.f5_api import MockF5
-from tests.f5sync.f5_proxy import FaultyF5Proxy
-from tests.f5sync.kube_api import NAMESPACE, KubeApi
+from f5sync import contract, httpserver, service
+from f5sync.settings import Settings
+from components.f5sync.tests.conftest import converges, counter
+from components.f5sync.tests.f5_api import MockF5
+from components.f5sync.tests.f5_proxy import FaultyF5Proxy
+from components.f5sync.tests.kube_api import NAMESPACE, KubeApi
 from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]

@@ -1,4 +1,4 @@
-"""f5-sync reads its kubeconfig as the smoke checks and kubectl do (envbuilder.kubeconfig)."""
+"""f5-sync reads its kubeconfig as the smoke checks and kubectl do (f5sync.kubeconfig)."""
 
 import asyncio
 import json
@@ -9,7 +9,7 @@ import yaml
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Namespace
 
-from envbuilder.components.f5sync.kube import kube_client
+from f5sync.kube import kube_client
 
 
 class RecordingApi(BaseHTTPRequestHandler):

@@ -1,8 +1,8 @@
 """The mapping from a cluster snapshot to the F5 configuration it calls for."""
 
-from envbuilder.components.f5sync import contract
-from envbuilder.components.f5sync.mapping import desired_state
-from envbuilder.components.f5sync.model import (
+from f5sync import contract
+from f5sync.mapping import desired_state
+from f5sync.model import (
     ClusterSnapshot,
     EndpointSliceInfo,
     Member,

@@ -12,8 +12,8 @@ import pydantic
 import pytest
 from lightkube.resources.core_v1 import Node
 
-from envbuilder.components.f5sync import contract
-from envbuilder.components.f5sync.diff import (
+from f5sync import contract
+from f5sync.diff import (
     CreatePool,
     CreateRoute,
     DeletePool,
@@ -22,9 +22,9 @@ from envbuilder.components.f5sync.diff import (
     UpdateRoute,
     plan,
 )
-from envbuilder.components.f5sync.kube import BlockAffinity, block_affinity_info, node_info
-from envbuilder.components.f5sync.mapping import desired_state
-from envbuilder.components.f5sync.model import (
+from f5sync.kube import BlockAffinity, block_affinity_info, node_info
+from f5sync.mapping import desired_state
+from f5sync.model import (
     BlockAffinityInfo,
     ClusterSnapshot,
     F5State,
@@ -33,7 +33,7 @@ from envbuilder.components.f5sync.model import (
     Pool,
     Route,
 )
-from envbuilder.components.f5sync.settings import Settings
+from f5sync.settings import Settings
 
 OBJECTS = Path(__file__).parent / "objects"
 NONE: frozenset = frozenset()

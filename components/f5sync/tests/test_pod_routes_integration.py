@@ -3,11 +3,11 @@ without Calico's BlockAffinity resource), the real mock F5 over HTTPS."""
 
 import pytest
 
-from envbuilder.components.f5sync import contract
-from envbuilder.components.f5sync.settings import Settings
-from tests.f5sync.conftest import converges
-from tests.f5sync.f5_api import MockF5
-from tests.f5sync.kube_api import NAMESPACE, KubeApi
+from f5sync import contract
+from f5sync.settings import Settings
+from components.f5sync.tests.conftest import converges
+from components.f5sync.tests.f5_api import MockF5
+from components.f5sync.tests.kube_api import NAMESPACE, KubeApi
 from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]

@@ -3,8 +3,8 @@
 import pydantic
 import pytest
 
-from envbuilder.components.f5sync import contract
-from envbuilder.components.f5sync.settings import Settings
+from f5sync import contract
+from f5sync.settings import Settings
 
 REQUIRED = {
     contract.F5_URL: "https://127.0.0.1:8443",

@@ -6,16 +6,17 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 
 import httpx
 import kmock as kmock_module
 import pytest
 import yaml
 
-from envbuilder.components.f5sync import contract
-from tests.f5sync.conftest import RESYNC_SECONDS, converges, counter
-from tests.f5sync.f5_api import MockF5
-from tests.f5sync.kube_api import NAMESPACE, KubeApi
+from f5sync import contract
+from components.f5sync.tests.conftest import RESYNC_SECONDS, converges, counter
+from components.f5sync.tests.f5_api import MockF5
+from components.f5sync.tests.kube_api import NAMESPACE, KubeApi
 from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
@@ -179,7 +180,7 @@ async def test_failed_watches_back_off_and_resume_without_relisting(kube, kmock,
 
 
 async def test_metrics_and_healthz_are_served(kube, f5, f5sync, settings):
-    from envbuilder.components.f5sync import httpserver
+    from f5sync import httpserver
 
     await two_nodes_and_web(kube)
     await converges(f5.pools, {WEB_POOL: {"10.0.0.1:30080", "10.0.0.2:30080"}})
@@ -212,7 +213,7 @@ async def test_the_container_entrypoint_syncs_serves_healthz_and_stops_on_sigter
         contract.F5SYNC_LISTEN: listen,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "envbuilder.components.f5sync", env=environ, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-m", "f5sync", env=environ, stdout=asyncio.subprocess.PIPE
     )
     try:
         await two_nodes_and_web(kube)
@@ -253,7 +254,7 @@ async def test_the_host_process_serves_on_loopback_only_unless_told_otherwise(ku
         contract.F5SYNC_OWNER: "listen-test",
     })
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "envbuilder", "f5-sync", "run", "--kubeconfig", str(kubeconfig), env=environ,
+        str(Path(sys.executable).with_name("f5-sync")), "run", "--kubeconfig", str(kubeconfig), env=environ,
         stdout=asyncio.subprocess.DEVNULL,
     )
     try:

@@ -1,7 +1,7 @@
-"""Kubeconfigs read the way kubectl reads them, for everything envbuilder runs against a cluster.
+"""Kubeconfigs read the way kubectl reads them: f5-sync's, and envbuilder's smoke checks' (one loader).
 
-The smoke checks and f5-sync both authenticate through lightkube, which handles exec plugins
-(EKS, GKE, AKS), token files, bearer tokens, basic auth, client certificates and CA data.
+Both authenticate through lightkube, which handles exec plugins (EKS, GKE, AKS), token files,
+bearer tokens, basic auth, client certificates and CA data.
 """
 
 from pathlib import Path
@@ -12,7 +12,9 @@ from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import User
 from lightkube.core.exceptions import ConfigError
 
-from envbuilder.errors import EnvbuilderError
+
+class KubeconfigError(Exception):
+    """The kubeconfig (or the service account) cannot be used; the message says which and why."""
 
 
 def load_kubeconfig(path: Path | str | None = None, context: str | None = None) -> SingleConfig:
@@ -27,5 +29,5 @@ def load_kubeconfig(path: Path | str | None = None, context: str | None = None) 
             user = msgspec.structs.replace(user, token_file=str(config.abs_file(user.token_file)))
     except (ConfigError, OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as error:
         where = path or "the service account, $KUBECONFIG or ~/.kube/config"
-        raise EnvbuilderError(f"cannot use kubeconfig {where} (context {context or 'current'}): {error}") from None
+        raise KubeconfigError(f"cannot use kubeconfig {where} (context {context or 'current'}): {error}") from None
     return config._replace(user=user)

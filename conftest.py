@@ -1,4 +1,5 @@
-"""Every test gets its own envbuilder state directory and port range: nothing touches ~/.envbuilder."""
+"""Every test, envbuilder's (tests/) and the components' (components/*/tests/), gets its own envbuilder
+state directory and port range: nothing touches ~/.envbuilder."""
 
 import itertools
 import os
