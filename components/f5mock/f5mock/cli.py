@@ -64,11 +64,13 @@ def environment_flag(variable: str) -> bool:
 def parser() -> argparse.ArgumentParser:
     environ = os.environ
     command = argparse.ArgumentParser(
-        prog="f5-mock", description="The mock F5 BIG-IP (iControl REST + forwarding virtual servers)."
+        prog="f5-mock", allow_abbrev=False, description="The mock F5 BIG-IP (iControl REST + forwarding virtual servers)."
     )
     commands = command.add_subparsers(dest="command", required=True)
+    # No abbreviations: `--password SECRET` must be refused, not taken for --password-file.
     serve = commands.add_parser(
-        "serve", help="Serve the iControl REST API over HTTPS until interrupted; logs are JSON lines on stderr."
+        "serve", allow_abbrev=False,
+        help="Serve the iControl REST API over HTTPS until interrupted; logs are JSON lines on stderr.",
     )
     serve.add_argument("--state-dir", type=Path, required=True, help="Configuration, certificate: kept across restarts.")
     serve.add_argument("--listen", default="127.0.0.1:8443", help="HOST:PORT of the HTTPS API (default: %(default)s).")

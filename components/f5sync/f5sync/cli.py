@@ -13,11 +13,11 @@ from pathlib import Path
 
 def parser() -> argparse.ArgumentParser:
     command = argparse.ArgumentParser(
-        prog="f5-sync", description="Keep the F5's pools and virtual servers in step with Kubernetes Services."
+        prog="f5-sync", allow_abbrev=False, description="Keep the F5's pools and virtual servers in step with Kubernetes Services."
     )
     commands = command.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
-        "run",
+        "run", allow_abbrev=False,
         help="Run the controller in the foreground; settings come from F5_* and F5SYNC_* environment variables "
         "(docs/f5-sync.md). Logs every F5 change as a JSON line on stdout. Stop it with Ctrl-C or SIGTERM.",
     )
