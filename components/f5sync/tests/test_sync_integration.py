@@ -212,8 +212,8 @@ async def test_the_container_entrypoint_syncs_serves_healthz_and_stops_on_sigter
         contract.F5SYNC_OWNER: "entrypoint-test",
         contract.F5SYNC_LISTEN: listen,
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "f5sync", env=environ, stdout=asyncio.subprocess.PIPE
+    process = await asyncio.create_subprocess_exec(  # the image's ENTRYPOINT: f5-sync run
+        str(Path(sys.executable).with_name("f5-sync")), "run", env=environ, stdout=asyncio.subprocess.PIPE
     )
     try:
         await two_nodes_and_web(kube)
