@@ -24,10 +24,11 @@ host:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The components (components/*) in the same pip command, so envbuilder's dependency on them resolves here.
+$(VENV)/.installed: pyproject.toml components/f5mock/pyproject.toml components/f5sync/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[engine,f5,sync,broker,test]'
+	$(PIP) install --quiet -e components/f5mock -e components/f5sync -e '.[engine,broker,test]'
 	touch $@
 
 ## tools: kind, pulumi and the Kubernetes plugin where missing (official downloads, else built from Go modules)
@@ -42,7 +43,7 @@ toolchain:
 node-image: venv
 	bash tools/node-image/build.sh
 
-LINTED := envbuilder tests benchmarks tools fixtures
+LINTED := envbuilder components tests benchmarks tools fixtures conftest.py
 
 ## test: the linter, then the whole suite; a missing part fails its tests with the fix, unless left out
 ## by name: make test SKIP=browser,kind (parts: docker rabbitmq browser toolchain root; tiers: slow

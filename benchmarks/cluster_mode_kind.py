@@ -36,7 +36,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from envbuilder.cluster.kubectl import kubectl_command  # noqa: E402
-from envbuilder.components.f5sync import contract  # noqa: E402
+from f5sync import contract  # noqa: E402
 from envbuilder.naming import control_plane_node, namespace_name  # noqa: E402
 
 POLL_SECONDS = 0.02

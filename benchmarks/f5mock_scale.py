@@ -1,6 +1,6 @@
 """The mock F5 at size: 5,000 pools created one by one through the API.
 
-Starts `envbuilder f5-mock serve` (its own process, on loopback, a fresh state dir) and a
+Starts `f5-mock serve` (its own process, on loopback, a fresh state dir) and a
 virtual in front of a small TCP backend, then creates the pools sequentially over one
 keep-alive HTTPS connection (each with one member, so 5,000 nodes too) while a prober
 opens a connection through the virtual every 20 ms. Reports per-write latency (p50/p99/max,
@@ -9,7 +9,7 @@ grows?), the time for all of them, and the virtual's latency idle and during the
 
     .venv/bin/python benchmarks/f5mock_scale.py [--pools 5000] [--time-limit 300] [--source DIR]
 
-`--source` runs the mock from another checkout (e.g. an export of an older commit) to
+`--source` runs the mock from another checkout (its components/f5mock; e.g. an export of an older commit) to
 compare. Figures go to docs/f5-mock.md.
 """
 
@@ -97,15 +97,14 @@ def main() -> None:
     options = parser.parse_args()
 
     api_port, backend_port, vip_port = free_port(), free_port(), free_port()
-    environment = {**os.environ, "PYTHONPATH": str(options.source), "F5MOCK_PASSWORD": "bench"}
+    environment = {**os.environ, "PYTHONPATH": str(options.source / "components" / "f5mock"), "F5MOCK_PASSWORD": "bench"}
     with tempfile.TemporaryDirectory(prefix="f5-scale-") as state_dir:
         backend = subprocess.Popen([sys.executable, "-c", BACKEND.format(port=backend_port)])
         mock = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "envbuilder",
-                "f5-mock",
+                "-c",
+                "from f5mock.cli import main; main()",
                 "serve",
                 "--listen",
                 f"127.0.0.1:{api_port}",

@@ -61,7 +61,7 @@ def run_backend(port: int) -> None:
 
 
 def run_mock(port: int, state_dir: str, event_loop: str) -> None:
-    from envbuilder.components.f5mock import F5MockServer
+    from f5mock.server import F5MockServer
 
     server = F5MockServer(state_dir, port=port)
     if event_loop == "uvloop":

@@ -1,7 +1,7 @@
 """How fast f5-sync carries a Kubernetes change to the F5.
 
 Runs kmock as the Kubernetes API (list + watch over HTTP) in this process, and the project's mock
-F5 (`envbuilder f5-mock serve`) and the controller (`python -m envbuilder.components.f5sync`) as
+F5 (`f5-mock serve`) and the controller (`f5-sync run`) as
 processes of their own, as in an environment, all on loopback. Makes CHANGES changes, alternating
 a node going NotReady/Ready (nodeport pool) and a pod endpoint being added/removed (cluster-mode
 pool), and for each measures from just before the Kubernetes API request to the moment the F5
@@ -30,9 +30,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from envbuilder.components.f5sync import contract  # noqa: E402
-from tests.f5sync.f5_api import PASSWORD, USERNAME  # noqa: E402
-from tests.f5sync.kube_api import NAMESPACE, KubeApi  # noqa: E402
+from f5sync import contract  # noqa: E402
+from components.f5sync.tests.f5_api import PASSWORD, USERNAME  # noqa: E402
+from components.f5sync.tests.kube_api import NAMESPACE, KubeApi  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
 POLL_SECONDS = 0.005
@@ -82,7 +82,7 @@ async def until_serving(url: str, timeout: float = 30.0) -> None:
 
 async def measure(changes: int, debounce: float, workdir: Path) -> dict[str, object]:
     f5_url, metrics_url = f"https://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
-    mock_f5 = [sys.executable, "-m", "envbuilder", "f5-mock", "serve", "--state-dir", str(workdir / "f5")]
+    mock_f5 = [str(Path(sys.executable).with_name("f5-mock")), "serve", "--state-dir", str(workdir / "f5")]
     mock_f5 += ["--listen", f5_url.removeprefix("https://"), "--bind-virtuals-to", "127.0.0.1"]
     with process(mock_f5, {"F5MOCK_USERNAME": USERNAME, "F5MOCK_PASSWORD": PASSWORD}):
         async with kmock.KubernetesEmulator() as handler, kmock.Server(handler):
@@ -101,7 +101,7 @@ async def measure(changes: int, debounce: float, workdir: Path) -> dict[str, obj
                 contract.F5SYNC_LISTEN: metrics_url.removeprefix("http://"),
             }
             await until_serving(f"{f5_url}/health")
-            with process([sys.executable, "-m", "envbuilder.components.f5sync"], settings):
+            with process([str(Path(sys.executable).with_name("f5-sync")), "run"], settings):
                 async with httpx.AsyncClient(base_url=f5_url, verify=False, auth=(USERNAME, PASSWORD)) as f5:
                     latencies = await change_and_time(kube, f5, changes)
                     await until_serving(f"{metrics_url}/healthz")

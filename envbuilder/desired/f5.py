@@ -4,8 +4,8 @@ f5-sync may read services, endpointslices and nodes, and nothing else: a Role fo
 namespaced kinds in the environment's namespace, a ClusterRole for nodes only.
 """
 
-from envbuilder.components.f5mock import contract as f5mock
-from envbuilder.components.f5sync import contract
+from f5mock import contract as f5mock
+from f5sync import contract
 from envbuilder.desired.meta import (
     Object,
     http_probe,

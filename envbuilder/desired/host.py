@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import yaml
 
 from envbuilder.cluster.docker import ContainerSpec
-from envbuilder.components.f5mock import contract as f5mock
+from f5mock import contract as f5mock
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_BGP_ASN, F5_MOCK, F5_PASSWORD_FILE, F5_USERNAME
 from envbuilder.desired.meta import MANAGED_BY, identity_labels, secret_path

@@ -1,6 +1,6 @@
 """The catalog services that run in the cluster: ConfigMap, Deployment and Service each."""
 
-from envbuilder.components.f5sync import contract
+from f5sync import contract
 from envbuilder.desired.broker import AMQP_URL_KEY, BROKER_SECRET
 from envbuilder.desired.meta import (
     CONFIG_HASH_ANNOTATION,

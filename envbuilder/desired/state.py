@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from envbuilder.components.f5sync import contract
+from f5sync import contract
 from envbuilder.desired.broker import broker_objects, broker_secret
 from envbuilder.desired.f5 import f5_endpoint_objects, f5_secret, f5_sync_objects
 from envbuilder.cluster.docker import ContainerSpec

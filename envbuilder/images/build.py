@@ -1,4 +1,4 @@
-"""Images of one revision: `envbuilder/<name>:<tag>` for the catalog's services and envbuilder's components.
+"""Images of one revision: `envbuilder/<name>:<tag>` for the catalog's services and the components.
 
 A tag names the content of the image's inputs (images.revision), so an existing tag is never rebuilt:
 a changed input gives a new tag, and an unchanged tree builds nothing.
@@ -34,10 +34,9 @@ PUBLIC_BASE_IMAGE = "python:3.11-slim"
 BASE_IMAGE_VARIABLE = "ENVBUILDER_BASE_IMAGE"
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
 REVISION_LABEL = "org.opencontainers.image.revision"
-# envbuilder's own components: Dockerfile under docker/ (context: the repository root) and pyproject extra.
-COMPONENTS = {"f5-mock": "f5", "f5-sync": "sync"}
-# What a component's image is made of besides its Dockerfile: envbuilder's wheel, built from these.
-COMPONENT_SOURCES = ("pyproject.toml", "README.md", "envbuilder")
+# The programs an environment runs, each a package of its own: image name -> its folder (the build
+# context, with its Dockerfile and pyproject.toml). Nothing of envbuilder goes into their images.
+COMPONENTS = {"f5-mock": "components/f5mock", "f5-sync": "components/f5sync"}
 
 
 @dataclass(frozen=True)
@@ -45,13 +44,11 @@ class ImageTarget:
     name: str
     context: str  # relative to the repository root
     dockerfile: str  # relative to the repository root
-    extra: str | None = None  # a component: wheels of envbuilder[extra]; a service: of its requirements.txt
+    component: bool = False  # wheels of the package in `context`; a service's: of its requirements.txt
 
     @property
     def inputs(self) -> tuple[str, ...]:
         """The files and folders whose content decides the image (its tag follows them)."""
-        if self.extra is not None:
-            return (self.dockerfile, *COMPONENT_SOURCES)
         return (self.context, self.dockerfile)
 
 
@@ -77,10 +74,9 @@ def image_targets(source_root: Path) -> dict[str, ImageTarget]:
         entry.name: ImageTarget(entry.name, entry.build.context, f"{entry.build.context}/{entry.build.dockerfile}")
         for entry in load_catalog(source_root / "stacks" / "services").entries.values()
     }
-    for name, extra in COMPONENTS.items():
-        dockerfile = f"docker/{name}.Dockerfile"
-        if (source_root / dockerfile).is_file():
-            targets[name] = ImageTarget(name, ".", dockerfile, extra)
+    for name, folder in COMPONENTS.items():
+        if (source_root / folder / "Dockerfile").is_file():
+            targets[name] = ImageTarget(name, folder, f"{folder}/Dockerfile", component=True)
     return targets
 
 
@@ -155,8 +151,8 @@ def docker_build_command(
 
 
 def wheel_commands(target: ImageTarget, source_root: Path) -> list[list[str]]:
-    if target.extra is not None:
-        return component_wheel_commands(source_root, target.extra)
+    if target.component:
+        return component_wheel_commands(source_root / target.context)
     return service_wheel_commands(source_root / target.context)
 
 

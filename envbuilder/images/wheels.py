@@ -9,8 +9,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-from envbuilder.errors import EnvbuilderError
-
 # Both bases (python:3.11-slim and envbuilder/base:bookworm) run CPython 3.11 on glibc 2.36.
 BASE_PYTHON_VERSION = "3.11"
 BASE_GLIBC_MINOR = 36
@@ -43,21 +41,12 @@ def service_wheel_commands(context: Path) -> list[list[str]]:
     ]
 
 
-def component_wheel_commands(source_root: Path, extra: str) -> list[list[str]]:
-    """One of envbuilder's components: envbuilder itself (from that revision) and the deps of `envbuilder[extra]`."""
-    wheels = source_root / WHEELS_DIR
-    requirements = project_requirements((source_root / "pyproject.toml").read_text(), extra)
+def component_wheel_commands(context: Path) -> list[list[str]]:
+    """A component (components/<package>): its own wheel and those of the dependencies its pyproject.toml declares."""
+    wheels = context / WHEELS_DIR
+    requirements = tomllib.loads((context / "pyproject.toml").read_text())["project"].get("dependencies", [])
     return [
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source_root)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(context)],
         [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels), *target_platform_args(),
          *requirements],
     ]
-
-
-def project_requirements(pyproject_text: str, extra: str) -> list[str]:
-    """The core dependencies plus those of one extra, as pyproject.toml declares them."""
-    project = tomllib.loads(pyproject_text)["project"]
-    extras = project.get("optional-dependencies", {})
-    if extra not in extras:
-        raise EnvbuilderError(f"pyproject.toml declares no extra {extra!r}")
-    return [*project.get("dependencies", []), *extras[extra]]

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from envbuilder.components.f5sync.contract import pool_name
+from f5sync.contract import pool_name
 from envbuilder.smoke.cluster import internal_ip, ready_nodes
 from envbuilder.smoke.evidence import http_answer, service_pods_evidence
 from envbuilder.smoke.framework import Check, CheckFailed, Progress

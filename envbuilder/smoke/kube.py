@@ -1,6 +1,6 @@
 """Just enough of the Kubernetes API for the checks: raw JSON reads and writes on lightkube's connection.
 
-The kubeconfig is read by envbuilder.kubeconfig, as for f5-sync. The async client comes from the
+The kubeconfig is read by f5-sync's loader (f5sync.kubeconfig). The async client comes from the
 same adapter lightkube's own typed client uses; the checks keep raw paths because they read what
 typed resources do not cover: the service proxy, pod logs, events.
 """

@@ -1,14 +1,17 @@
 """The smoke suite of an environment: which checks apply, and running them."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import httpx2
+from f5sync.kubeconfig import KubeconfigError, load_kubeconfig
+from lightkube.config.kubeconfig import SingleConfig
 
+from envbuilder.errors import EnvbuilderError
 from envbuilder.smoke.broker import broker_check
 from envbuilder.smoke.cluster import NETWORK_AGENTS_CHECK, network_agents_check, nodes_ready_check
 from envbuilder.smoke.f5 import pool_check, vip_check
 from envbuilder.smoke.framework import Check, run_checks, skipped_check
-from envbuilder.kubeconfig import load_kubeconfig
 from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.probes import dns_check, pod_network_check
 from envbuilder.smoke.result import CheckResult
@@ -68,9 +71,17 @@ def _applicable_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
     return checks
 
 
+def cluster_config(path: Path, context: str | None) -> SingleConfig:
+    """The kubeconfig read by f5-sync's loader (one way to read one), its error made envbuilder's."""
+    try:
+        return load_kubeconfig(path, context)
+    except KubeconfigError as error:
+        raise EnvbuilderError(str(error)) from None
+
+
 async def run_smoke(target: SmokeTarget, kube_transport: httpx2.AsyncBaseTransport | None = None) -> list[CheckResult]:
     """Every check at once. `kube_transport` replaces the network under the Kubernetes client (tests)."""
-    async with Kube(load_kubeconfig(target.kubeconfig, target.kube_context), kube_transport) as kube:
+    async with Kube(cluster_config(target.kubeconfig, target.kube_context), kube_transport) as kube:
         return await run_checks(smoke_checks(target, kube))
 
 
@@ -94,7 +105,7 @@ def liveness_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
 async def smoke_environment(record: EnvironmentRecord, *, liveness_only: bool = False) -> list[CheckResult]:
     """The checks of a recorded environment (or only its liveness), with the credentials read from its Secrets."""
     recorded_services(record)  # a record that cannot say what to check is refused before connecting
-    async with Kube(load_kubeconfig(kubeconfig_of(record), record.kube_context)) as kube:
+    async with Kube(cluster_config(kubeconfig_of(record), record.kube_context)) as kube:
         target = target_from_record(record, await read_credentials(kube, record.namespace))
         checks = liveness_checks(target, kube) if liveness_only else smoke_checks(target, kube)
         return await run_checks(checks)

@@ -72,7 +72,7 @@ class SmokeTarget:
 
 
 async def read_credentials(kube: "Kube", namespace: str) -> Credentials:
-    from envbuilder.components.f5sync.contract import F5_PASSWORD
+    from f5sync.contract import F5_PASSWORD
     from envbuilder.desired.broker import BROKER_PASSWORD_KEY, BROKER_SECRET
     from envbuilder.desired.f5 import F5_SECRET
     from envbuilder.smoke.framework import CheckFailed

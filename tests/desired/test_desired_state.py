@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from envbuilder.components.f5sync import contract
+from f5sync import contract
 from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
 from envbuilder.desired.host import KindNodes
 from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION

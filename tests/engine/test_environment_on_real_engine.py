@@ -19,14 +19,15 @@ import httpx
 import pytest
 
 from envbuilder.cluster.kubectl import kubectl_command
-from envbuilder.components.f5mock import run_in_thread
-from envbuilder.components.f5sync.contract import pool_name
+from f5mock.server import run_in_thread
+from f5sync.contract import pool_name
 from envbuilder.engine.workspace import select_stack, stack_exists
 from envbuilder.polling import wait_until
 from tests.support.leftovers import processes_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
+F5_SYNC = str(Path(sys.executable).parent / "f5-sync")
 SERVICES = "web,worker"
 # One commit for the whole module: other work may commit while these tests run.
 REVISION = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -77,7 +78,7 @@ def test_up_converges_f5_sync_fills_the_pools_and_down_leaves_nothing(control_pl
     with run_in_thread(tmp_path / "f5", bind_virtuals_to="127.0.0.1") as f5:
         sync_env = {**cli_env, "F5_URL": f5.url, "F5_USERNAME": "admin", "F5_PASSWORD": "admin",
                     "F5SYNC_NAMESPACE": "env-e2e", "F5SYNC_OWNER": "e2e", "F5_VIP_ADDRESS": "127.0.0.1"}
-        sync = subprocess.Popen([ENVBUILDER, "f5-sync", "run", "--kubeconfig", str(control_plane.kubeconfig),
+        sync = subprocess.Popen([F5_SYNC, "run", "--kubeconfig", str(control_plane.kubeconfig),
                                  "--listen", "127.0.0.1:0"], env=sync_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             pool = pool_name("env-e2e", "web", 8080)

@@ -24,12 +24,12 @@ from envbuilder.images.revision import Revision
 from envbuilder.state.identity import home_identity
 
 REPO = Path(__file__).resolve().parents[2]
-PYPROJECT = """
+COMPONENT_PYPROJECT = """
 [project]
-name = "envbuilder"
-dependencies = ["typer>=0.12", "rich>=13"]
+name = "envbuilder-f5mock"
+dependencies = ["aiohttp>=3.9", "pydantic>=2.6"]
 [project.optional-dependencies]
-f5 = ["aiohttp>=3.9"]
+test = ["bigrest>=1.7"]
 """
 
 
@@ -58,13 +58,15 @@ def test_each_image_is_tagged_by_the_changes_to_its_own_inputs():
     )
 
 
-def test_a_component_follows_envbuilder_and_its_packaging_but_not_a_service():
+def test_a_component_follows_its_own_folder_only_not_envbuilder_nor_the_other_component():
     target = image_targets(REPO)["f5-sync"]
 
-    assert Revision("abc", {"envbuilder/cli/app.py": "-1"}).tag_for(target.inputs) != "abc"
-    assert Revision("abc", {"pyproject.toml": "-1"}).tag_for(target.inputs) != "abc"
-    assert Revision("abc", {"fixtures/services/web/web.py": "-1"}).tag_for(target.inputs) == "abc"
-    assert Revision("abc", {"envbuilderx/other.py": "-1"}).tag_for(target.inputs) == "abc"
+    assert Revision("abc", {"components/f5sync/f5sync/diff.py": "-1"}).tag_for(target.inputs) != "abc"
+    assert Revision("abc", {"components/f5sync/pyproject.toml": "-1"}).tag_for(target.inputs) != "abc"
+    assert Revision("abc", {"envbuilder/cli/app.py": "-1"}).tag_for(target.inputs) == "abc"
+    assert Revision("abc", {"pyproject.toml": "-1"}).tag_for(target.inputs) == "abc"
+    assert Revision("abc", {"components/f5mock/f5mock/api.py": "-1"}).tag_for(target.inputs) == "abc"
+    assert Revision("abc", {"components/f5syncx/other.py": "-1"}).tag_for(target.inputs) == "abc"
 
 
 def test_the_catalog_services_and_present_component_dockerfiles_are_the_targets(tmp_path):
@@ -72,12 +74,12 @@ def test_the_catalog_services_and_present_component_dockerfiles_are_the_targets(
     (tmp_path / "stacks" / "services" / "web.yaml").write_text(
         "name: web\nbuild:\n  context: fixtures/services/web\nport: 8080\n"
     )
-    (tmp_path / "docker").mkdir()
-    (tmp_path / "docker" / "f5-mock.Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "components" / "f5mock").mkdir(parents=True)
+    (tmp_path / "components" / "f5mock" / "Dockerfile").write_text("FROM scratch\n")
 
     assert image_targets(tmp_path) == {
         "web": ImageTarget("web", "fixtures/services/web", "fixtures/services/web/Dockerfile"),
-        "f5-mock": ImageTarget("f5-mock", ".", "docker/f5-mock.Dockerfile", extra="f5"),
+        "f5-mock": ImageTarget("f5-mock", "components/f5mock", "components/f5mock/Dockerfile", component=True),
     }
 
 
@@ -101,14 +103,17 @@ def test_service_wheels_come_from_its_requirements_for_the_images_python(tmp_pat
     assert command[-2:] == ["--requirement", str(tmp_path / "svc" / "requirements.txt")]
 
 
-def test_component_wheels_are_envbuilder_of_that_revision_and_its_extras_dependencies(tmp_path):
-    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+def test_component_wheels_are_its_own_package_and_its_dependencies_without_envbuilder(tmp_path):
+    (tmp_path / "components" / "f5mock").mkdir(parents=True)
+    (tmp_path / "components" / "f5mock" / "pyproject.toml").write_text(COMPONENT_PYPROJECT)
+    target = ImageTarget("f5-mock", "components/f5mock", "components/f5mock/Dockerfile", component=True)
 
-    build_self, download = wheel_commands(ImageTarget("f5-mock", ".", "docker/f5-mock.Dockerfile", "f5"), tmp_path)
+    build_self, download = wheel_commands(target, tmp_path)
 
-    assert build_self[3:5] == ["wheel", "--quiet"] and build_self[-1] == str(tmp_path)
+    assert build_self[3:5] == ["wheel", "--quiet"] and build_self[-1] == str(tmp_path / "components" / "f5mock")
     assert "--no-deps" in build_self
-    assert download[-3:] == ["typer>=0.12", "rich>=13", "aiohttp>=3.9"]
+    assert download[download.index("--dest") + 1] == str(tmp_path / "components" / "f5mock" / "build" / "wheels")
+    assert download[-2:] == ["aiohttp>=3.9", "pydantic>=2.6"]
 
 
 def test_the_docker_build_passes_the_base_image_and_labels_the_revision(tmp_path):

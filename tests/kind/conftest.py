@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from envbuilder.cluster.kubectl import kubectl_command
-from envbuilder.components.f5sync.contract import pool_name
+from f5sync.contract import pool_name
 from envbuilder.images.revision import DIRTY_MARKER, current_revision
 from envbuilder.naming import cluster_name, f5_container_name, namespace_name
 from tests.support.docker import require_docker

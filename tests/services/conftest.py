@@ -1,6 +1,6 @@
 """Fixtures for the sample services: a private RabbitMQ for the session, services as real processes.
 
-The session's private RabbitMQ node, `rabbitmq`, comes from tests/conftest.py.
+The session's private RabbitMQ node, `rabbitmq`, comes from the root conftest.py.
 """
 
 import os

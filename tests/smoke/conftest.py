@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from envbuilder.smoke.framework import Check
-from envbuilder.kubeconfig import load_kubeconfig
+from f5sync.kubeconfig import load_kubeconfig
 from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.result import CheckResult
 from tests.smoke.fake_kube import FakeKube, node

@@ -15,8 +15,8 @@ from typing import Any, Self
 
 import httpx
 
-from envbuilder.components.f5mock import run_in_thread
-from envbuilder.components.f5sync.contract import pool_name, virtual_name
+from f5mock.server import run_in_thread
+from f5sync.contract import pool_name, virtual_name
 from envbuilder.polling import wait_until
 from envbuilder.smoke.probes import PROBE_LABEL
 from envbuilder.smoke.target import (

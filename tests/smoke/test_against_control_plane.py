@@ -15,7 +15,7 @@ import pytest
 
 from envbuilder.polling import wait_until
 from envbuilder.smoke.cluster import network_agents_check, nodes_ready_check
-from envbuilder.kubeconfig import load_kubeconfig
+from f5sync.kubeconfig import load_kubeconfig
 from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.probes import pod_network_check
 from envbuilder.smoke.result import CheckStatus

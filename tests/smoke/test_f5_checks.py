@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from envbuilder.components.f5mock import run_in_thread
+from f5mock.server import run_in_thread
 from envbuilder.smoke.f5 import pool_check, vip_check
 from envbuilder.smoke.result import CheckStatus
 from envbuilder.smoke.target import F5Access, ServiceTarget

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from envbuilder.kubeconfig import load_kubeconfig
+from f5sync.kubeconfig import load_kubeconfig
 from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.result import CheckStatus
 from envbuilder.smoke.services import rpc_check

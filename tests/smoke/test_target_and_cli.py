@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from envbuilder.cli import app
 from envbuilder.desired import Credentials
-from envbuilder.kubeconfig import load_kubeconfig
+from f5sync.kubeconfig import load_kubeconfig
 from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.target import ExtraCheck, F5Access, RpcRoute, read_credentials, target_from_record
 from envbuilder.spec.catalog import ServiceEntry, load_catalog

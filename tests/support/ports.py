@@ -12,7 +12,7 @@ import pytest
 from envbuilder.state.ports import DEFAULT_REGISTRY
 
 REGISTRY_VARIABLE = "ENVBUILDER_PORT_REGISTRY"
-# The registry this machine's environments use, as found when the test session began (tests/conftest.py
+# The registry this machine's environments use, as found when the test session began (the root conftest.py
 # then gives the session one of its own).
 MACHINE_REGISTRY = Path(os.environ.get(REGISTRY_VARIABLE) or DEFAULT_REGISTRY)
 

@@ -1,0 +1,653 @@
+"""The data plane: virtual servers really listen and forward TCP connections to members.
+
+Each accepted connection is paired with one to a member chosen when it arrives (so API
+changes apply to the next connection at once). Bytes are spliced with two asyncio
+protocols that hand every received buffer straight to the other socket's transport
+(no StreamReader/Writer buffering, no extra copy), with transport flow control so a
+slow side pauses the fast one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
+import struct
+from collections import Counter
+from dataclasses import dataclass
+
+from f5mock.events import log_event
+from f5mock.models import (
+    BUILTIN_TCP_PROFILE,
+    DEFAULT_IDLE_TIMEOUT,
+    INDEFINITE,
+    Config,
+    MemberRecord,
+    PoolRecord,
+    VirtualRecord,
+)
+from f5mock.names import parse_destination
+
+CONNECT_TIMEOUT = 3.0
+IDLE_SWEEP_INTERVAL = 1.0  # seconds: idle timeouts are whole seconds, as on BIG-IP
+
+
+@dataclass(slots=True, eq=False)
+class Counters:
+    """Connection counters of one virtual, pool, member or node."""
+
+    current: int = 0
+    total: int = 0
+    bytes_in: int = 0  # received by the F5 on this side
+    bytes_out: int = 0  # sent by the F5 on this side
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def member_key(pool: PoolRecord, member: MemberRecord) -> str:
+    return f"{pool.path.full_path} {member.path.full_path}"
+
+
+def connect_host(address: str) -> str:
+    """The IP to connect to: route-domain suffixes only matter on a real BIG-IP."""
+    return address.partition("%")[0]
+
+
+class Stats:
+    """Counters by kind ("virtual", "pool", "member", "node") and key; created by traffic
+    only (a read must not grow the table) and dropped with their object."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str], Counters] = {}
+
+    def __len__(self) -> int:
+        return len(self._counters)
+
+    def peek(self, kind: str, key: str) -> Counters:
+        """The counters if there are any, else zeros (not stored)."""
+        return self._counters.get((kind, key)) or Counters()
+
+    def of(self, kind: str, key: str) -> Counters:
+        counters = self._counters.get((kind, key))
+        if counters is None:
+            counters = self._counters[(kind, key)] = Counters()
+        return counters
+
+    def drop(self, kind: str, key: str) -> None:
+        """Forgets a deleted object's counters (a re-created object starts from zero)."""
+        self._counters.pop((kind, key), None)
+
+
+class HealthMonitor:
+    """TCP connect probes of the members of pools that have a monitor."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._status: dict[tuple[str, int], bool] = {}
+        self._targets: Counter[tuple[str, int]] = Counter()  # by the number of monitored pools naming it
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def is_up(self, host: str, port: int) -> bool | None:
+        """True/False after the first probe, None before it."""
+        return self._status.get((host, port))
+
+    def replace(self, old: PoolRecord | None, new: PoolRecord | None) -> None:
+        """Follows one pool's change (None: absent), at the cost of that pool alone."""
+        for pool, step in ((old, -1), (new, 1)):
+            if pool is not None and pool.monitor:
+                for member in pool.members:
+                    self._targets[(connect_host(member.address), member.port)] += step
+        self._targets = +self._targets  # drops targets no pool names any more
+        if self._targets.keys() - self._status.keys():
+            self._wake.set()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before probing: a change made meanwhile wakes the next round at once
+            targets = sorted(self._targets)
+            results = await asyncio.gather(*(self._probe(*target) for target in targets))
+            for target, up in zip(targets, results):
+                if self._status.get(target) != up:
+                    log_event("monitor", member=f"{target[0]}:{target[1]}", status="up" if up else "down")
+                self._status[target] = up
+            for target in self._status.keys() - self._targets:
+                del self._status[target]
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def _probe(self, host: str, port: int) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await asyncio.wait_for(
+                loop.create_connection(asyncio.Protocol, host, port), max(self.interval, 1.0)
+            )
+        except (OSError, TimeoutError):
+            return False
+        transport.close()
+        return True
+
+
+class _Pending:
+    """Stands in for the member's transport until it is connected. The client is paused at
+    its first bytes, so what is kept is one read at most: a client that goes on sending
+    fills its own socket buffers, not the mock's memory. (uvloop starts reading after
+    `connection_made`, so pausing there would not hold.)"""
+
+    __slots__ = ("chunks", "eof", "client")
+
+    def __init__(self, client: asyncio.Transport) -> None:
+        self.chunks: list[bytes] = []
+        self.eof = False
+        self.client = client
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.client.pause_reading()
+
+    def write_eof(self) -> None:
+        self.eof = True
+
+    def is_closing(self) -> bool:
+        return False
+
+
+class _Closed:
+    """Where a half writes once its link is closed: nowhere."""
+
+    __slots__ = ()
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def write_eof(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return True
+
+
+_CLOSED = _Closed()
+
+
+class _Half(asyncio.Protocol):
+    """One socket of a forwarded connection: what it receives is written to `out`, the
+    other socket's transport. The hot path is `data_received`: a count and a write."""
+
+    __slots__ = ("link", "transport", "out", "received")
+
+    def __init__(self, link: _Link) -> None:
+        self.link = link
+        self.transport: asyncio.Transport | None = None
+        self.out: asyncio.Transport | _Pending | _Closed = _CLOSED
+        self.received = 0  # bytes
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        self.out.write(data)
+
+    def eof_received(self) -> bool:
+        out = self.out
+        if out.is_closing():
+            return False
+        out.write_eof()
+        self.link.eofs += 1
+        if self.link.eofs == 2:
+            self.link.close()
+        return True  # keep the other direction open (TCP half-close)
+
+    def pause_writing(self) -> None:
+        self.link.other(self).pause_reading()
+
+    def resume_writing(self) -> None:
+        self.link.other(self).resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link.close()
+
+
+class _ClientHalf(_Half):
+    """The accepted side: its first bytes wait in `_Pending` until a member connection is made."""
+
+    __slots__ = ()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.out = _Pending(transport)  # type: ignore[arg-type]
+        self.link.accepted()
+
+
+class _ServerHalf(_Half):
+    """The side towards the member."""
+
+    __slots__ = ()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.link.connected()
+
+
+class _Link:
+    """A client connection to a virtual and the connection made for it to a member."""
+
+    __slots__ = (
+        "plane",
+        "client",
+        "server",
+        "eofs",
+        "virtual_counters",
+        "server_counters",
+        "connecting",
+        "closed",
+        "virtual",
+        "idle_timeout",
+        "activity",
+        "active_at",
+        "hops",
+        "socket",
+        "local",
+    )
+
+    def __init__(self, plane: DataPlane, virtual: str) -> None:
+        self.plane = plane
+        self.client = _ClientHalf(self)
+        self.server = _ServerHalf(self)
+        self.eofs = 0
+        self.virtual_counters = plane.stats.of("virtual", virtual)
+        self.server_counters: tuple[Counters, ...] = ()  # pool, member, node once connected
+        self.connecting: asyncio.Task[None] | None = None
+        self.closed = False
+        self.virtual = virtual
+        self.idle_timeout = plane.idle_timeout(virtual)
+        self.activity = 0  # bytes seen by the last idle sweep
+        self.active_at = asyncio.get_running_loop().time()
+        self.hops: frozenset[str] = frozenset((virtual,))  # the virtuals this connection came through
+        self.socket: socket.socket | None = None  # towards the member, while connecting
+        self.local: tuple[str, int] | None = None  # its local address once connected
+
+    def other(self, half: _Half) -> asyncio.Transport:
+        transport = (self.server if half is self.client else self.client).transport
+        return transport if transport is not None else _NO_TRANSPORT  # type: ignore[return-value]
+
+    def accepted(self) -> None:
+        parent = self.plane.forwarded_from(self.client.transport)  # type: ignore[arg-type]
+        if parent is not None:
+            if self.virtual in parent.hops:
+                log_event("loop", logging.ERROR, virtual=self.virtual, through=sorted(parent.hops))
+                self.closed = True  # never counted: nothing to undo
+                _reset(self.client.transport)  # type: ignore[arg-type]
+                return
+            self.hops = parent.hops | self.hops
+        self.plane.track(self)
+        self.virtual_counters.total += 1
+        self.virtual_counters.current += 1
+        self.connecting = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        for pool, member in self.plane.candidates(self.virtual):
+            stats = self.plane.stats
+            self.server_counters = (
+                stats.of("pool", pool.path.full_path),
+                stats.of("member", member_key(pool, member)),
+                stats.of("node", member.node),
+            )
+            try:
+                await asyncio.wait_for(self._open(connect_host(member.address), member.port), CONNECT_TIMEOUT)
+            except (OSError, TimeoutError):
+                continue
+            return
+        self.server_counters = ()
+        _reset(self.client.transport)  # type: ignore[arg-type]  # no member: reset, as BIG-IP does
+
+    async def _open(self, host: str, port: int) -> None:
+        """Connects with a socket of our own, so that a connection arriving at one of our
+        virtuals can be recognised as ours (`DataPlane.forwarded_from`) even mid-connect."""
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        self.socket = sock
+        self.plane.connecting.add(self)
+        try:
+            await loop.sock_connect(sock, (host, port))
+            local = sock.getsockname()[:2]
+            await loop.create_connection(lambda: self.server, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            self.plane.connecting.discard(self)
+            self.socket = None
+        if not self.closed:
+            self.local = local
+            self.plane.outgoing[local] = self
+
+    def connected(self) -> None:
+        """The member accepted: count it, pass on what the client already sent, splice."""
+        server_transport = self.server.transport
+        if self.closed:
+            server_transport.close()  # type: ignore[union-attr]
+            return
+        for counters in self.server_counters:
+            counters.total += 1
+            counters.current += 1
+        pending = self.client.out
+        assert isinstance(pending, _Pending)
+        self.client.out, self.server.out = server_transport, self.client.transport  # type: ignore[assignment]
+        for chunk in pending.chunks:
+            server_transport.write(chunk)  # type: ignore[union-attr]
+        if pending.eof:
+            server_transport.write_eof()  # type: ignore[union-attr]
+        if pending.chunks:
+            self.client.transport.resume_reading()  # type: ignore[union-attr]
+
+    def live_bytes(self, counters: Counters) -> tuple[int, int]:
+        """(in, out) bytes this open link adds to `counters`."""
+        if counters is self.virtual_counters:
+            return self.client.received, self.server.received
+        if any(counters is own for own in self.server_counters) and self.server.transport is not None:
+            return self.server.received, self.client.received
+        return 0, 0
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.connecting is not None and not self.connecting.done():
+            self.connecting.cancel()
+        for half in (self.client, self.server):
+            half.out = _CLOSED
+            if half.transport is not None:
+                half.transport.close()
+        counted = [self.virtual_counters]
+        if self.server.transport is not None:
+            counted += self.server_counters
+        for counters in counted:
+            bytes_in, bytes_out = self.live_bytes(counters)
+            counters.bytes_in += bytes_in
+            counters.bytes_out += bytes_out
+            counters.current -= 1
+        self.plane.links.discard(self)
+        if self.local is not None:
+            self.plane.outgoing.pop(self.local, None)
+
+    def abort(self) -> None:
+        for half in (self.client, self.server):
+            if half.transport is not None:
+                half.transport.abort()
+        self.close()
+
+    def reset(self) -> None:
+        """Both sides get a TCP RST, as BIG-IP resets connections at their idle timeout."""
+        for half in (self.client, self.server):
+            if half.transport is not None:
+                _reset(half.transport)
+        self.close()
+
+
+class _NoTransport:
+    """Flow-control calls for a side not connected yet: nothing to pause."""
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+_NO_TRANSPORT = _NoTransport()
+
+
+def _reset(transport: asyncio.Transport) -> None:
+    """Closes with a TCP RST (linger 0) rather than a FIN."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+class ListenerChange:
+    """Listeners bound for a configuration not yet saved: commit, or roll back."""
+
+    def __init__(
+        self,
+        plane: DataPlane,
+        config: Config,
+        settled: set[str],
+        closing: set[str],
+        opened: dict[str, tuple[Bind, asyncio.Server]],
+        unbound: dict[str, str],
+    ) -> None:
+        self._plane, self._config = plane, config
+        self._settled, self._closing, self._opened, self._unbound = settled, closing, opened, unbound
+
+    async def commit(self, changed: set[tuple[str, str]]) -> None:
+        """Makes the configuration live, then has its new listeners accept. `changed`:
+        (kind, key) of the records that differ from the live configuration."""
+        plane = self._plane
+        for key in self._closing:
+            plane.listeners.pop(key)[1].close()  # open connections carry on, as on BIG-IP
+            log_event("unlisten", virtual=key)
+        for key in self._settled:
+            reason = self._unbound.get(key)
+            if reason is None:
+                plane.unbound.pop(key, None)
+            elif plane.unbound.get(key) != reason:
+                plane.unbound[key] = reason
+                log_event("listen-failed", logging.ERROR, virtual=key, error=reason)
+        for key, (bind, server) in self._opened.items():
+            plane.listeners[key] = (bind, server)
+            log_event("listen", virtual=key, bind=str(bind))
+        plane.follow(plane.config, self._config, changed)
+        plane.config = self._config
+        for _, server in self._opened.values():
+            await server.start_serving()
+
+    def rollback(self) -> None:
+        for _, server in self._opened.values():
+            server.close()
+
+
+class DataPlane:
+    """Listeners of the virtual servers, member choice, health monitors and counters."""
+
+    def __init__(self, *, bind_virtuals_to: str | None = None, monitor_interval: float = 5.0) -> None:
+        self.bind_virtuals_to = bind_virtuals_to
+        self.config = Config()
+        self.listeners: dict[str, tuple[Bind, asyncio.Server]] = {}
+        self.unbound: dict[str, str] = {}  # virtual -> why it cannot listen
+        self.links: set[_Link] = set()
+        self.stats = Stats()
+        self.monitor = HealthMonitor(monitor_interval)
+        self.last_chosen: dict[str, str] = {}  # pool -> member, for round-robin; live pools only
+        self._sweeper: asyncio.Task[None] | None = None
+        self.connecting: set[_Link] = set()  # links whose member connection is being made
+        self.outgoing: dict[tuple[str, int], _Link] = {}  # local address of a member connection -> its link
+
+    def forwarded_from(self, accepted: asyncio.Transport) -> _Link | None:
+        """The link whose member connection this accepted connection is, when a pool member
+        is one of our own virtuals; None for a connection from elsewhere."""
+        peer, own = accepted.get_extra_info("peername"), accepted.get_extra_info("sockname")
+        if not peer or not own:
+            return None
+        peer = tuple(peer[:2])
+        link = self.outgoing.get(peer)
+        if link is not None or (peer[0] != own[0] and not ipaddress.ip_address(peer[0]).is_loopback):
+            return link
+        for candidate in self.connecting:  # the accept can be seen before the connect completes
+            if candidate.socket is not None and candidate.socket.getsockname()[:2] == peer:
+                return candidate
+        return None
+
+    def track(self, link: _Link) -> None:
+        self.links.add(link)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_idle())
+
+    def follow(self, before: Config, after: Config, changed: set[tuple[str, str]]) -> None:
+        """Counters, round-robin turns and monitor targets follow a change (only what it touched)."""
+        for kind, key in changed:
+            if kind == "pools":
+                old, new = before.pools.get(key), after.pools.get(key)
+                self.monitor.replace(old, new)
+                if new is None:
+                    self.last_chosen.pop(key, None)
+                    self.stats.drop("pool", key)
+                if old is not None:
+                    kept = {member_key(new, member) for member in new.members} if new is not None else set()
+                    for member in old.members:
+                        if member_key(old, member) not in kept:
+                            self.stats.drop("member", member_key(old, member))
+            elif kind in ("nodes", "virtuals") and key not in getattr(after, kind):
+                self.stats.drop(kind.removesuffix("s"), key)
+
+    def idle_timeout(self, virtual_key: str) -> int:
+        """Seconds a connection of the virtual may carry no byte (its TCP profile's idleTimeout)."""
+        virtual = self.config.virtuals.get(virtual_key)
+        if virtual is None:
+            return DEFAULT_IDLE_TIMEOUT
+        profile = self.config.tcp_profiles.get(virtual.tcp_profile, BUILTIN_TCP_PROFILE)
+        return profile.idle_timeout
+
+    async def _sweep_idle(self) -> None:
+        """Resets connections idle past their timeout, as BIG-IP reaps them; without it, a
+        member that never answers keeps a connection (two descriptors) forever."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(IDLE_SWEEP_INTERVAL)
+            now = loop.time()
+            for link in list(self.links):
+                activity = link.client.received + link.server.received
+                if activity != link.activity:
+                    link.activity, link.active_at = activity, now
+                elif link.idle_timeout != INDEFINITE and now - link.active_at >= link.idle_timeout:
+                    link.reset()
+
+    def bind(self, virtual: VirtualRecord) -> Bind | None:
+        """Where a virtual listens: its destination (or `bind_virtuals_to`) when it forwards."""
+        if not (virtual.enabled and virtual.pool):
+            return None
+        destination = parse_destination(virtual.destination, virtual.partition)
+        return Bind(self.bind_virtuals_to or str(destination.address.ip), destination.port)
+
+    async def prepare(self, config: Config, virtuals: set[str] | None = None) -> ListenerChange:
+        """Binds the listeners that `virtuals` (all when None) need in `config`. A destination
+        that cannot be bound is no error: BIG-IP takes any address for a virtual. It is
+        reported (virtual stats, /health) and retried (`DataPlane.unbound`)."""
+        if virtuals is None:
+            virtuals = set(config.virtuals) | set(self.listeners) | set(self.unbound)
+        loop = asyncio.get_running_loop()
+        opened: dict[str, tuple[Bind, asyncio.Server]] = {}
+        unbound: dict[str, str] = {}
+        closing: set[str] = set()  # listeners gone or moved
+        for key in virtuals:
+            virtual = config.virtuals.get(key)
+            bind = self.bind(virtual) if virtual is not None else None
+            current = self.listeners.get(key)
+            if current is not None and current[0] != bind:
+                closing.add(key)
+            if bind is None or (current is not None and current[0] == bind):
+                continue
+            try:
+                # Bound now (a port in use shows here) but not listening before `commit`: a
+                # connection must not arrive before the configuration that serves it.
+                server = await loop.create_server(
+                    lambda key=key: _Link(self, key).client,
+                    bind.host,
+                    bind.port,
+                    reuse_address=True,
+                    backlog=1024,
+                    start_serving=False,
+                )
+            except OSError as error:
+                unbound[key] = f"cannot listen on {bind}: {os.strerror(error.errno) if error.errno else error}"
+                continue
+            opened[key] = (bind, server)
+        return ListenerChange(self, config, virtuals, closing, opened, unbound)
+
+    def candidates(self, virtual_key: str) -> list[tuple[PoolRecord, MemberRecord]]:
+        """The members to try for a new connection, best first."""
+        virtual = self.config.virtuals.get(virtual_key)
+        pool = self.config.pools.get(virtual.pool) if virtual is not None else None
+        if pool is None or not virtual.enabled:  # type: ignore[union-attr]
+            return []
+        available = [member for member in pool.members if self._available(pool, member)]
+        if not available:
+            return []
+        if pool.load_balancing_mode == "least-connections-member":
+            available.sort(key=lambda member: self.stats.peek("member", member_key(pool, member)).current)
+        else:
+            available = self._round_robin(pool, available)
+        self.last_chosen[pool.path.full_path] = available[0].path.full_path
+        return [(pool, member) for member in available]
+
+    def _round_robin(self, pool: PoolRecord, available: list[MemberRecord]) -> list[MemberRecord]:
+        """`available` rotated to start after the member chosen last (in pool order)."""
+        order = [member.path.full_path for member in pool.members]
+        last = self.last_chosen.get(pool.path.full_path)
+        last_index = order.index(last) if last in order else -1
+        start = next((i for i, member in enumerate(available) if order.index(member.path.full_path) > last_index), 0)
+        return available[start:] + available[:start]
+
+    def _available(self, pool: PoolRecord, member: MemberRecord) -> bool:
+        if member.disabled or member.forced_down:
+            return False
+        node = self.config.nodes.get(member.node)
+        if node is not None and (node.disabled or node.forced_down):
+            return False
+        return not pool.monitor or self.monitor.is_up(connect_host(member.address), member.port) is True
+
+    def member_state(self, pool: PoolRecord, member: MemberRecord) -> tuple[str, str]:
+        """The `state` and `session` BIG-IP reports for a member."""
+        if member.forced_down:
+            state = "user-down"
+        elif pool.monitor:
+            state = "up" if self.monitor.is_up(connect_host(member.address), member.port) else "down"
+        else:
+            state = "unchecked"
+        session = "user-disabled" if member.disabled else "monitor-enabled" if pool.monitor else "user-enabled"
+        return state, session
+
+    def counters(self, kind: str, key: str) -> Counters:
+        """The counters of an object, bytes of its open connections included."""
+        stored = self.stats.peek(kind, key)
+        live = Counters(stored.current, stored.total, stored.bytes_in, stored.bytes_out)
+        for link in self.links:
+            bytes_in, bytes_out = link.live_bytes(stored)
+            live.bytes_in += bytes_in
+            live.bytes_out += bytes_out
+        return live
+
+    def availability(self, pool: PoolRecord, member: MemberRecord) -> str:
+        return "available" if self._available(pool, member) else "offline"
+
+    async def close(self) -> None:
+        for _, server in self.listeners.values():
+            server.close()
+        self.listeners.clear()
+        for link in list(self.links):
+            link.abort()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.monitor.stop()
