@@ -15,7 +15,7 @@ from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pe
 from envbuilder.desired.f5 import F5_BGP_ASN
 from envbuilder.desired.host import KindNodes
 from envbuilder.engine.resources import BgpPeering, ClusterReady, Container, ImagesLoaded, KindCluster, Volume
-from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
+from envbuilder.engine.stacks import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
 

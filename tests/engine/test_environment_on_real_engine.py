@@ -21,7 +21,7 @@ import pytest
 
 from envbuilder.components.f5mock import run_in_thread
 from envbuilder.components.f5sync.contract import pool_name
-from envbuilder.engine.workspace import select_stack, stack_exists
+from envbuilder.engine.stacks import select_stack, stack_exists
 from tests.support.leftovers import processes_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
