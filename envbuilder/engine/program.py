@@ -19,7 +19,7 @@ from envbuilder.desired.host import KindNodes
 from envbuilder.desired.phases import Phase
 from envbuilder.engine.urns import Urn
 from envbuilder.engine.resources import BgpPeering, ClusterReady, Container, ImagesLoaded, KindCluster, Volume
-from envbuilder.engine.workspace import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
+from envbuilder.engine.stacks import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
 

@@ -24,7 +24,6 @@ from envbuilder.cluster.tools import find_tool
 from envbuilder.desired.phases import Phase
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.naming import cluster_name, identity_selector
-from envbuilder.pipeline.engine_run import run_engine
 from envbuilder.pipeline.output import console
 from envbuilder.pipeline.progress import Progress
 from envbuilder.state import ports as host_ports
@@ -99,28 +98,18 @@ def down(name: str, backend_url: str | None = None) -> None:
 
 def _destroy_stack(name: str, backend_url: str | None) -> tuple[list[str], set[str]]:
     """Destroy the stack; also returns the kind clusters the stack held, which are this home's for sure."""
-    from envbuilder.engine.workspace import (
-        kind_clusters_in,
-        own_passphrase,
-        recover,
-        remove_stack,
-        select_stack,
-        stack_exists,
-        stop_orphaned_engines,
-    )
+    from envbuilder.engine.api import open_stack, remove_stack, stack_exists, stop_orphaned_engines
 
     if find_tool("pulumi") is None or not stack_exists(name, backend_url):
         return [], set()
     for message in stop_orphaned_engines(name, backend_url):
         console.print(f"[yellow]recovered:[/] {message}")
-    stack = select_stack(name, lambda: None, backend_url)
-    if notice := own_passphrase(stack):
-        console.print(f"[yellow]upgraded:[/] {notice}")
-    for message in recover(stack):
+    stack = open_stack(name, backend_url)
+    for message in stack.recover():
         console.print(f"[yellow]recovered:[/] {message}")
-    clusters = kind_clusters_in(stack)
+    clusters = stack.kind_clusters()
     try:
-        run_engine("destroy", stack.destroy)
+        stack.destroy()
         remove_stack(name, backend_url)
     except Exception as error:  # noqa: BLE001 - reported, and the fallback below still runs
         return [str(error)], clusters
@@ -158,7 +147,7 @@ def _remove_leftovers(name: str, record: EnvironmentRecord | None, backend_url: 
 
 def _forget(name: str, record: EnvironmentRecord | None) -> None:
     """This machine's own notes of the environment, once nothing of it is left."""
-    from envbuilder.engine.workspace import forget_workspace
+    from envbuilder.engine.api import forget_workspace
 
     if record and record.target == "kind" and record.kubeconfig:
         Path(record.kubeconfig).unlink(missing_ok=True)
@@ -169,7 +158,7 @@ def _forget(name: str, record: EnvironmentRecord | None) -> None:
 
 def _forget_stack_of_a_gone_cluster(name: str, backend_url: str | None, clusters_of_the_stack: set[str]) -> None:
     """A stack that could not be destroyed, once its kind cluster and containers are gone, holds nothing real."""
-    from envbuilder.engine.workspace import remove_stack, stack_exists
+    from envbuilder.engine.api import remove_stack, stack_exists
 
     kind_binary = find_tool("kind")
     if not stack_exists(name, backend_url):
@@ -183,7 +172,7 @@ def _forget_stack_of_a_gone_cluster(name: str, backend_url: str | None, clusters
 def _traces(name: str, backend_url: str | None, record: EnvironmentRecord | None,
             clusters_of_the_stack: set[str], stack_is_ours: bool) -> Findings:
     """Everything of the environment that exists on this machine (and, on an existing cluster, in it)."""
-    from envbuilder.engine.workspace import stack_exists
+    from envbuilder.engine.api import stack_exists
 
     found = Findings()
     owner = home_identity()
@@ -214,7 +203,7 @@ def _stack_is_ours(name: str, record: EnvironmentRecord | None, backend_url: str
         return True
     if find_tool("pulumi") is None:
         return False
-    from envbuilder.engine.workspace import stack_owner
+    from envbuilder.engine.api import stack_owner
 
     return stack_owner(name, backend_url) == home_identity()
 

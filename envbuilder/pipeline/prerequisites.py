@@ -27,7 +27,7 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
         return Prerequisites({name: str(path) for name, path in tools.items()}, None, None)
 
     from envbuilder.cluster.node_image import choose_node_image, docker_cgroup_version, require_privileged_containers
-    from envbuilder.engine.calico import calico_manifest
+    from envbuilder.engine.api import calico_manifest
 
     tools = require_tools(["docker", "kind", "pulumi", "kubectl"])
     require_docker_running(tools["docker"])

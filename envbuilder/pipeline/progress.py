@@ -18,7 +18,6 @@ from rich.live import Live
 from rich.spinner import Spinner
 
 from envbuilder.desired.phases import Phase
-from envbuilder.engine.urns import Urn
 from envbuilder.state.records import PhaseRecord
 
 # Components group the objects of a phase; the engine reports no outputs for them, only for their children.
@@ -77,6 +76,7 @@ class Progress:
     def engine_events(self, phase_of: Callable[[str], Phase | None]) -> Callable[[EngineEvent], None]:
         """A handler of the engine's events that attributes each resource to its phase with `phase_of`:
         a phase starts with its first resource and looks done when none of its resources is in flight."""
+        from envbuilder.engine.api import Urn  # loaded with the engine that sends the events
 
         def on_event(event: EngineEvent) -> None:
             for attr, done, ok in (

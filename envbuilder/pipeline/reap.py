@@ -54,7 +54,7 @@ def plan_reap(backend_url: str | None = None) -> ReapPlan:
         if backend_url is None:
             traced.update(_stacks(backend_url))  # this home's own backend: every stack in it is this home's
         else:
-            from envbuilder.engine.workspace import stack_owner
+            from envbuilder.engine.api import stack_owner
 
             for name in _stacks(backend_url):
                 if name in live:
@@ -92,11 +92,9 @@ def _backend_of(name: str, backend_url: str | None) -> str | None:
 
 
 def _stacks(backend_url: str | None) -> list[str]:
-    from pulumi import automation as auto
-
-    from envbuilder.engine.workspace import workspace
+    from envbuilder.engine.api import stack_names
 
     try:
-        return [summary.name for summary in workspace(backend_url).list_stacks()]
-    except auto.CommandError:
+        return stack_names(backend_url)
+    except EnvbuilderError:
         return []

@@ -5,7 +5,6 @@ before the first resource, so an interrupted run always leaves something `down` 
 the next command on the environment recovers the stack instead of failing.
 """
 
-import functools
 import getpass
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,7 +14,6 @@ from envbuilder.desired.phases import Phase
 from envbuilder.desired.state import state_digest
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.kubeconfig import default_kubeconfig
-from envbuilder.pipeline.engine_run import ensure_credentials, run_engine
 from envbuilder.pipeline.output import console
 from envbuilder.pipeline.prerequisites import Prerequisites, check_prerequisites
 from envbuilder.pipeline.progress import Progress
@@ -169,8 +167,7 @@ def _kubeconfig_path(spec: EnvironmentSpec):
 
 
 def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: Prerequisites, progress: Progress) -> None:
-    from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
-    from envbuilder.engine.workspace import kind_clusters_in, own_passphrase, recover, select_stack, stop_orphaned_engines
+    from envbuilder.engine.api import ProgramInputs, open_stack, stop_orphaned_engines
 
     spec = resolved.spec
     image_ids: dict[str, str] = {}
@@ -186,12 +183,10 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
             spec = spec.with_broker_image(images.broker)
     for message in stop_orphaned_engines(spec.name, resolved.backend_url):
         console.print(f"[yellow]recovered:[/] {message}")
-    stack = select_stack(spec.name, lambda: None, resolved.backend_url)
-    if notice := own_passphrase(stack):
-        console.print(f"[yellow]upgraded:[/] {notice}")
+    stack = open_stack(spec.name, resolved.backend_url)
     # Read before recovery clears it: a cluster this stack was creating when killed is this home's.
-    interrupted_create = spec.target == "kind" and spec.cluster_name in kind_clusters_in(stack, pending_only=True)
-    for message in recover(stack):
+    interrupted_create = spec.target == "kind" and spec.cluster_name in stack.kind_clusters(pending_only=True)
+    for message in stack.recover():
         console.print(f"[yellow]recovered:[/] {message}")
     inputs = ProgramInputs(
         spec=spec,
@@ -203,9 +198,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         image_ids=image_ids,
         interrupted_cluster_create=interrupted_create,
     )
-    ensure_credentials(stack, [CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD])
-    program = environment_program(inputs)
-    run_engine("up", functools.partial(stack.up, program=program), on_event=progress.engine_events(program.phase_of))
+    stack.up(inputs, events_for=progress.engine_events)
     progress.finish_running(ok=True)
     if spec.target == "kind":
         from envbuilder.pipeline.images import remove_superseded_images

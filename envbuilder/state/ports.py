@@ -22,8 +22,6 @@ from envbuilder.state.identity import home_identity
 
 DEFAULT_RANGE = (42000, 42999)
 DEFAULT_REGISTRY = Path("/var/tmp/envbuilder-ports")
-# The per-home table of earlier versions; its reservations move into the registry on first use.
-_FORMER_TABLE = "ports.json"
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,6 @@ def registry() -> Path:
 
 def allocate(environment: str, count: int) -> list[int]:
     """Reserve `count` ports for `environment` of this home; they stay reserved until `release`."""
-    _adopt_former_table()
     low, high = port_range()
     chosen: list[int] = []
     for port in range(low, high + 1):
@@ -108,7 +105,6 @@ def owners() -> set[str]:
 
 
 def _this_homes_reservations() -> list[Reservation]:
-    _adopt_former_table()
     owner = home_identity()
     return [r for r in map(_read, registry().iterdir()) if r is not None and r.owner == owner]
 
@@ -144,21 +140,6 @@ def _read(path: Path) -> Reservation | None:
     except (OSError, ValueError, KeyError, TypeError):
         # Unreadable or half-written: treat as held by someone else, never as free.
         return Reservation(int(path.name), home="", owner="", environment="")
-
-
-def _adopt_former_table() -> None:
-    """Move this home's reservations from the per-home table of earlier versions into the registry."""
-    table = state_home() / _FORMER_TABLE
-    if not table.is_file():
-        return
-    reservation = {"home": str(state_home().resolve()), "owner": home_identity()}
-    for port, environment in json.loads(table.read_text()).items():
-        try:
-            with open(registry() / str(port), "x") as file:
-                json.dump({**reservation, "environment": environment}, file)
-        except FileExistsError:
-            pass  # already moved, or claimed meanwhile: the claim in the registry stands
-    table.unlink(missing_ok=True)
 
 
 def _free_on_loopback(port: int) -> bool:

@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from envbuilder.errors import InputError
 from envbuilder.state.files import write_atomically
 from envbuilder.state.home import state_home
-from envbuilder.state.identity import home_identity
 
 Status = Literal["creating", "ready", "failed", "deleting"]
 
@@ -44,8 +43,7 @@ class EnvironmentRecord(BaseModel):
 
     name: str
     owner: str  # the user who made it
-    # The home whose objects these are (envbuilder.state.identity); records from before it was kept are this home's.
-    owner_id: str = Field(default_factory=home_identity)
+    owner_id: str  # the home whose objects these are (envbuilder.state.identity)
     created_at: datetime
     ttl_seconds: int
     profile: str

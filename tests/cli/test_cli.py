@@ -14,6 +14,7 @@ from envbuilder.images.revision import current_revision
 from envbuilder.state.home import project_root
 from envbuilder.state.identity import IDENTITY_FILE
 from envbuilder.state.records import EnvironmentRecord, HostPorts, find_record, save_record
+from envbuilder.state.identity import home_identity
 
 runner = CliRunner()
 COMMANDS = ["up", "down", "list", "status", "services", "render", "scale", "smoke"]
@@ -163,7 +164,7 @@ def test_down_of_an_unknown_environment_exits_2_listing_the_existing_ones(monkey
 
 def make_record(name: str, age: timedelta = timedelta(minutes=5)) -> EnvironmentRecord:
     return EnvironmentRecord(
-        name=name, owner="alice", created_at=datetime.now(UTC) - age, ttl_seconds=8 * 3600, profile="default",
+        name=name, owner="alice", owner_id=home_identity(), created_at=datetime.now(UTC) - age, ttl_seconds=8 * 3600, profile="default",
         services=["web", "worker"], revision="abc1234", target="kind", namespace=f"env-{name}",
         ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}), status="ready",
     )

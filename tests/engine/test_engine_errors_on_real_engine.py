@@ -3,9 +3,9 @@ and gives the API server's reason, taken from the engine's events rather than it
 
 import pytest
 
-from envbuilder.engine.workspace import remove_stack, select_stack
+from envbuilder.engine.stacks import remove_stack, select_stack
 from envbuilder.errors import EnvbuilderError
-from envbuilder.pipeline.engine_run import run_engine
+from envbuilder.engine.failures import run_engine
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from envbuilder.cluster.kubectl import kubectl_command
+from envbuilder.engine.stacks import select_stack, stack_exists
+from envbuilder.polling import wait_until
 from f5mock.server import run_in_thread
 from f5sync.contract import pool_name
-from envbuilder.engine.workspace import select_stack, stack_exists
-from envbuilder.polling import wait_until
 from tests.support.leftovers import processes_of
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from envbuilder.engine.workspace import recover, stop_orphaned_engines
+from envbuilder.engine.orphans import recover, stop_orphaned_engines
 from envbuilder.errors import EnvbuilderError
 from tests.support.tools import missing
 
@@ -85,7 +85,7 @@ def test_pending_operations_without_a_lock_are_cleared(tmp_path):
 @pytest.fixture
 def short_wait(monkeypatch):
     """How long a command waits for an interrupted run's engine to let go, shortened for the test."""
-    monkeypatch.setattr("envbuilder.engine.workspace.ENGINE_STOP_SECONDS", 1.0)
+    monkeypatch.setattr("envbuilder.engine.commands.ENGINE_STOP_SECONDS", 1.0)
 
 
 def test_an_engine_that_is_still_saving_its_work_is_waited_for_then_its_pending_operations_cleared(tmp_path):
@@ -160,7 +160,7 @@ def command_killed(command_listening) -> str:
 
 def test_an_engine_whose_command_was_killed_is_stopped_as_ctrl_c_would_then_its_work_recovered(
         tmp_path, command_killed, monkeypatch):
-    monkeypatch.setattr("envbuilder.engine.workspace.ENGINE_STOP_SECONDS", 20.0)  # well short of its minute
+    monkeypatch.setattr("envbuilder.engine.commands.ENGINE_STOP_SECONDS", 20.0)  # well short of its minute
     engine = engine_of(tmp_path, command_killed)
     done = stop_orphaned_engines("dev", tmp_path.as_uri())
     assert done == [f"asked the engine an interrupted run left running (pid {engine.process.pid}) to stop: "
@@ -216,7 +216,7 @@ def test_on_a_shared_backend_nothing_is_cancelled_or_cleared(tmp_path):
 def real_stack(isolated_state, monkeypatch):
     """A stack of the local backend, through the real Pulumi CLI (no plugins needed)."""
     from envbuilder.cluster.tools import find_tool
-    from envbuilder.engine.workspace import select_stack
+    from envbuilder.engine.stacks import select_stack
 
     if find_tool("pulumi") is None:
         missing("toolchain", "the Pulumi CLI is not built", "make setup")
@@ -244,7 +244,7 @@ def real_lock(backend: Path, pid: int) -> Path:
 
 def test_on_the_real_cli_a_live_lock_keeps_the_interrupted_create_and_a_dead_one_lets_it_be_cleared(real_stack,
                                                                                                     short_wait):
-    from envbuilder.engine.workspace import kind_clusters_in
+    from envbuilder.engine.stacks import kind_clusters_in
 
     stack, backend = real_stack
     interrupted_cluster_create(backend)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from envbuilder.cli import app
 from envbuilder.cluster.tools import find_tool
-from envbuilder.engine.workspace import select_stack, stack_exists
+from envbuilder.engine.stacks import select_stack, stack_exists
 from envbuilder.state.identity import home_identity
 from tests.pipeline.conftest import exists, test_environment_name
 from tests.support.tools import missing
@@ -50,7 +50,7 @@ def test_down_removes_its_own_leftovers_but_not_a_stack_of_the_same_name_it_has_
 def test_reap_on_a_shared_backend_takes_the_stacks_that_name_this_home_and_leaves_the_rest(shared_backend):
     import pulumi
 
-    from envbuilder.engine.workspace import OWNER_OUTPUT
+    from envbuilder.engine.stacks import OWNER_OUTPUT
 
     mine, theirs = test_environment_name(), test_environment_name()
     for name, owner in ((mine, home_identity()), (theirs, "another-home")):

@@ -17,6 +17,7 @@ from envbuilder.smoke.kube import Kube
 from envbuilder.smoke.target import ExtraCheck, F5Access, RpcRoute, read_credentials, target_from_record
 from envbuilder.spec.catalog import ServiceEntry, load_catalog
 from envbuilder.state.records import EnvironmentRecord, HostPorts, PhaseRecord, save_record
+from envbuilder.state.identity import home_identity
 from tests.reports.sample import sample_run
 from tests.smoke.fake_kube import FakeKube
 
@@ -33,6 +34,7 @@ def record(
     return EnvironmentRecord(
         name="demo",
         owner="ci",
+        owner_id=home_identity(),
         created_at=datetime(2026, 11, 27, tzinfo=UTC),
         ttl_seconds=3600,
         profile="default",

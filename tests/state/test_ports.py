@@ -1,4 +1,3 @@
-import json
 import multiprocessing
 import shutil
 import socket
@@ -88,15 +87,6 @@ def test_an_unreadable_reservation_keeps_its_port_taken():
     low, _high = ports.port_range()
     (ports.registry() / str(low)).write_text("{half-writ")
     assert low not in ports.allocate("app", 2)
-
-
-def test_a_homes_former_port_table_moves_into_the_registry(isolated_state, monkeypatch, tmp_path):
-    monkeypatch.setenv("ENVBUILDER_PORT_REGISTRY", str(tmp_path / "registry"))  # no other test's reservations
-    low, _high = ports.port_range()
-    (isolated_state / "ports.json").write_text(json.dumps({str(low): "app", str(low + 1): "app"}))
-    assert ports.owned_by("app") == [low, low + 1]
-    assert not (isolated_state / "ports.json").exists()
-    assert low not in ports.allocate("other", 2)
 
 
 def test_the_registry_is_open_to_every_user_and_keeps_each_reservation_its_makers(monkeypatch, tmp_path):

@@ -7,11 +7,12 @@ import pytest
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.state.locks import environment_lock
 from envbuilder.state.records import EnvironmentRecord, HostPorts, list_records, load_record, save_record
+from envbuilder.state.identity import home_identity
 
 
 def make_record(name="dev", created=None, ttl=timedelta(hours=8)) -> EnvironmentRecord:
     return EnvironmentRecord(
-        name=name, owner="alice", created_at=created or datetime.now(UTC), ttl_seconds=int(ttl.total_seconds()),
+        name=name, owner="alice", owner_id=home_identity(), created_at=created or datetime.now(UTC), ttl_seconds=int(ttl.total_seconds()),
         profile="default", services=["web"], revision="abc1234", target="kind", namespace=f"env-{name}",
         ports=HostPorts(f5_api=1, broker=2, vips={"web": 3}),
     )

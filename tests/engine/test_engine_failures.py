@@ -2,7 +2,7 @@
 
 from pulumi.automation import EngineEvent
 
-from envbuilder.pipeline.engine_run import EngineFailures
+from envbuilder.engine.failures import EngineFailures
 
 STACK_URN = "urn:pulumi:dev::envbuilder::pulumi:pulumi:Stack::envbuilder-dev"
 CONTAINER_URN = "urn:pulumi:dev::envbuilder::pulumi-python:dynamic:Resource::f5-container"

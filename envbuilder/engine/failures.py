@@ -1,12 +1,11 @@
-"""Running the engine for an environment and turning its failures into messages people can act on."""
+"""Running the engine and turning its failures into messages people can act on."""
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from envbuilder.engine.stacks import STACK_TYPE
 from envbuilder.engine.urns import Urn
-from envbuilder.engine.workspace import STACK_TYPE
 from envbuilder.errors import EnvbuilderError
 
 if TYPE_CHECKING:
@@ -80,12 +79,3 @@ def run_engine(
     except Exception as error:  # the Automation API raises CommandError subclasses
         raise failures.error(operation, error) from None
 
-
-def ensure_credentials(stack, keys: list[str]) -> None:
-    """Generate each environment's secrets once; later runs reuse them from the stack config."""
-    from pulumi import automation as auto
-
-    existing = stack.get_all_config()
-    for key in keys:
-        if f"envbuilder:{key}" not in existing:
-            stack.set_config(key, auto.ConfigValue(value=secrets.token_urlsafe(18), secret=True))

@@ -1,0 +1,66 @@
+"""Where the engine keeps its state, and the environment every Pulumi command runs with.
+
+No Pulumi account: the backend is a local file backend under the state directory unless
+`--backend-url` names another. With locally built tools, plugin downloads and update checks
+are off, so a missing piece is an error at once, never a hang.
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from envbuilder.cluster.tools import tool_path_env
+from envbuilder.engine.passphrases import PASSPHRASE_VARIABLES
+from envbuilder.state.home import state_home
+
+PROJECT = "envbuilder"
+
+
+def default_backend_url() -> str:
+    directory = state_home() / "pulumi"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory.as_uri()
+
+
+def local_backend(backend_url: str) -> Path | None:
+    """The directory of a local file backend; None for any other (a shared one, which this machine cannot
+    see into)."""
+    return Path(backend_url.removeprefix("file://")) if backend_url.startswith("file://") else None
+
+
+def engine_env(backend_url: str, passphrase_file: Path | None = None) -> dict[str, str]:
+    """The environment of every Pulumi command: without the user's own passphrase variables, which
+    would take precedence over the stack's passphrase file."""
+    env = {key: value for key, value in tool_path_env().items() if key not in PASSPHRASE_VARIABLES}
+    python_bin = str(Path(sys.executable).parent)
+    env.update(
+        {
+            # Dynamic providers run in a Python process of their own: make it this environment's Python.
+            "PATH": f"{python_bin}{os.pathsep}{env['PATH']}",
+            "ENVBUILDER_PYTHON": sys.executable,
+            "PULUMI_BACKEND_URL": backend_url,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+    )
+    if passphrase_file is not None:
+        env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(passphrase_file)
+    return env
+
+
+def workspace_path(name: str | None) -> Path:
+    """Where a stack's settings live between runs: its config (the generated secrets, encrypted) and
+    its passphrase. Removed only once the stack is gone (`remove_stack`, `down`)."""
+    return state_home() / "workspaces" / (name or "_project")
+
+
+def workspace_dir(name: str | None) -> Path:
+    directory = workspace_path(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    return directory
+
+
+def forget_workspace(name: str) -> None:
+    shutil.rmtree(workspace_path(name), ignore_errors=True)

@@ -1,0 +1,197 @@
+"""An interrupted run's leftovers: the engine it left running, the stack's locks, its pending operations.
+
+After kill -9 of envbuilder its engine (the Pulumi CLI) runs on, holding the stack's lock; after
+kill -9 of the engine too, the lock names a process that is gone and the stack keeps the
+operations that were in flight. Only what is proven abandoned is touched: a local backend's
+lock is read for its holder (pid and hostname); an engine is stopped only when the command that
+ran it is gone. On a shared backend, which cannot be proven from here, nothing is changed.
+"""
+
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from envbuilder.engine import commands
+from envbuilder.engine.backend import default_backend_url, local_backend
+from envbuilder.errors import EnvbuilderError
+
+
+def recover(stack) -> list[str]:
+    """Clear what an interrupted run left (a stale lock, pending operations); returns what was done.
+
+    Only what is proven abandoned is touched: a local backend's lock must name a process of
+    this machine that is gone. A lock that may still be held stops the command with an
+    error naming the holder; on a shared backend, which cannot be proven from here, nothing
+    is cancelled or cleared.
+    """
+    done = []
+    backend = local_backend(stack.workspace.env_vars.get("PULUMI_BACKEND_URL", ""))
+    if backend is None:
+        pending = (stack.export_stack().deployment or {}).get("pending_operations")
+        if pending:
+            done.append(f"{len(pending)} pending operation(s) in the shared backend left as they are: another "
+                        "machine may be running them; the engine reports them if they are in the way")
+        return done
+    locks = wait_for_holders(backend, stack.name)
+    held = [(lock, holder) for lock in locks if (holder := _holder_if_alive(lock))]
+    if held:
+        raise EnvbuilderError(
+            f"stack {stack.name} is locked by {', '.join(holder for _, holder in held)}, which may still be working on it; "
+            "nothing was changed",
+            hint="wait for it; if you know it is gone, remove the lock file(s): " + " ".join(str(lock) for lock, _ in held),
+        )
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    if locks:
+        done.append(f"removed a stale lock left by an interrupted run ({len(locks)} file(s))")
+    deployment = stack.export_stack()
+    pending = (deployment.deployment or {}).get("pending_operations")
+    if pending:
+        deployment.deployment["pending_operations"] = []
+        stack.import_stack(deployment)
+        kinds = ", ".join(sorted({operation.get("type", "?") for operation in pending}))
+        done.append(f"cleared {len(pending)} pending operation(s) ({kinds}) left by an interrupted run")
+    return done
+
+
+def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str]:
+    """Stop the engine an interrupted run of this machine left working on the stack; returns what was done.
+
+    After kill -9 of envbuilder its engine runs on, though nobody will read its result, and may
+    hold the stack for minutes (or, wedged, for ever). It gets what Ctrl-C would have sent (it
+    cancels what it waits for, saves the state and lets go); one that has not let go after
+    ENGINE_STOP_SECONDS is killed, and `recover` clears what it left. Only an engine whose
+    command is proven gone is touched. Call it holding the environment's lock.
+    """
+    backend = local_backend(backend_url or default_backend_url())
+    if backend is None:
+        return []
+    engines = {pid for pid in _live_local_holders(backend, name) if _is_orphaned_engine(pid)}
+    done = []
+    for pid in sorted(engines):
+        if _signal(pid, signal.SIGINT):
+            done.append(f"asked the engine an interrupted run left running (pid {pid}) to stop: its command is gone")
+    deadline = time.monotonic() + commands.ENGINE_STOP_SECONDS
+    while (running := engines & _live_local_holders(backend, name)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in sorted(running):
+        # With its plugins and what they run (kind, docker), which would otherwise go on as orphans.
+        descendants = _descendants(pid)
+        if _signal(pid, signal.SIGKILL):
+            killed = sum(_signal(process, signal.SIGKILL) for process in descendants)
+            done.append(f"killed that engine (pid {pid}) and {killed} process(es) it had started: "
+                        f"it had not stopped {commands.ENGINE_STOP_SECONDS:.0f} s later")
+    gone_by = time.monotonic() + 10  # SIGKILL is not refused; the process may take a moment to exit
+    while running and (running := running & _live_local_holders(backend, name)) and time.monotonic() < gone_by:
+        time.sleep(0.1)
+    return done
+
+
+def _signal(pid: int, signum: int) -> bool:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return False  # gone meanwhile
+    except PermissionError:
+        return False  # another user's: left to the wait, like any holder
+    return True
+
+
+def wait_for_holders(backend: Path, stack_name: str) -> list[Path]:
+    """The stack's lock files, once no live process of this machine holds one, or after ENGINE_STOP_SECONDS.
+
+    The caller holds the environment's own lock, so a live holder is the engine of a command
+    that was interrupted, still saving its work: it is waited for."""
+    deadline = time.monotonic() + commands.ENGINE_STOP_SECONDS
+    while _live_local_holders(backend, stack_name) and time.monotonic() <= deadline:
+        time.sleep(0.5)
+    return _locks(backend, stack_name)
+
+
+def _locks(backend: Path, stack_name: str) -> list[Path]:
+    return sorted(backend.glob(f".pulumi/locks/**/{stack_name}/*.json"))
+
+
+def _live_local_holders(backend: Path, stack_name: str) -> set[int]:
+    """The processes of this machine that hold a lock of the stack and are alive."""
+    holders = [_lock_holder(lock) for lock in _locks(backend, stack_name) if _holder_if_alive(lock)]
+    return {pid for pid, hostname in filter(None, holders) if hostname == socket.gethostname()}
+
+
+def _is_orphaned_engine(pid: int) -> bool:
+    """Whether the process is an engine running an inline program whose host is gone: the Automation
+    API starts it with `--client=ADDRESS`, where the envbuilder command that ran it listens."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    client = next((arg.removeprefix("--client=") for arg in args if arg.startswith("--client=")), None)
+    if client is None or ":" not in client:
+        return False
+    host, port = client.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):
+        pass  # not provably gone
+    return False
+
+
+def _lock_holder(lock: Path) -> tuple[int, str] | None:
+    """The pid and hostname a local backend's lock file names; None when it cannot be read."""
+    try:
+        content = json.loads(lock.read_text())
+        return int(content["pid"]), str(content["hostname"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _holder_if_alive(lock: Path) -> str | None:
+    """Who holds a local backend's lock, unless the lock proves its process is gone (then None)."""
+    if (holder := _lock_holder(lock)) is None:
+        return f"an unreadable lock ({lock.name})"
+    pid, hostname = holder
+    if hostname != socket.gethostname():
+        return f"pid {pid} on {hostname}"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    if _is_zombie(pid):  # killed, and not yet reaped by an init that may never reap it (containers)
+        return None
+    return f"pid {pid} on this machine"
+
+
+def _is_zombie(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] == "Z"
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    parents = [pid]
+    while parents:
+        offspring = children.get(parents.pop(), [])
+        found += offspring
+        parents += offspring
+    return found
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat that follow the command name: state, parent pid, ..."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself hold spaces.
+    return stat.rsplit(")", 1)[-1].split()
