@@ -2,7 +2,7 @@
 
 import pytest
 
-from envbuilder.polling import wait_until
+from envbuilder.polling import wait_for, wait_until
 
 
 def test_a_wait_returns_the_first_true_value_the_condition_gives():
@@ -22,3 +22,9 @@ def test_an_exception_from_the_condition_ends_the_wait_at_once():
 
     with pytest.raises(RuntimeError, match="exited"):
         wait_until(exited, timeout=60, what="a process")
+
+
+def test_a_wait_that_goes_on_regardless_returns_the_last_false_value_at_its_deadline():
+    assert wait_for(lambda: set(), timeout=0.05, interval=0.01) == set()
+    answers = iter([set(), {"gone"}])
+    assert wait_for(lambda: next(answers), timeout=5, interval=0) == {"gone"}

@@ -11,12 +11,12 @@ import json
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 from envbuilder.engine import commands
 from envbuilder.engine.backend import default_backend_url, local_backend
 from envbuilder.errors import EnvbuilderError
+from envbuilder.polling import wait_for
 
 
 def recover(stack) -> list[str]:
@@ -74,9 +74,9 @@ def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str
     for pid in sorted(engines):
         if _signal(pid, signal.SIGINT):
             done.append(f"asked the engine an interrupted run left running (pid {pid}) to stop: its command is gone")
-    deadline = time.monotonic() + commands.ENGINE_STOP_SECONDS
-    while (running := engines & _live_local_holders(backend, name)) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for(lambda: not engines & _live_local_holders(backend, name), timeout=commands.ENGINE_STOP_SECONDS,
+             interval=0.5)
+    running = engines & _live_local_holders(backend, name)
     for pid in sorted(running):
         # With its plugins and what they run (kind, docker), which would otherwise go on as orphans.
         descendants = _descendants(pid)
@@ -84,9 +84,8 @@ def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str
             killed = sum(_signal(process, signal.SIGKILL) for process in descendants)
             done.append(f"killed that engine (pid {pid}) and {killed} process(es) it had started: "
                         f"it had not stopped {commands.ENGINE_STOP_SECONDS:.0f} s later")
-    gone_by = time.monotonic() + 10  # SIGKILL is not refused; the process may take a moment to exit
-    while running and (running := running & _live_local_holders(backend, name)) and time.monotonic() < gone_by:
-        time.sleep(0.1)
+    # SIGKILL is not refused; the process may take a moment to exit.
+    wait_for(lambda: not running & _live_local_holders(backend, name), timeout=10, interval=0.1)
     return done
 
 
@@ -105,9 +104,7 @@ def wait_for_holders(backend: Path, stack_name: str) -> list[Path]:
 
     The caller holds the environment's own lock, so a live holder is the engine of a command
     that was interrupted, still saving its work: it is waited for."""
-    deadline = time.monotonic() + commands.ENGINE_STOP_SECONDS
-    while _live_local_holders(backend, stack_name) and time.monotonic() <= deadline:
-        time.sleep(0.5)
+    wait_for(lambda: not _live_local_holders(backend, stack_name), timeout=commands.ENGINE_STOP_SECONDS, interval=0.5)
     return _locks(backend, stack_name)
 
 
