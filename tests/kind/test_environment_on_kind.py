@@ -236,6 +236,8 @@ def test_each_edit_of_a_service_is_served_and_an_unchanged_tree_rebuilds_and_rol
     again = environment.up("--no-smoke", tree=working_copy)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "docker build" not in again.stdout + again.stderr
+    # Nothing changed and it answers: no engine run, only its liveness checked.
+    assert "is up to date" in again.stdout and "Creating the kind cluster" not in again.stdout
     assert pod_uids(environment) == pods
     assert container_id(environment.f5_container) == f5
     served_greeting(environment, "-edit-two")
