@@ -54,8 +54,14 @@ def test_any_options_end_in_a_message_and_an_exit_code_never_a_traceback(
                    for variable in data.draw(st.lists(st.sampled_from(VARIABLES), max_size=2, unique=True))}
     if "ENVBUILDER_HOME" in environment:
         environment["ENVBUILDER_HOME"] = str(tmp_path_factory.mktemp("home") / environment["ENVBUILDER_HOME"][:20])
-    if "--out" in arguments:
-        arguments[arguments.index("--out") + 1] = str(tmp_path_factory.mktemp("render"))
+    # Whatever directory render is given, it writes below this test's own: every --out (the last one
+    # counts), and a relative path drawn as one lands in a working directory deep in the test's temp.
+    for index, token in enumerate(arguments[:-1]):
+        if token == "--out":
+            arguments[index + 1] = str(tmp_path_factory.mktemp("render"))
+    working_directory = tmp_path_factory.mktemp("cwd").joinpath(*"abcdefgh")
+    working_directory.mkdir(parents=True)
+    monkeypatch.chdir(working_directory)
     before = state_files(isolated_state)
 
     result = CliRunner().invoke(app, arguments, env={key: value.replace("\x00", "") for key, value in environment.items()})
