@@ -63,3 +63,22 @@ async def _until_terminated(work) -> None:
         await task
     except asyncio.CancelledError:
         raise KeyboardInterrupt from None
+
+
+@app.command()
+def dev(
+    name: NameArgument = None,
+    services: Annotated[str | None, typer.Option("--services", "-s", help="Comma-separated services to watch. "
+                                                 "Default: every service of the environment that opted in.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not show the watched services' logs.")] = False,
+) -> None:
+    """Put saved source files into the running environment: copied into every container of the service and
+    its process restarted in place, in seconds; a change sync cannot carry rebuilds that image and rolls it."""
+    from envbuilder.cli.console import err_console
+    from envbuilder.pipeline.dev import dev as run_dev
+    from envbuilder.spec.names import default_name, validate_name
+
+    chosen = [service.strip() for service in (services or "").split(",") if service.strip()]
+    run_dev(validate_name(name) if name else default_name(), chosen,
+            say=lambda message: err_console.print(message, highlight=False),
+            show_log=None if quiet else print_log_line)
