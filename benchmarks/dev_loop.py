@@ -155,7 +155,7 @@ def main() -> None:
                 samples.append(time.time() - saved)
                 time.sleep(0.5)
             results[kind] = percentiles(samples)
-            print(kind, results[kind], "failed so far", traffic.failed, "of", traffic.sent, flush=True)
+            print(kind, results[kind], "failed so far", traffic.failed, "of", traffic.sent, traffic.errors[-5:], flush=True)
         requirements = tree / "fixtures/services/web/requirements.txt"
         web = tree / "fixtures/services/web/web.py"
         samples = []
@@ -170,10 +170,15 @@ def main() -> None:
         traffic.join()
         results["requests"] = {"sent": traffic.sent, "failed": traffic.failed, "errors": traffic.errors[:10]}
     finally:
-        if dev is not None:
-            os.killpg(dev.pid, signal.SIGINT)
-            dev.wait(timeout=60)
-        subprocess.run([ENVBUILDER, "down", name], env=env)
+        try:
+            if dev is not None:
+                os.killpg(dev.pid, signal.SIGINT)
+                results["dev_exit"] = dev.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            results["dev_exit"] = "did not stop within 60 s of Ctrl-C"
+            os.killpg(dev.pid, signal.SIGKILL)
+        finally:
+            subprocess.run([ENVBUILDER, "down", name], env=env)
         print((workdir / "dev.log").read_text()[-4000:] if (workdir / "dev.log").exists() else "")
     print(json.dumps(results, indent=2))
 

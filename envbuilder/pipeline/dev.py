@@ -12,6 +12,7 @@ builds and rolls only the images whose content changed. The record notes the liv
 import asyncio
 import io
 import queue
+import signal
 import tarfile
 import threading
 import time
@@ -131,6 +132,9 @@ class DevLoop:
                 rebuild = asyncio.run(self._session(watcher, since))
                 started = time.monotonic()
                 self._rebuild(rebuild)
+                # The engine's RPC library takes over SIGINT and keeps it; asyncio.run turns Ctrl-C into a
+                # cancellation only while Python's own handler is in place.
+                signal.signal(signal.SIGINT, signal.default_int_handler)
                 since = int(time.monotonic() - started) + 1  # the logs go on where they stopped
 
     async def _session(self, watcher: Watcher, log_since: int | None) -> tuple[list[ServicePlan], float]:
