@@ -13,6 +13,7 @@ from envbuilder.cli import environments  # noqa: E402,F401  up, down, list, stat
 from envbuilder.cli import smoke  # noqa: E402,F401  smoke
 from envbuilder.cli import images  # noqa: E402,F401  images build, images base
 from envbuilder.cli import doctor  # noqa: E402,F401  doctor
+from envbuilder.cli import dev  # noqa: E402,F401  dev, logs
 
 
 def main() -> None:

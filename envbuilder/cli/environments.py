@@ -184,11 +184,15 @@ def status(name: Annotated[str | None, typer.Argument(help="Environment. Default
         console.print_json(json.dumps(details))
         return
     for key, value in details.items():
-        if key == "not_the_working_tree":
+        if key in ("not_the_working_tree", "live_changes"):
             continue
         if isinstance(value, dict | list):
             value = json.dumps(value)
         console.print(f"[bold]{key}[/]: {value}", highlight=False)
+    if record.live_changes:
+        files = "; ".join(f"{service}: {', '.join(paths)}" for service, paths in record.live_changes.items())
+        console.print(f"[yellow]live changes not in an image[/] (envbuilder dev): {files}; the next "
+                      f"`envbuilder up --name {record.name}` starts those services from their images", highlight=False)
     if behind:
         changed = ", ".join(
             f"{image} (running {image_tag(tags['running'])}, tree {image_tag(tags['tree']) if tags['tree'] else 'none'})"

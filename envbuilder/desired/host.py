@@ -12,7 +12,7 @@ from envbuilder.cluster.docker import ContainerSpec
 from f5mock import contract as f5mock
 from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_BGP_ASN, F5_MOCK, F5_PASSWORD_FILE, F5_USERNAME
-from envbuilder.desired.meta import MANAGED_BY, identity_labels, secret_path
+from envbuilder.desired.meta import CODE_RESET_ANNOTATION, MANAGED_BY, identity_labels, secret_path
 from envbuilder.desired.services import AMQP_URL_FILE, AMQP_URL_FILE_VARIABLE, service_settings
 from envbuilder.naming import classic_container_name, control_plane_node, f5_container_name, f5_state_volume_name
 from envbuilder.spec.catalog import F5_API_PORT
@@ -113,11 +113,14 @@ def classic_container(spec: EnvironmentSpec, service: ServiceSpec, broker_passwo
         env[AMQP_URL_FILE_VARIABLE] = secret_path(AMQP_URL_FILE)
         url = amqp_url(control_plane_node(spec.name), BROKER_NODE_PORT, broker_password)
         secret_files = ((secret_path(AMQP_URL_FILE), url),)
+    labels = container_labels(spec, service.name)
+    if spec.code_resets.get(service.name):  # a changed label replaces the container
+        labels[CODE_RESET_ANNOTATION] = str(spec.code_resets[service.name])
     return ContainerSpec(
         name=classic_container_name(spec.name, service.name),
         image=service.image,
         network=KIND_NETWORK,
-        labels=container_labels(spec, service.name),
+        labels=labels,
         env=env,
         secret_files=secret_files,
     )

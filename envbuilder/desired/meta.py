@@ -9,6 +9,8 @@ from envbuilder.spec.environment import EnvironmentSpec
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "envbuilder", "app.kubernetes.io/part-of": "envbuilder"}
 CONFIG_HASH_ANNOTATION = "envbuilder.io/config-hash"
+# Changes when a service's containers must start again from its image (live changes undone by `up`).
+CODE_RESET_ANNOTATION = "envbuilder.io/code-reset"
 # How long the Pulumi Kubernetes provider waits for a workload's rollout before the update fails.
 ROLLOUT_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 

@@ -3,6 +3,7 @@
 from f5sync import contract
 from envbuilder.desired.broker import AMQP_URL_KEY, BROKER_SECRET
 from envbuilder.desired.meta import (
+    CODE_RESET_ANNOTATION,
     CONFIG_HASH_ANNOTATION,
     Object,
     config_hash,
@@ -49,6 +50,9 @@ def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]
         "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
     }
     pod: dict = {"containers": [container], "terminationGracePeriodSeconds": 30}
+    annotations = {CONFIG_HASH_ANNOTATION: config_hash(settings)}
+    if spec.code_resets.get(service.name):
+        annotations[CODE_RESET_ANNOTATION] = str(spec.code_resets[service.name])
     if service.entry.needs_broker:
         container["env"] = [{"name": AMQP_URL_FILE_VARIABLE, "value": secret_path(AMQP_URL_FILE)}]
         container["volumeMounts"] = [secrets_mount()]
@@ -65,7 +69,7 @@ def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]
             service.name,
             pod,
             replicas=service.replicas,
-            pod_annotations={CONFIG_HASH_ANNOTATION: config_hash(settings)},
+            pod_annotations=annotations,
         ),
         kubernetes_service(spec, service),
     ]

@@ -37,12 +37,13 @@ class EnvironmentExists(InputError):
 
 
 def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = False, refresh: bool = False,
-       full_smoke: bool = False) -> EnvironmentRecord:
+       full_smoke: bool = False, undo_live_changes: bool = True) -> EnvironmentRecord:
     """Create the environment, or bring it up to date; `create_only` refuses one that exists.
 
     An environment whose state would not change (desired.state_digest as at its last successful `up`)
     and that is alive gets no engine run: its liveness checks (or with `full_smoke` the whole suite)
-    are the whole of `up`. `refresh` runs the engine anyway."""
+    are the whole of `up`. `refresh` runs the engine anyway. The services `envbuilder dev` put live
+    changes into start again from their images, unless `undo_live_changes` is off (scale)."""
     resolved = request.resolve()
     spec = resolved.spec
     _warn_about_expired(spec.name)
@@ -57,6 +58,7 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
             )
         if previous:
             resolved = replace(resolved, backend_url=previous.resolve_backend(resolved.backend_url))
+            resolved = _with_code_resets(resolved, previous, undo_live_changes)
             if not refresh and _unchanged(resolved, previous) and _alive(previous, full_smoke=full_smoke):
                 if resolved.ttl_is_explicit:
                     previous.ttl_seconds = int((datetime.now(UTC) - previous.created_at + resolved.ttl).total_seconds())
@@ -74,6 +76,9 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
             try:
                 _apply(resolved, record, prerequisites, progress)
                 record.status = "ready"
+                record.code_resets = dict(resolved.spec.code_resets)
+                if undo_live_changes:
+                    record.live_changes = {}
                 if smoke:
                     _smoke(record, progress)
                 record.applied_digest = _digest(resolved, record)
@@ -104,7 +109,19 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
         kube_context=record.kube_context if record.target == "existing" else None,
         backend_url=record.resolve_backend(backend_url),
     )
-    return up(request, smoke=False)
+    return up(request, smoke=False, undo_live_changes=False)
+
+
+def _with_code_resets(resolved: ResolvedRequest, previous: EnvironmentRecord, undo_live_changes: bool) -> ResolvedRequest:
+    """The request with each service's reset count as recorded, one more for each service with live changes
+    to undo: their pods roll (classic containers are replaced) even where the image is the same."""
+    resets = dict(previous.code_resets)
+    if undo_live_changes:
+        for service in previous.live_changes:
+            resets[service] = resets.get(service, 0) + 1
+    names = {service.name for service in resolved.spec.services}
+    resets = {service: count for service, count in resets.items() if service in names}
+    return replace(resolved, spec=replace(resolved.spec, code_resets=resets))
 
 
 def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, prerequisites: Prerequisites) -> EnvironmentRecord:

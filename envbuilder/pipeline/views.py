@@ -59,6 +59,7 @@ def environment_details(record: EnvironmentRecord) -> dict:
         "images": record.images,
         "overrides": record.overrides,
         "replicas": record.replicas,
+        "live_changes": record.live_changes,
         "phases": [
             {"name": p.name, "status": p.status, "seconds": round(p.seconds, 1) if p.seconds is not None else None}
             for p in record.phases

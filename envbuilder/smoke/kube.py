@@ -5,6 +5,7 @@ same adapter lightkube's own typed client uses; the checks keep raw paths becaus
 typed resources do not cover: the service proxy, pod logs, events.
 """
 
+from collections.abc import AsyncIterator
 from typing import Any, Self
 
 import httpx2
@@ -65,6 +66,18 @@ class Kube:
         response = await self.request("GET", path, params=params, timeout=timeout)
         _raise_for_status(response)
         return response.text
+
+    async def lines(self, path: str, **params: str | int) -> AsyncIterator[str]:
+        """The answer's lines as they arrive, with no time limit (a followed pod log)."""
+        try:
+            async with self._http.stream("GET", path, params=params, timeout=httpx2.Timeout(REQUEST_SECONDS, read=None)) as response:
+                if not response.is_success:
+                    await response.aread()
+                    _raise_for_status(response)
+                async for line in response.aiter_lines():
+                    yield line
+        except httpx2.HTTPError as error:
+            raise CheckFailed(f"Kubernetes API at {self.server} stopped answering GET {path}: {error}") from None
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return _json(await self.request("POST", path, json=body))

@@ -72,6 +72,26 @@ class Rpc(_Strict):
     path: str = Field(pattern=r"^/")
 
 
+class DevSync(_Strict):
+    """A folder of the repository whose files `envbuilder dev` copies into the running containers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")  # relative to the repository root
+    to: str = Field(pattern=r"^/")  # where those files are in the image
+
+
+class Dev(_Strict):
+    """How `envbuilder dev` puts a saved file into the running service without a new image."""
+
+    sync: list[DevSync] = Field(min_length=1)
+    # A shell command run in each container once the files are in: restarts the service's process in place.
+    restart: str = Field(min_length=1)
+    # Files (globs, relative to a sync folder) that sync cannot carry, e.g. requirements.txt: a change
+    # rebuilds the image. The Dockerfile and the catalog entry always do.
+    rebuild_on: list[str] = []
+
+
 class ServiceEntry(_Strict):
     name: str
     description: str = ""
@@ -85,6 +105,7 @@ class ServiceEntry(_Strict):
     config: dict[str, str] = {}
     smoke: list[SmokeCheck] = []
     rpc: Rpc | None = None
+    dev: Dev | None = None  # omit when the service has not opted in to `envbuilder dev`
 
     @field_validator("name")
     @classmethod

@@ -43,6 +43,8 @@ class EnvironmentSpec:
     kube_context: str | None = None
     # Name -> image reference of envbuilder's components (f5-mock, f5-sync) at this revision.
     component_images: Mapping[str, str] = field(default_factory=dict)
+    # Service -> a count that changes when its containers must start again from the image (state.records).
+    code_resets: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:

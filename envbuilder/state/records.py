@@ -73,6 +73,12 @@ class EnvironmentRecord(BaseModel):
     message: str | None = None  # why the status is what it is, e.g. what `down` could not remove
     # desired.state_digest of the last `up` that succeeded: the next with the same digest runs no engine.
     applied_digest: str | None = None
+    # Service -> files (relative to the repository root) `envbuilder dev` copied into its running containers:
+    # code that is in no image. The next `up` replaces those containers from their images.
+    live_changes: dict[str, list[str]] = {}
+    # Service -> how many times `up` replaced its containers to undo live changes (a pod annotation, a
+    # classic container's label): kept, so the next `up` does not roll them back again.
+    code_resets: dict[str, int] = {}
     phases: list[PhaseRecord] = []
 
     def resolve_backend(self, given: str | None) -> str | None:

@@ -9,7 +9,7 @@ import yaml
 from f5sync import contract
 from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
 from envbuilder.desired.host import KindNodes
-from envbuilder.desired.meta import CONFIG_HASH_ANNOTATION
+from envbuilder.desired.meta import CODE_RESET_ANNOTATION, CONFIG_HASH_ANNOTATION
 from envbuilder.desired.state import state_digest
 from envbuilder.errors import InputError
 from envbuilder.spec.catalog import load_catalog
@@ -169,6 +169,21 @@ def test_a_config_change_changes_the_pod_template_so_pods_roll():
 
     assert template_hash(["web.GREETING=a"]) != template_hash(["web.GREETING=b"])
     assert template_hash(["web.GREETING=a"]) == template_hash(["web.GREETING=a"])
+
+
+def test_a_code_reset_rolls_only_its_services_pods_and_replaces_its_classic_container():
+    def templates_and_containers(resets):
+        spec = replace(make_spec(("web", "worker", "legacy-worker")), code_resets=resets)
+        state = desired_state(spec, SECRETS)
+        return ({o["metadata"]["name"]: o["spec"]["template"] for o in state.objects() if o["kind"] == "Deployment"},
+                {c.name: c for c in state.all_containers()})
+
+    templates, containers = templates_and_containers({})
+    reset_templates, reset_containers = templates_and_containers({"web": 1, "legacy-worker": 2})
+
+    assert {name for name in templates if templates[name] != reset_templates[name]} == {"web"}
+    assert reset_templates["web"]["metadata"]["annotations"][CODE_RESET_ANNOTATION] == "1"
+    assert {name for name in containers if containers[name] != reset_containers[name]} == {"envbuilder-dev-legacy-worker"}
 
 
 def test_exposed_services_are_nodeports_marked_for_f5_sync():

@@ -157,9 +157,13 @@ def another_revision(environment: Environment) -> Iterator[str]:
 
 @pytest.fixture
 def working_copy(tmp_path: Path) -> Path:
+    return copy_of_the_tree(tmp_path)
+
+
+def copy_of_the_tree(into: Path) -> Path:
     """A copy of the repository's working tree to edit: a clone at the same commit with the same uncommitted
     changes, so its images get the same tags as the tree's until a test edits it; the built tools are shared."""
-    copy = tmp_path / "tree"
+    copy = into / "tree"
     subprocess.run(["git", "clone", "--quiet", "--shared", str(REPO), str(copy)], check=True)
     for path in current_revision(REPO).changes:
         source, target = REPO / path, copy / path

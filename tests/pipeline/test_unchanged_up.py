@@ -83,3 +83,26 @@ def test_a_new_ttl_is_applied_to_an_unchanged_environment(engine_runs, smoke_run
     assert up("--no-smoke", "--ttl", "1h").exit_code == 0
     assert up("--no-smoke", "--ttl", "9h").exit_code == 0 and len(engine_runs) == 1
     assert load_record("dev").ttl_seconds > 8 * 3600
+
+
+def test_live_changes_make_up_start_those_services_from_their_images_once(engine_runs, smoke_runs):
+    assert up("--no-smoke").exit_code == 0
+    record = load_record("dev")
+    record.live_changes = {"web": ["fixtures/services/web/web.py"]}
+    save_record(record)
+
+    assert up("--no-smoke").exit_code == 0 and len(engine_runs) == 2
+    assert engine_runs[-1].spec.code_resets == {"web": 1}
+    assert load_record("dev").live_changes == {}
+    assert up("--no-smoke").exit_code == 0 and len(engine_runs) == 2  # nothing to undo any more: unchanged
+
+
+def test_scale_keeps_the_live_changes_and_rolls_nothing_back(engine_runs, smoke_runs):
+    assert up("--no-smoke").exit_code == 0
+    record = load_record("dev")
+    record.live_changes = {"web": ["fixtures/services/web/web.py"]}
+    save_record(record)
+
+    assert runner.invoke(app, ["scale", "dev", "web=3"]).exit_code == 0
+    assert engine_runs[-1].spec.code_resets == {}
+    assert load_record("dev").live_changes == {"web": ["fixtures/services/web/web.py"]}

@@ -21,15 +21,15 @@ SERVICES = Path(__file__).resolve().parents[2] / "fixtures" / "services"
 
 
 class ServiceProcess:
-    """One sample service run as `python fixtures/services/<name>/<name>.py` with the env contract."""
+    """One sample service run as `python fixtures/services/<name>/<name>.py` (or a copy, `script`) with the env contract."""
 
-    def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log_path: Path, script: Path | None = None) -> None:
         self.name = name
         self.port = int(env["PORT"])
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(SERVICES / name / f"{name}.py")],
+                [sys.executable, str(script or SERVICES / name / f"{name}.py")],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -103,12 +103,13 @@ def work_queue(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def start_service(rabbitmq: RabbitMQServer, work_queue: str, tmp_path: Path) -> Iterator:
-    """start_service("worker", HOSTNAME="worker-a", WORK_DELAY_MS="500") -> a started ServiceProcess."""
+    """start_service("worker", HOSTNAME="worker-a", WORK_DELAY_MS="500") -> a started ServiceProcess;
+    `script=` runs a copy of the service's file instead."""
     started: list[ServiceProcess] = []
 
-    def start(name: str, **settings: str) -> ServiceProcess:
+    def start(name: str, script: Path | None = None, **settings: str) -> ServiceProcess:
         env = service_environment(name, rabbitmq.amqp_url, work_queue, **settings)
-        service = ServiceProcess(name, env, tmp_path / f"{env['HOSTNAME']}.log")
+        service = ServiceProcess(name, env, tmp_path / f"{env['HOSTNAME']}.log", script)
         started.append(service)
         return service
 

@@ -2,12 +2,16 @@
 
 import asyncio
 import json
+import shutil
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import aio_pika
 import httpx
 import pytest
+
+from tests.services.conftest import SERVICES
 
 pytestmark = pytest.mark.slow
 
@@ -170,3 +174,39 @@ def _status(url: str) -> int | None:
         return httpx.get(url, timeout=2).status_code
     except httpx.TransportError:
         return None
+
+
+def test_sighup_restarts_web_in_place_with_the_code_on_disk_refusing_no_request(start_service, tmp_path):
+    script = tmp_path / "web.py"
+    shutil.copy(SERVICES / "web" / "web.py", script)
+    start_service("worker").wait_healthy()
+    web = start_service("web", script=script).wait_healthy()
+    script.write_text(script.read_text().replace('"hostname": settings.hostname,', '"hostname": settings.hostname, "edited": 1,'))
+
+    web.signal(signal.SIGHUP)
+    statuses = []
+    deadline = time.monotonic() + 30
+    while "edited" not in (answer := httpx.get(web.url, timeout=10)).json():
+        statuses.append(answer.status_code)
+        statuses.append(get_work(web, "during").status_code)
+        assert time.monotonic() < deadline, web.log()
+
+    assert set(statuses) <= {200}
+    assert get_work(web, "after").json()["answer"]["result"] == "AFTER"
+    assert web.process.poll() is None  # the same process, executing itself again
+    assert "restarted in place" in web.log()
+
+
+def test_sighup_restarts_the_worker_in_place_with_the_code_on_disk(start_service, tmp_path):
+    script = tmp_path / "worker.py"
+    shutil.copy(SERVICES / "worker" / "worker.py", script)
+    worker = start_service("worker", script=script).wait_healthy()
+    web = start_service("web").wait_healthy()
+    script.write_text(script.read_text().replace('"result": payload.upper(),', '"result": payload.lower(),'))
+
+    worker.signal(signal.SIGHUP)
+    worker.wait_for_log("restarting in place")  # the old code consumes no more
+
+    assert get_work(web, "MiXeD").json()["answer"]["result"] == "mixed"
+    assert worker.process.poll() is None
+    assert "restarting in place" in worker.log()
