@@ -53,12 +53,13 @@ STAGES = [
 ]
 
 
-def timed(command: list[str], env: dict[str, str], stdin: str | None = None) -> float:
+def timed(command: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[float, str]:
+    """Seconds the command took, and what it said (envbuilder's status lines: each phase's time)."""
     started = time.perf_counter()
     result = subprocess.run(command, env=env, input=stdin, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command[-4:])} failed:\n{result.stdout}\n{result.stderr}")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, result.stdout + result.stderr
 
 
 def envbuilder(*args: str) -> list[str]:
@@ -99,7 +100,7 @@ def main() -> None:
                "PATH": f"{REPO / '.tools' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
         print(f"envbuilder {commit} ({code}), node image {node_image}, {1 + profile.workers} nodes; building images",
               flush=True)
-        timed(envbuilder("images", "build"), env)
+        timed(envbuilder("images", "build"), env)  # outside the figures: what a first `up` would build
         for run in range(1, options.runs + 1):
             # No environment's cluster has this name: theirs are envbuilder-<name>.
             bare = f"bench-bare-{secrets.token_hex(3)}"
@@ -115,17 +116,21 @@ def main() -> None:
             ]
             try:
                 for label, command, stdin in steps:
-                    figures[label].append(timed(command, env, stdin))
+                    seconds, said = timed(command, env, stdin)
+                    figures[label].append(seconds)
                     loads.append(load())
-                    print(f"run {run}: {label:<38} {figures[label][-1]:6.1f} s   load {loads[-1]}", flush=True)
+                    print(f"run {run}: {label:<38} {seconds:6.1f} s   load {loads[-1]}", flush=True)
+                    if label == "down":
+                        print("".join(f"    {line}\n" for line in said.splitlines() if line.strip()), flush=True)
             finally:  # whatever a failed step left
                 subprocess.run([KIND, "delete", "cluster", "--name", bare], env=env, capture_output=True)
                 subprocess.run(envbuilder("down", name), env=env, capture_output=True)
     medians = {label: statistics.median(values) for label, values in figures.items()}
-    print(f"\n{'':<38} {'median':>8} {'min–max':>14} {'× bare kind':>12}")
+    print(f"\n{'':<38} {'median':>9} {'min–max':>15} {'× bare kind':>12}")
     for label, compared_with in STAGES:
         ratio = f"{medians[label] / medians[compared_with]:.1f}" if compared_with else ""
-        print(f"{label:<38} {medians[label]:7.1f}s {min(figures[label]):6.1f}–{max(figures[label]):<6.1f}s {ratio:>12}")
+        spread = f"{min(figures[label]):.1f}–{max(figures[label]):.1f} s"
+        print(f"{label:<38} {medians[label]:7.1f} s {spread:>15} {ratio:>12}")
     print(f"load average (1, 5, 15 min) before and after each step: {'; '.join(loads)} on {os.cpu_count()} cores")
     if options.json:
         options.json.write_text(json.dumps({
