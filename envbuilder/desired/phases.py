@@ -60,7 +60,7 @@ PHASES: dict[Phase, PhaseDeclaration] = {
     # Services connect to the broker when they start; f5-sync picks their Services up whenever it runs.
     Phase.SERVICES: PhaseDeclaration("Deploying services", (Phase.BROKER,)),
     Phase.SMOKE: PhaseDeclaration("Running smoke checks", (Phase.F5, Phase.SERVICES)),
-    Phase.DESTROY: PhaseDeclaration("Destroying the stack"),
+    Phase.DESTROY: PhaseDeclaration("Deleting the kind cluster or the namespace"),
     Phase.CLEANUP: PhaseDeclaration("Removing what is left", (Phase.DESTROY,)),
     Phase.VERIFY_CLEAN: PhaseDeclaration("Checking nothing is left", (Phase.CLEANUP,)),
 }

@@ -24,6 +24,7 @@ from envbuilder.engine.urns import Urn
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
+    from pulumi.automation import Deployment as StackState  # a stack's exported state, opaque to the pipeline
 
 __all__ = [
     "EngineStack",
@@ -57,6 +58,15 @@ class EngineStack:
     def kind_clusters(self, *, pending_only: bool = False) -> set[str]:
         """The kind clusters it created or was creating when interrupted (`pending_only`: only the latter)."""
         return stacks.kind_clusters_in(self._stack, pending_only=pending_only)
+
+    def state(self) -> "StackState":
+        """The stack's state as it is (before `recover`, with the operations an interrupted run left pending)."""
+        return self._stack.export_stack()
+
+    def forget_objects(self, state: "StackState") -> None:
+        """Let the stack forget the objects of `state` but its kind cluster, which `down` is about to delete
+        with everything it holds (stacks.forget_objects says what is kept and why)."""
+        stacks.forget_objects(self._stack, state)
 
     def recover(self) -> list[str]:
         """Clear what an interrupted run left (a stale lock, pending operations); returns what was done."""

@@ -22,6 +22,7 @@ from envbuilder.engine.orphans import wait_for_holders
 from envbuilder.engine.passphrases import PASSPHRASE_VARIABLES, existing_passphrase, make_passphrase
 from envbuilder.errors import EnvbuilderError
 from envbuilder.state.home import state_home
+from envbuilder.engine.urns import Urn
 
 KIND_CLUSTER_RESOURCE = "cluster"  # the KindCluster's resource name in the program
 OWNER_OUTPUT = "owner"  # the stack output naming the home that owns the environment
@@ -117,7 +118,29 @@ def kind_clusters_in(stack, *, pending_only: bool = False) -> set[str]:
     return {
         name
         for resource in resources
-        if resource.get("urn", "").endswith(f"::{KIND_CLUSTER_RESOURCE}")
+        if _is_kind_cluster(resource)
         for name in [(resource.get("outputs") or {}).get("name") or (resource.get("inputs") or {}).get("name")]
         if name
     }
+
+
+def _is_kind_cluster(resource: dict) -> bool:
+    urn = resource.get("urn")
+    return bool(urn) and Urn.parse(urn).name == KIND_CLUSTER_RESOURCE
+
+
+def forget_objects(stack, state) -> None:
+    """Before `down` deletes what holds the environment's objects: the stack keeps its own resource (its
+    outputs name its owner), the providers that depend on nothing (a state must hold what it names) and
+    its kind cluster as one it was creating. So an `up` after an interrupted `down` creates every object
+    again (adopting or remaking the cluster, as after an interrupted create) instead of trusting a state
+    that no longer is, and the next `down` still knows the cluster is this home's. `state` is the
+    stack's export from before recovery cleared its pending operations."""
+    deployment = state.deployment or {}
+    resources = deployment.get("resources") or []
+    pending = [operation.get("resource", {}) for operation in deployment.get("pending_operations") or []]
+    clusters = {resource["urn"]: resource for resource in [*pending, *resources] if _is_kind_cluster(resource)}
+    deployment["resources"] = [resource for resource in resources if resource.get("type") == STACK_TYPE or (
+        resource.get("type", "").startswith("pulumi:providers:") and not resource.get("dependencies"))]
+    deployment["pending_operations"] = [{"resource": cluster, "type": "creating"} for cluster in clusters.values()]
+    stack.import_stack(state)

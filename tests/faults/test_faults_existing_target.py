@@ -1,5 +1,6 @@
 """Every phase of `up` and `down` on an existing cluster (the test control plane, KWOK nodes),
-interrupted by Ctrl-C and by kill -9: the next `up` is green and the next `down` leaves nothing.
+interrupted by Ctrl-C and by kill -9: the next `up` is green and the next `down` leaves nothing;
+an interrupted `down` is finished by the next `down`, after which `up` makes the environment again.
 
 The existing target has no cluster, pod network or image phases (the cluster is the user's);
 its smoke checks fail on KWOK's pods, which answer no HTTP, so the run that is interrupted
@@ -51,15 +52,23 @@ def test_up_interrupted_in_a_phase_is_recovered_by_the_next_up_and_down_leaves_n
 
 @pytest.mark.parametrize("interruption", ["ctrl-c", "kill-9"])
 @pytest.mark.parametrize("phase", ["destroy", "cleanup"])
-def test_down_interrupted_in_a_phase_is_finished_by_the_next_down_after_an_up(
+def test_down_interrupted_in_a_phase_is_finished_by_the_next_down_and_the_environment_can_be_made_again(
         control_plane, environment, figures: Figures, phase, interruption):
     name, env = environment
+    home = Path(env["ENVBUILDER_HOME"])
     created = run(env, *up_args(name))
     assert created.returncode == 0, created.stdout + created.stderr
+
+    def finish_then_up() -> subprocess.CompletedProcess:
+        finished = run(env, "down", name)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+        assert leftovers(name, home, control_plane.kubeconfig) == {}
+        return run(env, *up_args(name))
+
     run_case(Case("existing", "down", phase, interruption), figures,
              interrupt=lambda: interrupt_at(env, ["down", name], phase, interruption),
-             up=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
-             left=lambda: leftovers(name, Path(env["ENVBUILDER_HOME"]), control_plane.kubeconfig))
+             up=finish_then_up, down=lambda: run(env, "down", name),
+             left=lambda: leftovers(name, home, control_plane.kubeconfig))
 
 
 
