@@ -9,6 +9,7 @@ import typer
 from envbuilder.cli.app import app
 from envbuilder.cli.console import console, err_console
 from envbuilder.errors import InputError
+from envbuilder.spec.profile import PodNetwork
 
 ServicesOption = Annotated[
     str, typer.Option("--services", "-s", help="Comma-separated catalog services, e.g. web,worker.")
@@ -34,6 +35,12 @@ NodeImageOption = Annotated[
     str | None,
     typer.Option("--node-image", help="kind node image. Default: the profile's, else `make node-image`'s when built, "
                  "else kind's published image for the profile's Kubernetes version."),
+]
+PodNetworkOption = Annotated[
+    PodNetwork | None,
+    typer.Option("--pod-network", help="kind's pod network: calico (as production) or kube-router. Default: Calico "
+                 "where its pinned manifest and images can be had (a container registry answers), else kube-router, "
+                 "which the node image `make node-image` builds brings. An environment keeps the one it was made with."),
 ]
 BACKEND_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "https://", "http://")
 
@@ -86,15 +93,19 @@ def render(
     set_: SetOption = None,
     revision: RevisionOption = None,
     target: TargetOption = "kind",
+    node_image: NodeImageOption = None,
+    pod_network: PodNetworkOption = None,
 ) -> None:
-    """Write everything the environment will hold as YAML, without a cluster, Docker or Pulumi."""
+    """Write everything the environment will hold as YAML, without a cluster or Pulumi: on the kind target
+    with the pod network `up` would choose and its objects (Docker reads the node image's own)."""
     from envbuilder.pipeline.request import EnvironmentRequest
     from envbuilder.pipeline.render import render_to_directory
 
     request = EnvironmentRequest(
-        services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision, target=target
+        services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision, target=target,
+        node_image=node_image, pod_network=pod_network,
     )
-    written = render_to_directory(request.resolve().spec, out)
+    written = render_to_directory(request.resolve(), out)
     err_console.print(f"wrote {len(written)} files to {out}")
 
 
@@ -109,6 +120,7 @@ def up(
     kube_context: KubeContextOption = None,
     ttl: Annotated[str | None, typer.Option("--ttl", help="Time to live, e.g. 8h (default: the profile's).")] = None,
     node_image: NodeImageOption = None,
+    pod_network: PodNetworkOption = None,
     backend_url: BackendOption = None,
     smoke: Annotated[bool, typer.Option("--smoke/--no-smoke", help="Run the smoke checks after up.")] = True,
     refresh: Annotated[bool, typer.Option(
@@ -125,7 +137,8 @@ def up(
 
     request = EnvironmentRequest(
         services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
-        target=target, kube_context=kube_context, ttl=ttl, node_image=node_image, backend_url=backend_url,
+        target=target, kube_context=kube_context, ttl=ttl, node_image=node_image, pod_network=pod_network,
+        backend_url=backend_url,
     )
     run_up(request, smoke=smoke, refresh=refresh, full_smoke=full_smoke)
 
@@ -227,6 +240,7 @@ def verify(
     target: TargetOption = "kind",
     kube_context: KubeContextOption = None,
     node_image: NodeImageOption = None,
+    pod_network: PodNetworkOption = None,
     backend_url: BackendOption = None,
 ) -> None:
     """Up, smoke, down in one command, with reports; down always runs. Exit 0 only when all passed."""
@@ -236,7 +250,8 @@ def verify(
 
     request = EnvironmentRequest(
         services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
-        target=target, kube_context=kube_context, node_image=node_image, backend_url=backend_url,
+        target=target, kube_context=kube_context, node_image=node_image, pod_network=pod_network,
+        backend_url=backend_url,
     )
     run = run_verify(request, report_dir)
     failed = [check.name for check in run.checks if check.failed]
