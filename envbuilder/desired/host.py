@@ -14,7 +14,9 @@ from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_BGP_ASN, F5_MOCK, F5_PASSWORD_FILE, F5_USERNAME
 from envbuilder.desired.meta import MANAGED_BY, identity_labels, secret_path
 from envbuilder.desired.services import AMQP_URL_FILE, AMQP_URL_FILE_VARIABLE, service_settings
-from envbuilder.naming import classic_container_name, control_plane_node, f5_container_name, f5_state_volume_name
+from envbuilder.naming import (
+    classic_container_name, control_plane_node, f5_container_name, f5_state_volume_name, kind_node_names,
+)
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 from envbuilder.spec.profile import PodNetwork
@@ -96,7 +98,7 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
             f5mock.USERNAME_VARIABLE: F5_USERNAME,
             f5mock.PASSWORD_FILE_VARIABLE: secret_path(F5_PASSWORD_FILE),
             # The nodes connect to it on the kind network (port 179), so nothing is published.
-            **({f5mock.BGP_ASN_VARIABLE: str(F5_BGP_ASN)} if spec.profile.f5_routes == "bgp" else {}),
+            **(bgp_settings(spec) if spec.profile.f5_routes == "bgp" else {}),
         },
         secret_files=((secret_path(F5_PASSWORD_FILE), password),),
         publish=tuple(publish),
@@ -105,6 +107,15 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
         # go into its routing table.
         capabilities=("NET_ADMIN",),
     )
+
+
+def bgp_settings(spec: EnvironmentSpec) -> dict[str, str]:
+    """The F5 speaks BGP with the environment's own kind nodes only (by container name: their
+    addresses are known once the cluster runs); another environment's nodes are refused."""
+    return {
+        f5mock.BGP_ASN_VARIABLE: str(F5_BGP_ASN),
+        f5mock.BGP_PEERS_VARIABLE: ",".join(kind_node_names(spec.name, spec.profile.workers)),
+    }
 
 
 def classic_container(spec: EnvironmentSpec, service: ServiceSpec, broker_password: str) -> ContainerSpec:

@@ -224,6 +224,8 @@ def test_with_the_bgp_profile_the_f5_learns_the_routes_and_f5_sync_writes_none()
     assert find(objects, "ClusterRole", "envbuilder-dev-f5-sync-nodes")["rules"] == [dict(r) for r in contract.CLUSTER_RULES]
     (f5,) = state.containers["f5"]
     assert f5.env["F5MOCK_BGP_ASN"] == "64513"
+    # Its peers are this environment's kind nodes alone, by container name.
+    assert f5.env["F5MOCK_BGP_PEERS"] == "envbuilder-dev-control-plane,envbuilder-dev-worker"
     assert f5.capabilities == ("NET_ADMIN",)
     assert "F5MOCK_BGP_ASN" not in desired_state(make_spec(), SECRETS).containers["f5"][0].env
 
