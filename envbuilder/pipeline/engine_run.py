@@ -83,9 +83,19 @@ def run_engine(
 
 def ensure_credentials(stack, keys: list[str]) -> None:
     """Generate each environment's secrets once; later runs reuse them from the stack config."""
-    from pulumi import automation as auto
-
     existing = stack.get_all_config()
     for key in keys:
         if f"envbuilder:{key}" not in existing:
-            stack.set_config(key, auto.ConfigValue(value=secrets.token_urlsafe(18), secret=True))
+            _set_secret_config(stack, f"envbuilder:{key}", secrets.token_urlsafe(18))
+
+
+def _set_secret_config(stack, key: str, value: str) -> None:
+    """`pulumi config set --secret` with the value on stdin: the Automation API's set_config puts it on
+    the command line, where any local user reads it (ps, /proc/<pid>/cmdline)."""
+    from envbuilder.cluster.commands import check, run
+    from envbuilder.cluster.tools import find_tool
+
+    workspace = stack.workspace
+    command = [str(find_tool("pulumi")), "config", "set", "--secret", "--stack", stack.name, "--non-interactive",
+               "--cwd", workspace.work_dir, key]
+    check(run(command, input=value, env=workspace.env_vars, timeout=120), f"storing the generated {key} in the stack")
