@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from envbuilder.cli.app import app
+from envbuilder.cli.exit_codes import exit_codes
 from envbuilder.cli.console import console, err_console
 from envbuilder.errors import InputError
 from envbuilder.spec.profile import PodNetwork
@@ -64,7 +65,7 @@ def _split(services: str) -> list[str]:
     return [name.strip() for name in services.split(",") if name.strip()]
 
 
-@app.command()
+@app.command(epilog=exit_codes("services"))
 def services(as_json: JsonOption = False) -> None:
     """List the service catalog (stacks/services/)."""
     from rich.table import Table
@@ -84,7 +85,7 @@ def services(as_json: JsonOption = False) -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(epilog=exit_codes("render"))
 def render(
     services: ServicesOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the YAML into.")],
@@ -109,7 +110,7 @@ def render(
     err_console.print(f"wrote {len(written)} files to {out}")
 
 
-@app.command()
+@app.command(epilog=exit_codes("up"))
 def up(
     services: ServicesOption,
     name: NameOption = None,
@@ -143,7 +144,7 @@ def up(
     run_up(request, smoke=smoke, refresh=refresh, full_smoke=full_smoke)
 
 
-@app.command()
+@app.command(epilog=exit_codes("down"))
 def down(
     name: Annotated[str | None, typer.Argument(help="Environment to remove. Default: <user>-<git branch>.")] = None,
     backend_url: BackendOption = None,
@@ -155,7 +156,7 @@ def down(
     run_down(validate_name(name) if name else default_name(), backend_url=backend_url)
 
 
-@app.command("list")
+@app.command("list", epilog=exit_codes("list"))
 def list_environments(as_json: JsonOption = False) -> None:
     """List environments on this machine with their age and time left."""
     from rich.table import Table
@@ -180,7 +181,7 @@ def list_environments(as_json: JsonOption = False) -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(epilog=exit_codes("status"))
 def status(name: Annotated[str | None, typer.Argument(help="Environment. Default: <user>-<git branch>.")] = None, as_json: JsonOption = False) -> None:
     """Show an environment: services, images, ports, F5 and broker addresses, phases; and which of its
     images differ from what the working tree would build now."""
@@ -213,7 +214,7 @@ def status(name: Annotated[str | None, typer.Argument(help="Environment. Default
         console.print("[bold]working tree[/]: every image is the tree's", highlight=False)
 
 
-@app.command()
+@app.command(epilog=exit_codes("scale"))
 def scale(
     name: Annotated[str, typer.Argument(help="Environment to change.")],
     replicas: Annotated[list[str], typer.Argument(help="SERVICE=REPLICAS, e.g. web=3.")],
@@ -229,7 +230,7 @@ def scale(
     run_scale(validate_name(name), parse_replicas(replicas), backend_url=backend_url)
 
 
-@app.command()
+@app.command(epilog=exit_codes("verify"))
 def verify(
     services: ServicesOption,
     profile: ProfileOption = "nightly",
@@ -260,7 +261,7 @@ def verify(
     err_console.print(f"[green]verify passed[/]: {len(run.checks)} checks; reports in {report_dir}")
 
 
-@app.command()
+@app.command(epilog=exit_codes("reap"))
 def reap(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     backend_url: BackendOption = None,
