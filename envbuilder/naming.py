@@ -26,6 +26,14 @@ def control_plane_node(environment: str) -> str:
     return f"{cluster_name(environment)}-control-plane"
 
 
+def kind_node_names(environment: str, workers: int) -> list[str]:
+    """Every node container of the kind cluster, as kind names them: the control plane, then
+    `-worker`, `-worker2`, ..."""
+    cluster = cluster_name(environment)
+    return [control_plane_node(environment)] + [f"{cluster}-worker{index if index > 1 else ''}"
+                                                 for index in range(1, workers + 1)]
+
+
 def f5_container_name(environment: str) -> str:
     """The mock F5's container beside the kind cluster."""
     return f"{cluster_name(environment)}-f5"

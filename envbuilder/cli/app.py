@@ -44,8 +44,9 @@ def _keep_traceback() -> str:
 app = typer.Typer(
     name="envbuilder",
     cls=_ErrorReportingGroup,
-    help="Disposable, prod-like Kubernetes environments: kind with a real pod network (Calico, or kube-router "
-    "on the offline node image), RabbitMQ, a mock F5 and your services.",
+    help="Disposable, prod-like Kubernetes environments: kind with a real pod network (--pod-network: Calico "
+    "where its manifest and images can be had, else kube-router from the offline node image), RabbitMQ, a mock F5 "
+    "and your services.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

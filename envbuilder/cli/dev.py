@@ -6,6 +6,7 @@ import typer
 
 from envbuilder.cli.app import app
 from envbuilder.cli.console import console
+from envbuilder.cli.exit_codes import exit_codes
 
 if TYPE_CHECKING:
     from envbuilder.pipeline.logs import LogLine
@@ -23,7 +24,7 @@ def print_log_line(line: "LogLine", as_json: bool = False) -> None:
     console.print(Text.assemble((line.prefix, line.colour), " | ", line.text), soft_wrap=True)
 
 
-@app.command()
+@app.command(epilog=exit_codes("logs"))
 def logs(
     name: NameArgument = None,
     services: Annotated[list[str] | None, typer.Argument(help="Services to show (default: all, the broker and f5-sync too).")] = None,
@@ -65,7 +66,7 @@ async def _until_terminated(work) -> None:
         raise KeyboardInterrupt from None
 
 
-@app.command()
+@app.command(epilog=exit_codes("dev"))
 def dev(
     name: NameArgument = None,
     services: Annotated[str | None, typer.Option("--services", "-s", help="Comma-separated services to watch. "

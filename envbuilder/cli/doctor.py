@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 
 from envbuilder.cli.app import app
+from envbuilder.cli.exit_codes import exit_codes
 from envbuilder.cli.console import console
 
 MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
 
 
-@app.command()
+@app.command(epilog=exit_codes("doctor"))
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:

@@ -7,8 +7,10 @@ from typing import Annotated
 import typer
 
 from envbuilder.cli.app import app
+from envbuilder.cli.exit_codes import exit_codes
 from envbuilder.cli.console import console, err_console
 from envbuilder.errors import InputError
+from envbuilder.spec.profile import PodNetwork
 
 ServicesOption = Annotated[
     str, typer.Option("--services", "-s", help="Comma-separated catalog services, e.g. web,worker.")
@@ -35,6 +37,12 @@ NodeImageOption = Annotated[
     typer.Option("--node-image", help="kind node image. Default: the profile's, else `make node-image`'s when built, "
                  "else kind's published image for the profile's Kubernetes version."),
 ]
+PodNetworkOption = Annotated[
+    PodNetwork | None,
+    typer.Option("--pod-network", help="kind's pod network: calico (as production) or kube-router. Default: Calico "
+                 "where its pinned manifest and images can be had (a container registry answers), else kube-router, "
+                 "which the node image `make node-image` builds brings. An environment keeps the one it was made with."),
+]
 BACKEND_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "https://", "http://")
 
 
@@ -57,7 +65,7 @@ def _split(services: str) -> list[str]:
     return [name.strip() for name in services.split(",") if name.strip()]
 
 
-@app.command()
+@app.command(epilog=exit_codes("services"))
 def services(as_json: JsonOption = False) -> None:
     """List the service catalog (stacks/services/)."""
     from rich.table import Table
@@ -77,7 +85,7 @@ def services(as_json: JsonOption = False) -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(epilog=exit_codes("render"))
 def render(
     services: ServicesOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the YAML into.")],
@@ -86,19 +94,23 @@ def render(
     set_: SetOption = None,
     revision: RevisionOption = None,
     target: TargetOption = "kind",
+    node_image: NodeImageOption = None,
+    pod_network: PodNetworkOption = None,
 ) -> None:
-    """Write everything the environment will hold as YAML, without a cluster, Docker or Pulumi."""
+    """Write everything the environment will hold as YAML, without a cluster or Pulumi: on the kind target
+    with the pod network `up` would choose and its objects (Docker reads the node image's own)."""
     from envbuilder.pipeline.request import EnvironmentRequest
     from envbuilder.pipeline.render import render_to_directory
 
     request = EnvironmentRequest(
-        services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision, target=target
+        services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision, target=target,
+        node_image=node_image, pod_network=pod_network,
     )
-    written = render_to_directory(request.resolve().spec, out)
+    written = render_to_directory(request.resolve(), out)
     err_console.print(f"wrote {len(written)} files to {out}")
 
 
-@app.command()
+@app.command(epilog=exit_codes("up"))
 def up(
     services: ServicesOption,
     name: NameOption = None,
@@ -109,6 +121,7 @@ def up(
     kube_context: KubeContextOption = None,
     ttl: Annotated[str | None, typer.Option("--ttl", help="Time to live, e.g. 8h (default: the profile's).")] = None,
     node_image: NodeImageOption = None,
+    pod_network: PodNetworkOption = None,
     backend_url: BackendOption = None,
     smoke: Annotated[bool, typer.Option("--smoke/--no-smoke", help="Run the smoke checks after up.")] = True,
     refresh: Annotated[bool, typer.Option(
@@ -125,12 +138,13 @@ def up(
 
     request = EnvironmentRequest(
         services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
-        target=target, kube_context=kube_context, ttl=ttl, node_image=node_image, backend_url=backend_url,
+        target=target, kube_context=kube_context, ttl=ttl, node_image=node_image, pod_network=pod_network,
+        backend_url=backend_url,
     )
     run_up(request, smoke=smoke, refresh=refresh, full_smoke=full_smoke)
 
 
-@app.command()
+@app.command(epilog=exit_codes("down"))
 def down(
     name: Annotated[str | None, typer.Argument(help="Environment to remove. Default: <user>-<git branch>.")] = None,
     backend_url: BackendOption = None,
@@ -142,7 +156,7 @@ def down(
     run_down(validate_name(name) if name else default_name(), backend_url=backend_url)
 
 
-@app.command("list")
+@app.command("list", epilog=exit_codes("list"))
 def list_environments(as_json: JsonOption = False) -> None:
     """List environments on this machine with their age and time left."""
     from rich.table import Table
@@ -167,7 +181,7 @@ def list_environments(as_json: JsonOption = False) -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(epilog=exit_codes("status"))
 def status(name: Annotated[str | None, typer.Argument(help="Environment. Default: <user>-<git branch>.")] = None, as_json: JsonOption = False) -> None:
     """Show an environment: services, images, ports, F5 and broker addresses, phases; and which of its
     images differ from what the working tree would build now."""
@@ -204,7 +218,7 @@ def status(name: Annotated[str | None, typer.Argument(help="Environment. Default
         console.print("[bold]working tree[/]: every image is the tree's", highlight=False)
 
 
-@app.command()
+@app.command(epilog=exit_codes("scale"))
 def scale(
     name: Annotated[str, typer.Argument(help="Environment to change.")],
     replicas: Annotated[list[str], typer.Argument(help="SERVICE=REPLICAS, e.g. web=3.")],
@@ -220,7 +234,7 @@ def scale(
     run_scale(validate_name(name), parse_replicas(replicas), backend_url=backend_url)
 
 
-@app.command()
+@app.command(epilog=exit_codes("verify"))
 def verify(
     services: ServicesOption,
     profile: ProfileOption = "nightly",
@@ -231,6 +245,7 @@ def verify(
     target: TargetOption = "kind",
     kube_context: KubeContextOption = None,
     node_image: NodeImageOption = None,
+    pod_network: PodNetworkOption = None,
     backend_url: BackendOption = None,
 ) -> None:
     """Up, smoke, down in one command, with reports; down always runs. Exit 0 only when all passed."""
@@ -240,7 +255,8 @@ def verify(
 
     request = EnvironmentRequest(
         services=_split(services), name=name, profile=profile, overrides=set_ or [], revision=revision,
-        target=target, kube_context=kube_context, node_image=node_image, backend_url=backend_url,
+        target=target, kube_context=kube_context, node_image=node_image, pod_network=pod_network,
+        backend_url=backend_url,
     )
     run = run_verify(request, report_dir)
     failed = [check.name for check in run.checks if check.failed]
@@ -249,7 +265,7 @@ def verify(
     err_console.print(f"[green]verify passed[/]: {len(run.checks)} checks; reports in {report_dir}")
 
 
-@app.command()
+@app.command(epilog=exit_codes("reap"))
 def reap(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     backend_url: BackendOption = None,

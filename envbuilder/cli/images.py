@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from envbuilder.cli.app import app
+from envbuilder.cli.exit_codes import exit_codes
 from envbuilder.cli.console import console, err_console
 
 images_app = typer.Typer(help="Container images built from a precise git revision.", no_args_is_help=True)
@@ -15,7 +16,7 @@ def _progress(message: str) -> None:
     err_console.print(f"[dim]{message}[/]", highlight=False)
 
 
-@images_app.command("build")
+@images_app.command("build", epilog=exit_codes("images build"))
 def build(
     names: Annotated[
         list[str] | None, typer.Argument(help="Services and components to build (default: all of that revision).")
@@ -53,7 +54,7 @@ def build(
     console.print(table)
 
 
-@images_app.command("base")
+@images_app.command("base", epilog=exit_codes("images base"))
 def base() -> None:
     """Make the local base image envbuilder/base:bookworm from Debian packages (no registry needed)."""
     from envbuilder.images.base import ensure_base_image
@@ -61,7 +62,7 @@ def base() -> None:
     console.print(ensure_base_image(progress=_progress))
 
 
-@images_app.command("broker")
+@images_app.command("broker", epilog=exit_codes("images broker"))
 def broker() -> None:
     """Make the local broker image envbuilder/broker:<version>-bookworm from Debian packages (no registry needed)."""
     from envbuilder.images.broker import ensure_broker_image

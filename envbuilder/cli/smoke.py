@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from envbuilder.cli.app import app
+from envbuilder.cli.exit_codes import exit_codes
 from envbuilder.cli.console import console, err_console
 
 if TYPE_CHECKING:
     from envbuilder.reports.model import SmokeRun
 
 
-@app.command()
+@app.command(epilog=exit_codes("smoke"))
 def smoke(
     name: Annotated[str | None, typer.Argument(help="Environment. Default: <user>-<git branch>.")] = None,
     report_dir: Annotated[

@@ -15,6 +15,8 @@ from envbuilder.errors import PrerequisiteError
 # kube-system) of the pod network the image installs as kind's default CNI.
 KEY_LABEL = "dev.envbuilder.node-image.key"
 CNI_LABEL = "dev.envbuilder.node-image.cni"
+# Where kind reads the default CNI's manifest in a node image (the offline image's is kube-router's).
+DEFAULT_CNI_MANIFEST = "/kind/manifests/default-cni.yaml"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,16 @@ def choose_node_image(candidates: list[str], runner: Runner = run) -> NodeImage:
         if image is not None:
             return NodeImage(name, present=True, bundled_cni=image.labels.get(CNI_LABEL) or None)
     return NodeImage(candidates[-1], present=False, bundled_cni=None)
+
+
+def default_cni_manifest(image: str, runner: Runner = run) -> str:
+    """The pod network manifest kind installs from `image` (`render` writes it as `up` would get it)."""
+    result = runner(["docker", "run", "--rm", "--network", "none", "--entrypoint", "cat", image, DEFAULT_CNI_MANIFEST],
+                    timeout=120)
+    if not result.ok:
+        cause = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
+        raise PrerequisiteError(f"cannot read {DEFAULT_CNI_MANIFEST} from the node image {image}: {cause}")
+    return result.stdout
 
 
 def docker_cgroup_version(runner: Runner = run) -> str:

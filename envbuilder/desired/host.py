@@ -14,15 +14,16 @@ from envbuilder.desired.broker import BROKER_NODE_PORT, amqp_url
 from envbuilder.desired.f5 import F5_BGP_ASN, F5_MOCK, F5_PASSWORD_FILE, F5_USERNAME
 from envbuilder.desired.meta import CODE_RESET_ANNOTATION, MANAGED_BY, identity_labels, secret_path
 from envbuilder.desired.services import AMQP_URL_FILE, AMQP_URL_FILE_VARIABLE, service_settings
-from envbuilder.naming import classic_container_name, control_plane_node, f5_container_name, f5_state_volume_name
+from envbuilder.naming import (
+    classic_container_name, control_plane_node, f5_container_name, f5_state_volume_name, kind_node_names,
+)
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
+from envbuilder.spec.profile import PodNetwork
 from envbuilder.state.records import HostPorts
 
 KIND_NETWORK = "kind"
 POD_SUBNET = "192.168.0.0/16"  # Calico's default pool; kube-router takes each node's share of it
-CALICO_DAEMONSET = "calico-node"
-KUBE_ROUTER_DAEMONSET = "kube-router"
 
 
 @dataclass(frozen=True)
@@ -30,23 +31,26 @@ class KindNodes:
     """What the host decides about the kind nodes before anything is created (pipeline/prerequisites)."""
 
     image: str
-    # The pod network's DaemonSet (kube-system) when the node image installs its own as kind's
-    # default CNI; None: envbuilder applies Calico.
-    bundled_cni: str | None = None
+    # Calico: envbuilder applies its manifest; kube-router: the node image installs it as kind's default CNI.
+    pod_network: PodNetwork = PodNetwork.CALICO
     # kubelet 1.35 refuses cgroup v1 hosts unless told otherwise.
     cgroup_v1: bool = False
 
     @property
     def network_daemonset(self) -> str:
-        return self.bundled_cni or CALICO_DAEMONSET
+        return self.pod_network.daemonset
+
+    @property
+    def kind_installs_pod_network(self) -> bool:
+        return self.pod_network is PodNetwork.KUBE_ROUTER
 
     def bgp_peering_refusal(self) -> str | None:
         """Why the F5 cannot learn pod routes over BGP from this pod network, if it cannot."""
-        if self.network_daemonset == KUBE_ROUTER_DAEMONSET:
+        if self.pod_network is PodNetwork.KUBE_ROUTER:
             return None
         return (
-            f"f5_routes: bgp is done for kube-router (the offline node image's pod network), not {self.network_daemonset}; "
-            "with Calico use f5_routes: static (docs/f5-sync.md says how a BGPPeer would do it)"
+            f"f5_routes: bgp is done for kube-router, not {self.pod_network}; "
+            "with Calico use f5_routes: static, or --pod-network kube-router (docs/f5-sync.md says how a BGPPeer would do it)"
         )
 
 
@@ -55,8 +59,8 @@ def container_labels(spec: EnvironmentSpec, component: str) -> dict[str, str]:
 
 
 def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None, nodes: KindNodes) -> dict:
-    """kind's own config: Calico instead of kind's default CNI unless the node image brings the
-    pod network, the broker's NodePort on the host, kubelet allowed on cgroup v1 hosts.
+    """kind's own config: kind's default CNI (the node image's kube-router) only when it is the
+    chosen pod network, else none (envbuilder applies Calico), the broker's NodePort on the host, kubelet allowed on cgroup v1 hosts.
 
     Every node carries the environment's identity labels: kind cannot label its node
     containers, so a cluster's owner is read from its nodes.
@@ -70,7 +74,7 @@ def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None, nodes: K
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": spec.cluster_name,
-        "networking": {"disableDefaultCNI": nodes.bundled_cni is None, "podSubnet": POD_SUBNET},
+        "networking": {"disableDefaultCNI": not nodes.kind_installs_pod_network, "podSubnet": POD_SUBNET},
         "nodes": [control_plane] + [{"role": "worker", "labels": identity_labels(spec)} for _ in range(spec.profile.workers)],
     }
     if nodes.cgroup_v1:
@@ -94,7 +98,7 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
             f5mock.USERNAME_VARIABLE: F5_USERNAME,
             f5mock.PASSWORD_FILE_VARIABLE: secret_path(F5_PASSWORD_FILE),
             # The nodes connect to it on the kind network (port 179), so nothing is published.
-            **({f5mock.BGP_ASN_VARIABLE: str(F5_BGP_ASN)} if spec.profile.f5_routes == "bgp" else {}),
+            **(bgp_settings(spec) if spec.profile.f5_routes == "bgp" else {}),
         },
         secret_files=((secret_path(F5_PASSWORD_FILE), password),),
         publish=tuple(publish),
@@ -103,6 +107,15 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
         # go into its routing table.
         capabilities=("NET_ADMIN",),
     )
+
+
+def bgp_settings(spec: EnvironmentSpec) -> dict[str, str]:
+    """The F5 speaks BGP with the environment's own kind nodes only (by container name: their
+    addresses are known once the cluster runs); another environment's nodes are refused."""
+    return {
+        f5mock.BGP_ASN_VARIABLE: str(F5_BGP_ASN),
+        f5mock.BGP_PEERS_VARIABLE: ",".join(kind_node_names(spec.name, spec.profile.workers)),
+    }
 
 
 def classic_container(spec: EnvironmentSpec, service: ServiceSpec, broker_password: str) -> ContainerSpec:

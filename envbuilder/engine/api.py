@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from envbuilder.desired.phases import Phase
 from envbuilder.engine import stacks
 from envbuilder.engine.backend import forget_workspace
-from envbuilder.engine.calico import calico_manifest
 from envbuilder.engine.failures import run_engine
 from envbuilder.engine.orphans import recover, stop_orphaned_engines
 from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
@@ -30,7 +29,6 @@ __all__ = [
     "EngineStack",
     "ProgramInputs",
     "Urn",
-    "calico_manifest",
     "forget_workspace",
     "open_stack",
     "remove_stack",
@@ -84,12 +82,10 @@ class EngineStack:
 
     def _ensure_credentials(self, keys: list[str]) -> None:
         """Generate each environment's secrets once; later runs reuse them from the stack config."""
-        from pulumi import automation as auto
-
         existing = self._stack.get_all_config()
         for key in keys:
             if f"envbuilder:{key}" not in existing:
-                self._stack.set_config(key, auto.ConfigValue(value=secrets.token_urlsafe(18), secret=True))
+                stacks.set_secret(self._stack, f"envbuilder:{key}", secrets.token_urlsafe(18))
 
 
 def open_stack(name: str, backend_url: str | None = None) -> EngineStack:

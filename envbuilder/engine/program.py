@@ -34,7 +34,7 @@ class ProgramInputs:
     tools: dict[str, str]  # tool name -> path, for the dynamic providers
     kubeconfig: str  # where kind writes the cluster's kubeconfig, or the existing one
     nodes: KindNodes | None  # the kind target's node image and host facts
-    calico_manifest: str | None  # when envbuilder installs the pod network (the node image brings none)
+    calico_manifest: str | None  # the pod network is Calico: envbuilder applies this manifest
     image_ids: dict[str, str]  # image -> ID, to load into kind
     # An earlier run of this stack was killed while creating the kind cluster: what it left is this home's.
     interrupted_cluster_create: bool = False
@@ -122,7 +122,7 @@ def register_environment(inputs: ProgramInputs, resources: PhasedResources) -> N
         ))
         provider = k8s.Provider("k8s", kubeconfig=Path(inputs.kubeconfig).as_posix(), context=cluster.context,
                                 opts=pulumi.ResourceOptions(depends_on=[cluster]))
-        # A node image that brings its own pod network has kind install it; otherwise Calico.
+        # Calico is applied here; kube-router, the node image's own, kind installs as its default CNI.
         network: list[pulumi.Resource] = [cluster]
         if inputs.calico_manifest:
             network = [register(Phase.CNI, "cni", k8s.yaml.v2.ConfigFile(

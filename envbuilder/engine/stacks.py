@@ -144,3 +144,15 @@ def forget_objects(stack, state) -> None:
         resource.get("type", "").startswith("pulumi:providers:") and not resource.get("dependencies"))]
     deployment["pending_operations"] = [{"resource": cluster, "type": "creating"} for cluster in clusters.values()]
     stack.import_stack(state)
+
+
+def set_secret(stack, key: str, value: str) -> None:
+    """`pulumi config set --secret` with the value on stdin: the Automation API's set_config puts it on the
+    command line, where any local user reads it (ps, /proc/<pid>/cmdline)."""
+    from envbuilder.cluster.commands import check, run
+    from envbuilder.cluster.tools import find_tool
+
+    workspace = stack.workspace
+    command = [str(find_tool("pulumi")), "config", "set", "--secret", "--stack", stack.name, "--non-interactive",
+               "--cwd", workspace.work_dir, key]
+    check(run(command, input=value, env=workspace.env_vars, timeout=120), f"storing the generated {key} in the stack")

@@ -127,7 +127,7 @@ def _node_image(runner: Runner) -> Iterator[Check]:
 
     image = choose_node_image(load_profile(stacks_dir(), "default").node_image_candidates(None), runner)
     if image.present:
-        network = f", pod network {image.bundled_cni}" if image.bundled_cni else ", pod network Calico"
+        network = f", which brings the pod network {image.bundled_cni}" if image.bundled_cni else ", which brings no pod network"
         yield Check("node image", "ok", f"{image.name}{network}")
     elif registry_reachable():
         yield Check("node image", "ok", f"{image.name}, which kind pulls (a registry is reachable)")

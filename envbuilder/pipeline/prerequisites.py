@@ -6,7 +6,9 @@ from envbuilder.cluster.ownership import Trace
 from envbuilder.cluster.tools import require_docker_running, require_memory, require_tools
 from envbuilder.desired.host import KindNodes
 from envbuilder.errors import InputError, PrerequisiteError
+from envbuilder.pipeline.pod_network import PodNetworkChoice, resolve_pod_network
 from envbuilder.spec.environment import EnvironmentSpec
+from envbuilder.spec.profile import PodNetwork
 
 BASE_MEMORY_GIB = 2.0
 MEMORY_PER_WORKER_GIB = 1.0
@@ -16,10 +18,12 @@ MEMORY_PER_WORKER_GIB = 1.0
 class Prerequisites:
     tools: dict[str, str]
     nodes: KindNodes | None  # the kind target only
-    calico_manifest: str | None  # when envbuilder installs the pod network
+    pod_network: PodNetworkChoice | None  # the kind target only
 
 
-def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, creating: bool = True) -> Prerequisites:
+def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, creating: bool = True,
+                        pod_network: PodNetwork | None = None, kept_pod_network: PodNetwork | None = None) -> Prerequisites:
+    """`pod_network` is --pod-network; `kept_pod_network` the one an environment being updated runs."""
     if spec.target == "existing":
         tools = require_tools(["pulumi", "kubectl"])
         if creating:
@@ -27,7 +31,6 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
         return Prerequisites({name: str(path) for name, path in tools.items()}, None, None)
 
     from envbuilder.cluster.node_image import choose_node_image, docker_cgroup_version, require_privileged_containers
-    from envbuilder.engine.api import calico_manifest
 
     tools = require_tools(["docker", "kind", "pulumi", "kubectl"])
     require_docker_running(tools["docker"])
@@ -39,11 +42,11 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
     # has; else kind pulls it, and says itself if privileged containers fail.
     if creating and image.present:
         require_privileged_containers(image.name)
-    nodes = KindNodes(image.name, bundled_cni=image.bundled_cni, cgroup_v1=docker_cgroup_version() == "1")
+    choice = resolve_pod_network(pod_network, kept_pod_network, image, spec.profile.calico_version)
+    nodes = KindNodes(image.name, pod_network=choice.network, cgroup_v1=docker_cgroup_version() == "1")
     if spec.profile.f5_routes == "bgp" and (refusal := nodes.bgp_peering_refusal()):
         raise PrerequisiteError(refusal)
-    manifest = None if nodes.bundled_cni else str(calico_manifest(spec.profile.calico_version))
-    return Prerequisites({name: str(path) for name, path in tools.items()}, nodes, manifest)
+    return Prerequisites({name: str(path) for name, path in tools.items()}, nodes, choice)
 
 
 def _refuse_names_of_another_home(spec: EnvironmentSpec, traces: list[Trace]) -> None:

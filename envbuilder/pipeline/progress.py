@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.spinner import Spinner
 
 from envbuilder.desired.phases import Phase
@@ -31,6 +32,7 @@ class Progress:
         self.phases: dict[Phase, PhaseRecord] = {}
         self._in_flight: dict[Phase, set[str]] = {}
         self._announced: set[Phase] = set()
+        self._notes: dict[Phase, str] = {}
         self._live = Live(console=console, transient=True, refresh_per_second=8)
 
     def __enter__(self) -> "Progress":
@@ -72,6 +74,10 @@ class Progress:
             self.finish(phase, ok=False)
             raise
         self.finish(phase, final=True)
+
+    def note(self, phase: Phase, text: str) -> None:
+        """What the phase decided, said at the end of its status line (e.g. which pod network)."""
+        self._notes[phase] = text
 
     def engine_events(self, phase_of: Callable[[str], Phase | None]) -> Callable[[EngineEvent], None]:
         """A handler of the engine's events that attributes each resource to its phase with `phase_of`:
@@ -125,7 +131,8 @@ class Progress:
             return
         self._announced.add(phase)
         mark = "[green]✓[/]" if record.status == "passed" else "[red]✗[/]"
-        self.console.print(f" {mark} {phase.title} [dim]{record.seconds:.1f}s[/]", highlight=False)
+        note = f" · {escape(self._notes[phase])}" if phase in self._notes else ""
+        self.console.print(f" {mark} {phase.title} [dim]{record.seconds:.1f}s{note}[/]", highlight=False)
 
     def records(self) -> list[PhaseRecord]:
         return sorted(self.phases.values(), key=lambda record: record.started_at)

@@ -1,5 +1,6 @@
 """What the user asked for, checked and resolved into an EnvironmentSpec before anything is created."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -8,7 +9,7 @@ from envbuilder.errors import InputError
 from envbuilder.spec.catalog import load_catalog
 from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolve_services
 from envbuilder.spec.names import default_name, validate_name
-from envbuilder.spec.profile import load_profile, parse_duration
+from envbuilder.spec.profile import IMAGE_REFERENCE, PodNetwork, load_profile, parse_duration
 from envbuilder.state.home import project_root, stacks_dir
 from envbuilder.state.identity import home_identity
 from envbuilder.state.ports import port_range
@@ -28,6 +29,7 @@ class ResolvedRequest:
     replicas: dict[str, int]
     backend_url: str | None
     node_image: str | None  # --node-image (kind target)
+    pod_network: PodNetwork | None  # --pod-network (kind target); None: chosen by what can be had
     # The source the images are built from; None when they are the ones the record names (scale).
     revision: "Revision | None"
 
@@ -46,6 +48,7 @@ class EnvironmentRequest:
     kube_context: str | None = None
     ttl: str | None = None
     node_image: str | None = None
+    pod_network: PodNetwork | None = None
     backend_url: str | None = None
 
     def resolve(self) -> ResolvedRequest:
@@ -61,6 +64,10 @@ class EnvironmentRequest:
             raise InputError("--kube-context applies to --target existing only")
         if self.target == "existing" and self.node_image:
             raise InputError("--node-image applies to --target kind only")
+        if self.node_image and not re.fullmatch(IMAGE_REFERENCE, self.node_image):
+            raise InputError(f"--node-image {self.node_image!r} is not an image reference like kindest/node:v1.35.4")
+        if self.target == "existing" and self.pod_network:
+            raise InputError("--pod-network applies to --target kind only: an existing cluster runs its own")
         if self.target == "kind":
             _check_image_variables()
         port_range()  # a bad $ENVBUILDER_PORT_RANGE stops `up` here, before the record takes ports
@@ -85,7 +92,8 @@ class EnvironmentRequest:
             component_images={name: images[name] for name in COMPONENTS},
         )
         return ResolvedRequest(
-            spec, ttl, self.ttl is not None, overrides, dict(self.replicas), self.backend_url, self.node_image, source
+            spec, ttl, self.ttl is not None, overrides, dict(self.replicas), self.backend_url, self.node_image,
+            self.pod_network, source,
         )
 
 

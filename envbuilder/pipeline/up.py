@@ -20,6 +20,7 @@ from envbuilder.pipeline.progress import Progress
 from envbuilder.pipeline.request import EnvironmentRequest, ResolvedRequest
 from envbuilder.images.build import COMPONENTS
 from envbuilder.spec.environment import EnvironmentSpec, recorded_images
+from envbuilder.spec.profile import PodNetwork
 from envbuilder.state import ports as host_ports
 from envbuilder.state.home import state_home
 from envbuilder.state.locks import environment_lock
@@ -71,7 +72,10 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
                 prerequisites = check_prerequisites(
                     spec, resolved.node_image or (previous.node_image if previous else None),
                     creating=previous is None or previous.status != "ready",
+                    pod_network=resolved.pod_network, kept_pod_network=_kept_pod_network(previous),
                 )
+                if prerequisites.pod_network:
+                    progress.note(Phase.PREREQUISITES, str(prerequisites.pod_network))
             record = _record_for(resolved, previous, prerequisites)
             try:
                 _apply(resolved, record, prerequisites, progress)
@@ -145,7 +149,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             "profile": spec.profile.name,
             "overrides": resolved.overrides, "replicas": resolved.replicas, "ports": ports, "status": "creating",
             "message": None,
-            "node_image": nodes.image if nodes else None, "pod_network": nodes.network_daemonset if nodes else None,
+            "node_image": nodes.image if nodes else None, **_pod_network_facts(prerequisites),
             **smoke_facts,
         }
         if resolved.ttl_is_explicit:  # from now on, as on creation
@@ -169,7 +173,7 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
             kube_context=spec.kube_context if spec.target == "existing" else kind_context(spec.cluster_name),
             kubeconfig=str(_kubeconfig_path(spec) if spec.target == "kind" else default_kubeconfig()),
             node_image=nodes.image if nodes else None,
-            pod_network=nodes.network_daemonset if nodes else None,
+            **_pod_network_facts(prerequisites),
             ports=HostPorts(f5_api=allocated[0], broker=allocated[1], vips=dict(zip(wanted_vips, allocated[2:]))),
             overrides=resolved.overrides,
             replicas=resolved.replicas,
@@ -177,6 +181,18 @@ def _record_for(resolved: ResolvedRequest, previous: EnvironmentRecord | None, p
         )
     save_record(record)
     return record
+
+
+def _pod_network_facts(prerequisites: Prerequisites) -> dict[str, str | None]:
+    choice = prerequisites.pod_network
+    return {"pod_network": choice.network.value if choice else None, "pod_network_reason": choice.reason if choice else None}
+
+
+def _kept_pod_network(previous: EnvironmentRecord | None) -> PodNetwork | None:
+    """The pod network of an environment that came up once (its cluster runs it), which an update keeps."""
+    if previous is None or previous.pod_network is None or previous.applied_digest is None:
+        return None
+    return PodNetwork(previous.pod_network)
 
 
 def _kubeconfig_path(spec: EnvironmentSpec):
@@ -211,7 +227,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         tools=prerequisites.tools,
         kubeconfig=record.kubeconfig or str(default_kubeconfig()),
         nodes=prerequisites.nodes,
-        calico_manifest=prerequisites.calico_manifest,
+        calico_manifest=prerequisites.pod_network.calico_manifest if prerequisites.pod_network else None,
         image_ids=image_ids,
         interrupted_cluster_create=interrupted_create,
     )
@@ -233,6 +249,8 @@ def _unchanged(resolved: ResolvedRequest, previous: EnvironmentRecord) -> bool:
     if previous.status != "ready" or previous.applied_digest is None:
         return False
     if resolved.node_image and resolved.node_image != previous.node_image:
+        return False
+    if resolved.pod_network and resolved.pod_network != previous.pod_network:
         return False
     return _digest(resolved, previous) == previous.applied_digest
 

@@ -56,6 +56,9 @@ def environment_details(record: EnvironmentRecord) -> dict:
         "f5_api": f"https://127.0.0.1:{record.ports.f5_api}" if record.target == "kind" else None,
         "vips": vips,
         "broker": f"amqp://127.0.0.1:{record.ports.broker}" if record.target == "kind" else None,
+        "node_image": record.node_image,
+        "pod_network": f"{record.pod_network} ({record.pod_network_reason})" if record.pod_network_reason
+        else record.pod_network,
         "images": record.images,
         "overrides": record.overrides,
         "replicas": record.replicas,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from envbuilder.desired.state import Credentials
+from envbuilder.spec.profile import PodNetwork
 
 if TYPE_CHECKING:
     from envbuilder.smoke.kube import Kube
@@ -169,6 +170,6 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
         rpc=RpcRoute(via=route.name, path=route.rpc.path, worker=route.rpc.to) if route and route.rpc else None,
         # Every service image is built on the same Python base and is already on the nodes.
         probe_image=recorded_images(record.images, record.revision, [entries[0].name])[entries[0].name] if entries else None,
-        network_daemonset=record.pod_network,
+        network_daemonset=PodNetwork(record.pod_network).daemonset if record.pod_network else None,
         time_limit_seconds=record.smoke_timeout_seconds,
     )

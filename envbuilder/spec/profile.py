@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,20 @@ IMAGE_REFERENCE = (
     rf"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
 )
+
+
+class PodNetwork(StrEnum):
+    """The kind target's pod network (`up --pod-network`): Calico, as production runs, where its
+    manifest and images can be had; kube-router where only the offline node image brings one
+    (docs/node-image.md)."""
+
+    CALICO = "calico"
+    KUBE_ROUTER = "kube-router"
+
+    @property
+    def daemonset(self) -> str:
+        """Its agents' DaemonSet in kube-system, which the engine and the smoke checks wait for on every node."""
+        return "calico-node" if self is PodNetwork.CALICO else "kube-router"
 
 
 # An environment kept longer is no longer disposable; beyond it, expiry dates leave the calendar.

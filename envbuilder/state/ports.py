@@ -7,12 +7,19 @@ created exclusively (the atomic claim) and naming the home, its identity and the
 The registry (`ENVBUILDER_PORT_REGISTRY`, default /var/tmp/envbuilder-ports: it survives
 reboots, as stopped containers keep their ports) is sticky and world-writable, like /tmp, so
 every user can claim ports and none can take back another's.
+
+Nothing another user put there decides a port: the registry is used only when it is a real
+directory owned by root or by this user (another owner could delete every reservation in it)
+and, if others may write to it, sticky; a reservation's content is believed only when the file
+is a plain file of this user that nobody else may write. Anything else holds its port as
+another's: never this home's, never taken back as stale.
 """
 
 import json
 import os
 import re
 import socket
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +37,12 @@ class Reservation:
     home: str
     owner: str  # the home's identity
     environment: str
+    trusted: bool = True  # this user's file, which only it can write: what it says is believed
 
     def is_stale(self) -> bool:
-        """Its home is gone (deleted with its environments): nothing can release it any more."""
-        return not Path(self.home).is_dir()
+        """Its home is gone (deleted with its environments): nothing can release it any more. Only
+        this user's own reservations are judged: another's home may merely be unreadable to it."""
+        return self.trusted and not Path(self.home).is_dir()
 
 
 def port_range() -> tuple[int, int]:
@@ -52,10 +61,36 @@ def port_range() -> tuple[int, int]:
 
 def registry() -> Path:
     path = Path(os.environ.get("ENVBUILDER_PORT_REGISTRY") or DEFAULT_REGISTRY)
-    if not path.is_dir():
+    if not os.path.lexists(path):
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o1777)  # every user may claim; the sticky bit keeps each reservation its maker's
+    _require_trusted_registry(path)
     return path
+
+
+def _require_trusted_registry(path: Path) -> None:
+    fix = (f"have root make it (sudo install -d -m 1777 -o root -g root {path}), or set "
+           "ENVBUILDER_PORT_REGISTRY to a directory of your own (shared by every user who runs environments here)")
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise EnvbuilderError(f"the host-port registry {path} is not a directory (a link or file put there)", hint=fix)
+    if info.st_uid not in (os.getuid(), 0):
+        raise EnvbuilderError(
+            f"the host-port registry {path} belongs to {_user_name(info.st_uid)}, who could remove every other "
+            "user's port reservations", hint=fix)
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
+        raise EnvbuilderError(
+            f"the host-port registry {path} may be written by others but is not sticky: anyone could remove "
+            "reservations", hint=f"chmod 1777 {path}")
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def allocate(environment: str, count: int) -> list[int]:
@@ -113,15 +148,22 @@ def _claim(port: int, environment: str) -> bool:
     path = registry() / str(port)
     existing = _read(path)
     if existing is not None and existing.is_stale():
-        path.unlink(missing_ok=True)  # fails (PermissionError) for another user's: then the port stays taken
+        path.unlink(missing_ok=True)  # only ever this user's own (is_stale judges no other)
     if not _free_on_loopback(port):
         return False
     reservation = {"home": str(state_home().resolve()), "owner": home_identity(), "environment": environment}
+    return _create(path, reservation)
+
+
+def _create(path: Path, reservation: dict[str, str]) -> bool:
+    """Claim `path` for `reservation`: False when it exists (another process, of any home, got there first)."""
     try:
-        with open(path, "x") as file:
-            json.dump(reservation, file)
-    except FileExistsError:  # another process, of any home, got there first
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:
         return False
+    with os.fdopen(descriptor, "w") as file:
+        os.fchmod(descriptor, 0o644)  # whatever the umask: a reservation others could write would not be believed
+        json.dump(reservation, file)
     return True
 
 
@@ -132,14 +174,22 @@ def _unclaim(port: int) -> None:
 def _read(path: Path) -> Reservation | None:
     if not path.name.isdigit():
         return None
+    held_by_another = Reservation(int(path.name), home="", owner="", environment="", trusted=False)
     try:
-        data = json.loads(path.read_text())
-        return Reservation(int(path.name), data["home"], data["owner"], data["environment"])
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError):
-        # Unreadable or half-written: treat as held by someone else, never as free.
-        return Reservation(int(path.name), home="", owner="", environment="")
+    except OSError:  # a link, or unreadable: held, by whoever put it there
+        return held_by_another
+    with os.fdopen(descriptor) as file:
+        info = os.fstat(descriptor)
+        if info.st_uid != os.getuid() or not stat.S_ISREG(info.st_mode) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return held_by_another  # another user's, or one others could have written: its content is not believed
+        try:
+            data = json.loads(file.read())
+            return Reservation(int(path.name), data["home"], data["owner"], data["environment"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return held_by_another  # half-written: held, never free
 
 
 def _free_on_loopback(port: int) -> bool:

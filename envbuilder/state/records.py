@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from envbuilder.errors import InputError
 from envbuilder.state.files import write_atomically
@@ -56,9 +56,10 @@ class EnvironmentRecord(BaseModel):
     kube_context: str | None = None
     kubeconfig: str | None = None
     node_image: str | None = None  # the kind target's
-    # The pod network's DaemonSet in kube-system, which the smoke checks expect on every node
-    # (the kind target's; an existing cluster's network is its owner's business).
+    # The kind target's pod network (spec.profile.PodNetwork: calico, kube-router) and why it was
+    # chosen; an existing cluster's network is its owner's business.
     pod_network: str | None = None
+    pod_network_reason: str | None = None
     backend_url: str | None = None  # the Pulumi backend holding its stack; None: this home's local backend
     ports: HostPorts
     overrides: dict[str, dict[str, str]] = {}
@@ -80,6 +81,12 @@ class EnvironmentRecord(BaseModel):
     # classic container's label): kept, so the next `up` does not roll them back again.
     code_resets: dict[str, int] = {}
     phases: list[PhaseRecord] = []
+
+    @field_validator("pod_network")
+    @classmethod
+    def _pod_network(cls, value: str | None) -> str | None:
+        # Records from before the pod network was a choice named Calico by its DaemonSet.
+        return "calico" if value == "calico-node" else value
 
     def resolve_backend(self, given: str | None) -> str | None:
         """The backend of the environment's stack: the recorded one; a different `--backend-url` is an input error."""

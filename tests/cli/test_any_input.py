@@ -13,12 +13,12 @@ from tests.cli.test_cli import state_files
 
 OPTIONS = {
     "up": ["--services", "--name", "--profile", "--set", "--revision", "--ttl", "--target", "--kube-context",
-           "--node-image", "--backend-url"],
+           "--node-image", "--pod-network", "--backend-url"],
     "down": ["--backend-url"],
     "status": ["--json"],
     "list": ["--json"],
     "scale": ["--backend-url"],
-    "render": ["--services", "--profile", "--set", "--out"],
+    "render": ["--services", "--profile", "--set", "--out", "--node-image", "--pod-network"],
     "smoke": ["--json"],
     "services": ["--json"],
 }
@@ -28,7 +28,8 @@ awkward = st.one_of(
     st.sampled_from(["web", "web,worker", "nosuch", "", " ", "-", "--", "web=3", "web=99", "web.GREETING=hi",
                      "1000000000000d", "8h", "0s", "-1h", "kind", "existing", "default", "nightly", "Bad_Name",
                      "a" * 300, "42000-42999", "42000", "٤٢", "x-y", "../../etc", "HEAD", "file:///nonexistent",
-                     "\x00", "web.GREETING", "=", "1e9"]),
+                     "\x00", "web.GREETING", "=", "1e9", "calico", "kube-router", "--help",
+                     "kindest/node:v1.35.4"]),
     st.text(alphabet=string.printable + "é٤\u200b", max_size=40),
 )
 

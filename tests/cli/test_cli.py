@@ -252,3 +252,28 @@ def test_too_little_memory_fails_fast(isolated_state, monkeypatch, tmp_path):
     assert result.exit_code == 2
     assert "only 1.5 GiB of memory available" in result.output
     assert state_files(isolated_state) == []
+
+
+def _commands(group=None, prefix=""):
+    import typer.main
+
+    group = group or typer.main.get_command(app)
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
+def test_every_commands_help_says_what_its_exit_codes_mean_and_the_readme_says_the_same():
+    from envbuilder.cli.exit_codes import BAD_INPUT, MEANINGS
+    from envbuilder.state.home import project_root
+
+    commands = dict(_commands())
+    assert set(commands) == set(MEANINGS)
+    readme = (project_root() / "README.md").read_text()
+    for name, (ok, failed) in MEANINGS.items():
+        result = invoke(*name.split(), "--help")
+        said = "".join(result.output.split())  # as wrapped, words split at hyphens too
+        assert "".join(f"Exit codes: 0 {ok}; 1 {failed}; 2 {BAD_INPUT}.".split()) in said, name
+        assert f"| `{name}` | {ok} | {failed} |" in readme, name

@@ -15,7 +15,7 @@ from envbuilder.errors import InputError
 from envbuilder.spec.catalog import load_catalog
 from envbuilder.images.build import COMPONENTS
 from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolve_services, tagged_images
-from envbuilder.spec.profile import load_profile
+from envbuilder.spec.profile import PodNetwork, load_profile
 from envbuilder.state.records import HostPorts
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
@@ -239,6 +239,8 @@ def test_with_the_bgp_profile_the_f5_learns_the_routes_and_f5_sync_writes_none()
     assert find(objects, "ClusterRole", "envbuilder-dev-f5-sync-nodes")["rules"] == [dict(r) for r in contract.CLUSTER_RULES]
     (f5,) = state.containers["f5"]
     assert f5.env["F5MOCK_BGP_ASN"] == "64513"
+    # Its peers are this environment's kind nodes alone, by container name.
+    assert f5.env["F5MOCK_BGP_PEERS"] == "envbuilder-dev-control-plane,envbuilder-dev-worker"
     assert f5.capabilities == ("NET_ADMIN",)
     assert "F5MOCK_BGP_ASN" not in desired_state(make_spec(), SECRETS).containers["f5"][0].env
 
@@ -246,8 +248,8 @@ def test_with_the_bgp_profile_the_f5_learns_the_routes_and_f5_sync_writes_none()
 def test_the_bgp_profile_needs_the_kind_target_and_kube_router():
     with pytest.raises(InputError, match="needs the kind target"):
         desired_state(make_spec(target="existing", profile=load_profile(STACKS, "bgp")), SECRETS)
-    assert KindNodes("envbuilder/kind-node:v1.35.4", bundled_cni="kube-router").bgp_peering_refusal() is None
-    assert "not calico-node" in KindNodes("kindest/node:v1.35.4").bgp_peering_refusal()
+    assert KindNodes("envbuilder/kind-node:v1.35.4", PodNetwork.KUBE_ROUTER).bgp_peering_refusal() is None
+    assert "not calico" in KindNodes("kindest/node:v1.35.4").bgp_peering_refusal()
 
 
 def test_on_kind_the_f5_is_a_container_outside_the_cluster_with_host_ports():
@@ -313,11 +315,14 @@ def test_kind_config_lets_kubelet_run_on_cgroup_v1_hosts_only_where_needed():
     assert "kubeadmConfigPatches" not in on_v2
 
 
-def test_kind_installs_the_pod_network_only_when_the_node_image_brings_one():
+def test_kind_installs_its_default_cni_only_when_kube_router_the_node_images_own_is_chosen():
+    offline = "envbuilder/kind-node:v1.35.4"
     calico = desired_state(make_spec(), SECRETS, nodes=KindNodes("kindest/node:v1.35.4")).cluster
-    bundled = desired_state(make_spec(), SECRETS, nodes=KindNodes("envbuilder/kind-node:v1.35.4", "kube-router")).cluster
+    calico_on_the_offline_image = desired_state(make_spec(), SECRETS, nodes=KindNodes(offline, PodNetwork.CALICO)).cluster
+    kube_router = desired_state(make_spec(), SECRETS, nodes=KindNodes(offline, PodNetwork.KUBE_ROUTER)).cluster
     assert calico["networking"]["disableDefaultCNI"] is True
-    assert bundled["networking"]["disableDefaultCNI"] is False
+    assert calico_on_the_offline_image["networking"]["disableDefaultCNI"] is True
+    assert kube_router["networking"]["disableDefaultCNI"] is False
 
 
 @pytest.mark.parametrize("target", ["kind", "existing"])

@@ -11,6 +11,7 @@ from pulumi.runtime import rpc
 
 from envbuilder.desired import desired_state
 from envbuilder.desired.host import KindNodes
+from envbuilder.spec.profile import PodNetwork
 from envbuilder.desired.phases import Phase
 from envbuilder.desired.state import PENDING
 from envbuilder.engine import program
@@ -42,7 +43,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def run_program(target: str, bundled_cni: str | None = None, node_image: str = "kindest/node:v1.35.4",
+def run_program(target: str, pod_network: PodNetwork = PodNetwork.CALICO, node_image: str = "kindest/node:v1.35.4",
                 services: tuple[str, ...] = ("web", "worker")) -> RecordingMocks:
     profile = load_profile(STACKS, "default")
     images = tagged_images([*services, *COMPONENTS], "abc1234")
@@ -54,8 +55,8 @@ def run_program(target: str, bundled_cni: str | None = None, node_image: str = "
         spec=spec, ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}),
         tools={"kind": "/bin/kind", "docker": "/bin/docker", "kubectl": "/bin/kubectl"},
         kubeconfig="/tmp/kubeconfig", image_ids={"envbuilder/web:abc1234": "sha256:1"},
-        nodes=KindNodes(bundled_cni=bundled_cni, image=node_image) if target == "kind" else None,
-        calico_manifest=None if bundled_cni or target != "kind" else "/tmp/calico.yaml",
+        nodes=KindNodes(pod_network=pod_network, image=node_image) if target == "kind" else None,
+        calico_manifest="/tmp/calico.yaml" if pod_network is PodNetwork.CALICO and target == "kind" else None,
     )
     # Pulumi's mocks run on the thread's current event loop; an earlier asyncio.run() leaves none.
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -137,7 +138,7 @@ def test_the_f5_state_volume_is_a_resource_of_the_environment_labelled_as_its_ow
 
 
 def test_a_node_image_that_brings_its_pod_network_gets_no_calico_and_kind_installs_it():
-    mocks = run_program("kind", bundled_cni="kube-router", node_image="envbuilder/kind-node:v1.35.4")
+    mocks = run_program("kind", pod_network=PodNetwork.KUBE_ROUTER, node_image="envbuilder/kind-node:v1.35.4")
     found = names_by_type(mocks)
     assert "kubernetes:yaml/v2:ConfigFile" not in found
     cluster = next(a for a in mocks.registered if a.name == "cluster")

@@ -17,7 +17,7 @@ from envbuilder.polling import wait_until
 from tests.kind.conftest import ENVBUILDER, Environment, copy_of_the_tree, run_envbuilder
 from tests.support.docker import require_docker
 
-pytestmark = pytest.mark.kind
+pytestmark = [pytest.mark.kind, pytest.mark.docker, pytest.mark.slow]
 
 WEB_ANCHOR = '"hostname": settings.hostname,'
 

@@ -15,7 +15,8 @@ runner = CliRunner()
 
 def record(name: str = "logs-test") -> EnvironmentRecord:
     return EnvironmentRecord(
-        name=name, owner="ci", created_at=datetime.now(UTC), ttl_seconds=3600, profile="default",
+        name=name, owner="ci", owner_id="home-of-the-test", created_at=datetime.now(UTC), ttl_seconds=3600,
+        profile="default",
         services=["web", "legacy-worker"], revision="abc1234", target="kind", namespace=f"env-{name}",
         ports=HostPorts(f5_api=1, broker=2), catalog=[{"name": "legacy-worker", "runtime": "classic"}],
     )

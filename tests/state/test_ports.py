@@ -1,4 +1,6 @@
+import json
 import multiprocessing
+import os
 import shutil
 import socket
 import stat
@@ -7,6 +9,7 @@ import pytest
 
 from envbuilder.errors import EnvbuilderError
 from envbuilder.state import ports
+from envbuilder.state.identity import home_identity
 
 
 def _allocate_in_another_process(args):
@@ -92,3 +95,81 @@ def test_an_unreadable_reservation_keeps_its_port_taken():
 def test_the_registry_is_open_to_every_user_and_keeps_each_reservation_its_makers(monkeypatch, tmp_path):
     monkeypatch.setenv("ENVBUILDER_PORT_REGISTRY", str(tmp_path / "registry"))
     assert stat.S_IMODE(ports.registry().stat().st_mode) == 0o1777
+
+
+# --- nothing another user put in the registry decides a port -------------------------------------
+
+NOBODY = 65534
+
+
+def _planted(path, content: str, uid: int = NOBODY, mode: int = 0o644):
+    path.write_text(content)
+    os.chown(path, uid, uid)
+    path.chmod(mode)
+
+
+needs_root = pytest.mark.skipif(os.getuid() != 0, reason="planting another user's file takes root")
+
+
+@needs_root
+def test_a_reservation_another_user_planted_in_this_homes_name_is_not_this_homes(isolated_state):
+    low, _high = ports.port_range()
+    mine = {"home": str(isolated_state.resolve()), "owner": home_identity(), "environment": "app"}
+    _planted(ports.registry() / str(low), json.dumps(mine))
+    assert ports.owned_by("app") == []  # down would not "release" it, nor up think it holds it
+    assert low not in ports.allocate("app", 2)  # the port is held, as any other user's reservation
+
+
+@needs_root
+def test_another_users_reservation_naming_a_missing_home_is_left_alone_not_taken_back():
+    low, _high = ports.port_range()
+    planted = ports.registry() / str(low)
+    _planted(planted, json.dumps({"home": "/nonexistent", "owner": "x", "environment": "app"}))
+    assert low not in ports.allocate("app", 2)
+    assert planted.exists()
+
+
+def test_a_link_or_a_file_others_may_write_holds_its_port_and_is_not_believed(isolated_state, tmp_path):
+    low, _high = ports.port_range()
+    mine = json.dumps({"home": str(isolated_state.resolve()), "owner": home_identity(), "environment": "app"})
+    (tmp_path / "target").write_text(mine)
+    (ports.registry() / str(low)).symlink_to(tmp_path / "target")
+    (ports.registry() / str(low + 1)).write_text(mine)
+    (ports.registry() / str(low + 1)).chmod(0o666)
+    assert ports.owned_by("app") == []
+    assert not {low, low + 1} & set(ports.allocate("other", 2))
+
+
+def test_reservations_are_made_only_their_makers_to_write_whatever_the_umask():
+    previous = os.umask(0)
+    try:
+        (port,) = ports.allocate("app", 1)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((ports.registry() / str(port)).stat().st_mode) == 0o644
+    assert ports.owned_by("app") == [port]
+
+
+@needs_root
+def test_a_registry_another_user_owns_is_refused_naming_the_fix(monkeypatch, tmp_path):
+    registry = tmp_path / "theirs"
+    registry.mkdir(mode=0o1777)
+    os.chown(registry, NOBODY, NOBODY)
+    monkeypatch.setenv("ENVBUILDER_PORT_REGISTRY", str(registry))
+    with pytest.raises(EnvbuilderError, match="could remove every other user's port reservations") as raised:
+        ports.allocate("app", 1)
+    assert "sudo install -d -m 1777" in raised.value.hint
+
+
+@pytest.mark.parametrize("make", ["link", "open, not sticky"])
+def test_a_registry_that_is_a_link_or_open_without_the_sticky_bit_is_refused(monkeypatch, tmp_path, make):
+    (tmp_path / "real").mkdir()
+    registry = tmp_path / "registry"
+    if make == "link":
+        registry.symlink_to(tmp_path / "real")
+    else:
+        registry.mkdir()
+        registry.chmod(0o777)
+    monkeypatch.setenv("ENVBUILDER_PORT_REGISTRY", str(registry))
+    with pytest.raises(EnvbuilderError, match="host-port registry"):
+        ports.allocate("app", 1)

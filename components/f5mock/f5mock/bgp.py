@@ -2,8 +2,10 @@
 for the cluster's nodes to advertise their pod address blocks, and installs what they advertise.
 
 A receive-only speaker (RFC 4271) for IPv4 and IPv6 unicast: passive (the nodes connect), any
-peer address and AS accepted (the nodes of a kind cluster are not known in advance; the AS is
-read from the peer's OPEN), nothing advertised back. A peer's routes are dropped when it
+AS accepted (read from the peer's OPEN), nothing advertised back. Peers are the configured ones
+only: addresses, networks or host names (a kind node's container name, resolved when it connects,
+as its address is not known before the cluster runs); anyone else gets a NOTIFICATION (Cease,
+Connection Rejected) and a log line. Without a list, any peer is taken (a local run). A peer's routes are dropped when it
 withdraws them, sends a NOTIFICATION, closes, or stays silent past the hold time.
 """
 
@@ -15,7 +17,7 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from f5mock.events import log_event
@@ -41,6 +43,7 @@ UPDATE_MALFORMED = (3, 1)
 HOLD_TIMER_EXPIRED = (4, 0)
 FSM_ERROR = (5, 0)
 CEASE = (6, 0)
+CONNECTION_REJECTED = (6, 5)  # RFC 4486
 
 
 class SessionError(Exception):
@@ -75,10 +78,12 @@ RoutesChanged = Callable[[dict[str, str]], Awaitable[None]]
 class BgpListener:
     """Accepts BGP sessions on `host:port` and calls `on_change` with every learned route
     (network -> next hop) after each change; one session per peer address (a new connection
-    from a peer replaces its old one)."""
+    from a peer replaces its old one). `peers`: who may connect (addresses, networks, host
+    names); None: anyone."""
 
     def __init__(
-        self, asn: int, on_change: RoutesChanged, *, host: str = "0.0.0.0", port: int = BGP_PORT, hold_time: int = HOLD_TIME
+        self, asn: int, on_change: RoutesChanged, *, host: str = "0.0.0.0", port: int = BGP_PORT, hold_time: int = HOLD_TIME,
+        peers: Sequence[str] | None = None,
     ) -> None:
         if not 1 <= asn <= 0xFFFFFFFF:
             raise ValueError(f"AS number {asn} is not in 1..4294967295")
@@ -87,6 +92,7 @@ class BgpListener:
         self.port = port
         self.hold_time = hold_time
         self.on_change = on_change
+        self.allowed_peers = tuple(peers) if peers is not None else None
         self.peers: dict[str, Peer] = {}
         self._sessions: dict[str, asyncio.Task] = {}
         self._server: asyncio.AbstractServer | None = None
@@ -122,6 +128,7 @@ class BgpListener:
         return {
             "asn": self.asn,
             "listen": f"{self.host}:{self.port}",
+            "allowedPeers": list(self.allowed_peers) if self.allowed_peers is not None else "any",
             "peers": {address: peer.view() for address, peer in sorted(self.peers.items())},
             "routes": dict(sorted(self._learned.items())),
         }
@@ -137,6 +144,12 @@ class BgpListener:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         remote = writer.get_extra_info("peername")[0]
+        if not await self._allowed(remote):
+            # Before any session state: a stranger neither replaces a node's session nor shows as a peer.
+            log_event("bgp-peer-refused", logging.WARNING, peer=remote, allowed=",".join(self.allowed_peers or ()))
+            _send_quietly(writer, _notification(CONNECTION_REJECTED))
+            writer.close()
+            return
         previous = self._sessions.get(remote)
         if previous is not None:
             previous.cancel()
@@ -163,6 +176,27 @@ class BgpListener:
                 del self.peers[remote]
                 log_event("bgp-session-down", peer=remote, routes=len(peer.routes))
                 await asyncio.shield(self._publish())
+
+    async def _allowed(self, remote: str) -> bool:
+        if self.allowed_peers is None:
+            return True
+        address = ipaddress.ip_address(remote)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        for entry in self.allowed_peers:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+                continue
+            except ValueError:
+                pass  # a host name
+            try:
+                found = await asyncio.get_running_loop().getaddrinfo(entry, None, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError):
+                continue  # a node not (yet) running resolves to nothing
+            if any(ipaddress.ip_address(info[4][0]) == address for info in found):
+                return True
+        return False
 
     async def _session(self, peer: Peer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         kind, body = await asyncio.wait_for(_read_message(reader), OPEN_WAIT)

@@ -109,6 +109,11 @@ def parser() -> argparse.ArgumentParser:
         help=f"HOST:PORT the BGP speaker listens on, with --bgp-asn (default: ${contract.BGP_LISTEN_VARIABLE}, "
         "else %(default)s).",
     )
+    serve.add_argument(
+        "--bgp-peers", default=environ.get(contract.BGP_PEERS_VARIABLE) or None,
+        help="With --bgp-asn: the only peers taken, comma-separated addresses, networks or host names (resolved when "
+        f"a peer connects); any other gets a NOTIFICATION. Default: ${contract.BGP_PEERS_VARIABLE}, else any peer.",
+    )
     return command
 
 
@@ -136,6 +141,7 @@ def serve(options: argparse.Namespace) -> None:
         bgp_asn=options.bgp_asn,
         bgp_host=bgp_host,
         bgp_port=bgp_port,
+        bgp_peers=[peer.strip() for peer in options.bgp_peers.split(",") if peer.strip()] if options.bgp_peers else None,
     )
     loop = new_event_loop()
     try:

@@ -12,3 +12,5 @@ PASSWORD_VARIABLE: Final = "F5MOCK_PASSWORD"
 # With an AS number, the mock learns routes over BGP (bgp.py); the listen address is HOST:PORT.
 BGP_ASN_VARIABLE: Final = "F5MOCK_BGP_ASN"
 BGP_LISTEN_VARIABLE: Final = "F5MOCK_BGP_LISTEN"
+# Who may peer: comma-separated addresses, networks or host names (the kind nodes' container names).
+BGP_PEERS_VARIABLE: Final = "F5MOCK_BGP_PEERS"

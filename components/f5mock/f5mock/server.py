@@ -7,7 +7,7 @@ import ipaddress
 import logging
 import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -49,6 +49,7 @@ class F5MockServer:
         bgp_asn: int | None = None,
         bgp_host: str = "0.0.0.0",
         bgp_port: int = BGP_PORT,
+        bgp_peers: Sequence[str] | None = None,
     ) -> None:
         if not password:
             raise UsageError("the mock F5's password is empty", hint="set F5MOCK_PASSWORD or --password-file")
@@ -61,7 +62,7 @@ class F5MockServer:
         self.routes = routes
         # Routes learned over BGP from the cluster's nodes, when given an AS number.
         self.bgp = (
-            BgpListener(bgp_asn, self._learned_routes_changed, host=bgp_host, port=bgp_port)
+            BgpListener(bgp_asn, self._learned_routes_changed, host=bgp_host, port=bgp_port, peers=bgp_peers)
             if bgp_asn is not None
             else None
         )

@@ -98,7 +98,7 @@ def test_a_peers_routes_go_when_its_session_closes(f5, peer, namespace):
     peer.stop()
     wait_for(lambda: learned(namespace) == {})
     assert bgp_health(f5) | {"listen": None} == {
-        "asn": F5_ASN, "listen": None, "peers": {}, "routes": {}, "routesNotInstalled": {}
+        "asn": F5_ASN, "listen": None, "allowedPeers": "any", "peers": {}, "routes": {}, "routesNotInstalled": {}
     }
 
 
@@ -163,3 +163,54 @@ def test_an_update_whose_attribute_runs_past_its_end_is_refused():
     body = struct.pack("!H", 0) + struct.pack("!H", 3) + bytes([0x40, 3, 4])
     with pytest.raises(SessionError, match="runs past"):
         parse_update(body)
+
+
+# --- who may peer --------------------------------------------------------------------------
+
+
+def connect_and_read(allowed: list[str] | None) -> tuple[list[tuple[int, bytes]], dict]:
+    """A peer on 127.0.0.1 connects and sends its OPEN; what the listener answered, and its view."""
+    import asyncio
+
+    from f5mock.bgp import BgpListener
+
+    async def scenario() -> tuple[list[tuple[int, bytes]], dict]:
+        async def on_change(routes: dict[str, str]) -> None:
+            pass
+
+        listener = BgpListener(F5_ASN, on_change, host="127.0.0.1", port=0, hold_time=3, peers=allowed)
+        await listener.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+            writer.write(open_message(64600, 3, "10.9.9.8"))
+            await writer.drain()
+            answered = []
+            while len(answered) < 2:
+                header = await asyncio.wait_for(reader.read(19), 5)
+                if not header:
+                    break
+                body = await reader.readexactly(struct.unpack("!H", header[16:18])[0] - 19)
+                answered.append((header[18], body))
+            view = listener.view()
+            writer.close()
+            return answered, view
+        finally:
+            await listener.stop()
+
+    return asyncio.run(scenario())
+
+
+def test_a_peer_not_on_the_list_gets_a_notification_and_a_log_line_and_no_session(caplog):
+    with caplog.at_level("WARNING", logger="envbuilder.f5mock"):
+        answered, view = connect_and_read(["192.0.2.0/24", "node-that-does-not-resolve.invalid"])
+    assert answered == [(3, bytes([6, 5]))]  # Cease: Connection Rejected, and nothing else
+    assert view["peers"] == {}
+    assert any('"event":"bgp-peer-refused"' in line and '"peer":"127.0.0.1"' in line for line in caplog.messages)
+
+
+@pytest.mark.parametrize("allowed", [["127.0.0.1"], ["127.0.0.0/8"], ["localhost"], None],
+                         ids=["address", "network", "host name", "no list: any"])
+def test_a_peer_on_the_list_by_address_network_or_host_name_gets_a_session(allowed):
+    answered, view = connect_and_read(allowed)
+    assert [kind for kind, _ in answered] == [1, 4]  # its OPEN and a KEEPALIVE
+    assert view["allowedPeers"] == (allowed if allowed is not None else "any")
