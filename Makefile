@@ -6,13 +6,16 @@ PYTEST := $(VENV)/bin/pytest
 # Each part of setup and test runs as a timed step: .ci/run sums them up at the end (tools/ci_summary.py).
 TIMED := bash tools/timed.sh
 
-.PHONY: setup host venv tools toolchain node-image lint test test-fast test-engine test-kind test-faults benchmarks clean
+.PHONY: setup host venv node-rootfs tools toolchain node-image lint test test-fast test-engine test-kind test-faults benchmarks clean
 
 ## setup: everything `make test` needs, on a fresh Debian or Ubuntu machine (as root or through sudo):
 ## the system packages and a running Docker engine first, with every command the long steps need
 ## checked in the first seconds; then the virtualenv, the tools, the test control plane and (where no
-## container registry is reachable) the kind node image; last `envbuilder doctor`, all green
-setup: host venv tools toolchain
+## container registry is reachable) the kind node image; last `envbuilder doctor`, all green.
+## The Go builds keep both cores busy; the virtualenv and the node's root filesystem, which mostly wait
+## on downloads, run beside them (docs/ci.md has the figures).
+setup: host
+	$(MAKE) --no-print-directory -j2 toolchain node-rootfs
 	$(TIMED) node-image bash tools/node-image/build.sh --unless-registry
 	$(TIMED) doctor $(VENV)/bin/envbuilder doctor
 
@@ -32,12 +35,16 @@ $(VENV)/.installed: pyproject.toml components/f5mock/pyproject.toml components/f
 	  && $(PIP) install --quiet -e components/f5mock -e components/f5sync -e '.[engine,broker,test]'"
 	touch $@
 
+node-rootfs: venv
+	$(TIMED) "node root filesystem" bash tools/node-image/build.sh --rootfs --unless-registry
+
 ## tools: kind, pulumi and the Kubernetes plugin where missing (official downloads, else built from Go modules)
 tools:
 	$(TIMED) tools bash tools/install-tools.sh
 
-## toolchain: everything built from Go modules, including the test control plane (etcd, apiserver, kwok)
-toolchain:
+## toolchain: everything built from Go modules, including the test control plane (etcd, apiserver, kwok);
+## after tools, whose engine pieces it reuses
+toolchain: tools
 	$(TIMED) toolchain bash tools/toolchain/build.sh all
 
 ## node-image: the kind node image built without any registry (tools/node-image/build.sh)
