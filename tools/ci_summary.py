@@ -24,10 +24,18 @@ def steps(path: Path) -> list[tuple[str, str, int]]:
 
 def main(step_times: Path, test_times: Path, total: int) -> None:
     print(f"\n==== where the time went ({minutes(total).strip()} in all) ====")
+    # make's own steps at the left, each followed by the pieces its build script timed (they end first).
+    pieces: list[str] = []
     for prefix, name, seconds in steps(step_times):
-        # make's own steps at the left; the build scripts' pieces (toolchain, node-image) under them.
-        indent = "" if prefix == "make" else f"  {prefix}: "
-        print(f"{minutes(seconds)}  {indent}{name}")
+        if prefix != "make":
+            pieces.append(f"{minutes(seconds)}    {prefix}: {name}")
+            continue
+        print(f"{minutes(seconds)}  {name}")
+        for piece in pieces:
+            print(piece)
+        pieces = []
+    for piece in pieces:  # those of a step cut short by a failure
+        print(piece)
     if test_times.exists():
         figures = json.loads(test_times.read_text())
         print(f"tests by tier (the sum of each test's setup, call and teardown; {minutes(figures['wall seconds']).strip()} "
