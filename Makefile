@@ -64,9 +64,10 @@ test: lint
 lint:
 	$(TIMED) lint $(VENV)/bin/ruff check $(LINTED)
 
-## test-fast: the pure and unit tests only
+## test-fast: every test that needs no Docker, no cluster, no engine and no network beyond loopback, on
+## both cores (pytest-xdist): under a minute, the loop to run while editing (docs/ci.md)
 test-fast:
-	$(PYTEST) -m "not slow and not docker and not engine"
+	$(PYTEST) -n 2 -m "not slow and not docker and not engine"
 
 test-engine:
 	$(PYTEST) -m engine

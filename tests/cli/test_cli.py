@@ -190,7 +190,8 @@ def test_an_unreadable_record_is_listed_as_such_and_hides_no_other(isolated_stat
     assert rows["fresh"]["status"] == "ready"
     assert rows["broken"]["status"] == "unreadable" and rows["broken"]["record"] == str(broken)
     table = invoke("list")
-    assert table.exit_code == 0 and "fresh" in table.output and str(broken) in " ".join(table.output.split())
+    # The table may wrap the path anywhere (a longer temporary folder, as under pytest-xdist, wraps it mid-name).
+    assert table.exit_code == 0 and "fresh" in table.output and str(broken) in "".join(table.output.split())
     for command in (["status", "broken"], ["up", "--services", "web", "--name", "broken"], ["down", "broken"]):
         refused = invoke(*command)
         assert refused.exit_code == 2, (command, refused.output)
