@@ -40,7 +40,7 @@ class TierTimes:
         name = dict(report.user_properties).get("tier", "fast")
         tier = self.tiers.setdefault(name, {"tests": 0, "seconds": 0.0})
         tier["seconds"] += report.duration
-        if report.when == "call" or (report.when == "setup" and report.skipped):
+        if report.when == "call" or (report.when == "setup" and not report.passed):  # ran, or skipped or erred
             tier["tests"] += 1
         self.tests[report.nodeid] = self.tests.get(report.nodeid, 0.0) + report.duration
 
