@@ -34,8 +34,8 @@ mkdir -p "$CACHE" "$BIN" "$STORE" "$WORK"
 export GOPATH="$CACHE/gopath"
 export GOMODCACHE="$CACHE/gomodcache"
 export GOCACHE="$CACHE/gocache"
-# Every binary is also linked with -ldflags "-s -w" (no symbol table, no DWARF): smaller and a little cheaper
-# to link (docs/ci.md has the figures). -p: one compile per core; the machines have 2.
+# Every binary is also linked with -ldflags "-s -w" (no symbol table, no DWARF): a third smaller, no slower
+# to build (docs/ci.md has the figures). -p: one compile per core; the machines have 2.
 export GOFLAGS="-p=${TOOLCHAIN_GO_P:-2} -buildvcs=false -mod=mod -trimpath"
 export GOTOOLCHAIN=local
 export GOWORK=off
