@@ -45,6 +45,9 @@ def main(step_times: Path, test_times: Path, total: int) -> None:
         print("slowest tests:")
         for entry in figures["slowest"][:8]:
             print(f"{minutes(entry['seconds'])}    {entry['test']}")
+        # Last, pytest's own count again, so the log still ends on the tests' outcome.
+        outcomes = figures["outcomes"]
+        print(f"tests: {outcomes['passed']} passed, {outcomes['failed']} failed, {outcomes['skipped']} skipped")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class TierTimes:
         self.started = time.monotonic()
         self.tiers: dict[str, dict[str, float]] = {}
         self.tests: dict[str, float] = {}
+        self.outcomes: dict[str, str] = {}
 
     @pytest.hookimpl
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -43,6 +44,11 @@ class TierTimes:
         if report.when == "call" or (report.when == "setup" and not report.passed):  # ran, or skipped or erred
             tier["tests"] += 1
         self.tests[report.nodeid] = self.tests.get(report.nodeid, 0.0) + report.duration
+        # A test's outcome: failed if any phase failed, else skipped or passed as it ran.
+        if report.failed:
+            self.outcomes[report.nodeid] = "failed"
+        elif report.when == "call" or report.skipped:
+            self.outcomes.setdefault(report.nodeid, "skipped" if report.skipped else "passed")
 
     @pytest.hookimpl
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -54,6 +60,7 @@ class TierTimes:
             "wall seconds": round(time.monotonic() - self.started, 1),
             "tiers": {name: {"tests": int(t["tests"]), "seconds": round(t["seconds"], 1)}
                       for name, t in sorted(self.tiers.items(), key=lambda entry: -entry[1]["seconds"])},
+            "outcomes": {outcome: list(self.outcomes.values()).count(outcome) for outcome in ("passed", "failed", "skipped")},
             "slowest": [{"test": nodeid, "seconds": round(seconds, 1)} for nodeid, seconds in slowest],
         }, indent=1))
 
