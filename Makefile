@@ -3,22 +3,27 @@ VENV ?= .venv
 PYTHON ?= python3
 PIP := $(VENV)/bin/pip
 PYTEST := $(VENV)/bin/pytest
+# Each part of setup and test runs as a timed step: .ci/run sums them up at the end (tools/ci_summary.py).
+TIMED := bash tools/timed.sh
 
-.PHONY: setup host venv tools toolchain node-image lint test test-fast test-engine test-kind test-faults benchmarks clean
+.PHONY: setup host venv node-rootfs tools toolchain node-image lint test test-fast test-engine test-kind test-faults benchmarks clean
 
 ## setup: everything `make test` needs, on a fresh Debian or Ubuntu machine (as root or through sudo):
 ## the system packages and a running Docker engine first, with every command the long steps need
 ## checked in the first seconds; then the virtualenv, the tools, the test control plane and (where no
-## container registry is reachable) the kind node image; last `envbuilder doctor`, all green
-setup: host venv tools toolchain
-	bash tools/node-image/build.sh --unless-registry
-	$(VENV)/bin/envbuilder doctor
+## container registry is reachable) the kind node image; last `envbuilder doctor`, all green.
+## The Go builds keep both cores busy; the virtualenv and the node's root filesystem, which mostly wait
+## on downloads, run beside them (docs/ci.md has the figures).
+setup: host
+	$(MAKE) --no-print-directory -j2 toolchain node-rootfs
+	$(TIMED) node-image bash tools/node-image/build.sh --unless-registry
+	$(TIMED) doctor $(VENV)/bin/envbuilder doctor
 
 ## host: the packages of tools/host/packages.txt, Docker started (tools/host/prepare-docker.sh), and
 ## the build scripts' own checks of what they run
 host:
-	bash tools/host/install-packages.sh
-	bash tools/host/prepare-docker.sh
+	$(TIMED) "system packages" bash tools/host/install-packages.sh
+	$(TIMED) docker bash tools/host/prepare-docker.sh
 	bash tools/toolchain/build.sh check
 	bash tools/node-image/build.sh --check
 
@@ -26,18 +31,21 @@ venv: $(VENV)/.installed
 
 # The components (components/*) in the same pip command, so envbuilder's dependency on them resolves here.
 $(VENV)/.installed: pyproject.toml components/f5mock/pyproject.toml components/f5sync/pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e components/f5mock -e components/f5sync -e '.[engine,broker,test]'
+	$(TIMED) venv bash -c "$(PYTHON) -m venv $(VENV) && $(PIP) install --quiet --upgrade pip \
+	  && $(PIP) install --quiet -e components/f5mock -e components/f5sync -e '.[engine,broker,test]'"
 	touch $@
+
+node-rootfs: venv
+	$(TIMED) "node root filesystem" bash tools/node-image/build.sh --rootfs --unless-registry
 
 ## tools: kind, pulumi and the Kubernetes plugin where missing (official downloads, else built from Go modules)
 tools:
-	bash tools/install-tools.sh
+	$(TIMED) tools bash tools/install-tools.sh
 
-## toolchain: everything built from Go modules, including the test control plane (etcd, apiserver, kwok)
-toolchain:
-	bash tools/toolchain/build.sh all
+## toolchain: everything built from Go modules, including the test control plane (etcd, apiserver, kwok);
+## after tools, whose engine pieces it reuses
+toolchain: tools
+	$(TIMED) toolchain bash tools/toolchain/build.sh all
 
 ## node-image: the kind node image built without any registry (tools/node-image/build.sh)
 node-image: venv
@@ -50,15 +58,16 @@ LINTED := envbuilder components tests benchmarks tools fixtures conftest.py
 ## engine kind faults), reported as skipped
 SKIP ?=
 test: lint
-	ENVBUILDER_TEST_SKIP="$(SKIP)" $(PYTEST)
+	ENVBUILDER_TEST_SKIP="$(SKIP)" $(TIMED) pytest $(PYTEST)
 
 ## lint: ruff's pyflakes-level rules (pyproject.toml) over every Python file of the project
 lint:
-	$(VENV)/bin/ruff check $(LINTED)
+	$(TIMED) lint $(VENV)/bin/ruff check $(LINTED)
 
-## test-fast: the pure and unit tests only
+## test-fast: every test that needs no Docker, no cluster, no engine and no network beyond loopback, on
+## both cores (pytest-xdist): under a minute, the loop to run while editing (docs/ci.md)
 test-fast:
-	$(PYTEST) -m "not slow and not docker and not engine"
+	$(PYTEST) -n 2 -m "not slow and not docker and not engine"
 
 test-engine:
 	$(PYTEST) -m engine

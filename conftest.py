@@ -14,6 +14,9 @@ from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
 from tests.support.tools import TIERS, opted_out
 from tests.support.tools import missing as missing_part
 
+# Per-tier times of every run in build/test-times.json (printed by .ci/run).
+pytest_plugins = ["tests.support.timing"]
+
 _port_ranges = itertools.count(0)
 
 

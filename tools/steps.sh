@@ -4,13 +4,20 @@
 log() { printf '[%s %s] %s\n' "$LOG_PREFIX" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# step NAME CMD... : run a step and print its wall time.
+# step NAME CMD... : run a step and print its wall time (recorded, see below).
 step() {
   local name="$1"; shift
   local t0=$SECONDS
   log "start $name"
   "$@"
   log "done  $name in $((SECONDS - t0))s"
+  record_step "$name" "$((SECONDS - t0))"
+}
+
+# record_step NAME SECONDS: with ENVBUILDER_STEP_TIMES set (.ci/run sets it), append
+# "prefix<TAB>name<TAB>seconds" to that file, for the summary at the end of a CI run.
+record_step() {
+  [[ -z "${ENVBUILDER_STEP_TIMES:-}" ]] || printf '%s\t%s\t%s\n' "$LOG_PREFIX" "$1" "$2" >> "$ENVBUILDER_STEP_TIMES"
 }
 
 # moddir MOD@VER: download a module and print its directory.

@@ -4,6 +4,8 @@
 #   bash tools/node-image/build.sh                   # envbuilder/kind-node:<KUBERNETES_VERSION>
 #   bash tools/node-image/build.sh --unless-registry # only where kind's published images are out of reach
 #   bash tools/node-image/build.sh --check           # only check the commands it needs (make setup, first)
+#   bash tools/node-image/build.sh --rootfs [--unless-registry]  # only the root filesystem (make setup runs
+#                                                    # it beside the Go builds: it waits on the network, not a core)
 #
 # Pieces: a debootstrapped Debian bookworm root (containerd, runc, CNI plugins from Debian),
 # kind's base files from its Go module, the Kubernetes binaries, etcd, CoreDNS, pause and
@@ -21,7 +23,15 @@ LOG_PREFIX=node-image
 # shellcheck source=../steps.sh
 source "$REPO/tools/steps.sh"
 require debootstrap:debootstrap docker:docker.io tar:tar curl:curl
-[[ "${1:-}" != --check ]] || exit 0
+UNLESS_REGISTRY=0 ROOTFS_ONLY=0
+for option in "$@"; do
+  case "$option" in
+    --check) exit 0 ;;
+    --unless-registry) UNLESS_REGISTRY=1 ;;
+    --rootfs) ROOTFS_ONLY=1 ;;
+    *) echo "usage: build.sh [--check | --unless-registry | --rootfs [--unless-registry]] (got $option)" >&2; exit 2 ;;
+  esac
+done
 
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 # The name and labels are the product's (envbuilder/spec/profile.py, envbuilder/cluster/node_image.py).
@@ -36,7 +46,7 @@ PY
 )
 [[ "$PROFILE_VERSION" == "$KUBERNETES_VERSION" ]] \
   || { echo "stacks/default.yaml runs Kubernetes $PROFILE_VERSION but the toolchain builds $KUBERNETES_VERSION" >&2; exit 2; }
-if [[ "${1:-}" == --unless-registry ]] && curl -s -o /dev/null --max-time 5 https://registry-1.docker.io/v2/; then
+if ((UNLESS_REGISTRY)) && curl -s -o /dev/null --max-time 5 https://registry-1.docker.io/v2/; then
   echo "node image: a container registry is reachable, kind pulls its published node image (make node-image builds one anyway)"
   exit 0
 fi
@@ -180,6 +190,11 @@ main() {
   local t0=$SECONDS
   mkdir -p "$CACHE"
   command -v docker >/dev/null && docker info >/dev/null 2>&1 || die "Docker is not running (bash tools/host/prepare-docker.sh)"
+  if ((ROOTFS_ONLY)); then
+    step "root filesystem" build_rootfs
+    step "import root filesystem" import_rootfs
+    return 0
+  fi
   step "toolchain pieces" toolchain
   local key; key="$(inputs_key)"
   if [[ "${NODE_IMAGE_REBUILD:-0}" != 1 ]] \
