@@ -28,10 +28,14 @@ from f5mock.models import (
     PoolRecord,
     VirtualRecord,
 )
-from f5mock.names import parse_destination
+from f5mock.names import join_service, parse_destination
 
 CONNECT_TIMEOUT = 3.0
 IDLE_SWEEP_INTERVAL = 1.0  # seconds: idle timeouts are whole seconds, as on BIG-IP
+LOG_INTERVAL = 1.0  # seconds between two `loop` or `connection-refused` events of one virtual
+# Bytes a member must send to restart the idle timer (a client's every byte restarts it):
+# a member trickling a byte every few seconds is idle, a download is not (docs/f5-mock.md).
+MEMBER_PROGRESS = 1024
 
 
 @dataclass(slots=True, eq=False)
@@ -258,14 +262,16 @@ class _Link:
         "eofs",
         "virtual_counters",
         "server_counters",
-        "connecting",
+        "task",
+        "counted",
         "closed",
         "virtual",
         "idle_timeout",
-        "activity",
+        "seen",
         "active_at",
         "hops",
-        "socket",
+        "member_port",
+        "opened",
         "local",
     )
 
@@ -276,35 +282,44 @@ class _Link:
         self.eofs = 0
         self.virtual_counters = plane.stats.of("virtual", virtual)
         self.server_counters: tuple[Counters, ...] = ()  # pool, member, node once connected
-        self.connecting: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None  # deciding, then connecting to a member
+        self.counted = False  # in its virtual's counters (a loop never is)
         self.closed = False
         self.virtual = virtual
         self.idle_timeout = plane.idle_timeout(virtual)
-        self.activity = 0  # bytes seen by the last idle sweep
+        self.seen = (0, 0)  # (client, member) bytes when the idle timer last restarted
         self.active_at = asyncio.get_running_loop().time()
         self.hops: frozenset[str] = frozenset((virtual,))  # the virtuals this connection came through
-        self.socket: socket.socket | None = None  # towards the member, while connecting
-        self.local: tuple[str, int] | None = None  # its local address once connected
+        self.member_port = 0  # while connecting: the port connected to
+        self.opened: asyncio.Future[None] | None = None  # done once that connect has ended
+        self.local: tuple[str, int] | None = None  # the member connection's local address
 
     def other(self, half: _Half) -> asyncio.Transport:
         transport = (self.server if half is self.client else self.client).transport
         return transport if transport is not None else _NO_TRANSPORT  # type: ignore[return-value]
 
     def accepted(self) -> None:
-        parent = self.plane.forwarded_from(self.client.transport)  # type: ignore[arg-type]
+        self.plane.track(self)
+        self.task = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _serve(self) -> None:
+        """A connection that is one of our own member connections (a pool member is one of our
+        virtuals) carries the virtuals it came through; one that comes back to a virtual it
+        has passed is a loop, reset before it is counted or forwarded."""
+        parent = await self.plane.forwarded_from(self.client.transport)  # type: ignore[arg-type]
         if parent is not None:
             if self.virtual in parent.hops:
-                log_event("loop", logging.ERROR, virtual=self.virtual, through=sorted(parent.hops))
-                self.closed = True  # never counted: nothing to undo
-                _reset(self.client.transport)  # type: ignore[arg-type]
+                self.plane.loop_detected(self.virtual, parent.hops)
+                self.reset()
                 return
             self.hops = parent.hops | self.hops
-        self.plane.track(self)
+        self.counted = True
         self.virtual_counters.total += 1
         self.virtual_counters.current += 1
-        self.connecting = asyncio.get_running_loop().create_task(self._connect())
+        await self._connect()
 
     async def _connect(self) -> None:
+        failures = []
         for pool, member in self.plane.candidates(self.virtual):
             stats = self.plane.stats
             self.server_counters = (
@@ -314,33 +329,27 @@ class _Link:
             )
             try:
                 await asyncio.wait_for(self._open(connect_host(member.address), member.port), CONNECT_TIMEOUT)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError) as error:
+                failures.append(f"{join_service(connect_host(member.address), member.port)}: {_reason(error)}")
                 continue
             return
         self.server_counters = ()
+        self.plane.refused(self.virtual, self.client.transport, failures)  # type: ignore[arg-type]
         _reset(self.client.transport)  # type: ignore[arg-type]  # no member: reset, as BIG-IP does
 
     async def _open(self, host: str, port: int) -> None:
-        """Connects with a socket of our own, so that a connection arriving at one of our
-        virtuals can be recognised as ours (`DataPlane.forwarded_from`) even mid-connect."""
-        loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        self.socket = sock
+        """Connects to the member. While it connects, a connection accepted on that port waits
+        for the connect to end (`DataPlane.forwarded_from`), so that it can be recognised as
+        ours by its peer address even when its accept is seen first. The event loop makes and
+        owns the socket: the mock never closes a descriptor the loop has."""
+        self.member_port = port
+        self.opened = asyncio.get_running_loop().create_future()
         self.plane.connecting.add(self)
         try:
-            await loop.sock_connect(sock, (host, port))
-            local = sock.getsockname()[:2]
-            await loop.create_connection(lambda: self.server, sock=sock)
-        except BaseException:
-            sock.close()
-            raise
+            await asyncio.get_running_loop().create_connection(lambda: self.server, host, port)
         finally:
             self.plane.connecting.discard(self)
-            self.socket = None
-        if not self.closed:
-            self.local = local
-            self.plane.outgoing[local] = self
+            self.opened.set_result(None)
 
     def connected(self) -> None:
         """The member accepted: count it, pass on what the client already sent, splice."""
@@ -348,6 +357,10 @@ class _Link:
         if self.closed:
             server_transport.close()  # type: ignore[union-attr]
             return
+        local = server_transport.get_extra_info("sockname")  # type: ignore[union-attr]
+        if local:
+            self.local = tuple(local[:2])  # type: ignore[assignment]
+            self.plane.outgoing[self.local] = self  # type: ignore[index]
         for counters in self.server_counters:
             counters.total += 1
             counters.current += 1
@@ -373,13 +386,13 @@ class _Link:
         if self.closed:
             return
         self.closed = True
-        if self.connecting is not None and not self.connecting.done():
-            self.connecting.cancel()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
         for half in (self.client, self.server):
             half.out = _CLOSED
             if half.transport is not None:
                 half.transport.close()
-        counted = [self.virtual_counters]
+        counted = [self.virtual_counters] if self.counted else []
         if self.server.transport is not None:
             counted += self.server_counters
         for counters in counted:
@@ -388,8 +401,8 @@ class _Link:
             counters.bytes_out += bytes_out
             counters.current -= 1
         self.plane.links.discard(self)
-        if self.local is not None:
-            self.plane.outgoing.pop(self.local, None)
+        if self.local is not None and self.plane.outgoing.get(self.local) is self:
+            del self.plane.outgoing[self.local]
 
     def abort(self) -> None:
         for half in (self.client, self.server):
@@ -419,11 +432,23 @@ _NO_TRANSPORT = _NoTransport()
 
 
 def _reset(transport: asyncio.Transport) -> None:
-    """Closes with a TCP RST (linger 0) rather than a FIN."""
+    """Closes with a TCP RST (linger 0) rather than a FIN. A transport already closing has
+    given its descriptor back (the number may be another socket's by now): it is left alone."""
+    if transport.is_closing():
+        return
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:  # closed under us: it ends with a FIN
+            pass
     transport.abort()
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return f"no answer in {CONNECT_TIMEOUT:g} s"
+    return os.strerror(error.errno) if isinstance(error, OSError) and error.errno else str(error)
 
 
 class ListenerChange:
@@ -483,10 +508,13 @@ class DataPlane:
         self._sweeper: asyncio.Task[None] | None = None
         self.connecting: set[_Link] = set()  # links whose member connection is being made
         self.outgoing: dict[tuple[str, int], _Link] = {}  # local address of a member connection -> its link
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # (event, virtual) -> (last logged, left out)
 
-    def forwarded_from(self, accepted: asyncio.Transport) -> _Link | None:
+    async def forwarded_from(self, accepted: asyncio.Transport) -> _Link | None:
         """The link whose member connection this accepted connection is, when a pool member
-        is one of our own virtuals; None for a connection from elsewhere."""
+        is one of our own virtuals; None for a connection from elsewhere. An accept can be
+        seen before the connect that made it has ended on our side: one from this host waits
+        for the connects to its port under way, then looks again."""
         peer, own = accepted.get_extra_info("peername"), accepted.get_extra_info("sockname")
         if not peer or not own:
             return None
@@ -494,10 +522,31 @@ class DataPlane:
         link = self.outgoing.get(peer)
         if link is not None or (peer[0] != own[0] and not ipaddress.ip_address(peer[0]).is_loopback):
             return link
-        for candidate in self.connecting:  # the accept can be seen before the connect completes
-            if candidate.socket is not None and candidate.socket.getsockname()[:2] == peer:
-                return candidate
-        return None
+        under_way = [link.opened for link in self.connecting if link.member_port == own[1] and link.opened]
+        if under_way:
+            await asyncio.wait(under_way, timeout=CONNECT_TIMEOUT)
+        return self.outgoing.get(peer)
+
+    def loop_detected(self, virtual: str, through: frozenset[str]) -> None:
+        self._log_limited("loop", virtual, through=sorted(through))
+
+    def refused(self, virtual: str, client: asyncio.Transport, failures: list[str]) -> None:
+        """A client reset because no member took its connection."""
+        peer = client.get_extra_info("peername")
+        reason = "; ".join(failures) if failures else "no member available"
+        self._log_limited("connection-refused", virtual, client=join_service(*peer[:2]) if peer else "", reason=reason)
+
+    def _log_limited(self, event: str, virtual: str, **fields: object) -> None:
+        """Logged at most once a second per event and virtual (a flood must not flood the log);
+        `suppressed` counts those left out since the last one logged."""
+        now = asyncio.get_running_loop().time()
+        last, left_out = self._logged.get((event, virtual), (-LOG_INTERVAL, 0))
+        if now - last < LOG_INTERVAL:
+            self._logged[(event, virtual)] = (last, left_out + 1)
+            return
+        self._logged[(event, virtual)] = (now, 0)
+        log_event(event, logging.ERROR if event == "loop" else logging.WARNING, virtual=virtual,
+                  suppressed=left_out, **fields)
 
     def track(self, link: _Link) -> None:
         self.links.add(link)
@@ -537,11 +586,20 @@ class DataPlane:
             await asyncio.sleep(IDLE_SWEEP_INTERVAL)
             now = loop.time()
             for link in list(self.links):
-                activity = link.client.received + link.server.received
-                if activity != link.activity:
-                    link.activity, link.active_at = activity, now
-                elif link.idle_timeout != INDEFINITE and now - link.active_at >= link.idle_timeout:
-                    link.reset()
+                try:
+                    self._sweep(link, now)
+                except Exception as error:  # one link's trouble (a descriptor closed under it) stops no sweep
+                    log_event("sweep-failed", logging.ERROR, virtual=link.virtual, error=repr(error))
+                    link.close()
+
+    @staticmethod
+    def _sweep(link: _Link, now: float) -> None:
+        client, member = link.client.received, link.server.received
+        seen_client, seen_member = link.seen
+        if client != seen_client or member - seen_member >= MEMBER_PROGRESS:
+            link.seen, link.active_at = (client, member), now
+        elif link.idle_timeout != INDEFINITE and now - link.active_at >= link.idle_timeout:
+            link.reset()
 
     def bind(self, virtual: VirtualRecord) -> Bind | None:
         """Where a virtual listens: its destination (or `bind_virtuals_to`) when it forwards."""
