@@ -106,13 +106,24 @@ class HealthMonitor:
         return self._status.get((host, port))
 
     def replace(self, old: PoolRecord | None, new: PoolRecord | None) -> None:
-        """Follows one pool's change (None: absent), at the cost of that pool alone."""
-        for pool, step in ((old, -1), (new, 1)):
-            if pool is not None and pool.monitor:
-                for member in pool.members:
-                    self._targets[(connect_host(member.address), member.port)] += step
-        self._targets = +self._targets  # drops targets no pool names any more
-        if self._targets.keys() - self._status.keys():
+        """Follows one pool's change (None: absent), at the cost of the members it changed:
+        a pool's copy shares the member records it did not change (`ConfigEdit`)."""
+        before = old.members if old is not None and old.monitor else []
+        after = new.members if new is not None and new.monitor else []
+        before_ids, after_ids = set(map(id, before)), set(map(id, after))
+        added = []
+        for members, changed, step in ((before, before_ids - after_ids, -1), (after, after_ids - before_ids, 1)):
+            if not changed:
+                continue
+            for member in members:
+                if id(member) in changed:
+                    target = (connect_host(member.address), member.port)
+                    self._targets[target] += step
+                    if self._targets[target] <= 0:
+                        del self._targets[target]  # no pool names it any more
+                    elif step > 0:
+                        added.append(target)
+        if any(target not in self._status for target in added):
             self._wake.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -562,10 +573,12 @@ class DataPlane:
                 if new is None:
                     self.last_chosen.pop(key, None)
                     self.stats.drop("pool", key)
-                if old is not None:
-                    kept = {member_key(new, member) for member in new.members} if new is not None else set()
-                    for member in old.members:
-                        if member_key(old, member) not in kept:
+                if old is not None:  # the members gone (shared records are unchanged ones)
+                    shared = set(map(id, new.members)) if new is not None else set()
+                    gone = [member for member in old.members if id(member) not in shared]
+                    kept = {member.name for member in new.members} if new is not None and gone else set()
+                    for member in gone:
+                        if member.name not in kept:
                             self.stats.drop("member", member_key(old, member))
             elif kind in ("nodes", "virtuals") and key not in getattr(after, kind):
                 self.stats.drop(kind.removesuffix("s"), key)
