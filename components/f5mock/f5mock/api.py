@@ -279,6 +279,7 @@ class F5Api:
         return None
 
     async def _stats(self, kind: Kind[Any, Any], call: Call) -> Body:
+        await self.plane.read_kernel_counters()
         found = self._view().find(kind, _path(call, kind.variable), _parent_path(kind, call))
         return render.stats(kind, self.plane, found, self._parent(kind, call))
 

@@ -17,6 +17,7 @@ from f5mock.journal import RECORDS
 from f5mock.kinds import (
     KIND_NAMED,
     KINDS,
+    FASTL4_PROFILE,
     MEMBER,
     NODE,
     POOL,
@@ -32,6 +33,8 @@ from f5mock.kinds import (
 from f5mock.models import (
     DEFAULT_TCP_PROFILE,
     INDEFINITE,
+    FASTL4_PROFILE as FASTL4_DEFAULT,
+    FastL4ProfileBody,
     MONITORS,
     Config,
     MemberBody,
@@ -385,18 +388,25 @@ class ConfigEdit(ConfigView):
         if body.enabled is not None or body.disabled is not None:
             virtual.enabled = bool(body.enabled) if body.enabled is not None else not body.disabled
         if body.profiles is not None:
-            virtual.tcp_profile = self._virtual_tcp_profile(body.profiles, virtual.partition)
+            virtual.tcp_profile, virtual.fastl4_profile = self._virtual_profile(body.profiles, virtual.partition)
 
-    def _virtual_tcp_profile(self, references: list[ProfileReference | str], partition: str) -> str:
-        """The one TCP profile a virtual takes (the mock models no other profile type)."""
-        paths = []
+    def _virtual_profile(self, references: list[ProfileReference | str], partition: str) -> tuple[str, str]:
+        """The one TCP or fastL4 profile a virtual takes (the mock models no other profile
+        type): (the TCP profile, "") or ("", the fastL4 profile)."""
+        tcp, fastl4 = [], []
         for reference in references:
             if isinstance(reference, str):
                 reference = ProfileReference(name=reference)
-            paths.append(self._referred(VIRTUAL, "tcp_profile", reference.name, reference.partition or partition))
-        if len(paths) > 1:
-            raise F5RestError(400, "01070734:3: Configuration error: a Virtual Server takes one TCP profile.")
-        return paths[0] if paths else DEFAULT_TCP_PROFILE
+            path = reference_path(reference.name, reference.partition or partition)
+            if self.lookup(FASTL4_PROFILE, path) is not None:
+                fastl4.append(path.full_path)
+            else:
+                tcp.append(self._referred(VIRTUAL, "tcp_profile", reference.name, reference.partition or partition))
+        if len(tcp) + len(fastl4) > 1:
+            raise F5RestError(400, "01070734:3: Configuration error: a Virtual Server takes one TCP or fastL4 profile.")
+        if fastl4:
+            return "", fastl4[0]
+        return (tcp[0] if tcp else DEFAULT_TCP_PROFILE), ""
 
     def _check_destination_unique(self, virtual: VirtualRecord) -> None:
         for other in self.config.virtuals.values():
@@ -409,14 +419,16 @@ class ConfigEdit(ConfigView):
                 )
 
     def _tcp_profile_created(self, path: ObjectPath, body: TcpProfileBody) -> dict[str, Any]:
-        parent_path = self._referred(TCP_PROFILE, "defaults_from", body.defaultsFrom or DEFAULT_TCP_PROFILE, path.partition)
-        parent = self.find(TCP_PROFILE, make_path(parent_path))
+        kind, default = _profile_kind(body)
+        parent_path = self._referred(kind, "defaults_from", body.defaultsFrom or default, path.partition)
+        parent = self.find(kind, make_path(parent_path))
         # The parent's idleTimeout is copied once, at creation, not followed later.
         return {"defaults_from": parent.path.full_path, "idle_timeout": parent.idle_timeout}
 
     def _tcp_profile_changed(self, profile: TcpProfileRecord, body: TcpProfileBody) -> None:
         if body.defaultsFrom is not None:
-            profile.defaults_from = self._referred(TCP_PROFILE, "defaults_from", body.defaultsFrom, profile.partition)
+            kind, _ = _profile_kind(body)
+            profile.defaults_from = self._referred(kind, "defaults_from", body.defaultsFrom, profile.partition)
 
     def _tcp_profile_fields(self, profile: TcpProfileRecord, body: TcpProfileBody) -> None:
         if body.description is not None:
@@ -454,11 +466,13 @@ _CREATED: dict[Kind[Any, Any], Callable[[ConfigEdit, ObjectPath, Any], dict[str,
     NODE: ConfigEdit._node_created,
     MEMBER: ConfigEdit._member_created,
     TCP_PROFILE: ConfigEdit._tcp_profile_created,
+    FASTL4_PROFILE: ConfigEdit._tcp_profile_created,
 }
 # Checked on a change only, before the fields (an address that cannot change, a new parent):
 _CHANGED: dict[Kind[Any, Any], Callable[[ConfigEdit, Any, Any], None]] = {
     NODE: ConfigEdit._node_changed,
     TCP_PROFILE: ConfigEdit._tcp_profile_changed,
+    FASTL4_PROFILE: ConfigEdit._tcp_profile_changed,
 }
 # The fields a body sets, on creation and change alike:
 _FIELDS: dict[Kind[Any, Any], Callable[[ConfigEdit, Any, Any], None]] = {
@@ -467,8 +481,16 @@ _FIELDS: dict[Kind[Any, Any], Callable[[ConfigEdit, Any, Any], None]] = {
     MEMBER: ConfigEdit._member_fields,
     VIRTUAL: ConfigEdit._virtual_fields,
     TCP_PROFILE: ConfigEdit._tcp_profile_fields,
+    FASTL4_PROFILE: ConfigEdit._tcp_profile_fields,  # the same fields (idleTimeout, defaultsFrom)
     ROUTE: ConfigEdit._route_fields,
 }
+
+
+def _profile_kind(body: TcpProfileBody) -> tuple[Kind[Any, Any], str]:
+    """A TCP or fastL4 profile's kind and the built-in one it derives from by default."""
+    if isinstance(body, FastL4ProfileBody):
+        return FASTL4_PROFILE, FASTL4_DEFAULT
+    return TCP_PROFILE, DEFAULT_TCP_PROFILE
 
 
 def _parse_ip(text: str, field: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -19,7 +19,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from f5mock.events import log_event
+from f5mock.fastpath import FastVirtual, KernelCounters, KernelForwarding, Target, is_ipv4
 from f5mock.models import (
+    BUILTIN_FASTL4_PROFILE,
     BUILTIN_TCP_PROFILE,
     DEFAULT_IDLE_TIMEOUT,
     INDEFINITE,
@@ -96,6 +98,7 @@ class HealthMonitor:
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
+        self.changed = asyncio.Event()  # set when a member's status changes
         self._status: dict[tuple[str, int], bool] = {}
         self._targets: Counter[tuple[str, int]] = Counter()  # by the number of monitored pools naming it
         self._wake = asyncio.Event()
@@ -141,6 +144,7 @@ class HealthMonitor:
             for target, up in zip(targets, results):
                 if self._status.get(target) != up:
                     log_event("monitor", member=f"{target[0]}:{target[1]}", status="up" if up else "down")
+                    self.changed.set()
                 self._status[target] = up
             for target in self._status.keys() - self._targets:
                 del self._status[target]
@@ -498,6 +502,7 @@ class ListenerChange:
         plane.config = self._config
         for _, server in self._opened.values():
             await server.start_serving()
+        await plane.forward_in_kernel()
 
     def rollback(self) -> None:
         for _, server in self._opened.values():
@@ -507,8 +512,19 @@ class ListenerChange:
 class DataPlane:
     """Listeners of the virtual servers, member choice, health monitors and counters."""
 
-    def __init__(self, *, bind_virtuals_to: str | None = None, monitor_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        bind_virtuals_to: str | None = None,
+        monitor_interval: float = 5.0,
+        kernel: KernelForwarding | None = None,
+    ) -> None:
         self.bind_virtuals_to = bind_virtuals_to
+        self.kernel = kernel  # fastL4 virtuals' kernel forwarding; None: the userspace proxy serves them
+        self.not_in_kernel: dict[str, str] = {}  # fastL4 virtual -> why the userspace proxy serves it
+        self.kernel_counters: dict[tuple[str, str], KernelCounters] = {}  # as last read
+        self._kernel_lock = asyncio.Lock()
+        self._following_monitor: asyncio.Task[None] | None = None
         self.config = Config()
         self.listeners: dict[str, tuple[Bind, asyncio.Server]] = {}
         self.unbound: dict[str, str] = {}  # virtual -> why it cannot listen
@@ -588,7 +604,10 @@ class DataPlane:
         virtual = self.config.virtuals.get(virtual_key)
         if virtual is None:
             return DEFAULT_IDLE_TIMEOUT
-        profile = self.config.tcp_profiles.get(virtual.tcp_profile, BUILTIN_TCP_PROFILE)
+        if virtual.fastl4_profile:
+            profile = self.config.fastl4_profiles.get(virtual.fastl4_profile, BUILTIN_FASTL4_PROFILE)
+        else:
+            profile = self.config.tcp_profiles.get(virtual.tcp_profile, BUILTIN_TCP_PROFILE)
         return profile.idle_timeout
 
     async def _sweep_idle(self) -> None:
@@ -613,6 +632,63 @@ class DataPlane:
             link.seen, link.active_at = (client, member), now
         elif link.idle_timeout != INDEFINITE and now - link.active_at >= link.idle_timeout:
             link.reset()
+
+    async def forward_in_kernel(self) -> None:
+        """The kernel forwards the fastL4 virtuals of the live configuration to their available
+        members (nothing is done when that did not change); those it cannot are left to the
+        userspace proxy, which listens for every virtual, with the reason in their status."""
+        async with self._kernel_lock:
+            fast, not_in_kernel = [], {}
+            for key, virtual in sorted(self.config.virtuals.items()):
+                if not virtual.fastl4_profile:
+                    continue
+                reason, forwarded = self._kernel_virtual(key, virtual)
+                if forwarded is not None:
+                    fast.append(forwarded)
+                elif reason:
+                    not_in_kernel[key] = reason
+            if self.kernel is not None:
+                await self.kernel.apply(tuple(fast))
+                if self.kernel.error is not None:
+                    not_in_kernel.update({virtual.key: self.kernel.error for virtual in fast})
+            for key in not_in_kernel.keys() - self.not_in_kernel.keys():
+                log_event("fastl4-userspace", logging.WARNING, virtual=key, reason=not_in_kernel[key])
+            self.not_in_kernel = not_in_kernel
+            if fast and self._following_monitor is None:
+                self._following_monitor = asyncio.get_running_loop().create_task(self._follow_monitor())
+
+    def _kernel_virtual(self, key: str, virtual: VirtualRecord) -> tuple[str, FastVirtual | None]:
+        """The virtual as the kernel forwards it, or why it cannot ("" when it forwards nothing)."""
+        bind = self.bind(virtual)
+        if bind is None or key not in self.listeners:
+            return "", None
+        if self.kernel is None:
+            return "kernel forwarding is off", None
+        pool = self.config.pools[virtual.pool]
+        members = [member for member in pool.members if self._available(pool, member)]
+        hosts = [connect_host(member.address) for member in members]
+        if not is_ipv4(bind.host) or not all(is_ipv4(host) for host in hosts):
+            return "IPv6 is forwarded by the userspace proxy", None
+        loopback = ipaddress.ip_address(bind.host).is_loopback
+        if loopback and not all(ipaddress.ip_address(host).is_loopback for host in hosts):
+            return "a loopback virtual with members beyond loopback (the kernel routes no loopback source off the host)", None
+        targets = tuple(
+            Target(pool.path.full_path, member.path.full_path, member.node, host, member.port)
+            for member, host in zip(members, hosts)
+        )
+        return "", FastVirtual(key, bind.host, bind.port, targets)
+
+    async def _follow_monitor(self) -> None:
+        """A member marked down or up by its monitor changes what the kernel sends it."""
+        while True:
+            await self.monitor.changed.wait()
+            self.monitor.changed.clear()
+            await self.forward_in_kernel()
+
+    async def read_kernel_counters(self) -> None:
+        """Refreshes `kernel_counters` (before stats are rendered)."""
+        if self.kernel is not None:
+            self.kernel_counters = await self.kernel.counters()
 
     def bind(self, virtual: VirtualRecord) -> Bind | None:
         """Where a virtual listens: its destination (or `bind_virtuals_to`) when it forwards."""
@@ -703,6 +779,12 @@ class DataPlane:
         """The counters of an object, bytes of its open connections included."""
         stored = self.stats.peek(kind, key)
         live = Counters(stored.current, stored.total, stored.bytes_in, stored.bytes_out)
+        kernel = self.kernel_counters.get((kind, key))
+        if kernel is not None:
+            live.current += kernel.current
+            live.total += kernel.total
+            live.bytes_in += kernel.bytes_in
+            live.bytes_out += kernel.bytes_out
         for link in self.links:
             bytes_in, bytes_out = link.live_bytes(stored)
             live.bytes_in += bytes_in
@@ -718,7 +800,10 @@ class DataPlane:
         self.listeners.clear()
         for link in list(self.links):
             link.abort()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
+        for task in (self._sweeper, self._following_monitor):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.monitor.stop()
+        if self.kernel is not None:
+            await self.kernel.stop()
