@@ -101,6 +101,9 @@ class ConfigView:
     def lookup(self, kind: Kind[RecordT, Any], path: ObjectPath, parent: ObjectPath | None = None) -> RecordT | None:
         if kind.parent is not None:  # compared field by field: making each record's path would cost more
             name, partition, sub_path = path.name, path.partition, path.sub_path
+            holder = self.find(kind.parent, parent)  # type: ignore[arg-type]
+            if name not in holder.member_names():
+                return None
             return next(
                 (
                     record
@@ -142,12 +145,13 @@ class ConfigEdit(ConfigView):
         self.config.generation += 1
         self.generation = self.config.generation
         self.changed: set[tuple[str, str]] = set()
-        self.members: dict[str, set[str]] = {}  # pool -> names of the members created, changed or deleted
+        # pool -> name -> the member created or changed, None when deleted
+        self.members: dict[str, dict[str, MemberRecord | None]] = {}
         self.whole: set[str] = set()  # pools created, deleted, or whose own fields changed
 
     @property
-    def member_changes(self) -> dict[str, set[str]]:
-        """Pools whose members alone changed -> those members' names (what the journal records of them)."""
+    def member_changes(self) -> dict[str, dict[str, MemberRecord | None]]:
+        """Pools whose members alone changed -> those members (None: deleted): what the journal records of them."""
         return {pool: names for pool, names in self.members.items() if pool not in self.whole}
 
     # --- every kind ---------------------------------------------------------------------
@@ -168,7 +172,8 @@ class ConfigEdit(ConfigView):
         record = kind.record(**{**unset, **identity, **created})
         if holder is not None:
             getattr(holder, kind.plural).append(record)
-            self.members.setdefault(holder.path.full_path, set()).add(record.name)
+            holder.member_names().add(record.name)
+            self.members.setdefault(holder.path.full_path, {})[record.name] = record
         else:
             self._put(kind.plural, path.full_path, record)
         _FIELDS[kind](self, record, body)
@@ -191,7 +196,8 @@ class ConfigEdit(ConfigView):
             found = self.find(kind, path, parent)
             members = getattr(holder, kind.plural)
             del members[next(index for index, member in enumerate(members) if member is found)]
-            self.members.setdefault(holder.path.full_path, set()).add(found.name)
+            holder._names = None  # another member may have the same name in another partition
+            self.members.setdefault(holder.path.full_path, {})[found.name] = None
             return
         self._changeable(kind, self.find(kind, path))
         for referrer in KINDS:  # BIG-IP refuses to delete what another object names
@@ -252,7 +258,7 @@ class ConfigEdit(ConfigView):
             held = getattr(holder, kind.plural)
             index = next(index for index, record in enumerate(held) if record is found)
             held[index] = copy = found.model_copy(deep=True)
-            self.members.setdefault(holder.path.full_path, set()).add(found.name)
+            self.members.setdefault(holder.path.full_path, {})[found.name] = copy
             return copy
         record = self._changeable(kind, self.find(kind, path))  # type: ignore[arg-type]
         key = record.path.full_path
@@ -262,6 +268,7 @@ class ConfigEdit(ConfigView):
             return record
         if kind is POOL:  # its members are shared until one of them changes
             copy = record.model_copy(update={"members": list(record.members)})
+            copy._names = set(record._names) if record._names is not None else None  # not shared either
         else:
             copy = record.model_copy(deep=True)
         self._put(kind.plural, key, copy)
@@ -327,6 +334,7 @@ class ConfigEdit(ConfigView):
             pool.monitor = normalise_monitor(body.monitor)
         if body.members is not None:  # a given list replaces the members, as on BIG-IP
             pool.members = []
+            pool._names = None
             for member_body in body.members:
                 self.create(MEMBER, member_body, pool.path)
 

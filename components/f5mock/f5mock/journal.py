@@ -106,9 +106,11 @@ class Journal:
     # --- writing (all of it in worker threads: it waits on the disk) ---------------------
 
     @staticmethod
-    def entry(config: Config, change: Change, member_changes: dict[str, set[str]] | None = None) -> bytes:
+    def entry(
+        config: Config, change: Change, member_changes: dict[str, dict[str, MemberRecord | None]] | None = None
+    ) -> bytes:
         """One journal line: `change` as it stands in `config`; of the pools in `member_changes`
-        (pool -> member names), only those members."""
+        (pool -> member name -> the member, None when deleted), only those members."""
         member_changes = member_changes or {}
         put: dict[str, dict[str, Any]] = {}
         delete: dict[str, list[str]] = {}
@@ -118,11 +120,10 @@ class Journal:
             if record is None:
                 delete.setdefault(kind, []).append(key)
             elif kind == "pools" and key in member_changes:
-                names = member_changes[key]
-                present = {member.name: member for member in record.members if member.name in names}
+                changed = sorted(member_changes[key].items())
                 members[key] = {
-                    "put": {name: member.model_dump(mode="json") for name, member in sorted(present.items())},
-                    "delete": sorted(names - present.keys()),
+                    "put": {name: member.model_dump(mode="json") for name, member in changed if member is not None},
+                    "delete": [name for name, member in changed if member is None],
                 }
             else:
                 put.setdefault(kind, {})[key] = record.model_dump(mode="json")

@@ -57,6 +57,14 @@ class PoolRecord(_Record):
     monitor: str = ""
     description: str = ""
     members: list[MemberRecord] = []
+    # The members' names, built when first asked: whether a name is new is then one lookup, not a
+    # scan of thousands of members. Whoever changes `members` keeps it in step (`ConfigEdit`).
+    _names: set[str] | None = PrivateAttr(default=None)
+
+    def member_names(self) -> set[str]:
+        if self._names is None:
+            self._names = {member.name for member in self.members}
+        return self._names
 
 
 class TcpProfileRecord(_Record):
