@@ -1,4 +1,5 @@
-"""The mock F5 at size: 5,000 pools created one by one through the API.
+"""The mock F5 at size: 5,000 pools created one by one through the API, or (`--members N`)
+N members added one request at a time to one pool.
 
 Starts `f5-mock serve` (its own process, on loopback, a fresh state dir) and a
 virtual in front of a small TCP backend, then creates the pools sequentially over one
@@ -7,7 +8,10 @@ opens a connection through the virtual every 20 ms. Reports per-write latency (p
 and p50 for the first and last 500 writes: does a write cost more as the configuration
 grows?), the time for all of them, and the virtual's latency idle and during the writes.
 
-    .venv/bin/python benchmarks/f5mock_scale.py [--pools 5000] [--time-limit 300] [--source DIR]
+    .venv/bin/python benchmarks/f5mock_scale.py [--pools 5000 | --members 10000] [--time-limit 300] [--source DIR]
+
+With `--members`, the state directory's size on disk is reported as well (the journal must
+grow with the members, not with their square).
 
 `--source` runs the mock from another checkout (its components/f5mock; e.g. an export of an older commit) to
 compare. Figures go to docs/f5-mock.md.
@@ -92,6 +96,7 @@ def resident_mib(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=int, default=5000)
+    parser.add_argument("--members", type=int, default=0, help="add this many members to one pool instead")
     parser.add_argument("--time-limit", type=float, default=300.0, help="stop creating after this many seconds")
     parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parents[1])
     options = parser.parse_args()
@@ -116,14 +121,20 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            run(options, api_port, backend_port, vip_port, mock.pid)
+            run(options, api_port, backend_port, vip_port, mock.pid, Path(state_dir))
         finally:
             for process in (mock, backend):
                 process.terminate()
                 process.wait(timeout=30)
 
 
-def run(options: argparse.Namespace, api_port: int, backend_port: int, vip_port: int, mock_pid: int) -> None:
+def state_mib(state_dir: Path) -> float:
+    return sum(path.stat().st_size for path in state_dir.rglob("*") if path.is_file()) / 2**20
+
+
+def run(
+    options: argparse.Namespace, api_port: int, backend_port: int, vip_port: int, mock_pid: int, state_dir: Path
+) -> None:
     with httpx.Client(
         base_url=f"https://127.0.0.1:{api_port}", auth=("admin", "bench"), verify=False, timeout=60
     ) as api:
@@ -150,11 +161,17 @@ def run(options: argparse.Namespace, api_port: int, backend_port: int, vip_port:
         writing.set()
 
         writes: list[float] = []
+        count = options.members or options.pools
+        if options.members:
+            api.post("/mgmt/tm/ltm/pool", json={"name": "big"}).raise_for_status()
         started = time.perf_counter()
-        for number in range(options.pools):
+        for number in range(count):
             member = f"10.{number // 65536}.{number // 256 % 256}.{number % 256}:80"
             begun = time.perf_counter()
-            answer = api.post("/mgmt/tm/ltm/pool", json={"name": f"pool-{number}", "members": [{"name": member}]})
+            if options.members:
+                answer = api.post("/mgmt/tm/ltm/pool/~Common~big/members", json={"name": member})
+            else:
+                answer = api.post("/mgmt/tm/ltm/pool", json={"name": f"pool-{number}", "members": [{"name": member}]})
             writes.append(time.perf_counter() - begun)
             answer.raise_for_status()
             if begun - started > options.time_limit:
@@ -164,13 +181,15 @@ def run(options: argparse.Namespace, api_port: int, backend_port: int, vip_port:
         latencies, failures = receiving.recv()
         prober.join()
 
-    print(f"created {len(writes)} of {options.pools} pools in {elapsed:.1f} s ({len(writes) / elapsed:.0f} writes/s)")
+    what = "members of one pool" if options.members else "pools"
+    print(f"created {len(writes)} of {count} {what} in {elapsed:.1f} s ({len(writes) / elapsed:.0f} writes/s)")
     print(describe("write", writes))
     print(describe("write, first 500", writes[:500]))
     print(describe("write, last 500", writes[-500:]))
     print(describe("virtual, idle", latencies["idle"]))
     print(describe("virtual, during writes", latencies["writes"]))
     print(f"virtual probes failed: {failures}; mock resident memory at the end: {resident_mib(mock_pid):.0f} MiB")
+    print(f"state on disk at the end: {state_mib(state_dir):.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Throughput and added latency of the mock F5's data plane.
 
 HTTP keep-alive requests/s with `wrk` (Debian package `wrk`), 32 connections: straight
-to a backend, then through a virtual server of the mock in front of the same backend,
-alternating in short rounds so that other load on a shared machine hits both alike.
-Prints median requests/s, their ratio, the median / p99 latency added by the hop, and
-CPU time per request of wrk, the backend and the mock (the figures least disturbed by
-other load; on a machine whose CPUs are all busy, the ratio follows from them).
-Backend and mock each run in their own process, on loopback.
+to a backend, through a virtual served by the mock's userspace proxy, and through a fastL4
+virtual the kernel forwards (nftables DNAT: run as root with `nft`, else it reports the
+fallback), all in front of the same backend, alternating in short rounds so that other load
+on a shared machine hits them alike. Prints median requests/s, the ratio to direct, the
+median / p50 and p99 latency added by the hop, and CPU time per request of wrk, the backend
+and the mock. Backend and mock each run in their own process, on loopback.
 
     .venv/bin/python benchmarks/f5mock_throughput.py [--seconds 3] [--rounds 5] [--event-loop uvloop|asyncio]
 
@@ -135,11 +135,16 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+PATHS = ("direct", "userspace virtual", "fastL4 virtual")
+
+
 def measure(seconds: int, rounds: int, event_loop: str) -> None:
-    """Alternates direct and proxied runs so that load from other processes hits both alike."""
+    """Alternates the three paths to the same backend (straight, through a virtual served by the
+    userspace proxy, through a fastL4 virtual the kernel forwards) so that load from other
+    processes hits them alike."""
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
-    backend_port, api_port, virtual_port = free_port(), free_port(), free_port()
+    backend_port, api_port, userspace_port, fastl4_port = free_port(), free_port(), free_port(), free_port()
     me = [sys.executable, __file__]
     with tempfile.TemporaryDirectory() as state_dir:
         backend = subprocess.Popen([*me, "backend", str(backend_port)])
@@ -151,58 +156,60 @@ def measure(seconds: int, rounds: int, event_loop: str) -> None:
                 api.post(
                     "/mgmt/tm/ltm/pool", json={"name": "bench", "members": [{"name": f"127.0.0.1:{backend_port}"}]}
                 ).raise_for_status()
-                api.post(
-                    "/mgmt/tm/ltm/virtual",
-                    json={"name": "bench", "destination": f"127.0.0.1:{virtual_port}", "pool": "bench"},
-                ).raise_for_status()
-            direct, proxied = [], []
-            cpu: dict[str, list[float]] = {
-                key: [] for key in ("direct wrk", "direct backend", "proxied wrk", "proxied backend", "proxied mock")
-            }
+                for name, port, profiles in (
+                    ("userspace", userspace_port, ["/Common/tcp"]), ("fastl4", fastl4_port, ["/Common/fastL4"])
+                ):
+                    api.post(
+                        "/mgmt/tm/ltm/virtual",
+                        json={"name": name, "destination": f"127.0.0.1:{port}", "pool": "bench", "profiles": profiles},
+                    ).raise_for_status()
+                (stats,) = api.get("/mgmt/tm/ltm/virtual/~Common~fastl4/stats").json()["entries"].values()
+                fastl4_status = stats["nestedStats"]["entries"]["status.statusReason"]["description"]
+            ports = dict(zip(PATHS, (backend_port, userspace_port, fastl4_port)))
+            runs: dict[str, list[tuple[float, float, float, float]]] = {path: [] for path in PATHS}
+            cpu: dict[str, dict[str, list[float]]] = {path: {"wrk": [], "backend": [], "mock": []} for path in PATHS}
             for _ in range(rounds):
-                for runs, port, label in ((direct, backend_port, "direct"), (proxied, virtual_port, "proxied")):
+                for path in PATHS:
                     before = {"backend": cpu_seconds(backend.pid), "mock": cpu_seconds(mock.pid)}
-                    runs.append(wrk(port, seconds))
-                    requests = runs[-1][0] * seconds
-                    cpu[f"{label} wrk"].append(runs[-1][3] / requests * 1e6)
-                    cpu[f"{label} backend"].append((cpu_seconds(backend.pid) - before["backend"]) / requests * 1e6)
-                    if label == "proxied":
-                        cpu["proxied mock"].append((cpu_seconds(mock.pid) - before["mock"]) / requests * 1e6)
+                    runs[path].append(wrk(ports[path], seconds))
+                    requests = runs[path][-1][0] * seconds
+                    cpu[path]["wrk"].append(runs[path][-1][3] / requests * 1e6)
+                    for process, pid in (("backend", backend.pid), ("mock", mock.pid)):
+                        cpu[path][process].append((cpu_seconds(pid) - before[process]) / requests * 1e6)
         finally:
             for process in (backend, mock):
                 process.terminate()
                 process.wait(timeout=30)
-    rate_direct, rate_proxied = median([r[0] for r in direct]), median([r[0] for r in proxied])
     print(
         f"event loop: {event_loop}; {CONNECTIONS} connections; {rounds} alternating rounds of {seconds}s; "
         f"medians; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    for label, runs in (("direct", direct), ("through virtual", proxied)):
-        print(
-            f"{label + ':':17} {median([r[0] for r in runs]):8.0f} req/s  p50 {median([r[1] for r in runs]):.3f} ms"
-            f"  p99 {median([r[2] for r in runs]):.3f} ms"
+    print(f"fastL4 virtual: {fastl4_status}")
+    direct = runs["direct"]
+    for path in PATHS:
+        rate = median([r[0] for r in runs[path]])
+        line = (
+            f"{path + ':':19} {rate:8.0f} req/s  p50 {median([r[1] for r in runs[path]]):.3f} ms"
+            f"  p99 {median([r[2] for r in runs[path]]):.3f} ms"
         )
-    print(
-        f"ratio: {rate_proxied / rate_direct:.2f}  added latency: "
-        f"p50 {median([p[1] - d[1] for d, p in zip(direct, proxied)]):+.3f} ms, "
-        f"p99 {median([p[2] - d[2] for d, p in zip(direct, proxied)]):+.3f} ms"
-    )
-    per_request = {key: median(values) for key, values in cpu.items()}
-    direct_cpu = per_request["direct wrk"] + per_request["direct backend"]
-    proxied_cpu = per_request["proxied wrk"] + per_request["proxied backend"] + per_request["proxied mock"]
-    print(
-        f"CPU per request: direct {direct_cpu:.1f} us (wrk {per_request['direct wrk']:.1f}, backend "
-        f"{per_request['direct backend']:.1f}); through virtual {proxied_cpu:.1f} us (wrk "
-        f"{per_request['proxied wrk']:.1f}, backend {per_request['proxied backend']:.1f}, mock "
-        f"{per_request['proxied mock']:.1f})"
-    )
-    print(f"ratio expected when the CPUs are the limit: {direct_cpu / proxied_cpu:.2f}")
+        if path != "direct":
+            line += (
+                f"  ratio {rate / median([r[0] for r in direct]):.2f}  added p50 "
+                f"{median([p[1] - d[1] for d, p in zip(direct, runs[path])]):+.3f} ms, p99 "
+                f"{median([p[2] - d[2] for d, p in zip(direct, runs[path])]):+.3f} ms"
+            )
+        per_request = {process: median(values) for process, values in cpu[path].items()}
+        line += (
+            f"  CPU/request {sum(per_request.values()):.1f} us (wrk {per_request['wrk']:.1f}, backend "
+            f"{per_request['backend']:.1f}, mock {per_request['mock']:.1f})"
+        )
+        print(line)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=3, help="length of each wrk run")
-    parser.add_argument("--rounds", type=int, default=5, help="direct/proxied pairs; medians are reported")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the three paths; medians are reported")
     parser.add_argument("--event-loop", choices=["uvloop", "asyncio"], default="uvloop")
     if len(sys.argv) > 1 and sys.argv[1] == "backend":
         run_backend(int(sys.argv[2]))

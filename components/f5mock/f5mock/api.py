@@ -28,6 +28,11 @@ from f5mock.store import ConfigStore
 
 Body = dict[str, Any] | None
 Handler = Callable[[Kind[Any, Any], "Call"], Awaitable[Body]]  # one for every kind of object
+BODY_TIMEOUT = 20.0  # seconds for a request body to arrive: a stalled one must not hold a handler
+MAX_BODY = 1024 * 1024  # bytes of a configuration change's body
+# A login is a user name and a password: a larger body is refused from its Content-Length, unread
+# (a client must not make the mock read megabytes before it checks any credential).
+MAX_LOGIN_BODY = 4096
 _PARTITION_FILTER = re.compile(r"^\s*partition\s+eq\s+([A-Za-z0-9_.-]+)\s*$")
 
 
@@ -54,6 +59,7 @@ class Route:
     user_optional: bool = False
     query: tuple[str, ...] = field(default=())
     name: str = ""  # the operation's name in /openapi.json, when not the handler's
+    max_body: int = MAX_BODY  # bytes; a larger body is refused with a 413 before it is read
 
     @property
     def operation(self) -> str:
@@ -65,7 +71,6 @@ class Route:
         return re.sub(r"\{(\w+)\}", r"{\1:[^/]+}", self.path) + "{trailing_slash:/?}"
 
 
-BODY_TIMEOUT = 20.0  # seconds for a request body to arrive: a stalled one must not hold a handler
 
 
 class F5Api:
@@ -84,7 +89,8 @@ class F5Api:
             Route("GET", "/health", self.health, "Readiness: answers 200 once the mock serves; with credentials, "
                   "also what listens, routes and BGP", authenticated=False, user_optional=True),
             Route("GET", "/openapi.json", self.openapi, "This description", authenticated=False),
-            Route("POST", "/mgmt/shared/authn/login", self.login, "Log in for a token", LoginBody, authenticated=False),
+            Route("POST", "/mgmt/shared/authn/login", self.login, "Log in for a token", LoginBody, authenticated=False,
+                  max_body=MAX_LOGIN_BODY),
             Route("GET", "/mgmt/shared/authz/tokens/{token}", self.get_token, "Read a token"),
             Route(
                 "PATCH",
@@ -121,7 +127,7 @@ class F5Api:
         return routes
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors], client_max_size=1024 * 1024)
+        app = web.Application(middlewares=[self._errors], client_max_size=MAX_BODY)
         for route in self.routes():
             app.router.add_route(route.method, route.router_path, self._endpoint(route))
         return app
@@ -135,7 +141,7 @@ class F5Api:
             if route.body is not None:
                 try:
                     async with asyncio.timeout(BODY_TIMEOUT):
-                        raw = await request.read()
+                        raw = await _read_body(request, route.max_body)
                 except TimeoutError:
                     raise F5RestError(408, "The request body was not received in time.", api_error=1) from None
                 body = _validated(route.body, raw, request.path)
@@ -273,6 +279,7 @@ class F5Api:
         return None
 
     async def _stats(self, kind: Kind[Any, Any], call: Call) -> Body:
+        await self.plane.read_kernel_counters()
         found = self._view().find(kind, _path(call, kind.variable), _parent_path(kind, call))
         return render.stats(kind, self.plane, found, self._parent(kind, call))
 
@@ -322,6 +329,23 @@ def _validated(model: type[BaseModel], raw: bytes, path: str) -> BaseModel:
         if problem["type"] == "missing":
             raise F5RestError(400, f"01070734:3: Configuration error: {location} is required.") from None
         raise F5RestError(400, f"01070734:3: Configuration error: invalid {location}: {problem['msg']}.") from None
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The body, refused with a 413 as soon as it is known to exceed `limit` (from its
+    Content-Length before any of it is read; a chunked one once `limit` bytes have come)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    while chunk := await request.content.read(65536):
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _too_large(limit: int) -> F5RestError:
+    return F5RestError(413, f"The request body is larger than {limit} bytes.", api_error=1)
 
 
 def _source(request: web.Request) -> str:

@@ -23,9 +23,11 @@ from f5mock.events import log_event
 DEFAULT_TIMEOUT = 1200
 MAX_TIMEOUT = 36000
 
-# Guessing credentials or tokens: an address's first failures are free, then its attempts
-# are spaced SLOWDOWN apart until it has had none for FORGET_AFTER; one that would wait
-# longer than MAX_WAIT is refused unchecked, so a flood holds no connection open either.
+# Guessing credentials or tokens: the first failures of a user from an address are free, then
+# that user's attempts from that address are spaced SLOWDOWN apart until it has had none for
+# FORGET_AFTER; one that would wait longer than MAX_WAIT is refused unchecked, so a flood holds
+# no connection open either. Keyed by user and address, so that one client guessing cannot
+# lock out the other users behind the same address (a NAT, the kind network).
 FREE_FAILURES = 5
 SLOWDOWN = 1.0
 FORGET_AFTER = 60.0
@@ -76,38 +78,45 @@ class _Failures:
     next_attempt: float = 0.0
 
 
+# Who is throttled: (user, source address); the user is None for a token or a header that
+# names none (they are throttled together, per address).
+Attempt = tuple[str | None, str]
+
+
 class Throttle:
-    """Failed authentications by source address (bounded: the oldest are forgotten first)."""
+    """Failed authentications by user and source address (bounded: the oldest are forgotten first)."""
 
     def __init__(self) -> None:
-        self._sources: dict[str, _Failures] = {}
+        self._sources: dict[Attempt, _Failures] = {}
 
-    async def wait_turn(self, source: str) -> None:
-        """Returns when `source` may try again; raises a 401 if that is too far off."""
-        failures = self._sources.get(source)
+    async def wait_turn(self, attempt: Attempt) -> None:
+        """Returns when `attempt`'s user may try again from its address; raises a 401 if that is too far off."""
+        failures = self._sources.get(attempt)
         now = time.monotonic()
         if failures is None or failures.count < FREE_FAILURES:
             return
         if now - failures.last > FORGET_AFTER:
-            del self._sources[source]
+            del self._sources[attempt]
             return
         turn = max(now, failures.next_attempt)
         if turn - now > MAX_WAIT:
-            raise unauthorized(f"too many failed attempts from {source}; try again later.")
+            user, address = attempt
+            who = f"for user {user} " if user is not None else ""
+            raise unauthorized(f"too many failed attempts {who}from {address}; try again later.")
         failures.next_attempt = turn + SLOWDOWN
         await asyncio.sleep(turn - now)
 
-    def failed(self, source: str) -> int:
-        failures = self._sources.pop(source, None) or _Failures()  # re-inserted: newest last
+    def failed(self, attempt: Attempt) -> int:
+        failures = self._sources.pop(attempt, None) or _Failures()  # re-inserted: newest last
         if len(self._sources) >= MAX_SOURCES:
             del self._sources[next(iter(self._sources))]
         failures.count += 1
         failures.last = time.monotonic()
-        self._sources[source] = failures
+        self._sources[attempt] = failures
         return failures.count
 
-    def succeeded(self, source: str) -> None:
-        self._sources.pop(source, None)
+    def succeeded(self, attempt: Attempt) -> None:
+        self._sources.pop(attempt, None)
 
 
 class Authenticator:
@@ -123,11 +132,11 @@ class Authenticator:
         )
 
     async def login(self, username: str, password: str, source: str) -> Token:
-        await self.throttle.wait_turn(source)
+        await self.throttle.wait_turn((username, source))
         if not self.credentials_match(username, password):
             self._failed(source, username, "login")
             raise F5RestError(401, "Authentication failed.")
-        self.throttle.succeeded(source)
+        self.throttle.succeeded((username, source))
         self._drop_expired()
         now = _micros()
         token = Token(base64.b32encode(secrets.token_bytes(15)).decode(), username, DEFAULT_TIMEOUT, now, now)
@@ -156,14 +165,14 @@ class Authenticator:
         header = headers.get("Authorization", "")
         if not token and not header:
             raise unauthorized("no user authentication header or token detected.")
-        await self.throttle.wait_turn(source)
         if token:
+            await self.throttle.wait_turn((None, source))
             try:
                 user = self.token(token).user
             except F5RestError:
                 self._failed(source, None, "token")
                 raise
-            self.throttle.succeeded(source)
+            self.throttle.succeeded((None, source))
             return user
         scheme, _, encoded = header.partition(" ")
         try:
@@ -171,16 +180,18 @@ class Authenticator:
                 raise ValueError
             username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (ValueError, binascii.Error, UnicodeDecodeError):
+            await self.throttle.wait_turn((None, source))
             self._failed(source, None, "basic")
             raise unauthorized("malformed Basic authorization header.") from None
+        await self.throttle.wait_turn((username, source))
         if not self.credentials_match(username, password):
             self._failed(source, username, "basic")
             raise unauthorized(f"user {username} was not authenticated.")
-        self.throttle.succeeded(source)
+        self.throttle.succeeded((username, source))
         return username
 
     def _failed(self, source: str, user: str | None, method: str) -> None:
-        failures = self.throttle.failed(source)
+        failures = self.throttle.failed((user, source))
         log_event("auth-failed", logging.WARNING, user=user, source=source, method=method, failures=failures)
 
     def _drop_expired(self) -> None:

@@ -24,7 +24,7 @@ def parse_listen(listen: str, option: str = "--listen") -> tuple[str, int]:
     """`host:port` or `[ipv6]:port`."""
     host, separator, port = listen.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not separator or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not separator or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
         raise UsageError(f"{option} {listen!r} is not HOST:PORT", hint=f"e.g. {option} 127.0.0.1:8443")
     return host, int(port)
 

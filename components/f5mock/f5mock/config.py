@@ -17,6 +17,7 @@ from f5mock.journal import RECORDS
 from f5mock.kinds import (
     KIND_NAMED,
     KINDS,
+    FASTL4_PROFILE,
     MEMBER,
     NODE,
     POOL,
@@ -32,6 +33,8 @@ from f5mock.kinds import (
 from f5mock.models import (
     DEFAULT_TCP_PROFILE,
     INDEFINITE,
+    FASTL4_PROFILE as FASTL4_DEFAULT,
+    FastL4ProfileBody,
     MONITORS,
     Config,
     MemberBody,
@@ -96,8 +99,19 @@ class ConfigView:
         return found
 
     def lookup(self, kind: Kind[RecordT, Any], path: ObjectPath, parent: ObjectPath | None = None) -> RecordT | None:
-        if kind.parent is not None:
-            return next((record for record in self.records(kind, parent) if record.path == path), None)
+        if kind.parent is not None:  # compared field by field: making each record's path would cost more
+            name, partition, sub_path = path.name, path.partition, path.sub_path
+            holder = self.find(kind.parent, parent)  # type: ignore[arg-type]
+            if name not in holder.member_names():
+                return None
+            return next(
+                (
+                    record
+                    for record in self.records(kind, parent)
+                    if record.name == name and record.partition == partition and record.sub_path == sub_path
+                ),
+                None,
+            )
         builtin = next((record for record in kind.builtins if record.path == path), None)
         return builtin if builtin is not None else self._table(kind).get(path.full_path)
 
@@ -116,7 +130,10 @@ class ConfigEdit(ConfigView):
 
     Copy on write: the copy shares `base`'s records and copies only those it changes, so a
     change costs the same at 5,000 pools as at 5. Records are never changed in place once
-    live; `changed` names those this edit created, replaced or deleted."""
+    live; `changed` names those this edit created, replaced or deleted. A pool whose members
+    alone changed is copied with its list of members (not the members themselves), and
+    `members` names those members, so that the journal records them rather than the pool:
+    adding a member costs the same at 10,000 members as at 10."""
 
     def __init__(self, base: Config) -> None:
         super().__init__(
@@ -128,12 +145,20 @@ class ConfigEdit(ConfigView):
         self.config.generation += 1
         self.generation = self.config.generation
         self.changed: set[tuple[str, str]] = set()
+        # pool -> name -> the member created or changed, None when deleted
+        self.members: dict[str, dict[str, MemberRecord | None]] = {}
+        self.whole: set[str] = set()  # pools created, deleted, or whose own fields changed
+
+    @property
+    def member_changes(self) -> dict[str, dict[str, MemberRecord | None]]:
+        """Pools whose members alone changed -> those members (None: deleted): what the journal records of them."""
+        return {pool: names for pool, names in self.members.items() if pool not in self.whole}
 
     # --- every kind ---------------------------------------------------------------------
 
     def create(self, kind: Kind[RecordT, BodyT], body: BodyT, parent: ObjectPath | None = None) -> RecordT:
         """A new object from a POST body (in the pool at `parent`, for a member)."""
-        holder = self._owned(kind.parent, parent) if kind.parent is not None else None
+        holder = self._owned(kind.parent, parent, whole=False) if kind.parent is not None else None
         path = self._new_path(kind, body, parent)
         if any(getattr(body, name) is None for name in kind.required):
             raise F5RestError(
@@ -147,6 +172,8 @@ class ConfigEdit(ConfigView):
         record = kind.record(**{**unset, **identity, **created})
         if holder is not None:
             getattr(holder, kind.plural).append(record)
+            holder.member_names().add(record.name)
+            self.members.setdefault(holder.path.full_path, {})[record.name] = record
         else:
             self._put(kind.plural, path.full_path, record)
         _FIELDS[kind](self, record, body)
@@ -165,8 +192,12 @@ class ConfigEdit(ConfigView):
 
     def delete(self, kind: Kind[Any, Any], path: ObjectPath, parent: ObjectPath | None = None) -> None:
         if kind.parent is not None:
-            holder = self._owned(kind.parent, parent)
-            getattr(holder, kind.plural).remove(self.find(kind, path, parent))
+            holder = self._owned(kind.parent, parent, whole=False)
+            found = self.find(kind, path, parent)
+            members = getattr(holder, kind.plural)
+            del members[next(index for index, member in enumerate(members) if member is found)]
+            holder._names = None  # another member may have the same name in another partition
+            self.members.setdefault(holder.path.full_path, {})[found.name] = None
             return
         self._changeable(kind, self.find(kind, path))
         for referrer in KINDS:  # BIG-IP refuses to delete what another object names
@@ -216,16 +247,30 @@ class ConfigEdit(ConfigView):
         holders = self._table(kind.parent).values()
         return [(holder, record) for holder in holders for record in getattr(holder, kind.plural)]
 
-    def _owned(self, kind: Kind[RecordT, Any], path: ObjectPath | None, parent: ObjectPath | None = None) -> RecordT:
-        """The object, copied into this edit to be changed; a member through its pool's copy."""
+    def _owned(
+        self, kind: Kind[RecordT, Any], path: ObjectPath | None, parent: ObjectPath | None = None, *, whole: bool = True
+    ) -> RecordT:
+        """The object, copied into this edit to be changed; a member through its pool's copy.
+        `whole`: the object's own fields change (else only the records it holds)."""
         if kind.parent is not None:
-            self._owned(kind.parent, parent)
-            return self.find(kind, path, parent)  # type: ignore[arg-type]
+            holder = self._owned(kind.parent, parent, whole=False)
+            found = self.find(kind, path, parent)  # type: ignore[arg-type]
+            held = getattr(holder, kind.plural)
+            index = next(index for index, record in enumerate(held) if record is found)
+            held[index] = copy = found.model_copy(deep=True)
+            self.members.setdefault(holder.path.full_path, {})[found.name] = copy
+            return copy
         record = self._changeable(kind, self.find(kind, path))  # type: ignore[arg-type]
         key = record.path.full_path
+        if whole and kind is POOL:
+            self.whole.add(key)
         if (kind.plural, key) in self.changed:
             return record
-        copy = record.model_copy(deep=True)
+        if kind is POOL:  # its members are shared until one of them changes
+            copy = record.model_copy(update={"members": list(record.members)})
+            copy._names = set(record._names) if record._names is not None else None  # not shared either
+        else:
+            copy = record.model_copy(deep=True)
         self._put(kind.plural, key, copy)
         return copy
 
@@ -238,6 +283,8 @@ class ConfigEdit(ConfigView):
         return record
 
     def _put(self, table: str, key: str, record: Record) -> None:
+        if (table, key) not in self.changed and table == POOL.plural and key not in self.config.pools:
+            self.whole.add(key)  # created
         getattr(self.config, table)[key] = record
         self.changed.add((table, key))
         if isinstance(record, NodeRecord):
@@ -246,6 +293,8 @@ class ConfigEdit(ConfigView):
     def _delete(self, table: str, key: str) -> None:
         record = getattr(self.config, table).pop(key)
         self.changed.add((table, key))
+        if table == POOL.plural:
+            self.whole.add(key)
         if isinstance(record, NodeRecord):
             del self.config.node_addresses()[(record.partition, record.address)]
 
@@ -285,6 +334,7 @@ class ConfigEdit(ConfigView):
             pool.monitor = normalise_monitor(body.monitor)
         if body.members is not None:  # a given list replaces the members, as on BIG-IP
             pool.members = []
+            pool._names = None
             for member_body in body.members:
                 self.create(MEMBER, member_body, pool.path)
 
@@ -346,18 +396,25 @@ class ConfigEdit(ConfigView):
         if body.enabled is not None or body.disabled is not None:
             virtual.enabled = bool(body.enabled) if body.enabled is not None else not body.disabled
         if body.profiles is not None:
-            virtual.tcp_profile = self._virtual_tcp_profile(body.profiles, virtual.partition)
+            virtual.tcp_profile, virtual.fastl4_profile = self._virtual_profile(body.profiles, virtual.partition)
 
-    def _virtual_tcp_profile(self, references: list[ProfileReference | str], partition: str) -> str:
-        """The one TCP profile a virtual takes (the mock models no other profile type)."""
-        paths = []
+    def _virtual_profile(self, references: list[ProfileReference | str], partition: str) -> tuple[str, str]:
+        """The one TCP or fastL4 profile a virtual takes (the mock models no other profile
+        type): (the TCP profile, "") or ("", the fastL4 profile)."""
+        tcp, fastl4 = [], []
         for reference in references:
             if isinstance(reference, str):
                 reference = ProfileReference(name=reference)
-            paths.append(self._referred(VIRTUAL, "tcp_profile", reference.name, reference.partition or partition))
-        if len(paths) > 1:
-            raise F5RestError(400, "01070734:3: Configuration error: a Virtual Server takes one TCP profile.")
-        return paths[0] if paths else DEFAULT_TCP_PROFILE
+            path = reference_path(reference.name, reference.partition or partition)
+            if self.lookup(FASTL4_PROFILE, path) is not None:
+                fastl4.append(path.full_path)
+            else:
+                tcp.append(self._referred(VIRTUAL, "tcp_profile", reference.name, reference.partition or partition))
+        if len(tcp) + len(fastl4) > 1:
+            raise F5RestError(400, "01070734:3: Configuration error: a Virtual Server takes one TCP or fastL4 profile.")
+        if fastl4:
+            return "", fastl4[0]
+        return (tcp[0] if tcp else DEFAULT_TCP_PROFILE), ""
 
     def _check_destination_unique(self, virtual: VirtualRecord) -> None:
         for other in self.config.virtuals.values():
@@ -370,14 +427,16 @@ class ConfigEdit(ConfigView):
                 )
 
     def _tcp_profile_created(self, path: ObjectPath, body: TcpProfileBody) -> dict[str, Any]:
-        parent_path = self._referred(TCP_PROFILE, "defaults_from", body.defaultsFrom or DEFAULT_TCP_PROFILE, path.partition)
-        parent = self.find(TCP_PROFILE, make_path(parent_path))
+        kind, default = _profile_kind(body)
+        parent_path = self._referred(kind, "defaults_from", body.defaultsFrom or default, path.partition)
+        parent = self.find(kind, make_path(parent_path))
         # The parent's idleTimeout is copied once, at creation, not followed later.
         return {"defaults_from": parent.path.full_path, "idle_timeout": parent.idle_timeout}
 
     def _tcp_profile_changed(self, profile: TcpProfileRecord, body: TcpProfileBody) -> None:
         if body.defaultsFrom is not None:
-            profile.defaults_from = self._referred(TCP_PROFILE, "defaults_from", body.defaultsFrom, profile.partition)
+            kind, _ = _profile_kind(body)
+            profile.defaults_from = self._referred(kind, "defaults_from", body.defaultsFrom, profile.partition)
 
     def _tcp_profile_fields(self, profile: TcpProfileRecord, body: TcpProfileBody) -> None:
         if body.description is not None:
@@ -415,11 +474,13 @@ _CREATED: dict[Kind[Any, Any], Callable[[ConfigEdit, ObjectPath, Any], dict[str,
     NODE: ConfigEdit._node_created,
     MEMBER: ConfigEdit._member_created,
     TCP_PROFILE: ConfigEdit._tcp_profile_created,
+    FASTL4_PROFILE: ConfigEdit._tcp_profile_created,
 }
 # Checked on a change only, before the fields (an address that cannot change, a new parent):
 _CHANGED: dict[Kind[Any, Any], Callable[[ConfigEdit, Any, Any], None]] = {
     NODE: ConfigEdit._node_changed,
     TCP_PROFILE: ConfigEdit._tcp_profile_changed,
+    FASTL4_PROFILE: ConfigEdit._tcp_profile_changed,
 }
 # The fields a body sets, on creation and change alike:
 _FIELDS: dict[Kind[Any, Any], Callable[[ConfigEdit, Any, Any], None]] = {
@@ -428,8 +489,16 @@ _FIELDS: dict[Kind[Any, Any], Callable[[ConfigEdit, Any, Any], None]] = {
     MEMBER: ConfigEdit._member_fields,
     VIRTUAL: ConfigEdit._virtual_fields,
     TCP_PROFILE: ConfigEdit._tcp_profile_fields,
+    FASTL4_PROFILE: ConfigEdit._tcp_profile_fields,  # the same fields (idleTimeout, defaultsFrom)
     ROUTE: ConfigEdit._route_fields,
 }
+
+
+def _profile_kind(body: TcpProfileBody) -> tuple[Kind[Any, Any], str]:
+    """A TCP or fastL4 profile's kind and the built-in one it derives from by default."""
+    if isinstance(body, FastL4ProfileBody):
+        return FASTL4_PROFILE, FASTL4_DEFAULT
+    return TCP_PROFILE, DEFAULT_TCP_PROFILE
 
 
 def _parse_ip(text: str, field: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -19,7 +19,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from f5mock.events import log_event
+from f5mock.fastpath import FastVirtual, KernelCounters, KernelForwarding, Target, is_ipv4
 from f5mock.models import (
+    BUILTIN_FASTL4_PROFILE,
     BUILTIN_TCP_PROFILE,
     DEFAULT_IDLE_TIMEOUT,
     INDEFINITE,
@@ -28,10 +30,14 @@ from f5mock.models import (
     PoolRecord,
     VirtualRecord,
 )
-from f5mock.names import parse_destination
+from f5mock.names import join_service, parse_destination
 
 CONNECT_TIMEOUT = 3.0
 IDLE_SWEEP_INTERVAL = 1.0  # seconds: idle timeouts are whole seconds, as on BIG-IP
+LOG_INTERVAL = 1.0  # seconds between two `loop` or `connection-refused` events of one virtual
+# Bytes a member must send to restart the idle timer (a client's every byte restarts it):
+# a member trickling a byte every few seconds is idle, a download is not (docs/f5-mock.md).
+MEMBER_PROGRESS = 1024
 
 
 @dataclass(slots=True, eq=False)
@@ -92,6 +98,7 @@ class HealthMonitor:
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
+        self.changed = asyncio.Event()  # set when a member's status changes
         self._status: dict[tuple[str, int], bool] = {}
         self._targets: Counter[tuple[str, int]] = Counter()  # by the number of monitored pools naming it
         self._wake = asyncio.Event()
@@ -102,13 +109,24 @@ class HealthMonitor:
         return self._status.get((host, port))
 
     def replace(self, old: PoolRecord | None, new: PoolRecord | None) -> None:
-        """Follows one pool's change (None: absent), at the cost of that pool alone."""
-        for pool, step in ((old, -1), (new, 1)):
-            if pool is not None and pool.monitor:
-                for member in pool.members:
-                    self._targets[(connect_host(member.address), member.port)] += step
-        self._targets = +self._targets  # drops targets no pool names any more
-        if self._targets.keys() - self._status.keys():
+        """Follows one pool's change (None: absent), at the cost of the members it changed:
+        a pool's copy shares the member records it did not change (`ConfigEdit`)."""
+        before = old.members if old is not None and old.monitor else []
+        after = new.members if new is not None and new.monitor else []
+        before_ids, after_ids = set(map(id, before)), set(map(id, after))
+        added = []
+        for members, changed, step in ((before, before_ids - after_ids, -1), (after, after_ids - before_ids, 1)):
+            if not changed:
+                continue
+            for member in members:
+                if id(member) in changed:
+                    target = (connect_host(member.address), member.port)
+                    self._targets[target] += step
+                    if self._targets[target] <= 0:
+                        del self._targets[target]  # no pool names it any more
+                    elif step > 0:
+                        added.append(target)
+        if any(target not in self._status for target in added):
             self._wake.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -126,6 +144,7 @@ class HealthMonitor:
             for target, up in zip(targets, results):
                 if self._status.get(target) != up:
                     log_event("monitor", member=f"{target[0]}:{target[1]}", status="up" if up else "down")
+                    self.changed.set()
                 self._status[target] = up
             for target in self._status.keys() - self._targets:
                 del self._status[target]
@@ -258,14 +277,16 @@ class _Link:
         "eofs",
         "virtual_counters",
         "server_counters",
-        "connecting",
+        "task",
+        "counted",
         "closed",
         "virtual",
         "idle_timeout",
-        "activity",
+        "seen",
         "active_at",
         "hops",
-        "socket",
+        "member_port",
+        "opened",
         "local",
     )
 
@@ -276,35 +297,44 @@ class _Link:
         self.eofs = 0
         self.virtual_counters = plane.stats.of("virtual", virtual)
         self.server_counters: tuple[Counters, ...] = ()  # pool, member, node once connected
-        self.connecting: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None  # deciding, then connecting to a member
+        self.counted = False  # in its virtual's counters (a loop never is)
         self.closed = False
         self.virtual = virtual
         self.idle_timeout = plane.idle_timeout(virtual)
-        self.activity = 0  # bytes seen by the last idle sweep
+        self.seen = (0, 0)  # (client, member) bytes when the idle timer last restarted
         self.active_at = asyncio.get_running_loop().time()
         self.hops: frozenset[str] = frozenset((virtual,))  # the virtuals this connection came through
-        self.socket: socket.socket | None = None  # towards the member, while connecting
-        self.local: tuple[str, int] | None = None  # its local address once connected
+        self.member_port = 0  # while connecting: the port connected to
+        self.opened: asyncio.Future[None] | None = None  # done once that connect has ended
+        self.local: tuple[str, int] | None = None  # the member connection's local address
 
     def other(self, half: _Half) -> asyncio.Transport:
         transport = (self.server if half is self.client else self.client).transport
         return transport if transport is not None else _NO_TRANSPORT  # type: ignore[return-value]
 
     def accepted(self) -> None:
-        parent = self.plane.forwarded_from(self.client.transport)  # type: ignore[arg-type]
+        self.plane.track(self)
+        self.task = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _serve(self) -> None:
+        """A connection that is one of our own member connections (a pool member is one of our
+        virtuals) carries the virtuals it came through; one that comes back to a virtual it
+        has passed is a loop, reset before it is counted or forwarded."""
+        parent = await self.plane.forwarded_from(self.client.transport)  # type: ignore[arg-type]
         if parent is not None:
             if self.virtual in parent.hops:
-                log_event("loop", logging.ERROR, virtual=self.virtual, through=sorted(parent.hops))
-                self.closed = True  # never counted: nothing to undo
-                _reset(self.client.transport)  # type: ignore[arg-type]
+                self.plane.loop_detected(self.virtual, parent.hops)
+                self.reset()
                 return
             self.hops = parent.hops | self.hops
-        self.plane.track(self)
+        self.counted = True
         self.virtual_counters.total += 1
         self.virtual_counters.current += 1
-        self.connecting = asyncio.get_running_loop().create_task(self._connect())
+        await self._connect()
 
     async def _connect(self) -> None:
+        failures = []
         for pool, member in self.plane.candidates(self.virtual):
             stats = self.plane.stats
             self.server_counters = (
@@ -314,33 +344,27 @@ class _Link:
             )
             try:
                 await asyncio.wait_for(self._open(connect_host(member.address), member.port), CONNECT_TIMEOUT)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError) as error:
+                failures.append(f"{join_service(connect_host(member.address), member.port)}: {_reason(error)}")
                 continue
             return
         self.server_counters = ()
+        self.plane.refused(self.virtual, self.client.transport, failures)  # type: ignore[arg-type]
         _reset(self.client.transport)  # type: ignore[arg-type]  # no member: reset, as BIG-IP does
 
     async def _open(self, host: str, port: int) -> None:
-        """Connects with a socket of our own, so that a connection arriving at one of our
-        virtuals can be recognised as ours (`DataPlane.forwarded_from`) even mid-connect."""
-        loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        self.socket = sock
+        """Connects to the member. While it connects, a connection accepted on that port waits
+        for the connect to end (`DataPlane.forwarded_from`), so that it can be recognised as
+        ours by its peer address even when its accept is seen first. The event loop makes and
+        owns the socket: the mock never closes a descriptor the loop has."""
+        self.member_port = port
+        self.opened = asyncio.get_running_loop().create_future()
         self.plane.connecting.add(self)
         try:
-            await loop.sock_connect(sock, (host, port))
-            local = sock.getsockname()[:2]
-            await loop.create_connection(lambda: self.server, sock=sock)
-        except BaseException:
-            sock.close()
-            raise
+            await asyncio.get_running_loop().create_connection(lambda: self.server, host, port)
         finally:
             self.plane.connecting.discard(self)
-            self.socket = None
-        if not self.closed:
-            self.local = local
-            self.plane.outgoing[local] = self
+            self.opened.set_result(None)
 
     def connected(self) -> None:
         """The member accepted: count it, pass on what the client already sent, splice."""
@@ -348,6 +372,10 @@ class _Link:
         if self.closed:
             server_transport.close()  # type: ignore[union-attr]
             return
+        local = server_transport.get_extra_info("sockname")  # type: ignore[union-attr]
+        if local:
+            self.local = tuple(local[:2])  # type: ignore[assignment]
+            self.plane.outgoing[self.local] = self  # type: ignore[index]
         for counters in self.server_counters:
             counters.total += 1
             counters.current += 1
@@ -373,13 +401,13 @@ class _Link:
         if self.closed:
             return
         self.closed = True
-        if self.connecting is not None and not self.connecting.done():
-            self.connecting.cancel()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
         for half in (self.client, self.server):
             half.out = _CLOSED
             if half.transport is not None:
                 half.transport.close()
-        counted = [self.virtual_counters]
+        counted = [self.virtual_counters] if self.counted else []
         if self.server.transport is not None:
             counted += self.server_counters
         for counters in counted:
@@ -388,8 +416,8 @@ class _Link:
             counters.bytes_out += bytes_out
             counters.current -= 1
         self.plane.links.discard(self)
-        if self.local is not None:
-            self.plane.outgoing.pop(self.local, None)
+        if self.local is not None and self.plane.outgoing.get(self.local) is self:
+            del self.plane.outgoing[self.local]
 
     def abort(self) -> None:
         for half in (self.client, self.server):
@@ -419,11 +447,23 @@ _NO_TRANSPORT = _NoTransport()
 
 
 def _reset(transport: asyncio.Transport) -> None:
-    """Closes with a TCP RST (linger 0) rather than a FIN."""
+    """Closes with a TCP RST (linger 0) rather than a FIN. A transport already closing has
+    given its descriptor back (the number may be another socket's by now): it is left alone."""
+    if transport.is_closing():
+        return
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:  # closed under us: it ends with a FIN
+            pass
     transport.abort()
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return f"no answer in {CONNECT_TIMEOUT:g} s"
+    return os.strerror(error.errno) if isinstance(error, OSError) and error.errno else str(error)
 
 
 class ListenerChange:
@@ -462,6 +502,7 @@ class ListenerChange:
         plane.config = self._config
         for _, server in self._opened.values():
             await server.start_serving()
+        await plane.forward_in_kernel()
 
     def rollback(self) -> None:
         for _, server in self._opened.values():
@@ -471,8 +512,19 @@ class ListenerChange:
 class DataPlane:
     """Listeners of the virtual servers, member choice, health monitors and counters."""
 
-    def __init__(self, *, bind_virtuals_to: str | None = None, monitor_interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        bind_virtuals_to: str | None = None,
+        monitor_interval: float = 5.0,
+        kernel: KernelForwarding | None = None,
+    ) -> None:
         self.bind_virtuals_to = bind_virtuals_to
+        self.kernel = kernel  # fastL4 virtuals' kernel forwarding; None: the userspace proxy serves them
+        self.not_in_kernel: dict[str, str] = {}  # fastL4 virtual -> why the userspace proxy serves it
+        self.kernel_counters: dict[tuple[str, str], KernelCounters] = {}  # as last read
+        self._kernel_lock = asyncio.Lock()
+        self._following_monitor: asyncio.Task[None] | None = None
         self.config = Config()
         self.listeners: dict[str, tuple[Bind, asyncio.Server]] = {}
         self.unbound: dict[str, str] = {}  # virtual -> why it cannot listen
@@ -483,10 +535,13 @@ class DataPlane:
         self._sweeper: asyncio.Task[None] | None = None
         self.connecting: set[_Link] = set()  # links whose member connection is being made
         self.outgoing: dict[tuple[str, int], _Link] = {}  # local address of a member connection -> its link
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # (event, virtual) -> (last logged, left out)
 
-    def forwarded_from(self, accepted: asyncio.Transport) -> _Link | None:
+    async def forwarded_from(self, accepted: asyncio.Transport) -> _Link | None:
         """The link whose member connection this accepted connection is, when a pool member
-        is one of our own virtuals; None for a connection from elsewhere."""
+        is one of our own virtuals; None for a connection from elsewhere. An accept can be
+        seen before the connect that made it has ended on our side: one from this host waits
+        for the connects to its port under way, then looks again."""
         peer, own = accepted.get_extra_info("peername"), accepted.get_extra_info("sockname")
         if not peer or not own:
             return None
@@ -494,10 +549,31 @@ class DataPlane:
         link = self.outgoing.get(peer)
         if link is not None or (peer[0] != own[0] and not ipaddress.ip_address(peer[0]).is_loopback):
             return link
-        for candidate in self.connecting:  # the accept can be seen before the connect completes
-            if candidate.socket is not None and candidate.socket.getsockname()[:2] == peer:
-                return candidate
-        return None
+        under_way = [link.opened for link in self.connecting if link.member_port == own[1] and link.opened]
+        if under_way:
+            await asyncio.wait(under_way, timeout=CONNECT_TIMEOUT)
+        return self.outgoing.get(peer)
+
+    def loop_detected(self, virtual: str, through: frozenset[str]) -> None:
+        self._log_limited("loop", virtual, through=sorted(through))
+
+    def refused(self, virtual: str, client: asyncio.Transport, failures: list[str]) -> None:
+        """A client reset because no member took its connection."""
+        peer = client.get_extra_info("peername")
+        reason = "; ".join(failures) if failures else "no member available"
+        self._log_limited("connection-refused", virtual, client=join_service(*peer[:2]) if peer else "", reason=reason)
+
+    def _log_limited(self, event: str, virtual: str, **fields: object) -> None:
+        """Logged at most once a second per event and virtual (a flood must not flood the log);
+        `suppressed` counts those left out since the last one logged."""
+        now = asyncio.get_running_loop().time()
+        last, left_out = self._logged.get((event, virtual), (-LOG_INTERVAL, 0))
+        if now - last < LOG_INTERVAL:
+            self._logged[(event, virtual)] = (last, left_out + 1)
+            return
+        self._logged[(event, virtual)] = (now, 0)
+        log_event(event, logging.ERROR if event == "loop" else logging.WARNING, virtual=virtual,
+                  suppressed=left_out, **fields)
 
     def track(self, link: _Link) -> None:
         self.links.add(link)
@@ -513,10 +589,12 @@ class DataPlane:
                 if new is None:
                     self.last_chosen.pop(key, None)
                     self.stats.drop("pool", key)
-                if old is not None:
-                    kept = {member_key(new, member) for member in new.members} if new is not None else set()
-                    for member in old.members:
-                        if member_key(old, member) not in kept:
+                if old is not None:  # the members gone (shared records are unchanged ones)
+                    shared = set(map(id, new.members)) if new is not None else set()
+                    gone = [member for member in old.members if id(member) not in shared]
+                    kept = {member.name for member in new.members} if new is not None and gone else set()
+                    for member in gone:
+                        if member.name not in kept:
                             self.stats.drop("member", member_key(old, member))
             elif kind in ("nodes", "virtuals") and key not in getattr(after, kind):
                 self.stats.drop(kind.removesuffix("s"), key)
@@ -526,7 +604,10 @@ class DataPlane:
         virtual = self.config.virtuals.get(virtual_key)
         if virtual is None:
             return DEFAULT_IDLE_TIMEOUT
-        profile = self.config.tcp_profiles.get(virtual.tcp_profile, BUILTIN_TCP_PROFILE)
+        if virtual.fastl4_profile:
+            profile = self.config.fastl4_profiles.get(virtual.fastl4_profile, BUILTIN_FASTL4_PROFILE)
+        else:
+            profile = self.config.tcp_profiles.get(virtual.tcp_profile, BUILTIN_TCP_PROFILE)
         return profile.idle_timeout
 
     async def _sweep_idle(self) -> None:
@@ -537,11 +618,77 @@ class DataPlane:
             await asyncio.sleep(IDLE_SWEEP_INTERVAL)
             now = loop.time()
             for link in list(self.links):
-                activity = link.client.received + link.server.received
-                if activity != link.activity:
-                    link.activity, link.active_at = activity, now
-                elif link.idle_timeout != INDEFINITE and now - link.active_at >= link.idle_timeout:
-                    link.reset()
+                try:
+                    self._sweep(link, now)
+                except Exception as error:  # one link's trouble (a descriptor closed under it) stops no sweep
+                    log_event("sweep-failed", logging.ERROR, virtual=link.virtual, error=repr(error))
+                    link.close()
+
+    @staticmethod
+    def _sweep(link: _Link, now: float) -> None:
+        client, member = link.client.received, link.server.received
+        seen_client, seen_member = link.seen
+        if client != seen_client or member - seen_member >= MEMBER_PROGRESS:
+            link.seen, link.active_at = (client, member), now
+        elif link.idle_timeout != INDEFINITE and now - link.active_at >= link.idle_timeout:
+            link.reset()
+
+    async def forward_in_kernel(self) -> None:
+        """The kernel forwards the fastL4 virtuals of the live configuration to their available
+        members (nothing is done when that did not change); those it cannot are left to the
+        userspace proxy, which listens for every virtual, with the reason in their status."""
+        async with self._kernel_lock:
+            fast, not_in_kernel = [], {}
+            for key, virtual in sorted(self.config.virtuals.items()):
+                if not virtual.fastl4_profile:
+                    continue
+                reason, forwarded = self._kernel_virtual(key, virtual)
+                if forwarded is not None:
+                    fast.append(forwarded)
+                elif reason:
+                    not_in_kernel[key] = reason
+            if self.kernel is not None:
+                await self.kernel.apply(tuple(fast))
+                if self.kernel.error is not None:
+                    not_in_kernel.update({virtual.key: self.kernel.error for virtual in fast})
+            for key in not_in_kernel.keys() - self.not_in_kernel.keys():
+                log_event("fastl4-userspace", logging.WARNING, virtual=key, reason=not_in_kernel[key])
+            self.not_in_kernel = not_in_kernel
+            if fast and self._following_monitor is None:
+                self._following_monitor = asyncio.get_running_loop().create_task(self._follow_monitor())
+
+    def _kernel_virtual(self, key: str, virtual: VirtualRecord) -> tuple[str, FastVirtual | None]:
+        """The virtual as the kernel forwards it, or why it cannot ("" when it forwards nothing)."""
+        bind = self.bind(virtual)
+        if bind is None or key not in self.listeners:
+            return "", None
+        if self.kernel is None:
+            return "kernel forwarding is off", None
+        pool = self.config.pools[virtual.pool]
+        members = [member for member in pool.members if self._available(pool, member)]
+        hosts = [connect_host(member.address) for member in members]
+        if not is_ipv4(bind.host) or not all(is_ipv4(host) for host in hosts):
+            return "IPv6 is forwarded by the userspace proxy", None
+        loopback = ipaddress.ip_address(bind.host).is_loopback
+        if loopback and not all(ipaddress.ip_address(host).is_loopback for host in hosts):
+            return "a loopback virtual with members beyond loopback (the kernel routes no loopback source off the host)", None
+        targets = tuple(
+            Target(pool.path.full_path, member.path.full_path, member.node, host, member.port)
+            for member, host in zip(members, hosts)
+        )
+        return "", FastVirtual(key, bind.host, bind.port, targets)
+
+    async def _follow_monitor(self) -> None:
+        """A member marked down or up by its monitor changes what the kernel sends it."""
+        while True:
+            await self.monitor.changed.wait()
+            self.monitor.changed.clear()
+            await self.forward_in_kernel()
+
+    async def read_kernel_counters(self) -> None:
+        """Refreshes `kernel_counters` (before stats are rendered)."""
+        if self.kernel is not None:
+            self.kernel_counters = await self.kernel.counters()
 
     def bind(self, virtual: VirtualRecord) -> Bind | None:
         """Where a virtual listens: its destination (or `bind_virtuals_to`) when it forwards."""
@@ -632,6 +779,12 @@ class DataPlane:
         """The counters of an object, bytes of its open connections included."""
         stored = self.stats.peek(kind, key)
         live = Counters(stored.current, stored.total, stored.bytes_in, stored.bytes_out)
+        kernel = self.kernel_counters.get((kind, key))
+        if kernel is not None:
+            live.current += kernel.current
+            live.total += kernel.total
+            live.bytes_in += kernel.bytes_in
+            live.bytes_out += kernel.bytes_out
         for link in self.links:
             bytes_in, bytes_out = link.live_bytes(stored)
             live.bytes_in += bytes_in
@@ -647,7 +800,10 @@ class DataPlane:
         self.listeners.clear()
         for link in list(self.links):
             link.abort()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
+        for task in (self._sweeper, self._following_monitor):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.monitor.stop()
+        if self.kernel is not None:
+            await self.kernel.stop()

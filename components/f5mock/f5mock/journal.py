@@ -2,8 +2,8 @@
 
 `config.json` holds the configuration at some generation; `journal-<G>.jsonl` segments
 hold one line per change from generation G on (the records it created or changed, the
-keys it deleted). A change costs one appended line and one fdatasync whatever the size of
-the configuration. Once the segments hold as many changes as there are objects, a new
+keys it deleted; of a pool whose members alone changed, those members). A change costs one
+appended line and one fdatasync whatever the size of the configuration and of its pools. Once the segments hold as many changes as there are objects, a new
 segment is started and a snapshot written (off the event loop); the segments it covers
 are then deleted. A crash at any point leaves a snapshot plus segments that replay to
 every acknowledged change; a line cut short by a crash was never acknowledged and is
@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from f5mock.kinds import KINDS
-from f5mock.models import Config
+from f5mock.models import Config, MemberRecord
 from f5mock.errors import StartupError
 
 # The saved tables, `Config`'s fields: each top-level kind's records (members are in their pool's).
@@ -47,15 +47,18 @@ class Journal:
         config = Config()
         if self.snapshot_path.exists():
             config = self._parse(self.snapshot_path, Config.model_validate_json)
+        positions: dict[str, dict[str, int]] = {}  # pool -> member name -> index, built as replay needs them
         for segment in self.segments():
             lines = segment.read_bytes().split(b"\n")
             for number, line in enumerate(lines[:-1], 1):  # the last piece has no newline: cut short
                 entry = self._parse(segment, json.loads, raw=line, line=number)
                 if entry["generation"] > config.generation:
-                    self._replay(config, entry, segment, number)
+                    self._replay(config, entry, segment, number, positions)
         return config
 
-    def _replay(self, config: Config, entry: dict[str, Any], segment: Path, number: int) -> None:
+    def _replay(
+        self, config: Config, entry: dict[str, Any], segment: Path, number: int, positions: dict[str, dict[str, int]]
+    ) -> None:
         if entry["generation"] != config.generation + 1:
             raise StartupError(
                 f"the mock F5's journal {segment} line {number} is generation {entry['generation']}, "
@@ -65,9 +68,31 @@ class Journal:
             model = RECORDS[kind]
             for key, data in records.items():
                 getattr(config, kind)[key] = self._parse(segment, model.model_validate, raw=data, line=number)
+                positions.pop(key, None)
         for kind, keys in entry["delete"].items():
             for key in keys:
                 getattr(config, kind).pop(key, None)
+                positions.pop(key, None)
+        for pool_key, change in entry.get("members", {}).items():  # absent from lines before member changes
+            pool = config.pools.get(pool_key)
+            if pool is None:
+                raise StartupError(f"the mock F5's journal {segment} line {number} changes members of {pool_key}, "
+                                   "which it does not have")
+            members = pool.members
+            if pool_key not in positions:
+                positions[pool_key] = {member.name: index for index, member in enumerate(members)}
+            position = positions[pool_key]
+            for name, data in change.get("put", {}).items():
+                member = self._parse(segment, MemberRecord.model_validate, raw=data, line=number)
+                if name in position:
+                    members[position[name]] = member
+                else:
+                    position[name] = len(members)
+                    members.append(member)
+            if change.get("delete"):
+                gone = set(change["delete"])
+                pool.members = [member for member in members if member.name not in gone]
+                positions.pop(pool_key)
         config.generation = entry["generation"]
 
     @staticmethod
@@ -81,17 +106,30 @@ class Journal:
     # --- writing (all of it in worker threads: it waits on the disk) ---------------------
 
     @staticmethod
-    def entry(config: Config, change: Change) -> bytes:
-        """One journal line: `change` as it stands in `config`."""
+    def entry(
+        config: Config, change: Change, member_changes: dict[str, dict[str, MemberRecord | None]] | None = None
+    ) -> bytes:
+        """One journal line: `change` as it stands in `config`; of the pools in `member_changes`
+        (pool -> member name -> the member, None when deleted), only those members."""
+        member_changes = member_changes or {}
         put: dict[str, dict[str, Any]] = {}
         delete: dict[str, list[str]] = {}
+        members: dict[str, dict[str, Any]] = {}
         for kind, key in sorted(change):
             record = getattr(config, kind).get(key)
             if record is None:
                 delete.setdefault(kind, []).append(key)
+            elif kind == "pools" and key in member_changes:
+                changed = sorted(member_changes[key].items())
+                members[key] = {
+                    "put": {name: member.model_dump(mode="json") for name, member in changed if member is not None},
+                    "delete": [name for name, member in changed if member is None],
+                }
             else:
                 put.setdefault(kind, {})[key] = record.model_dump(mode="json")
-        line = {"generation": config.generation, "put": put, "delete": delete}
+        line: dict[str, Any] = {"generation": config.generation, "put": put, "delete": delete}
+        if members:
+            line["members"] = members
         return json.dumps(line, separators=(",", ":")).encode() + b"\n"
 
     def append(self, line: bytes) -> None:

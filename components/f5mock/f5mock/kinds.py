@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from f5mock.models import (
+    BUILTIN_FASTL4_PROFILE,
     BUILTIN_TCP_PROFILE,
+    FastL4ProfileBody,
+    FastL4ProfileRecord,
     MemberBody,
     MemberRecord,
     NodeBody,
@@ -34,10 +37,12 @@ from f5mock.models import (
 )
 from f5mock.names import ObjectPath, split_service
 
-RecordT = TypeVar("RecordT", NodeRecord, PoolRecord, MemberRecord, VirtualRecord, TcpProfileRecord, RouteRecord)
-BodyT = TypeVar("BodyT", NodeBody, PoolBody, MemberBody, VirtualBody, TcpProfileBody, RouteBody)
-Record = NodeRecord | PoolRecord | MemberRecord | VirtualRecord | TcpProfileRecord | RouteRecord
-Body = NodeBody | PoolBody | MemberBody | VirtualBody | TcpProfileBody | RouteBody
+RecordT = TypeVar(
+    "RecordT", NodeRecord, PoolRecord, MemberRecord, VirtualRecord, TcpProfileRecord, FastL4ProfileRecord, RouteRecord
+)
+BodyT = TypeVar("BodyT", NodeBody, PoolBody, MemberBody, VirtualBody, TcpProfileBody, FastL4ProfileBody, RouteBody)
+Record = NodeRecord | PoolRecord | MemberRecord | VirtualRecord | TcpProfileRecord | FastL4ProfileRecord | RouteRecord
+Body = NodeBody | PoolBody | MemberBody | VirtualBody | TcpProfileBody | FastL4ProfileBody | RouteBody
 COLLECTION_QUERY = ("expandSubcollections", "$filter")
 
 
@@ -169,6 +174,11 @@ VIRTUAL = Kind(
             "01070313:3: The profile ({target}) cannot be deleted because it is in use by a Virtual Server "
             "({referrer}).",
         ),
+        Reference(
+            "fastl4_profile", "fastl4_profile",
+            "01070313:3: The profile ({target}) cannot be deleted because it is in use by a Virtual Server "
+            "({referrer}).",
+        ),
     ),
     stats=True, list_query=COLLECTION_QUERY,
 )
@@ -184,6 +194,18 @@ TCP_PROFILE = Kind(
     builtins=(BUILTIN_TCP_PROFILE,), list_query=("$filter",),
     summaries={"update": "Change a TCP profile (idleTimeout)"},
 )
+FASTL4_PROFILE = Kind(
+    name="fastl4_profile", label="profile", noun="fastL4 profile", path="/mgmt/tm/ltm/profile/fastl4",
+    variable="profile", record=FastL4ProfileRecord, body=FastL4ProfileBody,
+    references=(
+        Reference(
+            "defaults_from", "fastl4_profile",
+            "01070313:3: The profile ({target}) cannot be deleted because the profile ({referrer}) derives from it.",
+        ),
+    ),
+    builtins=(BUILTIN_FASTL4_PROFILE,), list_query=("$filter",),
+    summaries={"update": "Change a fastL4 profile (idleTimeout)"},
+)
 ROUTE = Kind(
     name="route", label="Route", noun="static route", path="/mgmt/tm/net/route", variable="route",
     record=RouteRecord, body=RouteBody,
@@ -191,5 +213,5 @@ ROUTE = Kind(
 )
 
 # In this order the saved tables are written, and a deletion's references are looked for.
-KINDS: tuple[Kind[Any, Any], ...] = (NODE, POOL, MEMBER, VIRTUAL, TCP_PROFILE, ROUTE)
+KINDS: tuple[Kind[Any, Any], ...] = (NODE, POOL, MEMBER, VIRTUAL, TCP_PROFILE, FASTL4_PROFILE, ROUTE)
 KIND_NAMED = {kind.name: kind for kind in KINDS}

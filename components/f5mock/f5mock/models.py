@@ -17,6 +17,7 @@ LoadBalancingMode = Literal["round-robin", "least-connections-member"]
 # Every monitor is probed with a TCP connect (see docs/f5-mock.md).
 MONITORS = frozenset({"tcp", "tcp_half_open", "http", "https"})
 DEFAULT_TCP_PROFILE = "/Common/tcp"
+FASTL4_PROFILE = "/Common/fastL4"  # the appliance's built-in fastL4 profile: kernel forwarding (fastpath.py)
 DEFAULT_IDLE_TIMEOUT = 300  # seconds, BIG-IP's /Common/tcp
 INDEFINITE = 4294967295  # BIG-IP's idleTimeout for "never"
 
@@ -56,6 +57,14 @@ class PoolRecord(_Record):
     monitor: str = ""
     description: str = ""
     members: list[MemberRecord] = []
+    # The members' names, built when first asked: whether a name is new is then one lookup, not a
+    # scan of thousands of members. Whoever changes `members` keeps it in step (`ConfigEdit`).
+    _names: set[str] | None = PrivateAttr(default=None)
+
+    def member_names(self) -> set[str]:
+        if self._names is None:
+            self._names = {member.name for member in self.members}
+        return self._names
 
 
 class TcpProfileRecord(_Record):
@@ -67,9 +76,17 @@ class TcpProfileRecord(_Record):
 BUILTIN_TCP_PROFILE = TcpProfileRecord(partition="Common", name="tcp", generation=1)
 
 
+class FastL4ProfileRecord(TcpProfileRecord):
+    """A fastL4 profile: its virtuals are forwarded by the kernel (the appliance's fast path)."""
+
+
+BUILTIN_FASTL4_PROFILE = FastL4ProfileRecord(partition="Common", name="fastL4", generation=1)
+
+
 class VirtualRecord(_Record):
     destination: str  # normalised, e.g. /Common/10.0.0.100:80
-    tcp_profile: str = DEFAULT_TCP_PROFILE
+    tcp_profile: str = DEFAULT_TCP_PROFILE  # "" with a fastL4 profile: a virtual has one or the other
+    fastl4_profile: str = ""
     pool: str = ""  # full path, or "" for none
     mask: str = "255.255.255.255"
     source: str = "0.0.0.0/0"
@@ -97,6 +114,7 @@ class Config(BaseModel):
     pools: dict[str, PoolRecord] = {}
     virtuals: dict[str, VirtualRecord] = {}
     tcp_profiles: dict[str, TcpProfileRecord] = {}  # besides the built-in /Common/tcp
+    fastl4_profiles: dict[str, FastL4ProfileRecord] = {}  # besides the built-in /Common/fastL4
     routes: dict[str, RouteRecord] = {}
     # (partition, address) -> node key: BIG-IP allows one node per address and partition,
     # and scanning every node for each new member would make writes grow with the size.
@@ -198,6 +216,10 @@ class TcpProfileBody(_Body):
     defaultsFrom: str | None = Field(default=None, max_length=512)
     idleTimeout: Annotated[int, Field(ge=1, le=INDEFINITE)] | Literal["indefinite"] | None = None
     description: str | None = _text()
+
+
+class FastL4ProfileBody(TcpProfileBody):
+    pass
 
 
 class RouteBody(_Body):

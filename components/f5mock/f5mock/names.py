@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from f5mock.errors import F5RestError
 
 DEFAULT_PARTITION = "Common"
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:%-]{0,254}$")
-_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
-_ROUTE_DOMAIN = re.compile(r"^\d{1,5}$")
+# ASCII only and matched whole (`fullmatch`: `$` would let a trailing newline through), as
+# BIG-IP refuses any other character; `\d` and `str.isdigit` take other scripts' digits.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:%-]{0,254}")
+_FOLDER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+_ROUTE_DOMAIN = re.compile(r"[0-9]{1,5}")
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 @dataclass(frozen=True, order=True)
@@ -51,9 +54,9 @@ def make_path(name: str, partition: str | None = None, sub_path: str | None = No
     else:
         path = ObjectPath(partition or DEFAULT_PARTITION, name, sub_path or "")
     for folder in filter(None, (path.partition, path.sub_path)):
-        if not _FOLDER.match(folder):
+        if not _FOLDER.fullmatch(folder):
             raise F5RestError(400, f"01020036:3: The requested folder (/{folder}) was not found.")
-    if not _NAME.match(path.name):
+    if not _NAME.fullmatch(path.name):
         raise _invalid_name(name)
     return path
 
@@ -89,7 +92,7 @@ def parse_address(text: str) -> HostAddress:
         raise F5RestError(400, f'01070712:3: Invalid IP address "{text}".') from None
     if not route_domain:
         return HostAddress(ip)
-    if not _ROUTE_DOMAIN.match(route_domain):
+    if not _ROUTE_DOMAIN.fullmatch(route_domain):
         raise F5RestError(400, f'01070712:3: Invalid IP address "{text}".')
     # Route domain 0 is the default one: BIG-IP drops the suffix.
     return HostAddress(ip, int(route_domain) or None)
@@ -104,7 +107,7 @@ def is_address(text: str) -> bool:
 
 
 def parse_port(text: str, context: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not _PORT.fullmatch(text) or not 1 <= int(text) <= 65535:
         raise F5RestError(400, f"01070734:3: Configuration error: invalid port ({text}) in {context}.")
     return int(text)
 
@@ -141,7 +144,7 @@ def parse_destination(text: str, default_partition: str) -> Destination:
     partition = default_partition
     if text.startswith("/"):
         partition, _, text = text[1:].partition("/")
-        if not _FOLDER.match(partition):
+        if not _FOLDER.fullmatch(partition):
             raise F5RestError(400, f"01020036:3: The requested folder (/{partition}) was not found.")
     host, port = split_service(text)
     return Destination(partition, parse_address(host), parse_port(port, f"destination {text}"))

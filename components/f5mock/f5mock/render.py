@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from f5mock.dataplane import Counters, DataPlane, member_key
-from f5mock.kinds import MEMBER, NODE, POOL, ROUTE, TCP_PROFILE, VIRTUAL, Kind, Record
+from f5mock.kinds import FASTL4_PROFILE, MEMBER, NODE, POOL, ROUTE, TCP_PROFILE, VIRTUAL, Kind, Record
 from f5mock.models import (
     MemberRecord,
     NodeRecord,
@@ -131,17 +131,19 @@ _FIELDS: dict[Kind[Any, Any], Callable[[DataPlane, Any, Any, bool], dict[str, An
     MEMBER: _member,
     VIRTUAL: _virtual,
     TCP_PROFILE: _tcp_profile,
+    FASTL4_PROFILE: _tcp_profile,
     ROUTE: _route,
 }
 
 
 def virtual_profiles(record: VirtualRecord) -> dict[str, Any]:
     collection_path = f"{VIRTUAL.object_path(record.path)}/profiles"
-    profile = ObjectPath(*_split_full_path(record.tcp_profile))
+    profile = ObjectPath(*_split_full_path(record.fastl4_profile or record.tcp_profile))
+    profile_kind = FASTL4_PROFILE if record.fastl4_profile else TCP_PROFILE
     entry = _identity(
         "tm:ltm:virtual:profiles:profilesstate", profile, record.generation, f"{collection_path}/{profile.url_token}"
     )
-    entry.update(context="all", nameReference={"link": link(TCP_PROFILE.object_path(profile))})
+    entry.update(context="all", nameReference={"link": link(profile_kind.object_path(profile))})
     return collection("tm:ltm:virtual:profiles:profilescollectionstate", collection_path, [entry])
 
 
@@ -222,6 +224,10 @@ def _virtual_stats(plane: DataPlane, record: VirtualRecord, parent: None) -> dic
         reason = "The virtual server is disabled"
     elif not record.pool:
         reason = "The virtual server has no pool"
+    elif key in plane.not_in_kernel:  # degraded, as the appliance reports a virtual off its fast path
+        reason = f"The virtual server is available (fastL4 forwarded by the userspace proxy: {plane.not_in_kernel[key]})"
+    elif record.fastl4_profile:
+        reason = "The virtual server is available (fastL4 forwarded by the kernel)"
     else:
         reason = "The virtual server is available"
     entries["status.statusReason"] = {"description": reason}

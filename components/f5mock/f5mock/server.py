@@ -20,6 +20,7 @@ from f5mock.bgp import BGP_PORT, BgpListener
 from f5mock.dataplane import DataPlane
 from f5mock.errors import UsageError
 from f5mock.events import log_event
+from f5mock.fastpath import KernelForwarding, table_name
 from f5mock.routing import KernelRoutes
 from f5mock.store import ConfigStore
 from f5mock.tls import server_context
@@ -58,7 +59,11 @@ class F5MockServer:
         self.port = port
         self.username = username
         self.password = password
-        self.plane = DataPlane(bind_virtuals_to=bind_virtuals_to, monitor_interval=monitor_interval)
+        self.plane = DataPlane(
+            bind_virtuals_to=bind_virtuals_to,
+            monitor_interval=monitor_interval,
+            kernel=KernelForwarding(table_name(self.state_dir)),
+        )
         self.routes = routes
         # Routes learned over BGP from the cluster's nodes, when given an AS number.
         self.bgp = (
@@ -82,6 +87,8 @@ class F5MockServer:
         tls = await asyncio.to_thread(server_context, self.state_dir / "tls")
         self.store = ConfigStore(self.state_dir, self.plane, self.routes)
         try:
+            if self.plane.kernel is not None:
+                await self.plane.kernel.start()
             await self.store.start()
             if self.bgp is not None:
                 await self.bgp.start()

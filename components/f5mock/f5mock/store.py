@@ -139,7 +139,7 @@ class ConfigStore:
             virtuals = {key for kind, key in editor.changed if kind == "virtuals"}
             listeners = await self.plane.prepare(editor.config, virtuals)
             try:
-                await asyncio.to_thread(self._save, Journal.entry(editor.config, editor.changed))
+                await asyncio.to_thread(self._save, Journal.entry(editor.config, editor.changed, editor.member_changes))
             except OSError as error:
                 listeners.rollback()
                 raise F5RestError(500, f"The configuration could not be saved: {error}.") from None

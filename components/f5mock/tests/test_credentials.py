@@ -4,6 +4,8 @@ attempts logged and slowed (issue 12)."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +13,7 @@ import httpx
 import pytest
 
 from f5mock import auth
-from f5mock.errors import UsageError
+from f5mock.errors import F5RestError, UsageError
 from f5mock.server import F5MockServer
 
 LOGIN = "/mgmt/shared/authn/login"
@@ -62,3 +64,32 @@ def test_failed_logins_are_logged_with_user_and_source_and_slowed_when_repeated(
         assert client.post(LOGIN, json={"username": "admin", "password": "admin"}).status_code == 200
         assert bad_login() == 401
         assert '"failures":1' in events(caplog, "auth-failed")[-1]  # a success forgot the earlier ones
+
+
+def test_one_user_guessing_does_not_lock_out_another_user_from_the_same_address(tmp_path, monkeypatch):
+    monkeypatch.setattr(auth, "MAX_WAIT", 0.0)  # past the free failures, a guess is refused at once
+    authenticator = auth.Authenticator("admin", "admin")
+
+    async def attempts() -> None:
+        for _ in range(auth.FREE_FAILURES + 1):
+            with pytest.raises(F5RestError):
+                await authenticator.login("mallory", "guess", "10.0.0.7")
+        with pytest.raises(F5RestError, match="too many failed attempts for user mallory from 10.0.0.7"):
+            await authenticator.login("mallory", "guess", "10.0.0.7")
+        assert (await authenticator.login("admin", "admin", "10.0.0.7")).user == "admin"
+
+    asyncio.run(attempts())
+
+
+def test_a_login_body_over_a_few_kilobytes_is_refused_with_413_before_it_is_read(f5):
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", f5.server.port), timeout=5)) as connection:
+        connection.sendall(
+            f"POST {LOGIN} HTTP/1.1\r\nHost: f5\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {2 * 1024 * 1024}\r\n\r\n".encode() + b'{"username": "admin", "password": "'
+        )
+        answer = connection.recv(65536)  # the rest of the 2 MB is never sent: the answer cannot wait for it
+
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"larger than 4096 bytes" in answer

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 
 from components.f5mock.tests.abuse import deaf_member, hanging_member, open_descriptors, resident_bytes
-from components.f5mock.tests.loopback import ask, free_port, wait_until
+from components.f5mock.tests.loopback import ask, free_port, wait_healthy, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -168,3 +177,165 @@ def test_reads_create_no_counters_and_deleted_objects_leave_no_table_entries(api
     assert api.delete("/mgmt/tm/ltm/pool/~Common~vs").status_code == 200
     assert api.delete("/mgmt/tm/ltm/node/~Common~127.0.0.1").status_code == 200
     assert len(plane.stats) == 0 and len(plane.last_chosen) == 0
+
+
+@pytest.fixture
+def mock_process(tmp_path) -> Iterator[tuple[subprocess.Popen[str], httpx.Client, Path]]:
+    """The mock in a process of its own (a crash shows as the process gone, not the test's), its
+    API client and its log file."""
+    port, log = free_port(), tmp_path / "f5.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("f5-mock")), "serve", "--listen", f"127.0.0.1:{port}",
+             "--state-dir", str(tmp_path / "f5"), "--monitor-interval", "0.2"],
+            stderr=stderr, text=True,
+        )
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", auth=("admin", "admin"), verify=False) as client:
+            wait_healthy(client)
+            yield process, client, log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def loop_virtuals(api: httpx.Client, groups: list[int]) -> dict[str, int]:
+    """For each size in `groups`, that many virtuals each forwarding to the next, the last to the
+    first (1: a virtual whose member is itself); returns their ports by name."""
+    ports = {}
+    for number, size in enumerate(groups):
+        names = [f"loop{number}-{index}" for index in range(size)]
+        ports.update({name: free_port() for name in names})
+        for index, name in enumerate(names):
+            member = f"127.0.0.1:{ports[names[(index + 1) % size]]}"
+            assert api.post("/mgmt/tm/ltm/pool", json={"name": name, "members": [{"name": member}]}).status_code == 200
+        for name in names:
+            virtual = {"name": name, "destination": f"127.0.0.1:{ports[name]}", "pool": name}
+            assert api.post("/mgmt/tm/ltm/virtual", json=virtual).status_code == 200
+    return ports
+
+
+def test_loops_under_concurrent_load_leave_the_mock_alive_serving_and_logging_them(mock_process, backends):
+    process, api, log = mock_process
+    ports = loop_virtuals(api, [1, 1, 1, 2, 2, 3])  # 10 virtuals in 6 loops
+    backend = backends("end")
+    healthy = serve(api, backend.port, "healthy")
+    descriptors_before = len(os.listdir(f"/proc/{process.pid}/fd"))
+
+    def hammer(worker: int) -> None:
+        deadline, targets = time.monotonic() + 3.0, sorted(ports.values())
+        while time.monotonic() < deadline:
+            for port in targets[worker % 3 :: 3]:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=2) as client:
+                        client.sendall(b"x" * 4096)
+                        client.recv(1)
+                except OSError:
+                    pass
+
+    with ThreadPoolExecutor(24) as pool:
+        list(pool.map(hammer, range(24)))
+
+    assert process.poll() is None, log.read_text()[-2000:]
+    assert ask(healthy) == b"end:hello\n"
+    looped = {json.loads(line)["virtual"] for line in log.read_text().splitlines() if '"event":"loop"' in line}
+    assert looped == {f"/Common/{name}" for name in ports}
+    wait_until(lambda: len(os.listdir(f"/proc/{process.pid}/fd")) <= descriptors_before + 4, what="descriptors back")
+
+
+def short_idle_profile(api: httpx.Client) -> dict:
+    profile = api.post("/mgmt/tm/ltm/profile/tcp", json={"name": "short", "idleTimeout": 1})
+    assert profile.status_code == 200, profile.text
+    return {"profiles": ["/Common/short"]}
+
+
+def wait_closed(client: socket.socket, seconds: float) -> None:
+    """Reads until the mock closes or resets `client`; fails if it is still open after `seconds`."""
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            client.settimeout(max(deadline - time.monotonic(), 0.001))
+            if not client.recv(65536):
+                return
+    except ConnectionResetError:
+        return
+
+
+@contextmanager
+def trickling_member(interval: float) -> Iterator[int]:
+    """A member that answers every connection with one byte every `interval` seconds, forever."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle(connection: socket.socket) -> None:
+        with connection:
+            while not stop.wait(interval):
+                try:
+                    connection.sendall(b".")
+                except OSError:
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_a_member_trickling_a_byte_at_a_time_is_closed_at_the_idle_timeout(api):
+    with trickling_member(0.3) as member:
+        port = serve(api, member, **short_idle_profile(api))
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            started = time.monotonic()
+
+            wait_closed(client, seconds=6)
+
+        assert time.monotonic() - started < 4  # 1 s idle timeout, swept every second
+
+
+def test_the_idle_sweeper_survives_a_descriptor_closed_under_it_and_keeps_sweeping(api, monkeypatch, caplog):
+    from f5mock import dataplane
+
+    reset = dataplane._Link.reset
+    failed = []
+
+    def reset_once_failing(link: dataplane._Link) -> None:
+        if not failed:
+            failed.append(link)
+            raise OSError(9, "Bad file descriptor")
+        reset(link)
+
+    monkeypatch.setattr(dataplane._Link, "reset", reset_once_failing)
+    with deaf_member() as member:
+        port = serve(api, member, **short_idle_profile(api))
+        first = socket.create_connection(("127.0.0.1", port), timeout=5)
+        second = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with first, second:
+            wait_closed(first, seconds=6)
+            wait_closed(second, seconds=6)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as later:
+                wait_closed(later, seconds=6)
+
+    assert failed and any('"event":"sweep-failed"' in record.message for record in caplog.records)
+
+
+def test_connections_no_member_takes_are_logged_with_the_reason(api, caplog):
+    port = serve(api, free_port(), "refusing")  # nothing listens on the member's port
+
+    assert ask_or_reset(port) == b""
+
+    def refused() -> list[str]:
+        return [r.message for r in caplog.records if '"event":"connection-refused"' in r.message]
+
+    wait_until(refused, what="a connection-refused event")
+    assert '"virtual":"/Common/refusing"' in refused()[0] and "Connection refused" in refused()[0]

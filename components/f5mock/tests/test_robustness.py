@@ -81,6 +81,38 @@ def test_invalid_bodies_are_a_400_and_change_nothing(api, saved_config, url, bod
     assert saved_config() == before
 
 
+ARABIC_INDIC_80 = "\u0668\u0660"  # "80" in Arabic-Indic digits: Python's int() reads them, BIG-IP does not
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "message_part"),
+    [
+        (
+            "/mgmt/tm/ltm/virtual",
+            {"name": "v", "destination": f"127.0.0.1:{ARABIC_INDIC_80}", "pool": "web"},
+            f"invalid port ({ARABIC_INDIC_80})",
+        ),
+        (
+            "/mgmt/tm/ltm/virtual",
+            {"name": "v", "destination": "10.0.0.1%\u0661:80", "pool": "web"},
+            "Invalid IP address",
+        ),
+        (f"{POOLS}/~Common~web/members", {"name": f"10.0.0.2:{ARABIC_INDIC_80}"}, "is invalid"),
+        (POOLS, {"name": "web2\n"}, "object name (web2\n) is invalid"),
+        (POOLS, {"name": "web2", "partition": "Common\n"}, "requested folder (/Common\n) was not found"),
+        ("/mgmt/tm/ltm/node", {"name": "n\n", "address": "10.0.0.9"}, "is invalid"),
+    ],
+)
+def test_ports_and_names_are_ascii_only_and_whole(api, saved_config, url, body, message_part):
+    before = saved_config()
+
+    answer = api.post(url, json=body)
+
+    assert answer.status_code == 400, answer.text
+    assert message_part in answer.json()["message"]
+    assert saved_config() == before
+
+
 @pytest.mark.parametrize("token", ["~Common~", "~~~", "~Common~a~b~c", "%00", "..", "~Common~" + "x" * 300])
 def test_odd_names_in_urls_are_refused_cleanly(api, token):
     answer = api.get(f"{POOLS}/{token}")

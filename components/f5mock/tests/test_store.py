@@ -20,7 +20,9 @@ from f5mock import journal
 from f5mock.server import F5MockServer, run_in_thread
 from f5mock.config import ConfigEdit
 from f5mock.journal import Journal
-from f5mock.models import PoolBody, VirtualBody
+from f5mock.kinds import MEMBER
+from f5mock.models import MemberBody, PoolBody, VirtualBody
+from f5mock.names import make_path
 from f5mock.store import ConfigStore
 from components.f5mock.tests.loopback import free_port, wait_until
 
@@ -224,3 +226,50 @@ def test_a_configuration_an_earlier_version_saved_is_served_as_it_was(tmp_path):
         "/Common/192.0.2.10:80", "/Common/web", {"type": "automap"})
     assert (profile["idleTimeout"], profile["defaultsFrom"]) == (60, "/Common/tcp")
     assert (node["address"], node["description"]) == ("10.0.0.9", "database")
+
+
+def test_member_writes_journal_the_member_not_the_pool_and_replay_to_the_same_pool(tmp_path):
+    """Adding members one request at a time: each journal line holds the one member, so a
+    write costs the same and the files grow by the same amount at any pool size."""
+    members = f"{POOLS}/~Common~big/members"
+    with run_in_thread(tmp_path) as f5, httpx.Client(base_url=f5.url, auth=("admin", "admin"), verify=False) as api:
+        # monitored: its probes go to loopback addresses only
+        assert api.post(POOLS, json={"name": "big", "monitor": "tcp"}).status_code == 200
+        for index in range(120):
+            answer = api.post(members, json={"name": f"127.0.1.{index + 1}:80"})
+            assert answer.status_code == 200, answer.text
+        assert api.patch(f"{members}/~Common~127.0.1.7:80", json={"session": "user-disabled"}).status_code == 200
+        assert api.delete(f"{members}/~Common~127.0.1.9:80").status_code == 200
+        before = api.get(members).json()["items"]
+        lines = [line for segment in Journal(tmp_path).segments() for line in segment.read_bytes().splitlines()]
+
+    assert len(before) == 119
+    assert max(len(line) for line in lines[-60:]) < 2 * min(len(line) for line in lines[2:20])
+    assert sum(len(line) for line in lines) < 100 * 1024  # whole pools journalled: over 2 MB here
+    with run_in_thread(tmp_path) as f5, httpx.Client(base_url=f5.url, auth=("admin", "admin"), verify=False) as api:
+        assert api.get(members).json()["items"] == before
+
+
+def test_member_changes_replay_from_the_journal_without_a_snapshot_between(tmp_path):
+    pool = PoolBody(name="p", members=[{"name": "10.0.0.1:80"}, {"name": "10.0.0.2:80"}])
+    config = journal.Config()
+    segment_journal = Journal(tmp_path)
+    segment_journal.start_segment(1)
+    for change in (
+        lambda edit: edit.create_pool(pool),
+        lambda edit: edit.create(MEMBER, MemberBody(name="10.0.0.3:80"), make_path("/Common/p")),
+        lambda edit: edit.update(MEMBER, make_path("10.0.0.1:80"), MemberBody(ratio=5), make_path("/Common/p")),
+        lambda edit: edit.delete(MEMBER, make_path("10.0.0.2:80"), make_path("/Common/p")),
+    ):
+        edit = ConfigEdit(config)
+        change(edit)
+        segment_journal.append(Journal.entry(edit.config, edit.changed, edit.member_changes))
+        config = edit.config
+    segment_journal.close()
+
+    replayed = Journal(tmp_path).read()
+
+    assert replayed.pools["/Common/p"] == config.pools["/Common/p"]
+    assert [(member.name, member.ratio) for member in replayed.pools["/Common/p"].members] == [
+        ("10.0.0.1:80", 5), ("10.0.0.3:80", 1)
+    ]

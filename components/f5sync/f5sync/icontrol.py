@@ -16,6 +16,9 @@ from f5sync.model import F5State, Member, ObjectKey, Pool, Route, Virtual
 LOGIN_PATH = "/mgmt/shared/authn/login"
 POOLS_PATH = "/mgmt/tm/ltm/pool"
 VIRTUALS_PATH = "/mgmt/tm/ltm/virtual"
+# Exposed Services are plain TCP: their virtuals use the appliance's fastL4 profile (the fast path),
+# which the mock F5 forwards in the kernel.
+FASTL4_PROFILE = "/Common/fastL4"
 ROUTES_PATH = "/mgmt/tm/net/route"
 # How BIG-IP writes the default routes' destinations.
 NAMED_NETWORKS = {"default": "0.0.0.0/0", "default-inet6": "::/0"}
@@ -133,6 +136,7 @@ class IControlClient:
             "ipProtocol": "tcp",
             "source": "0.0.0.0/0",
             "sourceAddressTranslation": {"type": "automap"},
+            "profiles": [FASTL4_PROFILE],
         }
         await self._call("create_virtual", "POST", VIRTUALS_PATH, json=body, tolerate=409)
 
