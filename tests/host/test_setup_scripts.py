@@ -82,3 +82,11 @@ def test_with_every_package_installed_nothing_is_installed(tools_copy):
 
     assert result.returncode == 0, result.stderr
     assert "system packages are installed" in result.stderr
+
+
+def test_the_ports_host_preparation_keeps_from_the_ephemeral_range_are_envbuilders_default_range():
+    from envbuilder.state.ports import DEFAULT_RANGE
+
+    script = (REPO / "tools/host/prepare-docker.sh").read_text()
+    low, high = DEFAULT_RANGE
+    assert f"\nENVBUILDER_PORTS={low}-{high}\n" in script

@@ -14,6 +14,29 @@ CAP_SYS_RESOURCE=24
 
 log() { printf '[prepare-docker] %s\n' "$*" >&2; }
 
+# The default ENVBUILDER_PORT_RANGE (envbuilder/state/ports.py DEFAULT_RANGE; a test keeps them equal).
+ENVBUILDER_PORTS=42000-42999
+
+# Kernel settings kind clusters need on a busy machine:
+# - every cluster's kubelet, kube-proxy and pod network take inotify instances, and the default of
+#   128 per user runs out with two or three clusters ("too many open files": kind's known issue);
+# - envbuilder's host ports sit inside the kernel's ephemeral range, so an outgoing connection could
+#   take one between its reservation and the F5 container binding it: the kernel is told to keep them.
+tune_kernel() {
+  local instances watches
+  instances=$(sysctl -n fs.inotify.max_user_instances)
+  watches=$(sysctl -n fs.inotify.max_user_watches)
+  (( instances >= 512 )) || sysctl -qw fs.inotify.max_user_instances=512 || log "could not raise fs.inotify.max_user_instances"
+  (( watches >= 524288 )) || sysctl -qw fs.inotify.max_user_watches=524288 || log "could not raise fs.inotify.max_user_watches"
+  local reserved
+  reserved=$(sysctl -n net.ipv4.ip_local_reserved_ports)
+  case ",$reserved," in
+    *",$ENVBUILDER_PORTS,"*) ;;
+    *) sysctl -qw net.ipv4.ip_local_reserved_ports="${reserved:+$reserved,}$ENVBUILDER_PORTS" \
+         || log "could not reserve ports $ENVBUILDER_PORTS from the ephemeral range" ;;
+  esac
+}
+
 if ((EUID != 0)); then
   if docker info >/dev/null 2>&1; then
     log "docker $(docker info --format '{{.ServerVersion}}') is running; not root, so it is left as it is"
@@ -45,6 +68,8 @@ if wanted != config:
     print("changed")
 PY
 }
+
+tune_kernel
 
 changed=""
 if lacks_sys_resource; then
