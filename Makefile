@@ -65,7 +65,7 @@ lint:
 	$(TIMED) lint $(VENV)/bin/ruff check $(LINTED)
 
 ## test-fast: every test that needs no Docker, no cluster, no engine and no network beyond loopback, on
-## both cores (pytest-xdist): under a minute, the loop to run while editing (docs/ci.md)
+## both cores (pytest-xdist): the loop to run while editing (docs/ci.md has its time)
 test-fast:
 	$(PYTEST) -n 2 -m "not slow and not docker and not engine"
 
