@@ -18,6 +18,7 @@ import pytest
 
 from envbuilder.engine.orphans import recover, stop_orphaned_engines
 from envbuilder.errors import EnvbuilderError
+from envbuilder.polling import wait_until
 from tests.support.tools import missing
 
 PENDING = [{"resource": {"urn": "urn:pulumi:dev::envbuilder::kubernetes:apps/v1:Deployment::web"}, "type": "updating"}]
@@ -175,7 +176,8 @@ def test_a_wedged_engine_whose_command_was_killed_is_killed_with_what_it_started
                                                                                  short_wait):
     engine = engine_of(tmp_path, command_killed, "wedged")
     done = stop_orphaned_engines("dev", tmp_path.as_uri())
-    assert engine.process.wait(5) == -signal.SIGKILL and not alive(engine.plugin)
+    assert engine.process.wait(5) == -signal.SIGKILL
+    wait_until(lambda: not alive(engine.plugin), timeout=5, what="the plugin to die of its SIGKILL")
     assert done[-1].startswith(f"killed that engine (pid {engine.process.pid}) and 1 process(es) it had started")
     stack = stack_in(tmp_path)
     recover(stack)

@@ -111,17 +111,6 @@ def test_a_saved_file_is_in_every_pod_and_the_classic_container_in_seconds(envir
         "legacy-worker": ["fixtures/services/worker/worker.py"]}
 
 
-def test_a_restart_that_fails_shows_why_and_the_next_save_recovers(environment, tree, dev):
-    web = tree / "fixtures/services/web/web.py"
-    good = web.read_text()
-    web.write_text(good + "\nthis is not python\n")
-    dev.wait_for("failed in 2 of 2", timeout=90)
-    assert "SyntaxError" in dev.output()
-
-    edit_web(tree, "recovered")
-    wait_until(lambda: every_web_pod_answers(environment, "recovered"), timeout=60, what="the fixed code answering")
-
-
 def test_logs_follow_a_pod_that_starts_after_them(environment, tree, tmp_path):
     logs = Background(environment.env, tmp_path / "logs.log", "logs", environment.name, "web", "-f")
     try:
