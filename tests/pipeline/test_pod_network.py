@@ -18,6 +18,7 @@ from envbuilder.pipeline.pod_network import choose_pod_network
 from envbuilder.pipeline.progress import Progress
 from envbuilder.spec.profile import PodNetwork
 from envbuilder.state.records import EnvironmentRecord, HostPorts, save_record
+from tests.support.tools import missing
 
 OFFLINE_IMAGE = NodeImage("envbuilder/kind-node:v1.35.4", present=True, bundled_cni="kube-router")
 PUBLISHED_IMAGE = NodeImage("kindest/node:v1.35.4", present=False, bundled_cni=None)
@@ -140,7 +141,7 @@ def test_render_with_kube_router_writes_the_daemonset_the_offline_node_image_ins
     from envbuilder.cluster.docker import local_image
 
     if local_image(OFFLINE_IMAGE.name) is None:
-        pytest.skip(f"{OFFLINE_IMAGE.name} is not built (make node-image)")
+        missing("docker", f"the node image {OFFLINE_IMAGE.name} is not built", "make node-image, or make setup")
     result = CliRunner().invoke(app, ["render", "--services", "web", "--name", "dev", "--pod-network", "kube-router",
                                       "--node-image", OFFLINE_IMAGE.name, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
