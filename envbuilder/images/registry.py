@@ -12,6 +12,7 @@ Its blobs live in a named volume, so a replaced container keeps them.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -77,13 +78,13 @@ class Registry:
         """Running, answering, and on each of `networks` that exists (by its name there); `image()` is
         asked for only when the container must be made. Idempotent, and safe against another `up`
         making it at the same moment: Docker's container names are the lock."""
-        state = self._inspect()
+        state = self.inspect()
         if state is None:
             self._create(image())
-            state = self._inspect()
+            state = self.inspect()
         if state is None:
             raise EnvbuilderError(f"registry container {self.name} vanished while it was being started")
-        if state.get("Config", {}).get("Labels", {}).get(REGISTRY_LABEL) != "true":
+        if not is_envbuilders(state):
             raise EnvbuilderError(
                 f"container {self.name} exists and is not envbuilder's registry (no {REGISTRY_LABEL} label)",
                 hint=f"remove or rename it (docker rm -f {self.name}); envbuilder then starts its own",
@@ -104,7 +105,7 @@ class Registry:
 
     def networks(self) -> set[str]:
         """The Docker networks it is on (none when it does not exist)."""
-        state = self._inspect()
+        state = self.inspect()
         return set(state["NetworkSettings"]["Networks"]) if state else set()
 
     def answers(self) -> bool:
@@ -158,9 +159,8 @@ class Registry:
             return None
         return answer.headers.get("Docker-Content-Digest") if answer.status_code == 200 else None
 
-    def _inspect(self) -> dict | None:
-        import json
-
+    def inspect(self) -> dict | None:
+        """Its container as `docker inspect` shows it; None when there is none."""
         result = self.runner(["docker", "container", "inspect", self.name], timeout=30)
         return json.loads(result.stdout)[0] if result.ok else None
 
@@ -175,6 +175,11 @@ class Registry:
         ], timeout=120)
         if not created.ok and "is already in use" not in created.stderr:  # else another `up` made it just now
             check(created, f"starting registry {self.name} on 127.0.0.1:{self.port}")
+
+
+def is_envbuilders(container: dict) -> bool:
+    """Whether a container (as `docker inspect` shows it) is an envbuilder registry, not another of that name."""
+    return (container.get("Config", {}).get("Labels") or {}).get(REGISTRY_LABEL) == "true"
 
 
 def registry_image(runner: Runner = run, progress: Callable[[str], None] = lambda message: None) -> str:
