@@ -44,13 +44,12 @@ def network() -> Iterator[str]:
         docker("network", "rm", name)
 
 
-@pytest.fixture
-def small_image() -> Iterator[str]:
-    """One tiny layer of its own (a random file), imported from nothing."""
+def imported_image(size: int) -> Iterator[str]:
+    """One layer of its own (a random file of `size` bytes), imported from nothing."""
     image = f"envbuilder-test/registry-probe:{secrets.token_hex(4)}"
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as tar:
-        content = secrets.token_bytes(2048)
+        content = secrets.token_bytes(size)
         entry = tarfile.TarInfo("probe")
         entry.size = len(content)
         tar.addfile(entry, io.BytesIO(content))
@@ -59,6 +58,16 @@ def small_image() -> Iterator[str]:
         yield image
     finally:
         remove_images(image)
+
+
+@pytest.fixture
+def small_image() -> Iterator[str]:
+    yield from imported_image(2048)
+
+
+@pytest.fixture
+def large_image() -> Iterator[str]:
+    yield from imported_image(64 * 2**20)  # random, so compressing it takes a while: time to kill the push
 
 
 def container_id(name: str) -> str:
@@ -100,3 +109,20 @@ def test_a_registry_stopped_or_removed_comes_back_with_what_it_held(registry, sm
     docker("rm", "--force", registry.name)  # its volume stays
     registry.ensure(registry_image)
     assert registry.holds(small_image)
+
+
+def test_a_push_killed_midway_is_simply_done_again(registry, large_image):
+    registry.ensure(registry_image)
+    target = registry.reference(large_image)
+    assert docker("tag", large_image, target).returncode == 0
+    pushing = subprocess.Popen(["docker", "push", target], stdout=subprocess.PIPE, text=True)
+    assert pushing.stdout is not None
+    for line in pushing.stdout:
+        if "Pushing" in line or "Preparing" in line:
+            break
+    pushing.kill()  # as kill -9 of `up` takes its push down
+    pushing.wait()
+    assert not registry.holds(large_image)
+
+    registry.push([large_image])
+    assert registry.holds(large_image)
