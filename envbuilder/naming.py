@@ -9,6 +9,14 @@ ENVIRONMENT_LABEL = "envbuilder.io/environment"
 # Which envbuilder home created the object: `down` and `reap` touch only their own home's objects.
 OWNER_LABEL = "envbuilder.io/owner"
 CLUSTER_PREFIX = "envbuilder-"
+# The image registry of this machine (images.registry), shared by every environment and home: its
+# container and volume carry no environment or owner label, so no `down`, `reap` or leftover check
+# counts them. The host pushes to 127.0.0.1:REGISTRY_PORT; pods name images `localhost:REGISTRY_PORT/...`,
+# which each kind node's containerd pulls from REGISTRY_CONTAINER on the cluster's Docker network.
+REGISTRY_CONTAINER = "envbuilder-registry"  # and its volume
+REGISTRY_PORT = 5001
+REGISTRY_CONTAINER_PORT = 5000  # where it listens inside its container
+REGISTRY_LABEL = "envbuilder.io/registry"  # on its container, volume and image: envbuilder's, no environment's
 
 
 def cluster_name(environment: str) -> str:
@@ -52,6 +60,11 @@ def classic_container_name(environment: str, service: str) -> str:
 def f5_sync_nodes_role(environment: str) -> str:
     """f5-sync's ClusterRole for reading nodes: cluster-scoped, so named after the environment."""
     return f"{cluster_name(environment)}-f5-sync-nodes"
+
+
+def registry_reference(image: str, port: int = REGISTRY_PORT) -> str:
+    """The name a kind node pulls `image` by once it is pushed to the machine's registry (at `port`)."""
+    return f"localhost:{port}/{image}"
 
 
 def identity_selector(environment: str, owner: str | None = None) -> str:

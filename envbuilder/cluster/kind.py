@@ -74,17 +74,3 @@ class Kind:
     def export_kubeconfig(self, name: str, kubeconfig: Path) -> None:
         check(self.runner([self.binary, "export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig)],
                           timeout=60), f"writing the kubeconfig of kind cluster {name}")
-
-    def nodes(self, name: str) -> list[str]:
-        result = check(self.runner([self.binary, "get", "nodes", "--name", name], timeout=60), "listing kind nodes")
-        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
-
-    def load_images(self, name: str, images: list[str], nodes: list[str]) -> None:
-        """One `kind load` for several images: one archive, in which the layers they share travel once."""
-        check(
-            self.runner(
-                [self.binary, "load", "docker-image", *images, "--name", name, "--nodes", ",".join(nodes)],
-                timeout=900,
-            ),
-            f"loading {', '.join(images)} into {name}",
-        )

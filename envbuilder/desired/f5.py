@@ -7,6 +7,7 @@ namespaced kinds in the environment's namespace, a ClusterRole for nodes only.
 from f5mock import contract as f5mock
 from f5sync import contract
 from envbuilder.desired.meta import (
+    pod_image,
     Object,
     http_probe,
     metadata,
@@ -177,7 +178,7 @@ def f5_sync_objects(spec: EnvironmentSpec) -> list[Object]:
                 "containers": [
                     {
                         "name": F5_SYNC,
-                        "image": spec.component_image(F5_SYNC),
+                        "image": pod_image(spec.component_image(F5_SYNC), spec.target),
                         "envFrom": [{"configMapRef": {"name": F5_SYNC}}],
                         "volumeMounts": [secrets_mount()],
                         "ports": [{"name": "metrics", "containerPort": F5_SYNC_METRICS_PORT}],

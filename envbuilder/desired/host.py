@@ -15,15 +15,25 @@ from envbuilder.desired.f5 import F5_BGP_ASN, F5_MOCK, F5_PASSWORD_FILE, F5_USER
 from envbuilder.desired.meta import CODE_RESET_ANNOTATION, MANAGED_BY, identity_labels, secret_path
 from envbuilder.desired.services import AMQP_URL_FILE, AMQP_URL_FILE_VARIABLE, service_settings
 from envbuilder.naming import (
-    classic_container_name, control_plane_node, f5_container_name, f5_state_volume_name, kind_node_names,
+    REGISTRY_CONTAINER,
+    REGISTRY_CONTAINER_PORT,
+    REGISTRY_PORT,
+    classic_container_name,
+    control_plane_node,
+    f5_container_name,
+    f5_state_volume_name,
+    kind_node_names,
 )
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
 from envbuilder.spec.profile import PodNetwork
+from envbuilder.state.home import registry_hosts_dir
 from envbuilder.state.records import HostPorts
 
 KIND_NETWORK = "kind"
 POD_SUBNET = "192.168.0.0/16"  # Calico's default pool; kube-router takes each node's share of it
+# Where each node's containerd reads its registry hosts files: the host's registry_hosts_dir(), mounted.
+CONTAINERD_HOSTS_DIR = "/etc/containerd/certs.d"
 
 
 @dataclass(frozen=True)
@@ -58,14 +68,29 @@ def container_labels(spec: EnvironmentSpec, component: str) -> dict[str, str]:
     return {**MANAGED_BY, **identity_labels(spec), "envbuilder.io/component": component}
 
 
+def registry_mirror_hosts() -> dict[str, str]:
+    """containerd's hosts files (path under CONTAINERD_HOSTS_DIR -> content) that send a node's pulls of
+    `localhost:<port>/...` to the machine's registry, by its name on the cluster's Docker network."""
+    registry = f"localhost:{REGISTRY_PORT}"
+    return {f"{registry}/hosts.toml": (
+        f'server = "http://{registry}"\n\n'
+        f'[host."http://{REGISTRY_CONTAINER}:{REGISTRY_CONTAINER_PORT}"]\n'
+        '  capabilities = ["pull", "resolve"]\n'
+    )}
+
+
 def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None, nodes: KindNodes) -> dict:
     """kind's own config: kind's default CNI (the node image's kube-router) only when it is the
-    chosen pod network, else none (envbuilder applies Calico), the broker's NodePort on the host, kubelet allowed on cgroup v1 hosts.
+    chosen pod network, else none (envbuilder applies Calico), the broker's NodePort on the host,
+    kubelet allowed on cgroup v1 hosts, and containerd pulling `localhost:<port>/...` through the
+    machine's registry (kind's documented way: hosts files in containerd's config_path, here the
+    host's directory of them, mounted read-only).
 
     Every node carries the environment's identity labels: kind cannot label its node
     containers, so a cluster's owner is read from its nodes.
     """
-    control_plane: dict = {"role": "control-plane", "labels": identity_labels(spec)}
+    mirror = {"hostPath": str(registry_hosts_dir()), "containerPath": CONTAINERD_HOSTS_DIR, "readOnly": True}
+    control_plane: dict = {"role": "control-plane", "labels": identity_labels(spec), "extraMounts": [mirror]}
     if ports:
         control_plane["extraPortMappings"] = [
             {"containerPort": BROKER_NODE_PORT, "hostPort": ports.broker, "listenAddress": "127.0.0.1"}
@@ -75,7 +100,12 @@ def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None, nodes: K
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": spec.cluster_name,
         "networking": {"disableDefaultCNI": not nodes.kind_installs_pod_network, "podSubnet": POD_SUBNET},
-        "nodes": [control_plane] + [{"role": "worker", "labels": identity_labels(spec)} for _ in range(spec.profile.workers)],
+        "nodes": [control_plane] + [
+            {"role": "worker", "labels": identity_labels(spec), "extraMounts": [mirror]} for _ in range(spec.profile.workers)
+        ],
+        "containerdConfigPatches": [
+            f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CONTAINERD_HOSTS_DIR}"'
+        ],
     }
     if nodes.cgroup_v1:
         config["kubeadmConfigPatches"] = [

@@ -58,6 +58,12 @@ def metadata(spec: EnvironmentSpec, name: str, app: str, *, namespaced: bool = T
     return meta
 
 
+def pod_image(image: str, target: str) -> str:
+    """The reference a pod runs `image` (built here) by: on kind, the machine's registry's name for it (the
+    images are pushed there, and the nodes pull through it); an existing cluster pulls it as it is."""
+    return naming.registry_reference(image) if target == "kind" else image
+
+
 def config_hash(data: dict[str, str]) -> str:
     """Changes whenever the configuration changes, so the pods roll."""
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

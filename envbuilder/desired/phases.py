@@ -15,7 +15,7 @@ class Phase(StrEnum):
     PREREQUISITES = "prerequisites"
     IMAGES = "images"
     CLUSTER = "cluster"
-    LOAD = "load"
+    PUSH = "push"
     CNI = "cni"
     BROKER = "broker"
     F5 = "f5"
@@ -44,7 +44,7 @@ class Phase(StrEnum):
 class PhaseDeclaration:
     title: str
     # What must be done before this phase starts. A phase absent from a run (the existing target has
-    # no cluster, pod network or image loading) counts as done.
+    # no cluster, pod network or image push) counts as done.
     needs: tuple[Phase, ...] = ()
 
 
@@ -52,11 +52,12 @@ PHASES: dict[Phase, PhaseDeclaration] = {
     Phase.PREREQUISITES: PhaseDeclaration("Checking prerequisites"),
     Phase.IMAGES: PhaseDeclaration("Building images", (Phase.PREREQUISITES,)),
     Phase.CLUSTER: PhaseDeclaration("Creating the kind cluster", (Phase.PREREQUISITES,)),
-    Phase.LOAD: PhaseDeclaration("Loading images into the nodes", (Phase.IMAGES, Phase.CLUSTER)),
+    # The machine's registry takes the images while kind creates the cluster; the nodes pull from it later.
+    Phase.PUSH: PhaseDeclaration("Pushing images to the machine's registry", (Phase.IMAGES,)),
     Phase.CNI: PhaseDeclaration("Installing the pod network, waiting for Ready nodes", (Phase.CLUSTER,)),
-    # The broker's and the F5's pods need nodes that are Ready and hold their images; not each other.
-    Phase.BROKER: PhaseDeclaration("Starting the broker", (Phase.CNI, Phase.LOAD)),
-    Phase.F5: PhaseDeclaration("Starting the F5 and f5-sync", (Phase.CNI, Phase.LOAD)),
+    # The broker's and the F5's pods need nodes that are Ready and images they can pull; not each other.
+    Phase.BROKER: PhaseDeclaration("Starting the broker", (Phase.CNI, Phase.PUSH)),
+    Phase.F5: PhaseDeclaration("Starting the F5 and f5-sync", (Phase.CNI, Phase.PUSH)),
     # Services connect to the broker when they start; f5-sync picks their Services up whenever it runs.
     Phase.SERVICES: PhaseDeclaration("Deploying services", (Phase.BROKER,)),
     Phase.SMOKE: PhaseDeclaration("Running smoke checks", (Phase.F5, Phase.SERVICES)),

@@ -4,6 +4,7 @@ from f5sync import contract
 from envbuilder.desired.broker import AMQP_URL_KEY, BROKER_SECRET
 from envbuilder.desired.meta import (
     CODE_RESET_ANNOTATION,
+    pod_image,
     CONFIG_HASH_ANNOTATION,
     Object,
     config_hash,
@@ -41,7 +42,7 @@ def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]
     settings = service_settings(spec, service)
     container: dict = {
         "name": service.name,
-        "image": service.image,
+        "image": pod_image(service.image, spec.target),
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": service.entry.port}],
         "envFrom": [{"configMapRef": {"name": config_map_name(service)}}],

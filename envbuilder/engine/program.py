@@ -15,10 +15,18 @@ import pulumi_kubernetes as k8s
 from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
 from envbuilder.desired.f5 import F5_BGP_ASN
 from envbuilder.cluster.kind import kind_context
-from envbuilder.desired.host import KindNodes
+from envbuilder.desired.host import KIND_NETWORK, KindNodes
 from envbuilder.desired.phases import Phase
 from envbuilder.engine.urns import Urn
-from envbuilder.engine.resources import BgpPeering, ClusterReady, Container, ImagesLoaded, KindCluster, Volume
+from envbuilder.engine.resources import (
+    BgpPeering,
+    ClusterReady,
+    Container,
+    ImagesPushed,
+    KindCluster,
+    RegistryOnNetwork,
+    Volume,
+)
 from envbuilder.engine.stacks import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
@@ -35,7 +43,7 @@ class ProgramInputs:
     kubeconfig: str  # where kind writes the cluster's kubeconfig, or the existing one
     nodes: KindNodes | None  # the kind target's node image and host facts
     calico_manifest: str | None  # the pod network is Calico: envbuilder applies this manifest
-    image_ids: dict[str, str]  # image -> ID, to load into kind
+    images_to_push: dict[str, str]  # image -> ID: what the kind nodes pull through the machine's registry
     # An earlier run of this stack was killed while creating the kind cluster: what it left is this home's.
     interrupted_cluster_create: bool = False
 
@@ -133,10 +141,11 @@ def register_environment(inputs: ProgramInputs, resources: PhasedResources) -> N
             network_daemonset=nodes.network_daemonset, timeout=spec.profile.timeouts.cni,
             opts=pulumi.ResourceOptions(depends_on=network),
         ))
-        register(Phase.LOAD, "images", ImagesLoaded(
-            "images", cluster=spec.cluster_name, images=inputs.image_ids, kind_binary=inputs.tools["kind"],
-            opts=pulumi.ResourceOptions(depends_on=[cluster]),
-        ))
+        # Nodes that run pods can pull them: they reach the machine's registry on the cluster's network.
+        # The images go there while the cluster is made.
+        register(Phase.CNI, "registry-network", RegistryOnNetwork(
+            "registry-network", network=KIND_NETWORK, opts=pulumi.ResourceOptions(depends_on=[cluster])))
+        register(Phase.PUSH, "images", ImagesPushed("images", images=inputs.images_to_push))
     else:
         provider = k8s.Provider("k8s", kubeconfig=inputs.kubeconfig, context=spec.kube_context)
 

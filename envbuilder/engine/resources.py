@@ -19,7 +19,7 @@ from envbuilder.cluster.docker import ContainerSpec, Docker
 from envbuilder.cluster.kind import Kind, kind_context
 from envbuilder.cluster.kubectl import kubectl_command
 from envbuilder.cluster.ownership import docker_object_trace, kind_cluster_trace
-from envbuilder.naming import OWNER_LABEL
+from envbuilder.naming import OWNER_LABEL, REGISTRY_CONTAINER
 from envbuilder.errors import EnvbuilderError
 
 
@@ -166,22 +166,52 @@ class BgpPeering(Resource):
         super().__init__(_BgpPeeringProvider(), name, props, opts)
 
 
-class _ImagesLoadedProvider(_ActionProvider):
-    """Loads images into the kind nodes that don't hold that image ID yet."""
+class _ImagesPushedProvider(_ActionProvider):
+    """Pushes images to the machine's registry (only the layers it lacks travel). Pushed again when an image
+    changes or the registry no longer holds one (a new registry volume): a push is idempotent, so one an
+    interrupted run left half done is simply done again."""
 
-    ID_KEY = "cluster"
+    ID_KEY = "registry"
 
     def act(self, props: dict[str, Any]) -> None:
-        from envbuilder.images.load import ImageLoader
+        from envbuilder.images.registry import Registry
 
-        ImageLoader(props["cluster"], kind=Kind(binary=props["kind"])).load(list(props["images"]))
+        Registry().push(list(props["images"]))
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        from envbuilder.images.registry import Registry
+
+        registry = Registry()
+        return DiffResult(changes=olds.get("images") != news["images"] or not all(map(registry.holds, news["images"])))
 
 
-class ImagesLoaded(Resource):
-    def __init__(self, name: str, *, cluster: pulumi.Input[str], images: dict[str, str], kind_binary: str,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        # Image IDs are inputs, so a rebuilt image (same tag, new ID) is loaded again.
-        super().__init__(_ImagesLoadedProvider(), name, {"cluster": cluster, "images": images, "kind": kind_binary}, opts)
+class ImagesPushed(Resource):
+    def __init__(self, name: str, *, images: dict[str, str], opts: pulumi.ResourceOptions | None = None) -> None:
+        # Image IDs are inputs, so a rebuilt image (same tag, new ID) is pushed again.
+        super().__init__(_ImagesPushedProvider(), name, {"registry": REGISTRY_CONTAINER, "images": images}, opts)
+
+
+class _RegistryOnNetworkProvider(_ActionProvider):
+    """Joins the machine's registry to the cluster's Docker network, where the nodes' containerd reaches it
+    by name: `up` joins it to a network that exists before the cluster, this to the one kind makes with
+    the machine's first cluster. Joined again when it is not (a registry made anew)."""
+
+    ID_KEY = "network"
+
+    def act(self, props: dict[str, Any]) -> None:
+        from envbuilder.images.registry import Registry
+
+        Registry().join(props["network"])
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        from envbuilder.images.registry import Registry
+
+        return DiffResult(changes=olds != news or news["network"] not in Registry().networks())
+
+
+class RegistryOnNetwork(Resource):
+    def __init__(self, name: str, *, network: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(_RegistryOnNetworkProvider(), name, {"network": network}, opts)
 
 
 class _ContainerProvider(ResourceProvider):
@@ -293,4 +323,4 @@ class Container(Resource):
         super().__init__(_ContainerProvider(), name, props, opts)
 
 
-__all__ = ["ClusterReady", "Container", "ImagesLoaded", "KindCluster", "Volume"]
+__all__ = ["ClusterReady", "Container", "ImagesPushed", "KindCluster", "RegistryOnNetwork", "Volume"]

@@ -48,7 +48,7 @@ def pinned_versions(repo: Path | None = None) -> dict[str, str]:
 def diagnose(runner: Runner = run) -> list[Check]:
     """Every check, in the order a user fixes them: Docker, tools, node image, machine, tests."""
     checks: list[Check] = []
-    for produce in (_docker, _tools, _node_image, _machine, _tests):
+    for produce in (_docker, _tools, _node_image, _registry, _machine, _tests):
         checks.extend(produce(runner))
     return checks
 
@@ -133,6 +133,30 @@ def _node_image(runner: Runner) -> Iterator[Check]:
         yield Check("node image", "ok", f"{image.name}, which kind pulls (a registry is reachable)")
     else:
         yield Check("node image", "fail", f"no local node image and no registry to pull {image.name}", "make setup")
+
+
+def _registry(runner: Runner) -> Iterator[Check]:
+    """The machine's image registry, which `up` on kind starts when it is not running."""
+    from envbuilder.images.registry import LOCAL_REGISTRY_IMAGE, REGISTRY_BINARY, Registry, is_envbuilders
+
+    registry = Registry(runner=runner)
+    container = registry.inspect()
+    if container is None:
+        image = "registry:2, or " + (f"{LOCAL_REGISTRY_IMAGE} made from {REGISTRY_BINARY}" if REGISTRY_BINARY.is_file()
+                                      else f"no local image: {REGISTRY_BINARY} is missing")
+        yield Check("image registry", "ok" if REGISTRY_BINARY.is_file() else "warn",
+                    f"{registry.name} is not running; the next up on kind starts it ({image})",
+                    "" if REGISTRY_BINARY.is_file() else "apt-get install docker-registry, or make setup")
+    elif not is_envbuilders(container):
+        yield Check("image registry", "fail", f"container {registry.name} is not envbuilder's registry",
+                    f"remove or rename it (docker rm -f {registry.name})")
+    elif registry.answers():
+        networks = ", ".join(sorted(container["NetworkSettings"]["Networks"]))
+        yield Check("image registry", "ok", f"{registry.name} ({container['Config']['Image']}) answers at {registry.url}, "
+                    f"on networks {networks}")
+    else:
+        yield Check("image registry", "warn", f"{registry.name} does not answer at {registry.url} "
+                    f"({container['State']['Status']}); the next up on kind starts it", f"docker logs {registry.name}")
 
 
 def _machine(runner: Runner) -> Iterator[Check]:

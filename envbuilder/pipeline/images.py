@@ -1,4 +1,5 @@
-"""The images an environment on kind runs: built from its source when missing, then identified by ID."""
+"""The images an environment on kind runs: built from its source when missing, and the machine's registry
+they are pushed to, running."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -6,18 +7,23 @@ from dataclasses import dataclass
 from envbuilder.cluster.commands import Runner, run
 from envbuilder.cluster.docker import local_image, require_local_image
 from envbuilder.desired.f5 import F5_SYNC
+from envbuilder.desired.host import KIND_NETWORK, registry_mirror_hosts
 from envbuilder.images.broker import resolve_broker_image
 from envbuilder.images.build import build_images, remove_superseded, resolve_base_image
+from envbuilder.images.registry import Registry, registry_image
 from envbuilder.images.revision import Revision
+from envbuilder.naming import registry_reference
 from envbuilder.spec.environment import EnvironmentSpec
-from envbuilder.state.home import project_root
+from envbuilder.state.home import project_root, registry_hosts_dir
 from envbuilder.state.records import read_records
 
 
 @dataclass(frozen=True)
 class EnvironmentImages:
-    broker: str | None  # the image the broker runs; None when no service needs a broker
-    to_load: dict[str, str]  # image -> ID, to load into the nodes
+    # The image the broker's pods run (the registry's name for it when it is pushed); None when no
+    # service needs a broker.
+    broker: str | None
+    to_push: dict[str, str]  # image -> ID: what the nodes pull through the machine's registry
 
 
 def ensure_environment_images(
@@ -27,10 +33,10 @@ def ensure_environment_images(
     runner: Runner = run,
 ) -> EnvironmentImages:
     """Build what is missing from `source` (None: the images must exist, as the record names them) and
-    choose the broker's image; returns what to load into the nodes, with IDs.
+    choose the broker's image; returns what to push to the machine's registry, with IDs.
 
-    The F5 and classic services run as containers beside the cluster, so they are built
-    but not loaded into the nodes.
+    The F5 and classic services run as containers beside the cluster, from Docker's own images:
+    built, but not pushed.
     """
     if source is not None:
         def base_image() -> str:
@@ -40,21 +46,39 @@ def ensure_environment_images(
             if image.built:
                 say(f"{image.tag}: built in {image.seconds:.1f} s")
     in_nodes = [service.image for service in spec.in_cluster] + [spec.component_image(F5_SYNC)]
-    to_load = {image: require_local_image(image, runner).id for image in in_nodes}
+    to_push = {image: require_local_image(image, runner).id for image in in_nodes}
     broker = resolve_broker_image(spec.profile.broker.image, progress=say) if spec.needs_broker else None
-    if broker:
-        # A broker image docker holds goes into the nodes, which may reach no registry; any other they pull.
+    if broker and "@" not in broker:
+        # A broker image Docker holds goes through the registry, as the nodes may reach no other; any other
+        # (or one pinned by digest, which cannot be tagged for the registry) they pull from its own registry.
         held = local_image(broker, runner)
         if held:
-            to_load[broker] = held.id
-    return EnvironmentImages(broker, to_load)
+            to_push[broker] = held.id
+            broker = registry_reference(broker)
+    return EnvironmentImages(broker, to_push)
+
+
+def ensure_machine_registry(say: Callable[[str], None] = lambda message: None, runner: Runner = run) -> None:
+    """The machine's registry running and on the kind network (when that exists yet: the engine joins it
+    to a new cluster's), and the hosts files this home's nodes mount in place, all before the engine runs."""
+    Registry(runner=runner).ensure(lambda: registry_image(runner, say), networks=(KIND_NETWORK,))
+    for path, content in registry_mirror_hosts().items():
+        target = registry_hosts_dir() / path
+        if not target.is_file() or target.read_text() != content:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
 
 
 def remove_superseded_images(spec: EnvironmentSpec, runner: Runner = run) -> list[str]:
     """After an `up`: this home's images of earlier edits that none of its environments runs any more
-    (nothing, while a record cannot be read: what it runs is unknown)."""
+    (nothing, while a record cannot be read: what it runs is unknown), from Docker and from the machine's
+    registry."""
     records, unreadable = read_records()
     if unreadable:
         return []
     keep = set(spec.images.values()) | {image for record in records for image in record.images.values()}
-    return remove_superseded(spec.images, keep, runner)
+    removed = remove_superseded(spec.images, keep, runner)
+    registry = Registry(runner=runner)
+    for image in removed:
+        registry.delete(image)
+    return removed

@@ -203,15 +203,17 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
     from envbuilder.engine.api import ProgramInputs, open_stack, stop_orphaned_engines
 
     spec = resolved.spec
-    image_ids: dict[str, str] = {}
+    images_to_push: dict[str, str] = {}
     if spec.target == "kind":
-        from envbuilder.pipeline.images import ensure_environment_images
+        from envbuilder.pipeline.images import ensure_environment_images, ensure_machine_registry
+
+        def say(message: str) -> None:
+            console.print(f"   [dim]{message}[/]")
 
         with progress.phase(Phase.IMAGES):
-            images = ensure_environment_images(
-                spec, resolved.revision, say=lambda message: console.print(f"   [dim]{message}[/]")
-            )
-        image_ids = images.to_load
+            images = ensure_environment_images(spec, resolved.revision, say=say)
+            ensure_machine_registry(say)
+        images_to_push = images.to_push
         if images.broker:
             spec = spec.with_broker_image(images.broker)
     for message in stop_orphaned_engines(spec.name, resolved.backend_url):
@@ -228,7 +230,7 @@ def _apply(resolved: ResolvedRequest, record: EnvironmentRecord, prerequisites: 
         kubeconfig=record.kubeconfig or str(default_kubeconfig()),
         nodes=prerequisites.nodes,
         calico_manifest=prerequisites.pod_network.calico_manifest if prerequisites.pod_network else None,
-        image_ids=image_ids,
+        images_to_push=images_to_push,
         interrupted_cluster_create=interrupted_create,
     )
     stack.up(inputs, events_for=progress.engine_events)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from envbuilder.desired.meta import pod_image
 from envbuilder.desired.state import Credentials
 from envbuilder.spec.profile import PodNetwork
 
@@ -168,8 +169,9 @@ def target_from_record(record: "EnvironmentRecord", credentials: Credentials) ->
         broker_url=broker_url,
         services=services,
         rpc=RpcRoute(via=route.name, path=route.rpc.path, worker=route.rpc.to) if route and route.rpc else None,
-        # Every service image is built on the same Python base and is already on the nodes.
-        probe_image=recorded_images(record.images, record.revision, [entries[0].name])[entries[0].name] if entries else None,
+        # Every service image is built on the same Python base, and the nodes can pull it.
+        probe_image=pod_image(recorded_images(record.images, record.revision, [entries[0].name])[entries[0].name],
+                              record.target) if entries else None,
         network_daemonset=PodNetwork(record.pod_network).daemonset if record.pod_network else None,
         time_limit_seconds=record.smoke_timeout_seconds,
     )

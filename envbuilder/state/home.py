@@ -11,6 +11,12 @@ def state_home() -> Path:
     return home
 
 
+def registry_hosts_dir() -> Path:
+    """containerd's hosts files for the machine's registry, which this home's kind nodes mount
+    (desired.host writes what they say; `up` puts them here before it creates a cluster)."""
+    return state_home() / "registry-hosts"
+
+
 def project_root() -> Path:
     """The repository holding stacks/, fixtures/ and docker/: `$ENVBUILDER_PROJECT`, else this checkout."""
     configured = os.environ.get("ENVBUILDER_PROJECT")

@@ -61,10 +61,3 @@ def test_a_failure_carries_the_command_and_the_end_of_its_output():
         Kind(runner=runner).create("envbuilder-dev", {}, "img", Path("kc"), 10)
     assert "creating kind cluster envbuilder-dev failed (exit 1)" in str(raised.value)
     assert "already exist" in str(raised.value)
-
-
-def test_load_images_targets_only_the_given_nodes():
-    runner = FakeRunner(ok())
-    Kind(runner=runner).load_images("envbuilder-dev", ["envbuilder/web:abc", "envbuilder/worker:abc"], ["n1", "n2"])
-    assert runner.calls[0][0] == ["kind", "load", "docker-image", "envbuilder/web:abc", "envbuilder/worker:abc",
-                                  "--name", "envbuilder-dev", "--nodes", "n1,n2"]

@@ -8,7 +8,7 @@ import yaml
 
 from f5sync import contract
 from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
-from envbuilder.desired.host import KindNodes
+from envbuilder.desired.host import KindNodes, registry_mirror_hosts
 from envbuilder.desired.meta import CODE_RESET_ANNOTATION, CONFIG_HASH_ANNOTATION
 from envbuilder.desired.state import state_digest
 from envbuilder.errors import InputError
@@ -16,6 +16,7 @@ from envbuilder.spec.catalog import load_catalog
 from envbuilder.images.build import COMPONENTS
 from envbuilder.spec.environment import EnvironmentSpec, parse_overrides, resolve_services, tagged_images
 from envbuilder.spec.profile import PodNetwork, load_profile
+from envbuilder.state.home import registry_hosts_dir
 from envbuilder.state.records import HostPorts
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
@@ -134,7 +135,35 @@ def test_services_take_their_configmap_and_the_broker_url_from_the_secret():
     container = pod["spec"]["containers"][0]
     assert container["envFrom"] == [{"configMapRef": {"name": "web-config"}}]
     assert container["env"] == [{"name": "AMQP_URL_FILE", "value": "/run/secrets/envbuilder/amqp-url"}]
-    assert container["image"] == "envbuilder/web:abc1234"
+    assert container["image"] == "localhost:5001/envbuilder/web:abc1234"
+
+
+def test_on_kind_pods_pull_envbuilders_images_through_the_machines_registry_and_containers_use_dockers():
+    kind, existing = desired_state(make_spec(), SECRETS), desired_state(make_spec(target="existing"), SECRETS)
+
+    def pod_images(state):
+        return {c["name"]: c["image"] for o in state.objects() if o["kind"] in ("Deployment", "StatefulSet")
+                for c in o["spec"]["template"]["spec"]["containers"]}
+
+    assert pod_images(kind) == {"web": "localhost:5001/envbuilder/web:abc1234",
+                                "worker": "localhost:5001/envbuilder/worker:abc1234",
+                                "f5-sync": "localhost:5001/envbuilder/f5-sync:abc1234",
+                                "rabbitmq": PROFILE.broker.image}  # the pipeline names the broker's (it may not push it)
+    assert [c.image for c in kind.all_containers()] == ["envbuilder/f5-mock:abc1234"]  # Docker's own, not pulled
+    assert set(pod_images(existing).values()) == {"envbuilder/web:abc1234", "envbuilder/worker:abc1234",
+                                                  "envbuilder/f5-sync:abc1234", "envbuilder/f5-mock:abc1234",
+                                                  PROFILE.broker.image}
+
+
+def test_kind_nodes_pull_localhost_registry_images_from_the_registry_container_on_their_network():
+    cluster = desired_state(make_spec(), SECRETS).cluster
+    assert cluster is not None
+    [patch] = cluster["containerdConfigPatches"]
+    assert 'config_path = "/etc/containerd/certs.d"' in patch and "io.containerd.grpc.v1.cri\".registry]" in patch
+    mount = {"hostPath": str(registry_hosts_dir()), "containerPath": "/etc/containerd/certs.d", "readOnly": True}
+    assert [node["extraMounts"] for node in cluster["nodes"]] == [[mount], [mount]]
+    assert registry_mirror_hosts() == {"localhost:5001/hosts.toml": (
+        'server = "http://localhost:5001"\n\n[host."http://envbuilder-registry:5000"]\n  capabilities = ["pull", "resolve"]\n')}
 
 
 def test_no_image_is_latest_and_every_tag_is_the_revision():
@@ -142,7 +171,7 @@ def test_no_image_is_latest_and_every_tag_is_the_revision():
     images = [c["image"] for o in state.objects() if o["kind"] == "Deployment"
               for c in o["spec"]["template"]["spec"]["containers"]]
     images += [c.image for c in state.all_containers()]
-    envbuilder_images = [i for i in images if i.startswith("envbuilder/")]
+    envbuilder_images = [i for i in images if i.removeprefix("localhost:5001/").startswith("envbuilder/")]
     assert envbuilder_images and all(i.endswith(":abc1234") for i in envbuilder_images)
     assert not any(i.endswith(":latest") or ":" not in i for i in images)
 
@@ -158,7 +187,7 @@ def test_an_edit_to_one_service_changes_only_its_pod_template_and_its_pods_repor
     edited = desired_state(make_spec(images={"web": f"envbuilder/web:{edited_tag}"}), SECRETS)
 
     assert {name for name in before if before[name] != after[name]} == {"web"}
-    assert after["web"]["spec"]["containers"][0]["image"] == f"envbuilder/web:{edited_tag}"
+    assert after["web"]["spec"]["containers"][0]["image"] == f"localhost:5001/envbuilder/web:{edited_tag}"
     assert find(edited.objects(), "ConfigMap", "web-config")["data"]["REVISION"] == edited_tag
 
 

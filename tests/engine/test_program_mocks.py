@@ -54,7 +54,7 @@ def run_program(target: str, pod_network: PodNetwork = PodNetwork.CALICO, node_i
     inputs = ProgramInputs(
         spec=spec, ports=HostPorts(f5_api=42000, broker=42001, vips={"web": 42002}),
         tools={"kind": "/bin/kind", "docker": "/bin/docker", "kubectl": "/bin/kubectl"},
-        kubeconfig="/tmp/kubeconfig", image_ids={"envbuilder/web:abc1234": "sha256:1"},
+        kubeconfig="/tmp/kubeconfig", images_to_push={"envbuilder/web:abc1234": "sha256:1"},
         nodes=KindNodes(pod_network=pod_network, image=node_image) if target == "kind" else None,
         calico_manifest="/tmp/calico.yaml" if pod_network is PodNetwork.CALICO and target == "kind" else None,
     )
@@ -87,7 +87,8 @@ def test_on_kind_the_cluster_cni_images_and_containers_are_resources_beside_the_
     mocks = run_program("kind")
     found = names_by_type(mocks)
     assert sorted(found["pulumi-python:dynamic:Resource"]) == [
-        "cluster", "cluster-volume-envbuilder-dev-f5-state", "cni-ready", "f5-container-envbuilder-dev-f5", "images"]
+        "cluster", "cluster-volume-envbuilder-dev-f5-state", "cni-ready", "f5-container-envbuilder-dev-f5", "images",
+        "registry-network"]
     assert found["kubernetes:yaml/v2:ConfigFile"] == ["cni"]
     assert sorted(found["kubernetes:yaml/v2:ConfigGroup"]) == ["broker", "f5", "namespace", "secrets", "services"]
     groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
@@ -104,7 +105,8 @@ def phases_of_registered(mocks: RecordingMocks) -> dict[str, str | None]:
 
 def test_every_resource_on_kind_belongs_to_the_phase_whose_status_line_it_feeds():
     assert phases_of_registered(run_program("kind")) == {
-        "cluster": "cluster", "cni": "cni", "cni-ready": "cni", "images": "load",
+        "cluster": "cluster", "cni": "cni", "cni-ready": "cni", "images": "push",
+        "registry-network": "cni",
         "namespace": "broker", "secrets": "broker", "broker": "broker",
         "cluster-volume-envbuilder-dev-f5-state": "f5", "f5-container-envbuilder-dev-f5": "f5", "f5": "f5",
         "services": "services",
@@ -121,10 +123,11 @@ def test_a_group_object_belongs_to_its_group_phase_and_the_stack_to_none():
 
 def test_the_f5_and_the_broker_wait_for_the_ready_nodes_and_the_services_for_the_broker_not_the_f5():
     resources = run_program("kind").resources
-    ready_nodes = [*resources.of(Phase.LOAD), *resources.of(Phase.CNI)]
+    ready_nodes = [*resources.of(Phase.PUSH), *resources.of(Phase.CNI)]
     assert sorted(map(id, resources.needed_by(Phase.BROKER))) == sorted(map(id, ready_nodes))
     assert sorted(map(id, resources.needed_by(Phase.F5))) == sorted(map(id, ready_nodes))
     assert resources.needed_by(Phase.SERVICES) == resources.of(Phase.BROKER)
+    assert resources.needed_by(Phase.PUSH) == []  # the images go to the registry while kind makes the cluster
     assert len(resources.of(Phase.BROKER)) == 3  # the namespace, the Secrets, the broker's objects
 
 

@@ -1,5 +1,6 @@
-"""`up` on the kind target interrupted while kind creates the cluster (kill -9) and while the
-services roll out (Ctrl-C): the next `up` is green (smoke checks included) and the next `down`
+"""`up` on the kind target interrupted while kind creates the cluster (kill -9), while the images go to
+the machine's registry (Ctrl-C, which reaches `docker push` too) and while the services roll out
+(Ctrl-C): the next `up` is green (smoke checks included) and the next `down`
 leaves no container, volume, network, kind cluster, record, stack, port or process."""
 
 import os
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.kind, pytest.mark.docker, pytest.m
 SERVICES = "web,worker"
 
 
-@pytest.mark.parametrize(("phase", "interruption"), [("cluster", "kill-9"), ("services", "ctrl-c")])
+@pytest.mark.parametrize(("phase", "interruption"), [("cluster", "kill-9"), ("push", "ctrl-c"), ("services", "ctrl-c")])
 def test_up_on_kind_interrupted_in_a_phase_is_recovered_by_the_next_up_and_down_leaves_nothing(
         isolated_state, figures: Figures, phase, interruption):
     require_docker()

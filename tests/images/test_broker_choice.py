@@ -1,4 +1,4 @@
-"""Which image the broker runs on kind, and when the local one is made and loaded: decided without Docker."""
+"""Which image the broker runs on kind, and when the local one is made and pushed: decided without Docker."""
 
 import io
 import json
@@ -201,21 +201,22 @@ OURS = {"envbuilder/web:abc1234", "envbuilder/worker:abc1234", "envbuilder/f5-sy
 
 
 @pytest.mark.parametrize(
-    ("chosen", "present", "loaded"),
+    ("chosen", "present", "pushed"),
     [
         (BROKER_IMAGE, {BROKER_IMAGE}, True),
         (PROFILE_IMAGE, {PROFILE_IMAGE}, True),
         (PROFILE_IMAGE, set(), False),
     ],
-    ids=["local image: loaded", "docker has the profile's: loaded", "nodes pull it"],
+    ids=["local image: pushed", "docker has the profile's: pushed", "nodes pull it"],
 )
-def test_a_broker_image_docker_holds_is_loaded_into_the_nodes(monkeypatch, chosen, present, loaded):
+def test_a_broker_image_docker_holds_is_pushed_and_the_pods_pull_it_through_the_registry(monkeypatch, chosen, present,
+                                                                                          pushed):
     fake_builds(monkeypatch, chosen)
 
     images = pipeline_images.ensure_environment_images(environment_spec(["web", "worker"]), Revision("abc1234"), runner=FakeDocker(OURS | present))
 
-    assert images.broker == chosen
-    assert set(images.to_load) == OURS | ({chosen} if loaded else set())
+    assert images.broker == (f"localhost:5001/{chosen}" if pushed else chosen)
+    assert set(images.to_push) == OURS | ({chosen} if pushed else set())
 
 
 def test_without_a_broker_no_broker_image_is_chosen(monkeypatch):
@@ -226,4 +227,4 @@ def test_without_a_broker_no_broker_image_is_chosen(monkeypatch):
     )
 
     assert images.broker is None
-    assert set(images.to_load) == OURS
+    assert set(images.to_push) == OURS

@@ -18,6 +18,7 @@ import time
 import httpx
 import pytest
 
+from envbuilder.naming import REGISTRY_CONTAINER
 from envbuilder.polling import wait_until
 from tests.kind.conftest import Environment, run_envbuilder
 from tests.support.leftovers import leftovers
@@ -316,6 +317,22 @@ def test_on_the_bgp_profile_the_f5_learns_each_nodes_pod_block_and_a_cluster_mod
     assert len(members) == 2
     answers = [work(second_environment, service="web-direct") for _ in range(10)]
     assert all(answer["answer"]["worker"] for answer in answers)
+
+
+def test_a_second_environment_pulls_the_layers_the_first_pushed_and_uploads_none(second_environment: Environment):
+    """Both run the working tree's images, which the first environment's `up` pushed to the machine's
+    registry: the second's push finds every layer there, and its nodes pull them through that registry."""
+    created = json.loads((second_environment.home / "environments" / f"{second_environment.name}.json").read_text())
+    logs = subprocess.run(["docker", "logs", "--since", created["created_at"], REGISTRY_CONTAINER],
+                          capture_output=True, text=True, timeout=60)
+    assert logs.returncode == 0, logs.stderr
+    # A layer that travels is a blob upload: POST opens it, PATCH and PUT carry it. A manifest PUT names layers.
+    uploads = [line for line in (logs.stdout + logs.stderr).splitlines()
+               if "/blobs/uploads/" in line and ('"PATCH ' in line or '"PUT ' in line)]
+    assert uploads == []
+    pods = json.loads(second_environment.kubectl("-n", second_environment.namespace, "get", "pods", "-o", "json"))
+    images = {c["image"] for pod in pods["items"] for c in pod["spec"]["containers"] if "envbuilder/" in c["image"]}
+    assert images and all(image.startswith("localhost:5001/envbuilder/") for image in images), images
 
 
 def test_a_second_environment_runs_beside_the_first(second_environment: Environment, environment: Environment):

@@ -89,3 +89,25 @@ def test_the_pinned_tool_setup_installed_comes_before_one_on_path(tmp_path, monk
     assert tools.tool_path_env()["PATH"].split(":")[0] == str(pinned)
     (pinned / "kubectl").unlink()
     assert tools.find_tool("kubectl") == on_path / "kubectl"
+
+
+def test_the_machines_image_registry_is_reported_and_a_foreign_container_of_its_name_fails(monkeypatch):
+    monkeypatch.setattr("envbuilder.images.registry.Registry.answers", lambda self: False)
+
+    def with_registry(labels: dict[str, str] | None):
+        base = answers(docker_info=json.dumps({"ServerVersion": "20.10"}))
+
+        def runner(args, **kwargs) -> CommandResult:
+            if list(args[:3]) == ["docker", "container", "inspect"] and labels is not None:
+                container = {"Config": {"Labels": labels, "Image": "registry:2"}, "State": {"Status": "exited"},
+                             "NetworkSettings": {"Networks": {"kind": {}}}}
+                return CommandResult(tuple(args), 0, json.dumps([container]), "")
+            return base(args, **kwargs)
+        return runner
+
+    missing = by_name(diagnose(with_registry(None)))["image registry"]
+    assert "the next up on kind starts it" in missing.detail
+    foreign = by_name(diagnose(with_registry({})))["image registry"]
+    assert foreign.outcome == "fail" and "docker rm -f envbuilder-registry" in foreign.fix
+    stopped = by_name(diagnose(with_registry({"envbuilder.io/registry": "true"})))["image registry"]
+    assert stopped.outcome == "warn" and "exited" in stopped.detail

@@ -72,7 +72,7 @@ def test_a_kind_environment_is_checked_through_its_host_ports_with_the_catalogs_
     assert web.f5_mode == "nodeport"
     assert (worker.name, worker.port, worker.exposed, worker.vip_url) == ("worker", 8081, False, None)
     assert target.rpc == RpcRoute(via="web", path="/work", worker="worker")
-    assert target.probe_image == "envbuilder/web:abc1234"
+    assert target.probe_image == "localhost:5001/envbuilder/web:abc1234"  # the nodes pull it through the registry
 
 
 def test_an_existing_cluster_has_no_host_ports_so_f5_and_broker_are_not_targeted():
