@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
+from envbuilder.desired.state import Credentials
+from envbuilder.smoke.target import target_from_record
 from envbuilder.state.locks import environment_lock
 from envbuilder.state.records import find_record, load_record
 from tests.pipeline.conftest import test_environment_name
@@ -25,7 +27,11 @@ def without_stack_kind_or_checks(monkeypatch):
     async def no_checks(record):
         return []
 
+    async def target_without_credentials(record):
+        return target_from_record(record, Credentials(f5_password="", broker_password=""))
+
     monkeypatch.setattr("envbuilder.smoke.suite.smoke_environment", no_checks)
+    monkeypatch.setattr("envbuilder.smoke.suite.recorded_target", target_without_credentials)
 
 
 def verify(name: str, tmp_path) -> object:
