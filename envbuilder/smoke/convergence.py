@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx2
+
 from envbuilder.smoke.f5 import F5Reader, get_through_vip, member_key, member_serves, ready_pod_endpoints
 from envbuilder.smoke.framework import CheckFailed
 from envbuilder.smoke.kube import Kube
@@ -118,10 +120,13 @@ class ConvergenceWatch:
     Leaving the block marks the change's end; the watch then goes on until the new set is settled everywhere
     or SETTLE_SECONDS pass. When the change raised, the watch stops at once and has no result."""
 
-    def __init__(self, target: SmokeTarget, service: ServiceTarget, operation: str) -> None:
+    def __init__(self, target: SmokeTarget, service: ServiceTarget, operation: str,
+                 kube_transport: httpx2.AsyncBaseTransport | None = None) -> None:
+        """`kube_transport` replaces the network under the Kubernetes client (tests)."""
         if not (target.f5 and service.vip_url):
             raise ValueError(f"{service.name} has no F5 or VIP reachable from the host")
         self.target, self.service, self.operation = target, service, operation
+        self._kube_transport = kube_transport
         self.samples = _Samples()
         self.result: Convergence | None = None
         self._change_returned = threading.Event()
@@ -158,7 +163,8 @@ class ConvergenceWatch:
         from envbuilder.smoke.suite import cluster_config
 
         deadline = None
-        async with Kube(cluster_config(self.target.kubeconfig, self.target.kube_context)) as kube:
+        config = cluster_config(self.target.kubeconfig, self.target.kube_context)
+        async with Kube(config, self._kube_transport) as kube:
             while not self._stop.is_set():
                 tick = asyncio.create_task(asyncio.sleep(POLL_SECONDS))
                 await asyncio.gather(self._read_deployment(kube), self._read_endpoints(kube), self._read_pool(),
