@@ -108,9 +108,9 @@ def convergence_section(measured: tuple[Convergence, ...]) -> str:
     )
     return (
         "<h2>F5 convergence</h2>"
-        '<p class="meta">Seconds from the start of each change (through envbuilder scale and roll) until the '
-        "Service's ready endpoints are the new pods, the F5 pool's members are exactly those pods, and the VIP "
-        "answers from them alone; then the F5's own part, after the pods.</p>"
+        '<p class="meta">Seconds from the start of each change (an engine run, as <code>envbuilder scale</code> '
+        "makes) until the Service's ready endpoints are the new pods, the F5 pool's members are exactly those "
+        "pods, and the VIP answers from them alone; then the F5's own part, after the pods.</p>"
         "<table><tr><th>change</th><th>service</th><th>pods</th><th>pods current</th><th>pool current</th>"
         "<th>VIP from the new pods</th><th>pool after the pods</th><th>VIP after the pods</th><th>note</th></tr>"
         f"{rows}</table>"
