@@ -6,6 +6,7 @@ the next command on the environment recovers the stack instead of failing.
 """
 
 import getpass
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -38,13 +39,14 @@ class EnvironmentExists(InputError):
 
 
 def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = False, refresh: bool = False,
-       full_smoke: bool = False, undo_live_changes: bool = True) -> EnvironmentRecord:
+       full_smoke: bool = False, undo_live_changes: bool = True, rolls: Collection[str] = ()) -> EnvironmentRecord:
     """Create the environment, or bring it up to date; `create_only` refuses one that exists.
 
     An environment whose state would not change (desired.state_digest as at its last successful `up`)
     and that is alive gets no engine run: its liveness checks (or with `full_smoke` the whole suite)
     are the whole of `up`. `refresh` runs the engine anyway. The services `envbuilder dev` put live
-    changes into start again from their images, unless `undo_live_changes` is off (scale)."""
+    changes into start again from their images, unless `undo_live_changes` is off (scale); so do the
+    services in `rolls`, their pods replaced one by one (roll)."""
     resolved = request.resolve()
     spec = resolved.spec
     _warn_about_expired(spec.name)
@@ -59,7 +61,7 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
             )
         if previous:
             resolved = replace(resolved, backend_url=previous.resolve_backend(resolved.backend_url))
-            resolved = _with_code_resets(resolved, previous, undo_live_changes)
+            resolved = _with_code_resets(resolved, previous, undo_live_changes, rolls)
             if not refresh and _unchanged(resolved, previous) and _alive(previous, full_smoke=full_smoke):
                 if resolved.ttl_is_explicit:
                     previous.ttl_seconds = int((datetime.now(UTC) - previous.created_at + resolved.ttl).total_seconds())
@@ -98,10 +100,22 @@ def up(request: EnvironmentRequest, *, smoke: bool = True, create_only: bool = F
 
 
 def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -> EnvironmentRecord:
+    return _update_as_recorded(name, replicas, (), backend_url)
+
+
+def roll(name: str, services: Collection[str], backend_url: str | None = None) -> EnvironmentRecord:
+    """A rolling update of `services` with nothing else changed: new pods from the same images and configuration
+    (verify times the F5 following it)."""
+    return _update_as_recorded(name, {}, services, backend_url)
+
+
+def _update_as_recorded(name: str, replicas: dict[str, int], rolls: Collection[str],
+                        backend_url: str | None) -> EnvironmentRecord:
+    """`up` of the environment as its record has it, but for `replicas` and the services to roll."""
     from envbuilder.state.records import load_record
 
     record = load_record(name)
-    for service in replicas:
+    for service in [*replicas, *rolls]:
         if service not in record.services:
             raise InputError(f"environment {name} has no service {service!r}; its services: {', '.join(record.services)}")
     overrides = [f"{svc}.{key}={value}" for svc, config in record.overrides.items() for key, value in config.items()]
@@ -113,16 +127,16 @@ def scale(name: str, replicas: dict[str, int], backend_url: str | None = None) -
         kube_context=record.kube_context if record.target == "existing" else None,
         backend_url=record.resolve_backend(backend_url),
     )
-    return up(request, smoke=False, undo_live_changes=False)
+    return up(request, smoke=False, undo_live_changes=False, rolls=rolls)
 
 
-def _with_code_resets(resolved: ResolvedRequest, previous: EnvironmentRecord, undo_live_changes: bool) -> ResolvedRequest:
+def _with_code_resets(resolved: ResolvedRequest, previous: EnvironmentRecord, undo_live_changes: bool,
+                      rolls: Collection[str]) -> ResolvedRequest:
     """The request with each service's reset count as recorded, one more for each service with live changes
-    to undo: their pods roll (classic containers are replaced) even where the image is the same."""
+    to undo or to roll: their pods roll (classic containers are replaced) even where the image is the same."""
     resets = dict(previous.code_resets)
-    if undo_live_changes:
-        for service in previous.live_changes:
-            resets[service] = resets.get(service, 0) + 1
+    for service in {*(previous.live_changes if undo_live_changes else ()), *rolls}:
+        resets[service] = resets.get(service, 0) + 1
     names = {service.name for service in resolved.spec.services}
     resets = {service: count for service, count in resets.items() if service in names}
     return replace(resolved, spec=replace(resolved.spec, code_resets=resets))

@@ -1,4 +1,5 @@
-"""One self-contained HTML page: verdict, the timeline of `up`'s phases, the checks and their diagnoses.
+"""One self-contained HTML page: verdict, the timeline of `up`'s phases, the checks and their diagnoses, and
+(verify) how long the F5 took to follow a scale and a roll.
 
 No external assets (inline CSS and SVG), so the page works as a CI artifact opened from disk.
 """
@@ -9,7 +10,7 @@ from datetime import datetime
 from html import escape
 
 from envbuilder.reports.model import SmokeRun
-from envbuilder.smoke.result import CheckStatus
+from envbuilder.smoke.result import CheckStatus, Convergence
 
 COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "skipped": "#8c959f", "running": "#bf8700"}
 LABEL_WIDTH = 190
@@ -91,6 +92,31 @@ def _bars(items: list[tuple[str, datetime, datetime, str]]) -> list[Bar]:
     ]
 
 
+def _seconds(value: float | None) -> str:
+    return "not within the deadline" if value is None else f"{value:.2f} s"
+
+
+def convergence_section(measured: tuple[Convergence, ...]) -> str:
+    """A table of the changes: when the pods, the F5 pool and the VIP showed each, and the F5's own part."""
+    rows = "".join(
+        f'<tr><td class="name">{escape(result.operation)}</td><td>{escape(result.service)}</td>'
+        f'<td class="num">{result.pods}</td><td class="num">{_seconds(result.pods_seconds)}</td>'
+        f'<td class="num">{_seconds(result.pool_seconds)}</td><td class="num">{_seconds(result.vip_seconds)}</td>'
+        f'<td class="num">{_seconds(result.after_pods(result.pool_seconds))}</td>'
+        f'<td class="num">{_seconds(result.after_pods(result.vip_seconds))}</td><td>{escape(result.note)}</td></tr>'
+        for result in measured
+    )
+    return (
+        "<h2>F5 convergence</h2>"
+        '<p class="meta">Seconds from the start of each change (an engine run, as <code>envbuilder scale</code> '
+        "makes) until the Service's ready endpoints are the new pods, the F5 pool's members are exactly those "
+        "pods, and the VIP answers from them alone; then the F5's own part, after the pods.</p>"
+        "<table><tr><th>change</th><th>service</th><th>pods</th><th>pods current</th><th>pool current</th>"
+        "<th>VIP from the new pods</th><th>pool after the pods</th><th>VIP after the pods</th><th>note</th></tr>"
+        f"{rows}</table>"
+    )
+
+
 def html_report(run: SmokeRun) -> str:
     verdict = "passed" if run.passed else "failed"
     counts = ", ".join(f"{run.count(status)} {status}" for status in CheckStatus)
@@ -117,6 +143,8 @@ def html_report(run: SmokeRun) -> str:
         for check in run.checks
     )
     sections.append(f"<table><tr><th>status</th><th>check</th><th>time</th><th>summary</th></tr>{rows}</table>")
+    if run.convergence:
+        sections.append(convergence_section(run.convergence))
     failures = [check for check in run.checks if check.failed]
     if failures:
         sections.append("<h2>Why checks failed</h2>")

@@ -1,10 +1,12 @@
-"""JUnit XML as CI servers read it: one testsuite per run, one testcase per check."""
+"""JUnit XML as CI servers read it: one testsuite per run, one testcase per check; verify's F5 convergence
+figures as the suite's properties (`f5-convergence.<change>.<figure>`, seconds from the change's start, and
+the F5's own part after the pods)."""
 
 import socket
 import xml.etree.ElementTree as ET
 
 from envbuilder.reports.model import SmokeRun
-from envbuilder.smoke.result import CheckStatus
+from envbuilder.smoke.result import CheckStatus, Convergence
 
 
 def junit_xml(run: SmokeRun) -> str:
@@ -21,6 +23,10 @@ def junit_xml(run: SmokeRun) -> str:
         timestamp=run.started_at.isoformat(timespec="seconds"),
         hostname=socket.gethostname(),
     )
+    if run.convergence:
+        properties = ET.SubElement(suite, "properties")
+        for name, value in convergence_properties(run.convergence).items():
+            ET.SubElement(properties, "property", name=name, value=value)
     for check in run.checks:
         case = ET.SubElement(
             suite,
@@ -38,3 +44,23 @@ def junit_xml(run: SmokeRun) -> str:
             ET.SubElement(case, "system-out").text = check.summary
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def convergence_properties(measured: tuple[Convergence, ...]) -> dict[str, str]:
+    """Each change's figures, in seconds; a figure not measured is left out and the change's note says why."""
+    properties = {}
+    for result in measured:
+        prefix = f"f5-convergence.{result.operation.replace(' ', '-')}"
+        properties[f"{prefix}.service"] = result.service
+        properties[f"{prefix}.pods"] = str(result.pods)
+        figures = {
+            "pods-seconds": result.pods_seconds,
+            "pool-seconds": result.pool_seconds,
+            "vip-seconds": result.vip_seconds,
+            "pool-after-pods-seconds": result.after_pods(result.pool_seconds),
+            "vip-after-pods-seconds": result.after_pods(result.vip_seconds),
+        }
+        properties |= {f"{prefix}.{name}": f"{value:.3f}" for name, value in figures.items() if value is not None}
+        if result.note:
+            properties[f"{prefix}.note"] = result.note
+    return properties

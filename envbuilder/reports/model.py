@@ -1,10 +1,11 @@
-"""What a report shows: one smoke run of an environment, and the phases of the `up` before it."""
+"""What a report shows: one smoke run of an environment, the phases of the `up` before it, and (verify)
+how long the F5 took to follow changes of a service."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from envbuilder.smoke.result import CheckResult, CheckStatus
+from envbuilder.smoke.result import CheckResult, CheckStatus, Convergence
 from envbuilder.state.records import PhaseRecord
 
 
@@ -42,6 +43,7 @@ class SmokeRun:
     finished_at: datetime
     checks: tuple[CheckResult, ...]
     phases: tuple[Phase, ...] = ()
+    convergence: tuple[Convergence, ...] = ()  # verify's F5 convergence figures
 
     @property
     def duration_seconds(self) -> float:

@@ -142,15 +142,16 @@ async def _node_members(kube: Kube, namespace: str, service: ServiceTarget) -> t
     )
 
 
-async def _pod_members(kube: Kube, namespace: str, service: ServiceTarget) -> tuple[set[str], str, str]:
-    """Cluster mode: the ready addresses of the Service's EndpointSlices, on the slice port of the same name."""
+async def ready_pod_endpoints(kube: Kube, namespace: str, service: ServiceTarget) -> dict[str, str]:
+    """The ready addresses of the Service's EndpointSlices, on the slice port of the same name
+    (`ip:port`, what f5-sync puts in a cluster-mode pool), each with the name of its pod."""
     port_name = (await _service_port(kube, namespace, service)).get("name") or None
     slices = await kube.get(
         f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
         labelSelector=f"kubernetes.io/service-name={service.name}",
     )
-    expected = {
-        f"{address}:{slice_port['port']}"
+    return {
+        f"{address}:{slice_port['port']}": (endpoint.get("targetRef") or {}).get("name", "")
         for endpoint_slice in slices.get("items", [])
         for slice_port in endpoint_slice.get("ports") or []
         if (slice_port.get("name") or None) == port_name
@@ -158,6 +159,11 @@ async def _pod_members(kube: Kube, namespace: str, service: ServiceTarget) -> tu
         if (endpoint.get("conditions") or {}).get("ready") is not False  # unset means ready
         for address in endpoint.get("addresses", [])
     }
+
+
+async def _pod_members(kube: Kube, namespace: str, service: ServiceTarget) -> tuple[set[str], str, str]:
+    """Cluster mode: the ready addresses of the Service's EndpointSlices."""
+    expected = set(await ready_pod_endpoints(kube, namespace, service))
     lines = "\n".join(f"  {member}" for member in sorted(expected)) or "  (none)"
     return expected, f"the {len(expected)} ready pod endpoints", f"ready pod endpoints of {service.name}:\n{lines}"
 

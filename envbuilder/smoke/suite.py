@@ -102,6 +102,12 @@ def liveness_checks(target: SmokeTarget, kube: Kube) -> list[Check]:
     return checks
 
 
+async def recorded_target(record: EnvironmentRecord) -> SmokeTarget:
+    """The checks' view of a recorded environment, with the credentials read from its Secrets."""
+    async with Kube(cluster_config(kubeconfig_of(record), record.kube_context)) as kube:
+        return target_from_record(record, await read_credentials(kube, record.namespace))
+
+
 async def smoke_environment(record: EnvironmentRecord, *, liveness_only: bool = False) -> list[CheckResult]:
     """The checks of a recorded environment (or only its liveness), with the credentials read from its Secrets."""
     recorded_services(record)  # a record that cannot say what to check is refused before connecting

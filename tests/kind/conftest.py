@@ -196,8 +196,3 @@ def environment_up(tmp_path_factory: pytest.TempPathFactory, services: str, *ext
 def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
     yield from environment_up(tmp_path_factory, SERVICES)
 
-
-@pytest.fixture(scope="module")
-def second_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
-    """On the `bgp` profile: the F5 learns the pod routes from kube-router, f5-sync writes none."""
-    yield from environment_up(tmp_path_factory, "web,worker,web-direct", "--profile", "bgp")

@@ -4,7 +4,8 @@
 image `make node-image` builds where no registry is reachable), then traffic from the host through
 the F5 VIP, scaling, a worker pod lost mid-traffic, the F5 reaching pods directly (web-direct, in
 cluster mode, through the routes f5-sync writes), a configuration change, a second environment
-beside the first, a new revision replacing the F5 container, and `down` leaving nothing behind.
+beside the first (`envbuilder verify` on the `bgp` profile, its reports and F5 convergence figures), a new
+revision replacing the F5 container, and `down` leaving nothing behind.
 The tests share one
 environment and run in file order, like the session they describe.
 """
@@ -14,13 +15,16 @@ import json
 import secrets
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 
 import httpx
 import pytest
 
 from envbuilder.naming import REGISTRY_CONTAINER
 from envbuilder.polling import wait_until
-from tests.kind.conftest import Environment, run_envbuilder
+from envbuilder.reports import HTML_FILE, JSON_FILE, JUNIT_FILE
+from envbuilder.reports.json_report import run_from_json
+from tests.kind.conftest import ENVBUILDER, Environment, run_envbuilder
 from tests.support.leftovers import leftovers
 
 pytestmark = [pytest.mark.kind, pytest.mark.docker, pytest.mark.slow]
@@ -299,30 +303,81 @@ def test_no_secret_shows_in_docker_inspect_the_stack_or_any_log(environment: Env
     assert {path for path in secret_files if path.stat().st_mode & 0o777 != 0o600 or workspace not in path.parents} == set()
 
 
-def test_on_the_bgp_profile_the_f5_learns_each_nodes_pod_block_and_a_cluster_mode_vip_answers(
-    second_environment: Environment,
-):
-    nodes = json.loads(second_environment.kubectl("get", "nodes", "-o", "json"))["items"]
+def the_f5_learns_each_nodes_pod_block_by_bgp(environment: Environment) -> None:
+    """On the `bgp` profile: the F5 learns the pod routes from kube-router, f5-sync writes none."""
+    nodes = json.loads(environment.kubectl("get", "nodes", "-o", "json"))["items"]
     internal_ip = {n["metadata"]["name"]: next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP")
                    for n in nodes}
-    bgp = second_environment.f5_get("/health")["bgp"]
+    bgp = environment.f5_get("/health")["bgp"]
     assert bgp["routes"] == {n["spec"]["podCIDR"]: internal_ip[n["metadata"]["name"]] for n in nodes}
     assert {address: peer["state"] for address, peer in bgp["peers"].items()} == dict.fromkeys(
         internal_ip.values(), "established"
     )
     assert bgp["routesNotInstalled"] == {}
-    assert second_environment.f5_get("/mgmt/tm/net/route").get("items", []) == []  # f5-sync wrote none
-    members = pool_becomes(second_environment, "web-direct",
-                           lambda: ready_pod_members(second_environment, "web-direct", 8080))
-    assert len(members) == 2
-    answers = [work(second_environment, service="web-direct") for _ in range(10)]
-    assert all(answer["answer"]["worker"] for answer in answers)
+    assert environment.f5_get("/mgmt/tm/net/route").get("items", []) == []  # f5-sync wrote none
 
 
-def test_a_second_environment_pulls_the_layers_the_first_pushed_and_uploads_none(second_environment: Environment):
+def test_verify_of_a_bgp_environment_beside_the_first_proves_it_and_removes_it(environment: Environment, tmp_path):
+    """`envbuilder verify` end to end, as the nightly runs it, on the `bgp` profile beside the first environment:
+    up, every smoke check green, the F5 following a scale up, a scale down and a rolling update of web-direct
+    (its pool is its pods, reached through the routes the F5 learned by BGP), the teardown leaving nothing, and
+    the three reports saying so. While verify holds the environment, the F5's BGP state is read too."""
+    second = Environment(name=f"kt-{secrets.token_hex(3)}", home=tmp_path / "home", services="web,worker,web-direct")
+    reports = tmp_path / "reports"
+    with (tmp_path / "verify.log").open("w") as log:
+        verify = subprocess.Popen(
+            [ENVBUILDER, "verify", "--services", second.services, "--name", second.name, "--profile", "bgp",
+             "--report-dir", str(reports)],
+            env=second.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        # Its smoke checks and the scales after them leave tens of seconds once the record says ready.
+        wait_until(lambda: verify.poll() is not None or ready(second), timeout=1500, interval=2,
+                   what="verify's environment to be ready", diagnosis=lambda: (tmp_path / "verify.log").read_text())
+        assert verify.poll() is None, (tmp_path / "verify.log").read_text()
+        the_f5_learns_each_nodes_pod_block_by_bgp(second)
+        assert second.vip("web") != environment.vip("web")
+        assert work(second)["answer"]["worker"]
+        assert work(environment)["answer"]["worker"]
+        the_layers_the_first_pushed_are_pulled_and_none_uploaded(second)
+        assert verify.wait(timeout=1500) == 0, (tmp_path / "verify.log").read_text()
+    finally:
+        if verify.poll() is None:
+            verify.kill()
+            verify.wait()
+            run_envbuilder(second.env, "down", second.name)
+    assert leftovers(second.name, second.home) == {}
+    assert work(environment)["answer"]["worker"]
+
+    suite = ET.parse(reports / JUNIT_FILE).getroot().find("testsuite")
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    verify_checks = {"environment comes up", "teardown leaves nothing behind",
+                     *(f"f5-convergence:{change}" for change in ("scale-up", "scale-down", "rolling-update"))}
+    assert GREEN_CHECKS | verify_checks <= set(cases), sorted(cases)
+    assert suite.get("failures") == "0" and suite.get("skipped") == "0"
+    properties = {prop.get("name"): prop.get("value") for prop in suite.iter("property")}
+    for change in ("scale-up", "scale-down", "rolling-update"):
+        figures = {figure: float(properties[f"f5-convergence.{change}.{figure}"])
+                   for figure in ("pods-seconds", "pool-seconds", "vip-seconds", "pool-after-pods-seconds",
+                                  "vip-after-pods-seconds")}
+        assert properties[f"f5-convergence.{change}.service"] == "web-direct"
+        assert 0 < figures["pods-seconds"] <= figures["pool-seconds"] + 1 and figures["vip-seconds"] > 0, figures
+    run = run_from_json((reports / JSON_FILE).read_text())
+    assert run.passed and run.environment == second.name
+    assert [(result.operation, result.pods) for result in run.convergence] == [
+        ("scale up", 3), ("scale down", 2), ("rolling update", 2)
+    ]
+    assert all(result.converged for result in run.convergence)
+    page = (reports / HTML_FILE).read_text()
+    assert "<h2>F5 convergence</h2>" in page
+    for result in run.convergence:
+        assert f"{result.pool_seconds:.2f} s" in page and f"{result.vip_seconds:.2f} s" in page
+
+
+def the_layers_the_first_pushed_are_pulled_and_none_uploaded(second: Environment) -> None:
     """Both run the working tree's images, which the first environment's `up` pushed to the machine's
     registry: the second's push finds every layer there, and its nodes pull them through that registry."""
-    created = json.loads((second_environment.home / "environments" / f"{second_environment.name}.json").read_text())
+    created = json.loads((second.home / "environments" / f"{second.name}.json").read_text())
     logs = subprocess.run(["docker", "logs", "--since", created["created_at"], REGISTRY_CONTAINER],
                           capture_output=True, text=True, timeout=60)
     assert logs.returncode == 0, logs.stderr
@@ -330,17 +385,14 @@ def test_a_second_environment_pulls_the_layers_the_first_pushed_and_uploads_none
     uploads = [line for line in (logs.stdout + logs.stderr).splitlines()
                if "/blobs/uploads/" in line and ('"PATCH ' in line or '"PUT ' in line)]
     assert uploads == []
-    pods = json.loads(second_environment.kubectl("-n", second_environment.namespace, "get", "pods", "-o", "json"))
+    pods = json.loads(second.kubectl("-n", second.namespace, "get", "pods", "-o", "json"))
     images = {c["image"] for pod in pods["items"] for c in pod["spec"]["containers"] if "envbuilder/" in c["image"]}
     assert images and all(image.startswith("localhost:5001/envbuilder/") for image in images), images
 
 
-def test_a_second_environment_runs_beside_the_first(second_environment: Environment, environment: Environment):
-    assert work(second_environment)["answer"]["worker"]
-    assert work(environment)["answer"]["worker"]
-    assert second_environment.vip("web") != environment.vip("web")
-    second_environment.down_and_prove_nothing_is_left()
-    assert work(environment)["answer"]["worker"]
+def ready(environment: Environment) -> bool:
+    shown = run_envbuilder(environment.env, "status", environment.name, "--json")
+    return shown.returncode == 0 and json.loads(shown.stdout)["status"] == "ready"
 
 
 def test_a_new_revision_replaces_the_f5_whose_vip_answers_from_its_saved_configuration(

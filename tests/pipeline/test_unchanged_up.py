@@ -106,3 +106,14 @@ def test_scale_keeps_the_live_changes_and_rolls_nothing_back(engine_runs, smoke_
     assert runner.invoke(app, ["scale", "dev", "web=3"]).exit_code == 0
     assert engine_runs[-1].spec.code_resets == {}
     assert load_record("dev").live_changes == {"web": ["fixtures/services/web/web.py"]}
+
+
+def test_a_roll_replaces_a_services_pods_with_nothing_else_changed_each_time(engine_runs, smoke_runs):
+    from envbuilder.pipeline.up import roll
+
+    assert up("--no-smoke").exit_code == 0
+    roll("dev", ["web"])
+    roll("dev", ["web"])
+    assert len(engine_runs) == 3 and engine_runs[-1].spec.code_resets == {"web": 2}
+    assert engine_runs[-1].spec.services == engine_runs[0].spec.services
+    assert load_record("dev").code_resets == {"web": 2}

@@ -8,6 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
+from envbuilder.desired.state import Credentials
+from envbuilder.pipeline.verify import convergence_steps
+from envbuilder.reports.json_report import run_from_json
+from envbuilder.smoke.result import CheckStatus
+from envbuilder.smoke.target import target_from_record
 from envbuilder.state.locks import environment_lock
 from envbuilder.state.records import find_record, load_record
 from tests.pipeline.conftest import test_environment_name
@@ -25,7 +30,11 @@ def without_stack_kind_or_checks(monkeypatch):
     async def no_checks(record):
         return []
 
+    async def target_without_credentials(record):
+        return target_from_record(record, Credentials(f5_password="", broker_password=""))
+
     monkeypatch.setattr("envbuilder.smoke.suite.smoke_environment", no_checks)
+    monkeypatch.setattr("envbuilder.smoke.suite.recorded_target", target_without_credentials)
 
 
 def verify(name: str, tmp_path) -> object:
@@ -62,3 +71,19 @@ def test_verify_tears_down_the_environment_it_created(engine_runs, tmp_path):
     result = verify(name, tmp_path)
     assert result.exit_code == 0, result.output
     assert len(engine_runs) == 1 and find_record(name) is None and f"environment {name} is gone" in result.output
+
+
+def test_verify_says_why_it_measured_no_f5_convergence(engine_runs, tmp_path):
+    """web's pool holds the nodes (nodeport mode): a scale or roll would not change it."""
+    result = verify(test_environment_name(), tmp_path)
+    assert result.exit_code == 0, result.output
+    run = run_from_json((tmp_path / "reports" / "smoke.json").read_text())
+    [skipped] = [check for check in run.checks if check.name == "f5-convergence"]
+    assert skipped.status is CheckStatus.SKIPPED and "no service is exposed in cluster mode" in skipped.summary
+    assert run.convergence == () and len(engine_runs) == 1
+
+
+def test_the_changes_scale_up_and_down_within_the_catalogs_bounds_then_roll():
+    assert convergence_steps(2, 1, 6) == [("scale up", 3), ("scale down", 2), ("rolling update", None)]
+    assert convergence_steps(6, 1, 6) == [("scale down", 5), ("scale up", 6), ("rolling update", None)]
+    assert convergence_steps(1, 1, 1) == [("rolling update", None)]

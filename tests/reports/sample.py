@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from envbuilder.reports.model import Phase, PhaseStatus, SmokeRun
-from envbuilder.smoke.result import CheckResult, CheckStatus
+from envbuilder.smoke.result import CheckResult, CheckStatus, Convergence
 
 T0 = datetime(2026, 11, 27, 4, 0, 0, tzinfo=UTC)
 PHASES = (
@@ -52,3 +52,14 @@ def sample_run() -> SmokeRun:
         for name, start, end in PHASES
     )
     return SmokeRun(environment="demo", started_at=at(160), finished_at=at(169), checks=checks, phases=phases)
+
+
+def verify_run() -> SmokeRun:
+    """The sample run as verify reports it: with the F5's convergence after three changes, one not followed."""
+    measured = (
+        Convergence("scale up", "web-direct", 3, 11.2, 11.35, 11.5),
+        Convergence("scale down", "web-direct", 2, 9.8, 9.75, 10.1),
+        Convergence("rolling update", "web-direct", 2, 24.0, None, None, "the pool and the VIP did not follow within 60 s"),
+    )
+    run = sample_run()
+    return SmokeRun(run.environment, run.started_at, run.finished_at, run.checks, run.phases, measured)

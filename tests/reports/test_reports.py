@@ -6,7 +6,7 @@ from envbuilder.reports.json_report import run_from_json, run_to_json
 from envbuilder.reports.junit import junit_xml
 from envbuilder.reports.model import Phase, PhaseStatus
 from envbuilder.state.records import PhaseRecord
-from tests.reports.sample import T0, at, sample_run
+from tests.reports.sample import T0, at, sample_run, verify_run
 
 
 def test_junit_has_one_testsuite_per_run_and_one_testcase_per_check_counted_right():
@@ -76,3 +76,41 @@ def test_write_reports_writes_the_three_files(tmp_path):
     paths = write_reports(tmp_path / "reports", sample_run())
     assert [path.name for path in paths] == [JUNIT_FILE, JSON_FILE, HTML_FILE]
     assert all(path.stat().st_size > 0 for path in paths)
+
+
+def test_junit_carries_each_changes_convergence_figures_as_suite_properties():
+    suite = ET.fromstring(junit_xml(verify_run())).find("testsuite")
+    assert [child.tag for child in suite][0] == "properties", "properties come before the test cases"
+    properties = {prop.get("name"): prop.get("value") for prop in suite.iter("property")}
+    assert {name: value for name, value in properties.items() if name.startswith("f5-convergence.scale-up.")} == {
+        "f5-convergence.scale-up.service": "web-direct",
+        "f5-convergence.scale-up.pods": "3",
+        "f5-convergence.scale-up.pods-seconds": "11.200",
+        "f5-convergence.scale-up.pool-seconds": "11.350",
+        "f5-convergence.scale-up.vip-seconds": "11.500",
+        "f5-convergence.scale-up.pool-after-pods-seconds": "0.150",
+        "f5-convergence.scale-up.vip-after-pods-seconds": "0.300",
+    }
+    # The pool seen current in the same round of samples as the pods: the F5's part is 0, never negative.
+    assert properties["f5-convergence.scale-down.pool-after-pods-seconds"] == "0.000"
+    assert "f5-convergence.rolling-update.pool-seconds" not in properties
+    assert properties["f5-convergence.rolling-update.note"] == "the pool and the VIP did not follow within 60 s"
+
+
+def test_a_smoke_run_without_convergence_figures_has_no_properties_and_no_section():
+    assert ET.fromstring(junit_xml(sample_run())).find("testsuite/properties") is None
+    assert "F5 convergence" not in html_report(sample_run())
+
+
+def test_json_round_trips_the_convergence_figures():
+    run = verify_run()
+    assert run_from_json(run_to_json(run)) == run
+
+
+def test_html_has_an_f5_convergence_section_with_a_row_per_change():
+    page = html_report(verify_run())
+    section = page.split("<h2>F5 convergence</h2>")[1].split("<h2>")[0]
+    rows = section.split("<tr>")[2:]
+    assert [row.split("</td>")[0].rsplit(">", 1)[1] for row in rows] == ["scale up", "scale down", "rolling update"]
+    assert all(f"{figure} s" in rows[0] for figure in ("11.20", "11.35", "11.50", "0.15", "0.30"))
+    assert rows[2].count("not within the deadline") == 4 and "did not follow within 60 s" in rows[2]
