@@ -126,6 +126,17 @@ class Docker:
         result = self.runner([self.binary, "rm", "--force", "--volumes", name], timeout=60)
         return result.ok and "No such container" not in result.stderr
 
+    def create_network(self, name: str, labels: dict[str, str]) -> list[str]:
+        """Create the bridge network `name` with `labels` (an existing one is kept as it is); returns its
+        IPv4 subnets, which Docker chose."""
+        if self.labels("network", name) is None:
+            label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
+            check(self.runner([self.binary, "network", "create", "--driver", "bridge", *label_args, name], timeout=60),
+                  f"creating network {name}")
+        shown = check(self.runner([self.binary, "network", "inspect", name, "--format", "{{json .IPAM.Config}}"],
+                                  timeout=30), f"inspecting network {name}")
+        return [entry["Subnet"] for entry in json.loads(shown.stdout) or [] if ":" not in entry.get("Subnet", ":")]
+
     def remove_network(self, name: str) -> bool:
         return self.runner([self.binary, "network", "rm", name], timeout=60).ok
 

@@ -18,7 +18,9 @@ import time
 import httpx
 import pytest
 
+from envbuilder.naming import network_name
 from envbuilder.polling import wait_until
+from envbuilder.spec.catalog import F5_API_PORT
 from tests.kind.conftest import Environment, run_envbuilder
 from tests.support.leftovers import leftovers
 
@@ -318,10 +320,32 @@ def test_on_the_bgp_profile_the_f5_learns_each_nodes_pod_block_and_a_cluster_mod
     assert all(answer["answer"]["worker"] for answer in answers)
 
 
-def test_a_second_environment_runs_beside_the_first(second_environment: Environment, environment: Environment):
+def connects(network: str, address: str, port: int, image: str) -> bool:
+    """Whether a container on the Docker network `network` opens a TCP connection to address:port."""
+    probe = subprocess.run(
+        ["docker", "run", "--rm", "--network", network, "--entrypoint", "python", image, "-c",
+         f"import socket; socket.create_connection(({address!r}, {port}), timeout=5).close()"],
+        capture_output=True, text=True, timeout=120,
+    )
+    return probe.returncode == 0
+
+
+def test_a_second_environment_runs_beside_the_first_and_neither_reaches_the_others_f5(
+    second_environment: Environment, environment: Environment,
+):
     assert work(second_environment)["answer"]["worker"]
     assert work(environment)["answer"]["worker"]
     assert second_environment.vip("web") != environment.vip("web")
+    # Each environment's containers sit on its own Docker network: the first one's F5 API answers a
+    # container on that network, and neither one on the second environment's nor one on Docker's default.
+    own = network_name(environment.name)
+    f5 = json.loads(subprocess.run(["docker", "inspect", environment.f5_container], capture_output=True, text=True,
+                                   check=True).stdout)[0]
+    address, image = f5["NetworkSettings"]["Networks"][own]["IPAddress"], f5["Config"]["Image"]
+    assert list(f5["NetworkSettings"]["Networks"]) == [own]
+    assert connects(own, address, F5_API_PORT, image)
+    assert not connects(network_name(second_environment.name), address, F5_API_PORT, image)
+    assert not connects("bridge", address, F5_API_PORT, image)
     second_environment.down_and_prove_nothing_is_left()
     assert work(environment)["answer"]["worker"]
 
