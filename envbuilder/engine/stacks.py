@@ -35,7 +35,7 @@ def workspace_options(backend_url: str | None, name: str | None = None):
     root = str(pulumi_binary().parent.parent)
     url = backend_url or default_backend_url()
     workspace = workspace_dir(name)
-    env = engine_env(url, existing_passphrase(workspace) if name else None)
+    env = engine_env(url, existing_passphrase(workspace) if name else None, workspace)
     # The Automation API starts the CLI with this process's environment under `env_vars`: a passphrase
     # variable there would take precedence over the stack's own; the others it also reads from here.
     for variable in PASSPHRASE_VARIABLES:
