@@ -87,7 +87,35 @@ def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str
                         f"it had not stopped {commands.ENGINE_STOP_SECONDS:.0f} s later")
     # SIGKILL is not refused; the process may take a moment to exit.
     wait_for(lambda: not running & _live_local_holders(backend, name), timeout=10, interval=0.1)
-    return done + stop_orphaned_plugins(name)
+    return done + stop_orphaned_plugins(name) + restore_cut_checkpoint(backend, name)
+
+
+def restore_cut_checkpoint(backend: Path, name: str) -> list[str]:
+    """An engine killed while it wrote the stack's checkpoint (kill -9 of the run's process group) leaves
+    it cut short, and every Pulumi command then fails (`failed to load checkpoint: EOF`): the backup the
+    engine made before writing it, or else the newest checkpoint of the stack's history, takes its place."""
+    done = []
+    for checkpoint in sorted(backend.glob(f".pulumi/stacks/**/{name}.json")):
+        if _is_json(checkpoint):
+            continue
+        earlier = [checkpoint.with_name(f"{name}.json.bak"),
+                   *sorted(backend.glob(f".pulumi/history/**/{name}/{name}-*.checkpoint.json"), reverse=True)]
+        restored = next((path for path in earlier if _is_json(path)), None)
+        if restored is None:
+            raise EnvbuilderError(f"the checkpoint {checkpoint} of stack {name} is cut short and has no readable backup",
+                                  hint=f"envbuilder down {name} cannot read the stack either; remove the file and "
+                                       "remove what is left by hand")
+        checkpoint.write_bytes(restored.read_bytes())
+        done.append(f"restored the stack's checkpoint, cut short by an interrupted run, from {restored.name}")
+    return done
+
+
+def _is_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def stop_orphaned_plugins(name: str) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from envbuilder.engine.backend import STACK_WORKSPACE_VARIABLE, workspace_path
-from envbuilder.engine.orphans import recover, stop_orphaned_engines, stop_orphaned_plugins
+from envbuilder.engine.orphans import recover, restore_cut_checkpoint, stop_orphaned_engines, stop_orphaned_plugins
 from envbuilder.errors import EnvbuilderError
 from envbuilder.polling import wait_until
 from tests.support.tools import missing
@@ -314,3 +314,15 @@ def test_the_plugins_of_a_live_engine_are_left_alone(tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         engine.wait()
+
+
+def test_a_checkpoint_cut_short_by_a_killed_engine_is_restored_from_its_backup(tmp_path):
+    stacks = tmp_path / ".pulumi" / "stacks" / "envbuilder"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json.bak").write_text(json.dumps({"version": 3, "checkpoint": {"stack": "dev"}}))
+    (stacks / "dev.json").write_text('{"version": 3, "check')  # the engine died while writing it
+    (stacks / "other.json").write_text('{"version": 3}')
+    assert restore_cut_checkpoint(tmp_path, "dev") == [
+        "restored the stack's checkpoint, cut short by an interrupted run, from dev.json.bak"]
+    assert json.loads((stacks / "dev.json").read_text())["checkpoint"] == {"stack": "dev"}
+    assert restore_cut_checkpoint(tmp_path, "dev") == []
