@@ -106,6 +106,12 @@ def restore_cut_checkpoint(backend: Path, name: str) -> list[str]:
                                   hint=f"envbuilder down {name} cannot read the stack either; remove the file and "
                                        "remove what is left by hand")
         checkpoint.write_bytes(restored.read_bytes())
+        # The file backend keeps each file's digest beside it: the restored file's goes with it.
+        attributes, restored_attributes = (Path(f"{path}.attrs") for path in (checkpoint, restored))
+        if restored_attributes.is_file():
+            attributes.write_bytes(restored_attributes.read_bytes())
+        else:
+            attributes.unlink(missing_ok=True)
         done.append(f"restored the stack's checkpoint, cut short by an interrupted run, from {restored.name}")
     return done
 

@@ -320,9 +320,12 @@ def test_a_checkpoint_cut_short_by_a_killed_engine_is_restored_from_its_backup(t
     stacks = tmp_path / ".pulumi" / "stacks" / "envbuilder"
     stacks.mkdir(parents=True)
     (stacks / "dev.json.bak").write_text(json.dumps({"version": 3, "checkpoint": {"stack": "dev"}}))
+    (stacks / "dev.json.bak.attrs").write_text('{"md5": "of the backup"}')
     (stacks / "dev.json").write_text('{"version": 3, "check')  # the engine died while writing it
+    (stacks / "dev.json.attrs").write_text('{"md5": "of the whole checkpoint"}')
     (stacks / "other.json").write_text('{"version": 3}')
     assert restore_cut_checkpoint(tmp_path, "dev") == [
         "restored the stack's checkpoint, cut short by an interrupted run, from dev.json.bak"]
     assert json.loads((stacks / "dev.json").read_text())["checkpoint"] == {"stack": "dev"}
+    assert (stacks / "dev.json.attrs").read_text() == '{"md5": "of the backup"}'
     assert restore_cut_checkpoint(tmp_path, "dev") == []
