@@ -14,6 +14,7 @@ import json
 import secrets
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -320,14 +321,14 @@ def test_on_the_bgp_profile_the_f5_learns_each_nodes_pod_block_and_a_cluster_mod
     assert all(answer["answer"]["worker"] for answer in answers)
 
 
-def connects(network: str, address: str, port: int, image: str) -> bool:
-    """Whether a container on the Docker network `network` opens a TCP connection to address:port."""
-    probe = subprocess.run(
-        ["docker", "run", "--rm", "--network", network, "--entrypoint", "python", image, "-c",
+def connection_attempt(network: str, address: str, port: int, python: str, image: str) -> subprocess.CompletedProcess:
+    """A container on the Docker network `network` opening a TCP connection to address:port (the image's
+    own `python` does it)."""
+    return subprocess.run(
+        ["docker", "run", "--rm", "--network", network, "--entrypoint", python, image, "-c",
          f"import socket; socket.create_connection(({address!r}, {port}), timeout=5).close()"],
         capture_output=True, text=True, timeout=120,
     )
-    return probe.returncode == 0
 
 
 def test_a_second_environment_runs_beside_the_first_and_neither_reaches_the_others_f5(
@@ -342,10 +343,13 @@ def test_a_second_environment_runs_beside_the_first_and_neither_reaches_the_othe
     f5 = json.loads(subprocess.run(["docker", "inspect", environment.f5_container], capture_output=True, text=True,
                                    check=True).stdout)[0]
     address, image = f5["NetworkSettings"]["Networks"][own]["IPAddress"], f5["Config"]["Image"]
+    python = str(Path(f5["Config"]["Entrypoint"][0]).with_name("python"))  # beside the mock's own command
     assert list(f5["NetworkSettings"]["Networks"]) == [own]
-    assert connects(own, address, F5_API_PORT, image)
-    assert not connects(network_name(second_environment.name), address, F5_API_PORT, image)
-    assert not connects("bridge", address, F5_API_PORT, image)
+    reached = connection_attempt(own, address, F5_API_PORT, python, image)
+    assert reached.returncode == 0, reached.stderr
+    for elsewhere in (network_name(second_environment.name), "bridge"):
+        refused = connection_attempt(elsewhere, address, F5_API_PORT, python, image)
+        assert refused.returncode != 0 and "create_connection" in refused.stderr, (elsewhere, refused.stderr)
     second_environment.down_and_prove_nothing_is_left()
     assert work(environment)["answer"]["worker"]
 
