@@ -111,10 +111,8 @@ locks, wedged = pathlib.Path(sys.argv[1]), sys.argv[2] == "wedged"
 if wedged:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     plugin = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    print(plugin.pid, flush=True)
-else:
-    print(0, flush=True)
-try:
+try:  # from its first word on: Ctrl-C may come as soon as it has said it runs
+    print(plugin.pid if wedged else 0, flush=True)
     time.sleep(60)
 except KeyboardInterrupt:
     for lock in locks.glob("*.json"):
