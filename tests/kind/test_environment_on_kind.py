@@ -4,7 +4,8 @@
 image `make node-image` builds where no registry is reachable), then traffic from the host through
 the F5 VIP, scaling, a worker pod lost mid-traffic, the F5 reaching pods directly (web-direct, in
 cluster mode, through the routes f5-sync writes), a configuration change, a second environment
-beside the first, a new revision replacing the F5 container, and `down` leaving nothing behind.
+beside the first (on a network of its own: it cannot reach the first one's F5), a new revision
+replacing the F5 container, and `down` leaving nothing behind.
 The tests share one
 environment and run in file order, like the session they describe.
 """
