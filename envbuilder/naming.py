@@ -42,6 +42,12 @@ def kind_node_names(environment: str, workers: int) -> list[str]:
                                                  for index in range(1, workers + 1)]
 
 
+def network_name(environment: str) -> str:
+    """The environment's own Docker network: its kind nodes, F5 and classic containers, and nothing of any
+    other environment's. Named like its cluster (Docker names networks apart from containers)."""
+    return cluster_name(environment)
+
+
 def f5_container_name(environment: str) -> str:
     """The mock F5's container beside the kind cluster."""
     return f"{cluster_name(environment)}-f5"

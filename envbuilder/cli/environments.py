@@ -185,6 +185,7 @@ def list_environments(as_json: JsonOption = False) -> None:
 def status(name: Annotated[str | None, typer.Argument(help="Environment. Default: <user>-<git branch>.")] = None, as_json: JsonOption = False) -> None:
     """Show an environment: services, images, ports, F5 and broker addresses, phases; and which of its
     images differ from what the working tree would build now."""
+    from envbuilder.cluster.tools import DRIVEN_TOOLS, choose_tool
     from envbuilder.pipeline.views import environment_details, images_behind_the_tree
     from envbuilder.spec.environment import image_tag
     from envbuilder.spec.names import default_name, validate_name
@@ -194,6 +195,7 @@ def status(name: Annotated[str | None, typer.Argument(help="Environment. Default
     details = environment_details(record)
     behind = images_behind_the_tree(record.images) if record.images else None
     details["not_the_working_tree"] = behind
+    details["tools"] = {tool: choose_tool(tool).shown() for tool in DRIVEN_TOOLS}  # what the next command drives
     if as_json:
         console.print_json(json.dumps(details))
         return

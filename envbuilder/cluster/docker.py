@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.tools import tool_path_env
 from envbuilder.errors import EnvbuilderError
-from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL
+from envbuilder.naming import ENVIRONMENT_LABEL, OWNER_LABEL, REGISTRY_CONTAINER
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,24 @@ class Docker:
         result = self.runner([self.binary, "rm", "--force", "--volumes", name], timeout=60)
         return result.ok and "No such container" not in result.stderr
 
+    def create_network(self, name: str, labels: dict[str, str]) -> list[str]:
+        """Create the bridge network `name` with `labels` (an existing one is kept as it is); returns its
+        IPv4 subnets, which Docker chose."""
+        if self.labels("network", name) is None:
+            label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
+            check(self.runner([self.binary, "network", "create", "--driver", "bridge", *label_args, name], timeout=60),
+                  f"creating network {name}")
+        shown = check(self.runner([self.binary, "network", "inspect", name, "--format", "{{json .IPAM.Config}}"],
+                                  timeout=30), f"inspecting network {name}")
+        return [entry["Subnet"] for entry in json.loads(shown.stdout) or [] if ":" not in entry.get("Subnet", ":")]
+
     def remove_network(self, name: str) -> bool:
+        # The machine's image registry joins each environment's network (its nodes pull through it) and
+        # outlives it: it leaves first, or Docker refuses to remove a network a container is on.
+        attached = self.runner([self.binary, "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}",
+                                name], timeout=60)
+        if REGISTRY_CONTAINER in attached.stdout.split():
+            self.runner([self.binary, "network", "disconnect", "--force", name, REGISTRY_CONTAINER], timeout=60)
         return self.runner([self.binary, "network", "rm", name], timeout=60).ok
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:

@@ -9,6 +9,9 @@ import yaml
 
 from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.kubectl import kubectl_command
+from envbuilder.cluster.tools import tool_path_env
+
+KIND_NETWORK_VARIABLE = "KIND_EXPERIMENTAL_DOCKER_NETWORK"
 
 
 def kind_context(cluster: str) -> str:
@@ -29,7 +32,11 @@ class Kind:
     def exists(self, name: str) -> bool:
         return name in self.clusters()
 
-    def create(self, name: str, config: dict, node_image: str, kubeconfig: Path, wait_seconds: int) -> None:
+    def create(self, name: str, config: dict, node_image: str, kubeconfig: Path, wait_seconds: int,
+               network: str) -> None:
+        """The nodes on the Docker network `network` (which exists), not kind's shared one: kind's
+        KIND_EXPERIMENTAL_DOCKER_NETWORK, so their node addresses, which the F5's pools and routes use,
+        are on the network the F5 is on."""
         check(
             self.runner(
                 [
@@ -43,6 +50,7 @@ class Kind:
                 ],
                 input=yaml.safe_dump(config, sort_keys=False),
                 timeout=wait_seconds,
+                env={**tool_path_env(), KIND_NETWORK_VARIABLE: network},
             ),
             f"creating kind cluster {name}",
         )

@@ -1,7 +1,9 @@
 """What runs on the host beside the cluster: the kind cluster itself and plain containers.
 
 The F5 stands outside the cluster like the appliance, and classic services stand in for
-VM-based ones: both are containers on the cluster's Docker network.
+VM-based ones: both are containers on the environment's own Docker network, which its kind
+nodes sit on too (not Docker's shared `kind` network, where any container of another
+environment or user would reach the F5's API and BGP port).
 """
 
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from envbuilder.naming import (
     f5_container_name,
     f5_state_volume_name,
     kind_node_names,
+    network_name,
 )
 from envbuilder.spec.catalog import F5_API_PORT
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
@@ -30,7 +33,6 @@ from envbuilder.spec.profile import PodNetwork
 from envbuilder.state.home import registry_hosts_dir
 from envbuilder.state.records import HostPorts
 
-KIND_NETWORK = "kind"
 POD_SUBNET = "192.168.0.0/16"  # Calico's default pool; kube-router takes each node's share of it
 # Where each node's containerd reads its registry hosts files: the host's registry_hosts_dir(), mounted.
 CONTAINERD_HOSTS_DIR = "/etc/containerd/certs.d"
@@ -79,6 +81,12 @@ def registry_mirror_hosts() -> dict[str, str]:
     )}
 
 
+def network_labels(spec: EnvironmentSpec) -> dict[str, str]:
+    """The labels of the environment's Docker network (`naming.network_name`): found, removed and counted
+    as a leftover like its containers."""
+    return container_labels(spec, "network")
+
+
 def kind_cluster_config(spec: EnvironmentSpec, ports: HostPorts | None, nodes: KindNodes) -> dict:
     """kind's own config: kind's default CNI (the node image's kube-router) only when it is the
     chosen pod network, else none (envbuilder applies Calico), the broker's NodePort on the host,
@@ -122,12 +130,12 @@ def f5_container(spec: EnvironmentSpec, ports: HostPorts | None, password: str) 
     return ContainerSpec(
         name=f5_container_name(spec.name),
         image=spec.component_image(F5_MOCK),
-        network=KIND_NETWORK,
+        network=network_name(spec.name),
         labels=container_labels(spec, "f5"),
         env={
             f5mock.USERNAME_VARIABLE: F5_USERNAME,
             f5mock.PASSWORD_FILE_VARIABLE: secret_path(F5_PASSWORD_FILE),
-            # The nodes connect to it on the kind network (port 179), so nothing is published.
+            # The nodes connect to it on the environment's network (port 179), so nothing is published.
             **(bgp_settings(spec) if spec.profile.f5_routes == "bgp" else {}),
         },
         secret_files=((secret_path(F5_PASSWORD_FILE), password),),
@@ -162,7 +170,7 @@ def classic_container(spec: EnvironmentSpec, service: ServiceSpec, broker_passwo
     return ContainerSpec(
         name=classic_container_name(spec.name, service.name),
         image=service.image,
-        network=KIND_NETWORK,
+        network=network_name(spec.name),
         labels=labels,
         env=env,
         secret_files=secret_files,

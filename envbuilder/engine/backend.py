@@ -15,6 +15,9 @@ from envbuilder.engine.passphrases import PASSPHRASE_VARIABLES
 from envbuilder.state.home import state_home
 
 PROJECT = "envbuilder"
+# Set on every Pulumi command of a stack, and so inherited by its plugins: the stack's workspace, which
+# names the home and the environment. The plugins an interrupted run left are found by it (orphans.py).
+STACK_WORKSPACE_VARIABLE = "ENVBUILDER_STACK_WORKSPACE"
 
 
 def default_backend_url() -> str:
@@ -29,9 +32,9 @@ def local_backend(backend_url: str) -> Path | None:
     return Path(backend_url.removeprefix("file://")) if backend_url.startswith("file://") else None
 
 
-def engine_env(backend_url: str, passphrase_file: Path | None = None) -> dict[str, str]:
+def engine_env(backend_url: str, passphrase_file: Path | None = None, workspace: Path | None = None) -> dict[str, str]:
     """The environment of every Pulumi command: without the user's own passphrase variables, which
-    would take precedence over the stack's passphrase file."""
+    would take precedence over the stack's passphrase file; naming the stack's `workspace`."""
     env = {key: value for key, value in tool_path_env().items() if key not in PASSPHRASE_VARIABLES}
     python_bin = str(Path(sys.executable).parent)
     env.update(
@@ -46,6 +49,8 @@ def engine_env(backend_url: str, passphrase_file: Path | None = None) -> dict[st
     )
     if passphrase_file is not None:
         env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(passphrase_file)
+    if workspace is not None:
+        env[STACK_WORKSPACE_VARIABLE] = str(workspace)
     return env
 
 

@@ -1,4 +1,4 @@
-"""An interrupted run's leftovers: the engine it left running, the stack's locks, its pending operations.
+"""An interrupted run's leftovers: the engine and plugins it left running, the stack's locks, its pending operations.
 
 After kill -9 of envbuilder its engine (the Pulumi CLI) runs on, holding the stack's lock; after
 kill -9 of the engine too, the lock names a process that is gone and the stack keeps the
@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 
 from envbuilder.engine import commands
-from envbuilder.engine.backend import default_backend_url, local_backend
+from envbuilder.engine.backend import STACK_WORKSPACE_VARIABLE, default_backend_url, local_backend, workspace_path
 from envbuilder.errors import EnvbuilderError
 from envbuilder.polling import wait_for
 
@@ -64,11 +64,12 @@ def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str
     hold the stack for minutes (or, wedged, for ever). It gets what Ctrl-C would have sent (it
     cancels what it waits for, saves the state and lets go); one that has not let go after
     ENGINE_STOP_SECONDS is killed, and `recover` clears what it left. Only an engine whose
-    command is proven gone is touched. Call it holding the environment's lock.
+    command is proven gone is touched. Then the plugins of runs whose engine is gone
+    (stop_orphaned_plugins). Call it holding the environment's lock.
     """
     backend = local_backend(backend_url or default_backend_url())
     if backend is None:
-        return []
+        return stop_orphaned_plugins(name)
     engines = {pid for pid in _live_local_holders(backend, name) if _is_orphaned_engine(pid)}
     done = []
     for pid in sorted(engines):
@@ -86,7 +87,92 @@ def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str
                         f"it had not stopped {commands.ENGINE_STOP_SECONDS:.0f} s later")
     # SIGKILL is not refused; the process may take a moment to exit.
     wait_for(lambda: not running & _live_local_holders(backend, name), timeout=10, interval=0.1)
+    return done + stop_orphaned_plugins(name) + restore_cut_checkpoint(backend, name)
+
+
+def restore_cut_checkpoint(backend: Path, name: str) -> list[str]:
+    """An engine killed while it wrote the stack's checkpoint (kill -9 of the run's process group) leaves
+    it cut short, and every Pulumi command then fails (`failed to load checkpoint: EOF`): the backup the
+    engine made before writing it, or else the newest checkpoint of the stack's history, takes its place."""
+    done = []
+    for checkpoint in sorted(backend.glob(f".pulumi/stacks/**/{name}.json")):
+        if _is_json(checkpoint):
+            continue
+        earlier = [checkpoint.with_name(f"{name}.json.bak"),
+                   *sorted(backend.glob(f".pulumi/history/**/{name}/{name}-*.checkpoint.json"), reverse=True)]
+        restored = next((path for path in earlier if _is_json(path)), None)
+        if restored is None:
+            raise EnvbuilderError(f"the checkpoint {checkpoint} of stack {name} is cut short and has no readable backup",
+                                  hint=f"envbuilder down {name} cannot read the stack either; remove the file and "
+                                       "remove what is left by hand")
+        checkpoint.write_bytes(restored.read_bytes())
+        # The file backend keeps each file's digest beside it: the restored file's goes with it.
+        attributes, restored_attributes = (Path(f"{path}.attrs") for path in (checkpoint, restored))
+        if restored_attributes.is_file():
+            attributes.write_bytes(restored_attributes.read_bytes())
+        else:
+            attributes.unlink(missing_ok=True)
+        done.append(f"restored the stack's checkpoint, cut short by an interrupted run, from {restored.name}")
     return done
+
+
+def _is_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def stop_orphaned_plugins(name: str) -> list[str]:
+    """Kill the plugins (the Kubernetes provider, the dynamic providers' Python) of the stack's runs whose
+    engine is gone, with what they started; returns what was done.
+
+    When a whole run is killed at once (kill -9 of its process group), the engine dies without
+    stopping its plugins, which run in process groups of their own: they live on as orphans. A
+    plugin carries its stack's workspace in its environment (backend.STACK_WORKSPACE_VARIABLE), as
+    its engine does; one whose parent does not is left by a run that is gone. Engines are not
+    touched here (stop_orphaned_engines judges them). Call it holding the environment's lock, so
+    that no run of the stack is going on.
+    """
+    marker = f"{STACK_WORKSPACE_VARIABLE}={workspace_path(name)}".encode()
+    carrying = {pid for pid in _pids() if marker in _environment(pid)}
+    orphans = sorted(
+        pid for pid in carrying
+        if (fields := _stat(pid)) and int(fields[1]) not in carrying and int(fields[1]) != os.getpid()
+        and fields[0] != "Z" and not _is_engine(pid)
+    )
+    if not orphans:
+        return []
+    stopped = [process for pid in orphans for process in (pid, *_descendants(pid)) if _signal(process, signal.SIGKILL)]
+    wait_for(lambda: not any(_alive(pid) for pid in stopped), timeout=10, interval=0.1)
+    return [f"killed {len(stopped)} plugin process(es) an interrupted run left running (pid "
+            f"{', '.join(map(str, orphans))}): its engine is gone"]
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _environment(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:  # gone meanwhile, or another user's
+        return []
+
+
+def _is_engine(pid: int) -> bool:
+    """Whether the process is the Pulumi CLI (an engine or a command of it), not one of its plugins."""
+    try:
+        program = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except OSError:
+        return False
+    return Path(program.decode(errors="replace")).name == "pulumi"
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def _signal(pid: int, signum: int) -> bool:

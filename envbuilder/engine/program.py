@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from envbuilder.desired import PENDING_ADDRESSES, Credentials, desired_state, pending_credentials, resolve
 from envbuilder.desired.f5 import F5_BGP_ASN
 from envbuilder.cluster.kind import kind_context
-from envbuilder.desired.host import KIND_NETWORK, KindNodes
+from envbuilder.desired.host import POD_SUBNET, KindNodes, network_labels
 from envbuilder.desired.phases import Phase
 from envbuilder.engine.urns import Urn
 from envbuilder.engine.resources import (
@@ -24,10 +24,12 @@ from envbuilder.engine.resources import (
     Container,
     ImagesPushed,
     KindCluster,
+    Network,
     RegistryOnNetwork,
     Volume,
 )
 from envbuilder.engine.stacks import KIND_CLUSTER_RESOURCE, OWNER_OUTPUT
+from envbuilder.naming import network_name
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.records import HostPorts
 
@@ -116,35 +118,41 @@ def register_environment(inputs: ProgramInputs, resources: PhasedResources) -> N
     if spec.target == "kind":
         assert inputs.nodes is not None, "the kind target needs its node facts"
         nodes = inputs.nodes
+        # The environment's own network: its nodes, F5 and classic containers join it, and only they.
+        network = register(Phase.CLUSTER, "network", Network(
+            "network", network_name=network_name(spec.name), labels=network_labels(spec), pod_subnet=POD_SUBNET,
+            docker_binary=inputs.tools["docker"]))
         cluster = register(Phase.CLUSTER, KIND_CLUSTER_RESOURCE, KindCluster(
             KIND_CLUSTER_RESOURCE,
             cluster_name=spec.cluster_name,
             config=state.cluster or {},
             node_image=nodes.image,
+            network=network_name(spec.name),
             kubeconfig=inputs.kubeconfig,
             kind_binary=inputs.tools["kind"],
             kubectl_binary=inputs.tools["kubectl"],
             owner=spec.owner,
             interrupted_create=inputs.interrupted_cluster_create,
             timeout=spec.profile.timeouts.cluster,
+            opts=pulumi.ResourceOptions(depends_on=[network]),
         ))
         provider = k8s.Provider("k8s", kubeconfig=Path(inputs.kubeconfig).as_posix(), context=cluster.context,
                                 opts=pulumi.ResourceOptions(depends_on=[cluster]))
         # Calico is applied here; kube-router, the node image's own, kind installs as its default CNI.
-        network: list[pulumi.Resource] = [cluster]
+        pod_network: list[pulumi.Resource] = [cluster]
         if inputs.calico_manifest:
-            network = [register(Phase.CNI, "cni", k8s.yaml.v2.ConfigFile(
+            pod_network = [register(Phase.CNI, "cni", k8s.yaml.v2.ConfigFile(
                 "cni", file=inputs.calico_manifest, opts=pulumi.ResourceOptions(provider=provider)
             ))]
         register(Phase.CNI, "cni-ready", ClusterReady(
             "cni-ready", kubeconfig=inputs.kubeconfig, context=cluster.context, kubectl=inputs.tools["kubectl"],
             network_daemonset=nodes.network_daemonset, timeout=spec.profile.timeouts.cni,
-            opts=pulumi.ResourceOptions(depends_on=network),
+            opts=pulumi.ResourceOptions(depends_on=pod_network),
         ))
-        # Nodes that run pods can pull them: they reach the machine's registry on the cluster's network.
+        # Nodes that run pods can pull them: they reach the machine's registry on the environment's network.
         # The images go there while the cluster is made.
         register(Phase.CNI, "registry-network", RegistryOnNetwork(
-            "registry-network", network=KIND_NETWORK, opts=pulumi.ResourceOptions(depends_on=[cluster])))
+            "registry-network", network=network_name(spec.name), opts=pulumi.ResourceOptions(depends_on=[network])))
         register(Phase.PUSH, "images", ImagesPushed("images", images=inputs.images_to_push))
     else:
         provider = k8s.Provider("k8s", kubeconfig=inputs.kubeconfig, context=spec.kube_context)

@@ -7,6 +7,7 @@ they need from their inputs.
 """
 
 import hashlib
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ def _replace_on_any_change(olds: dict, news: dict, keys: list[str]) -> DiffResul
 
 
 class _KindClusterProvider(ResourceProvider):
-    KEYS = ["name", "config", "node_image"]
+    # A cluster made before environments had networks of their own sits on kind's shared one: it is made anew.
+    KEYS = ["name", "config", "node_image", "network"]
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the cluster; one that an interrupted run left is adopted when complete and this home's,
@@ -48,7 +50,7 @@ class _KindClusterProvider(ResourceProvider):
                     f"kind cluster {name} already exists and is not proven this home's: {existing.not_owned_because()}"
                 )
             kind.delete(name)  # this home's, half-made by the interrupted run
-        kind.create(name, props["config"], props["node_image"], kubeconfig, int(props["timeout"]))
+        kind.create(name, props["config"], props["node_image"], kubeconfig, int(props["timeout"]), props["network"])
         return CreateResult(id_=name, outs={**props, "context": kind_context(name)})
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
@@ -71,10 +73,11 @@ class KindCluster(Resource):
     context: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
 
-    def __init__(self, name: str, *, cluster_name: str, config: dict, node_image: str, kubeconfig: str,
+    def __init__(self, name: str, *, cluster_name: str, config: dict, node_image: str, network: str, kubeconfig: str,
                  kind_binary: str, kubectl_binary: str, owner: str, interrupted_create: bool, timeout: int,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"name": cluster_name, "config": config, "node_image": node_image, "kubeconfig": kubeconfig,
+        props = {"name": cluster_name, "config": config, "node_image": node_image, "network": network,
+                 "kubeconfig": kubeconfig,
                  "kind": kind_binary, "kubectl": kubectl_binary, "owner": owner, "interrupted_create": interrupted_create,
                  "timeout": timeout, "context": None}
         super().__init__(_KindClusterProvider(), name, props, opts)
@@ -192,9 +195,9 @@ class ImagesPushed(Resource):
 
 
 class _RegistryOnNetworkProvider(_ActionProvider):
-    """Joins the machine's registry to the cluster's Docker network, where the nodes' containerd reaches it
-    by name: `up` joins it to a network that exists before the cluster, this to the one kind makes with
-    the machine's first cluster. Joined again when it is not (a registry made anew)."""
+    """Joins the machine's registry to the environment's Docker network, where the nodes' containerd reaches
+    it by name. Joined again when it is not (a registry made anew); it leaves when the network is removed
+    (`Docker.remove_network`)."""
 
     ID_KEY = "network"
 
@@ -305,8 +308,53 @@ class Volume(Resource):
         super().__init__(_VolumeProvider(), name, {"name": volume_name, "labels": labels, "docker": docker_binary}, opts)
 
 
+class _NetworkProvider(ResourceProvider):
+    """The environment's own Docker network, made before its kind nodes, F5 and classic containers join it,
+    removed after them (they depend on it)."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        docker = Docker(binary=props["docker"])
+        name, labels = props["name"], props["labels"]
+        existing = docker_object_trace(docker, "network", name)
+        if existing and not existing.is_owned_by(labels.get(OWNER_LABEL, "")):
+            raise EnvbuilderError(f"network {name} already exists and is not this home's: {existing.not_owned_because()}")
+        subnets = docker.create_network(name, labels)  # this home's, an interrupted run's, is kept
+        clashing = [subnet for subnet in subnets if _overlaps(subnet, props["pod_subnet"])]
+        if clashing:
+            docker.remove_network(name)
+            raise EnvbuilderError(
+                f"Docker gave network {name} the subnet {', '.join(clashing)}, which overlaps the pod network "
+                f"{props['pod_subnet']}: the nodes could not tell node addresses from pod addresses",
+                hint="remove Docker networks nothing uses (docker network ls), or give Docker address pools outside "
+                     "it (default-address-pools in /etc/docker/daemon.json)",
+            )
+        return CreateResult(id_=name, outs={**props, "subnets": subnets})
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        return _replace_on_any_change(olds, news, ["name"])
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        docker = Docker(binary=props["docker"])
+        if docker.labels("network", props["name"]) is not None and not docker.remove_network(props["name"]):
+            raise EnvbuilderError(f"could not remove network {props['name']} (is a container still attached to it?)")
+
+
+def _overlaps(subnet: str, other: str) -> bool:
+    return ipaddress.ip_network(subnet, strict=False).overlaps(ipaddress.ip_network(other, strict=False))
+
+
+class Network(Resource):
+    """A Docker bridge network carrying the environment's labels: its nodes and containers, no one else's."""
+
+    def __init__(self, name: str, *, network_name: str, labels: dict[str, str], pod_subnet: str, docker_binary: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"name": network_name, "labels": labels, "pod_subnet": pod_subnet, "docker": docker_binary,
+                 "subnets": None}
+        super().__init__(_NetworkProvider(), name, props, opts)
+
+
 class Container(Resource):
-    """A plain container on the cluster's Docker network (the F5, classic services)."""
+    """A plain container on the environment's Docker network (the F5, classic services)."""
 
     address: pulumi.Output[str]
 
@@ -323,4 +371,4 @@ class Container(Resource):
         super().__init__(_ContainerProvider(), name, props, opts)
 
 
-__all__ = ["ClusterReady", "Container", "ImagesPushed", "KindCluster", "RegistryOnNetwork", "Volume"]
+__all__ = ["ClusterReady", "Container", "ImagesPushed", "KindCluster", "Network", "RegistryOnNetwork", "Volume"]

@@ -35,7 +35,7 @@ def workspace_options(backend_url: str | None, name: str | None = None):
     root = str(pulumi_binary().parent.parent)
     url = backend_url or default_backend_url()
     workspace = workspace_dir(name)
-    env = engine_env(url, existing_passphrase(workspace) if name else None)
+    env = engine_env(url, existing_passphrase(workspace) if name else None, workspace)
     # The Automation API starts the CLI with this process's environment under `env_vars`: a passphrase
     # variable there would take precedence over the stack's own; the others it also reads from here.
     for variable in PASSPHRASE_VARIABLES:
@@ -129,6 +129,9 @@ def _is_kind_cluster(resource: dict) -> bool:
     return bool(urn) and Urn.parse(urn).name == KIND_CLUSTER_RESOURCE
 
 
+DEPENDENCY_KEYS = ("dependencies", "propertyDependencies")
+
+
 def forget_objects(stack, state) -> None:
     """Before `down` deletes what holds the environment's objects: the stack keeps its own resource (its
     outputs name its owner), the providers that depend on nothing (a state must hold what it names) and
@@ -142,7 +145,10 @@ def forget_objects(stack, state) -> None:
     clusters = {resource["urn"]: resource for resource in [*pending, *resources] if _is_kind_cluster(resource)}
     deployment["resources"] = [resource for resource in resources if resource.get("type") == STACK_TYPE or (
         resource.get("type", "").startswith("pulumi:providers:") and not resource.get("dependencies"))]
-    deployment["pending_operations"] = [{"resource": cluster, "type": "creating"} for cluster in clusters.values()]
+    # Without its dependencies (the environment's network): a state names only what it holds.
+    deployment["pending_operations"] = [
+        {"resource": {key: value for key, value in cluster.items() if key not in DEPENDENCY_KEYS}, "type": "creating"}
+        for cluster in clusters.values()]
     stack.import_stack(state)
 
 

@@ -74,9 +74,9 @@ class Registry:
         """The name pods and pushes give `image` in this registry."""
         return registry_reference(image, self.port)
 
-    def ensure(self, image: Callable[[], str], networks: tuple[str, ...] = ()) -> None:
-        """Running, answering, and on each of `networks` that exists (by its name there); `image()` is
-        asked for only when the container must be made. Idempotent, and safe against another `up`
+    def ensure(self, image: Callable[[], str]) -> None:
+        """Running and answering; `image()` is asked for only when the container must be made (the engine
+        joins it to each environment's network, `join`). Idempotent, and safe against another `up`
         making it at the same moment: Docker's container names are the lock."""
         state = self.inspect()
         if state is None:
@@ -91,10 +91,6 @@ class Registry:
             )
         if not state["State"]["Running"]:
             check(self.runner(["docker", "start", self.name], timeout=60), f"starting registry {self.name}")
-        joined = set(state["NetworkSettings"]["Networks"])
-        for network in networks:
-            if network not in joined and self.runner(["docker", "network", "inspect", network], timeout=30).ok:
-                self.join(network)
         wait_until(self.answers, timeout=30, what=f"registry {self.name} to answer at {self.url}")
 
     def join(self, network: str) -> None:

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Literal
 
 from envbuilder.cluster.commands import Runner, run
-from envbuilder.cluster.tools import find_tool, require_memory
+from envbuilder.cluster.tools import DRIVEN_TOOLS, SKEWS, choose_tool, find_tool, pinned_versions, require_memory, tool_version
 from envbuilder.errors import EnvbuilderError
 from envbuilder.state.home import project_root, stacks_dir, state_home
 
 Outcome = Literal["ok", "warn", "fail"]
 FREE_DISK_GIB = 10  # a 2-node cluster, its images and the node image's layers
-KUBECTL_MAX_MINOR_SKEW = 1  # kubectl supports one minor version either side of the server
 # Binaries `make setup` builds for the tests' control plane (tests/support/controlplane.py runs them).
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
@@ -32,17 +31,6 @@ class Check:
     detail: str
     fix: str = ""
     needed_by: Literal["up", "tests"] = "up"
-
-
-def pinned_versions(repo: Path | None = None) -> dict[str, str]:
-    """The tool versions `make setup` installs: tools/toolchain/versions.env, their one owner."""
-    path = (repo or project_root()) / "tools" / "toolchain" / "versions.env"
-    pins = {}
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        key, sep, value = line.partition("=")
-        if sep and not key.startswith("#"):
-            pins[key.strip()] = value.strip()
-    return pins
 
 
 def diagnose(runner: Runner = run) -> list[Check]:
@@ -72,47 +60,38 @@ def _docker(runner: Runner) -> Iterator[Check]:
 
 
 def _tools(runner: Runner) -> Iterator[Check]:
+    """The tools `up` drives, as it chooses them: the pinned ones in .tools/bin, else one on PATH within the
+    tool's supported skew (cluster.tools.SKEWS); each line says which is used."""
     pins = pinned_versions()
-    wanted = {"kind": pins.get("KIND_VERSION"), "pulumi": pins.get("PULUMI_VERSION"),
-              "pulumi-resource-kubernetes": None, "kubectl": pins.get("KUBERNETES_VERSION")}
-    version_commands: dict[str, list[str]] = {"kind": ["version"], "pulumi": ["version"],
-                                              "kubectl": ["version", "--client", "-o", "json"]}
-    for name, pin in wanted.items():
-        path = find_tool(name)
-        if path is None:
-            yield Check(name, "fail", "not found on PATH or in .tools/bin", "make setup")
+    for name in DRIVEN_TOOLS:
+        choice = choose_tool(name, runner)
+        if choice.path is None:
+            yield Check(name, "fail", choice.refused or "not found on PATH or in .tools/bin", "make setup")
             continue
-        if name not in version_commands:
-            yield Check(name, "ok", str(path))
-            continue
-        answer = runner([str(path), *version_commands[name]], timeout=30)
-        version = _version_of(name, answer.stdout) if answer.ok else None
-        if version is None:
-            yield Check(name, "fail", f"{path} does not say its version", "make setup")
+        pin = pins.get(SKEWS[name].pin)
+        version = choice.version or tool_version(name, choice.path, runner)
+        where = f"{choice.path} ({'pinned' if choice.source == 'pinned' else 'on PATH, within the supported skew'})"
+        if version is None and name == "pulumi-resource-kubernetes" and choice.source == "pinned":
+            yield Check(name, "ok", f"{pin} at {where}")  # built from its module's source: the pin says its version
+        elif version is None:
+            yield Check(name, "fail", f"{choice.path} does not say its version", "make setup")
         elif name == "kubectl":
-            yield _kubectl_skew(path, version, pin)
-        elif pin and version != pin:
-            yield Check(name, "warn", f"{version} at {path}; the pinned version is {pin}", "make setup installs it")
+            yield _kubectl_skew(choice.path, version, pin, where)
+        elif choice.source == "pinned" and pin and version != pin:
+            yield Check(name, "warn", f"{version} at {where}; the pinned version is {pin}", "make setup installs it")
         else:
-            yield Check(name, "ok", f"{version} at {path}")
+            yield Check(name, "ok", f"{version} at {where}")
 
 
-def _version_of(name: str, output: str) -> str | None:
-    if name == "kubectl":
-        return json.loads(output).get("clientVersion", {}).get("gitVersion")
-    match = re.search(r"v\d+\.\d+\.\d+", output)
-    return match[0] if match else None
-
-
-def _kubectl_skew(path: Path, version: str, server: str | None) -> Check:
+def _kubectl_skew(path: Path, version: str, server: str | None, where: str) -> Check:
     minor, server_minor = _minor(version), _minor(server or "")
     if minor is None or server_minor is None:
-        return Check("kubectl", "warn", f"{version} at {path}; the cluster's version is unknown")
+        return Check("kubectl", "warn", f"{version} at {where}; the cluster's version is unknown")
     skew = abs(minor - server_minor)
-    if skew > KUBECTL_MAX_MINOR_SKEW:
+    if skew > SKEWS["kubectl"].behind:
         return Check("kubectl", "fail", f"{version} at {path} is {skew} minor versions from the clusters' {server}",
-                     "put kubectl of a supported version first on PATH (make setup builds one into .tools/bin)")
-    return Check("kubectl", "ok", f"{version} at {path} (clusters run {server})")
+                     "make setup builds the pinned one into .tools/bin")
+    return Check("kubectl", "ok", f"{version} at {where} (clusters run {server})")
 
 
 def _minor(version: str) -> int | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from envbuilder.cluster.commands import Runner, run
 from envbuilder.cluster.docker import local_image, require_local_image
 from envbuilder.desired.f5 import F5_SYNC
-from envbuilder.desired.host import KIND_NETWORK, registry_mirror_hosts
+from envbuilder.desired.host import registry_mirror_hosts
 from envbuilder.images.broker import resolve_broker_image
 from envbuilder.images.build import build_images, remove_superseded, resolve_base_image
 from envbuilder.images.registry import Registry, registry_image
@@ -59,9 +59,9 @@ def ensure_environment_images(
 
 
 def ensure_machine_registry(say: Callable[[str], None] = lambda message: None, runner: Runner = run) -> None:
-    """The machine's registry running and on the kind network (when that exists yet: the engine joins it
-    to a new cluster's), and the hosts files this home's nodes mount in place, all before the engine runs."""
-    Registry(runner=runner).ensure(lambda: registry_image(runner, say), networks=(KIND_NETWORK,))
+    """The machine's registry running (the engine joins it to the environment's network), and the hosts
+    files this home's nodes mount in place, all before the engine runs."""
+    Registry(runner=runner).ensure(lambda: registry_image(runner, say))
     for path, content in registry_mirror_hosts().items():
         target = registry_hosts_dir() / path
         if not target.is_file() or target.read_text() != content:

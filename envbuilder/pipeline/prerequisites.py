@@ -12,6 +12,8 @@ from envbuilder.spec.profile import PodNetwork
 
 BASE_MEMORY_GIB = 2.0
 MEMORY_PER_WORKER_GIB = 1.0
+# Pulumi finds the plugin in its own cache when none is on PATH; one on PATH must be within its skew.
+PLUGINS = ("pulumi-resource-kubernetes",)
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,14 @@ def check_prerequisites(spec: EnvironmentSpec, node_image: str | None = None, cr
                         pod_network: PodNetwork | None = None, kept_pod_network: PodNetwork | None = None) -> Prerequisites:
     """`pod_network` is --pod-network; `kept_pod_network` the one an environment being updated runs."""
     if spec.target == "existing":
-        tools = require_tools(["pulumi", "kubectl"])
+        tools = require_tools(["pulumi", "kubectl"], if_present=PLUGINS)
         if creating:
             _refuse_names_of_another_home(spec, _namespace_traces(spec, str(tools["kubectl"])))
         return Prerequisites({name: str(path) for name, path in tools.items()}, None, None)
 
     from envbuilder.cluster.node_image import choose_node_image, docker_cgroup_version, require_privileged_containers
 
-    tools = require_tools(["docker", "kind", "pulumi", "kubectl"])
+    tools = require_tools(["docker", "kind", "pulumi", "kubectl"], if_present=PLUGINS)
     require_docker_running(tools["docker"])
     require_memory(BASE_MEMORY_GIB + MEMORY_PER_WORKER_GIB * spec.profile.workers)
     if creating:

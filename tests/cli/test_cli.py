@@ -215,6 +215,22 @@ def test_status_shows_the_f5_and_vip_addresses():
     assert details["f5_api"] == "https://127.0.0.1:42000"
 
 
+def test_status_says_which_kind_kubectl_pulumi_and_plugin_the_product_drives(monkeypatch, tmp_path):
+    from envbuilder.cluster import tools
+
+    save_record(make_record("dev"))
+    pinned = tmp_path / "pinned"
+    pinned.mkdir()
+    (pinned / "kind").write_text("#!/bin/sh\necho kind v0.33.0 go1.26.8 linux/amd64\n")
+    (pinned / "kind").chmod(0o755)
+    monkeypatch.setattr(tools, "tools_bin", lambda: pinned)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    shown = json.loads(invoke("status", "dev", "--json").output)["tools"]
+    assert shown["kind"] == f"v0.33.0 at {pinned / 'kind'} (pinned)"
+    assert shown["kubectl"] == "not found on PATH or in .tools/bin"
+    assert set(shown) == {"kind", "kubectl", "pulumi", "pulumi-resource-kubernetes"}
+
+
 def test_status_names_the_images_that_are_not_the_working_trees():
     tree = image_references(project_root(), current_revision(project_root()))
     record = make_record("dev").model_copy(update={"images": {**tree, "web": "envbuilder/web:0000000"}})

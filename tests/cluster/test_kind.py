@@ -23,10 +23,11 @@ def ok(stdout="", stderr=""):
     return CommandResult(("kind",), 0, stdout, stderr)
 
 
-def test_create_passes_name_image_kubeconfig_and_config_on_stdin(tmp_path):
+def test_create_passes_name_image_kubeconfig_and_config_on_stdin_and_puts_the_nodes_on_the_given_network(tmp_path):
     runner = FakeRunner(ok())
     config = {"kind": "Cluster", "networking": {"disableDefaultCNI": True}}
-    Kind(binary="/bin/kind", runner=runner).create("envbuilder-dev", config, "kindest/node:v1.33.1", tmp_path / "kc", 300)
+    Kind(binary="/bin/kind", runner=runner).create("envbuilder-dev", config, "kindest/node:v1.33.1", tmp_path / "kc", 300,
+                                                   "envbuilder-dev")
     args, kwargs = runner.calls[0]
     assert args[:3] == ["/bin/kind", "create", "cluster"]
     assert args[args.index("--name") + 1] == "envbuilder-dev"
@@ -35,6 +36,7 @@ def test_create_passes_name_image_kubeconfig_and_config_on_stdin(tmp_path):
     assert args[args.index("--config") + 1] == "-"
     assert yaml.safe_load(kwargs["input"]) == config
     assert kwargs["timeout"] == 300
+    assert kwargs["env"]["KIND_EXPERIMENTAL_DOCKER_NETWORK"] == "envbuilder-dev"  # not kind's shared network
 
 
 def test_clusters_are_parsed_from_stdout_and_none_is_an_empty_list():
@@ -58,6 +60,6 @@ def test_a_failure_carries_the_command_and_the_end_of_its_output():
     stderr = "Creating cluster ...\nERROR: failed to create cluster: node(s) already exist for a cluster with the name \"envbuilder-dev\"\n"
     runner = FakeRunner(CommandResult(("kind",), 1, "", stderr))
     with pytest.raises(CommandFailed) as raised:
-        Kind(runner=runner).create("envbuilder-dev", {}, "img", Path("kc"), 10)
+        Kind(runner=runner).create("envbuilder-dev", {}, "img", Path("kc"), 10, "envbuilder-dev")
     assert "creating kind cluster envbuilder-dev failed (exit 1)" in str(raised.value)
     assert "already exist" in str(raised.value)

@@ -48,7 +48,7 @@ def test_a_failed_create_says_why_and_leaves_no_cluster(kind, tmp_path):
                                                      tagged_images(["web"], "abc")))
     with pytest.raises(CommandFailed) as raised:
         config = kind_cluster_config(spec, None, KindNodes(empty_image()))
-        kind.create(spec.cluster_name, config, empty_image(), tmp_path / "kubeconfig", 180)
+        kind.create(spec.cluster_name, config, empty_image(), tmp_path / "kubeconfig", 180, "kind")
     message = str(raised.value)
     assert f"creating kind cluster envbuilder-{name} failed" in message
     assert "ERROR" in message  # kind's own explanation travels with it

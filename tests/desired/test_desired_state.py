@@ -285,7 +285,7 @@ def test_on_kind_the_f5_is_a_container_outside_the_cluster_with_host_ports():
     ports = HostPorts(f5_api=42001, broker=42002, vips={"web": 42003})
     state = desired_state(make_spec(), SECRETS, ports, {"envbuilder-dev-f5": "172.18.0.9"})
     (f5,) = state.containers["f5"]
-    assert f5.network == "kind"
+    assert f5.network == "envbuilder-dev"  # the environment's own network, not kind's shared one
     assert set(f5.publish) == {(42001, 443), (42003, 80)}
     # The mock reads its password from a file: `docker inspect` shows the path, not the password.
     assert dict(f5.secret_files) == {f5.env["F5MOCK_PASSWORD_FILE"]: "f5-s3cret"}

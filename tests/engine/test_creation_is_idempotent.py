@@ -73,7 +73,7 @@ class StandInKind:
         return [line for line in self.log.read_text().splitlines() if not line.startswith("get ")]
 
     def props(self, tmp_path: Path, interrupted: bool = False) -> dict:
-        return {"name": "envbuilder-dev", "config": CONFIG, "node_image": "kindest/node:v1.33.1",
+        return {"name": "envbuilder-dev", "config": CONFIG, "node_image": "kindest/node:v1.33.1", "network": "envbuilder-dev",
                 "kubeconfig": str(tmp_path / "kube" / "dev.yaml"), "kind": str(self.kind), "kubectl": str(self.kubectl),
                 "owner": OWNER, "timeout": 60, "interrupted_create": interrupted}
 

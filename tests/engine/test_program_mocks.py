@@ -88,7 +88,7 @@ def test_on_kind_the_cluster_cni_images_and_containers_are_resources_beside_the_
     found = names_by_type(mocks)
     assert sorted(found["pulumi-python:dynamic:Resource"]) == [
         "cluster", "cluster-volume-envbuilder-dev-f5-state", "cni-ready", "f5-container-envbuilder-dev-f5", "images",
-        "registry-network"]
+        "network", "registry-network"]
     assert found["kubernetes:yaml/v2:ConfigFile"] == ["cni"]
     assert sorted(found["kubernetes:yaml/v2:ConfigGroup"]) == ["broker", "f5", "namespace", "secrets", "services"]
     groups = {a.name: a for a in mocks.registered if a.typ == "kubernetes:yaml/v2:ConfigGroup"}
@@ -105,7 +105,7 @@ def phases_of_registered(mocks: RecordingMocks) -> dict[str, str | None]:
 
 def test_every_resource_on_kind_belongs_to_the_phase_whose_status_line_it_feeds():
     assert phases_of_registered(run_program("kind")) == {
-        "cluster": "cluster", "cni": "cni", "cni-ready": "cni", "images": "push",
+        "network": "cluster", "cluster": "cluster", "cni": "cni", "cni-ready": "cni", "images": "push",
         "registry-network": "cni",
         "namespace": "broker", "secrets": "broker", "broker": "broker",
         "cluster-volume-envbuilder-dev-f5-state": "f5", "f5-container-envbuilder-dev-f5": "f5", "f5": "f5",
@@ -138,6 +138,25 @@ def test_the_f5_state_volume_is_a_resource_of_the_environment_labelled_as_its_ow
     assert volume.inputs["name"] == "envbuilder-dev-f5-state"
     assert volume.inputs["labels"]["envbuilder.io/environment"] == "dev"
     assert volume.inputs["labels"]["envbuilder.io/owner"] == "home1234"
+
+
+def test_the_environment_gets_a_docker_network_of_its_own_for_its_nodes_f5_and_classic_containers():
+    """Not Docker's shared `kind` network, where another environment's containers would reach its F5."""
+    mocks = run_program("kind", services=("web", "worker", "legacy-worker"))
+    network = next(a for a in mocks.registered if a.name == "network")
+    assert network.inputs["name"] == "envbuilder-dev"
+    assert network.inputs["labels"]["envbuilder.io/environment"] == "dev"
+    assert network.inputs["labels"]["envbuilder.io/owner"] == "home1234"
+    cluster = next(a for a in mocks.registered if a.name == "cluster")
+    assert cluster.inputs["network"] == "envbuilder-dev"
+    containers = [a for a in mocks.registered if "-container-" in a.name]
+    assert {a.name for a in containers} == {"f5-container-envbuilder-dev-f5",
+                                            "services-container-envbuilder-dev-legacy-worker"}
+    assert {a.inputs["spec"]["network"] for a in containers} == {"envbuilder-dev"}
+
+
+def test_on_an_existing_cluster_there_is_no_docker_network():
+    assert not [a for a in run_program("existing").registered if a.name == "network"]
 
 
 def test_a_node_image_that_brings_its_pod_network_gets_no_calico_and_kind_installs_it():

@@ -4,6 +4,7 @@ The stack is a stand-in for the Automation API's (state and import recorded in m
 lock files are real files in a local backend's layout, naming real processes.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from envbuilder.engine.orphans import recover, stop_orphaned_engines
+from envbuilder.engine.backend import STACK_WORKSPACE_VARIABLE, workspace_path
+from envbuilder.engine.orphans import recover, restore_cut_checkpoint, stop_orphaned_engines, stop_orphaned_plugins
 from envbuilder.errors import EnvbuilderError
 from envbuilder.polling import wait_until
 from tests.support.tools import missing
@@ -109,10 +111,8 @@ locks, wedged = pathlib.Path(sys.argv[1]), sys.argv[2] == "wedged"
 if wedged:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     plugin = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    print(plugin.pid, flush=True)
-else:
-    print(0, flush=True)
-try:
+try:  # from its first word on: Ctrl-C may come as soon as it has said it runs
+    print(plugin.pid if wedged else 0, flush=True)
     time.sleep(60)
 except KeyboardInterrupt:
     for lock in locks.glob("*.json"):
@@ -261,3 +261,69 @@ def test_on_the_real_cli_a_live_lock_keeps_the_interrupted_create_and_a_dead_one
     done = recover(stack)
     assert any("cleared 1 pending operation(s) (creating)" in line for line in done)
     assert kind_clusters_in(stack, pending_only=True) == set()
+
+
+# A run's engine that starts a plugin in a process group of its own, as the Pulumi CLI does; the plugin
+# starts a command of its own (kind, docker). Each prints its pid. The engine either exits at once (its
+# run was killed with its process group) or runs on.
+RUN = """
+import subprocess, sys, time
+command = "import subprocess, sys, time; print(subprocess.Popen(['sleep', '60']).pid, flush=True); time.sleep(60)"
+plugin = subprocess.Popen([sys.executable, "-c", command], start_new_session=True, stdout=subprocess.PIPE, text=True)
+print(plugin.pid, plugin.stdout.readline().strip(), flush=True)
+if sys.argv[1] == "runs on":
+    time.sleep(60)
+"""
+
+
+def run_of(workspace: Path, engine: str) -> tuple[subprocess.Popen, list[int]]:
+    """A run of the stack whose workspace is `workspace`; returns its engine and the pids of its plugin's processes."""
+    env = {**os.environ, STACK_WORKSPACE_VARIABLE: str(workspace)}
+    process = subprocess.Popen([sys.executable, "-c", RUN, engine], env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, [int(pid) for pid in process.stdout.readline().split()]
+
+
+def test_the_plugins_of_a_run_killed_with_its_process_group_are_killed_by_the_next_command(tmp_path):
+    engine, plugin = run_of(workspace_path("dev"), "killed")
+    engine.wait(10)  # gone: its plugin lives on, an orphan
+    other_engine, other_plugin = run_of(workspace_path("another"), "killed")  # another environment's
+    other_engine.wait(10)
+    try:
+        assert all(alive(pid) for pid in [*plugin, *other_plugin])
+        done = stop_orphaned_engines("dev", tmp_path.as_uri())
+        assert done == [f"killed 2 plugin process(es) an interrupted run left running (pid {plugin[0]}): "
+                        "its engine is gone"]
+        assert not any(alive(pid) for pid in plugin)
+        assert all(alive(pid) for pid in other_plugin)
+    finally:
+        for pid in [*plugin, *other_plugin]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_the_plugins_of_a_live_engine_are_left_alone(tmp_path):
+    engine, plugin = run_of(workspace_path("dev"), "runs on")
+    try:
+        assert stop_orphaned_plugins("dev") == []
+        assert all(alive(pid) for pid in plugin) and engine.poll() is None
+    finally:
+        for pid in [engine.pid, *plugin]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        engine.wait()
+
+
+def test_a_checkpoint_cut_short_by_a_killed_engine_is_restored_from_its_backup(tmp_path):
+    stacks = tmp_path / ".pulumi" / "stacks" / "envbuilder"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json.bak").write_text(json.dumps({"version": 3, "checkpoint": {"stack": "dev"}}))
+    (stacks / "dev.json.bak.attrs").write_text('{"md5": "of the backup"}')
+    (stacks / "dev.json").write_text('{"version": 3, "check')  # the engine died while writing it
+    (stacks / "dev.json.attrs").write_text('{"md5": "of the whole checkpoint"}')
+    (stacks / "other.json").write_text('{"version": 3}')
+    assert restore_cut_checkpoint(tmp_path, "dev") == [
+        "restored the stack's checkpoint, cut short by an interrupted run, from dev.json.bak"]
+    assert json.loads((stacks / "dev.json").read_text())["checkpoint"] == {"stack": "dev"}
+    assert (stacks / "dev.json.attrs").read_text() == '{"md5": "of the backup"}'
+    assert restore_cut_checkpoint(tmp_path, "dev") == []

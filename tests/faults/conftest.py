@@ -6,9 +6,11 @@ envbuilder process alone (the OOM killer, `kill -9 PID`), which leaves its Pulum
 providers running as orphans. The phase is read from the progress lines the CLI prints in a
 log (" • <phase title>"). The suite counts runs killed, runs recovered (the next `up` green)
 and objects leaked (anything of the environment left after the next `down`), prints the
-figures at the end of the session and writes them to build/faults.json.
+figures at the end of the session and writes them to build/faults.json. No process of the
+interrupted run may outlive the next command.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -28,8 +30,10 @@ from tests.support.ports import in_the_machines_registry
 ENVBUILDER = [sys.executable, "-m", "envbuilder"]
 REPO = Path(__file__).resolve().parents[2]
 FIGURES = REPO / "build" / "faults.json"
-# How each interruption reaches the processes: (signal, to the whole process group).
-INTERRUPTIONS = {"ctrl-c": (signal.SIGINT, True), "kill-9": (signal.SIGKILL, False)}
+# How each interruption reaches the processes: (signal, to the whole process group). kill -9 of the
+# group takes the engine too, which then cannot stop its plugins (they run in process groups of their own).
+INTERRUPTIONS = {"ctrl-c": (signal.SIGINT, True), "kill-9": (signal.SIGKILL, False),
+                 "kill-9 of the group": (signal.SIGKILL, True)}
 
 
 @dataclass
@@ -92,6 +96,45 @@ class Interrupted:
     output: str
     returncode: int
     pgid: int  # the run's process group, where its orphans live on after kill -9
+    processes: dict[int, str] = field(default_factory=dict)  # the run's, when it was interrupted: pid -> command
+
+
+def process_tree(root: int) -> dict[int, str]:
+    """The processes under `root`, by parent pid (plugins run in process groups of their own), with their
+    command lines."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[-1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = {}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid in (pid for pid, ppid in parents.items() if ppid == parent):
+            found[pid] = _command(pid)
+            frontier.append(pid)
+    return {pid: command for pid, command in found.items() if command}
+
+
+def survivors(processes: dict[int, str]) -> list[str]:
+    """Which of `processes` still run (the same command under the same pid, not a zombie)."""
+    return [f"{pid} {command[:120]}" for pid, command in processes.items()
+            if _command(pid) == command and not _is_zombie(pid)]
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -126,6 +169,7 @@ def interrupt_at(env: dict[str, str], args: list[str], phase: str, interruption:
         _stop_group(process.pid)
         pytest.fail(f"envbuilder {args[0]} never reached the {phase} phase (exit {process.poll()}):\n{''.join(lines)}")
     on_reaching(process.pid)
+    processes = process_tree(process.pid)
     if whole_group:
         os.killpg(process.pid, signum)
     else:
@@ -138,7 +182,7 @@ def interrupt_at(env: dict[str, str], args: list[str], phase: str, interruption:
     if not whole_group:
         process.stderr.close()  # orphans hold the pipe open; envbuilder itself is gone
     reader.join(5)
-    return Interrupted("".join(lines), returncode, process.pid)
+    return Interrupted("".join(lines), returncode, process.pid, processes)
 
 
 def engines_of(pgid: int) -> list[int]:
@@ -158,7 +202,8 @@ def _stop_group(pgid: int) -> None:
 def run_case(case: Case, figures: Figures, interrupt: Callable[[], Interrupted],
              up: Callable[[], subprocess.CompletedProcess], down: Callable[[], subprocess.CompletedProcess],
              left: Callable[[], dict[str, list[str]]]) -> subprocess.CompletedProcess:
-    """Interrupt, `up` again (green; returned), `down` (nothing left, no process of the home running);
+    """Interrupt, `up` again (green; returned; no process of the interrupted run left), `down` (nothing left,
+    no process of the home running);
     the figures count every step. Whatever of the run's processes is still there at the end is stopped."""
     started = time.monotonic()
     figures.cases.append(case)
@@ -166,14 +211,21 @@ def run_case(case: Case, figures: Figures, interrupt: Callable[[], Interrupted],
     try:
         assert interrupted.returncode != 0, interrupted.output
         again = up()
+        # The next command stops whatever the interrupted run left running: its engine, its plugins.
+        outlived = survivors(interrupted.processes)
+        case.leaked += [f"process of the interrupted run: {process}" for process in outlived]
         case.recovered = again.returncode == 0
         assert case.recovered, (f"up after {case.interruption} in {case.phase}:\n{interrupted.output}\n---\n"
                                 f"{again.stdout}{again.stderr}")
+        assert outlived == [], f"the run interrupted by {case.interruption} outlived the next command: {outlived}"
         removed = down()
-        case.leaked = [f"{kind}: {name}" for kind, names in left().items() for name in names]
+        case.leaked += [f"{kind}: {name}" for kind, names in left().items() for name in names]
         case.seconds = time.monotonic() - started
         assert removed.returncode == 0, removed.stdout + removed.stderr
         assert case.leaked == []
     finally:
         _stop_group(interrupted.pgid)
+        for pid in (int(process.split()[0]) for process in survivors(interrupted.processes)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     return again

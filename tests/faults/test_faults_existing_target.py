@@ -1,5 +1,6 @@
 """Every phase of `up` and `down` on an existing cluster (the test control plane, KWOK nodes),
-interrupted by Ctrl-C and by kill -9: the next `up` is green and the next `down` leaves nothing;
+interrupted by Ctrl-C and by kill -9 (of envbuilder; once, of its whole process group): the next
+`up` is green, no process of the interrupted run outlives it, and the next `down` leaves nothing;
 an interrupted `down` is finished by the next `down`, after which `up` makes the environment again.
 
 The existing target has no cluster, pod network or image phases (the cluster is the user's);
@@ -39,8 +40,11 @@ def up_args(name: str, smoke: bool = False) -> list[str]:
             "--revision", REVISION, *([] if smoke else ["--no-smoke"])]
 
 
-@pytest.mark.parametrize("interruption", ["ctrl-c", "kill-9"])
-@pytest.mark.parametrize("phase", ["broker", "f5", "services", "smoke"])
+@pytest.mark.parametrize(("phase", "interruption"), [
+    *((phase, interruption) for phase in ("broker", "f5", "services", "smoke") for interruption in ("ctrl-c", "kill-9")),
+    # The engine dies too, so it cannot stop its plugins: the next `up` does.
+    ("f5", "kill-9 of the group"),
+])
 def test_up_interrupted_in_a_phase_is_recovered_by_the_next_up_and_down_leaves_nothing(
         control_plane, environment, figures: Figures, phase, interruption):
     name, env = environment

@@ -56,9 +56,9 @@ def test_the_machines_registry_has_one_name_and_port_and_pods_name_images_by_it(
     assert Registry(port=45001).reference("rabbitmq:3.13-management") == "localhost:45001/rabbitmq:3.13-management"
 
 
-def test_a_missing_registry_is_started_on_loopback_with_its_volume_and_joins_the_kind_network(monkeypatch):
+def test_a_missing_registry_is_started_on_loopback_with_its_volume_and_joins_no_network_yet(monkeypatch):
     docker = FakeDocker()
-    registry(docker, monkeypatch).ensure(lambda: PUBLIC_REGISTRY_IMAGE, networks=("kind", "not-made-yet"))
+    registry(docker, monkeypatch).ensure(lambda: PUBLIC_REGISTRY_IMAGE)
 
     [volume] = docker.commands("docker", "volume", "create")
     assert volume[-1] == "envbuilder-registry" and f"{REGISTRY_LABEL}=true" in volume
@@ -70,14 +70,12 @@ def test_a_missing_registry_is_started_on_loopback_with_its_volume_and_joins_the
             ("--restart", "unless-stopped"), ("--name", "envbuilder-registry")} <= options
     # No environment or owner label: no down, reap or leftover check ever counts it.
     assert not any(label.startswith(("envbuilder.io/environment", "envbuilder.io/owner")) for label in started)
-    assert docker.commands("docker", "network", "connect") == [["docker", "network", "connect", "kind",
-                                                                "envbuilder-registry"]]
+    assert docker.commands("docker", "network", "connect") == []  # the engine joins it to an environment's
 
 
 def test_a_running_registry_is_reused_as_it_is_and_its_image_is_not_even_chosen(monkeypatch):
     docker = FakeDocker(container(running=True, labels={REGISTRY_LABEL: "true"}, networks=("bridge", "kind")))
-    registry(docker, monkeypatch).ensure(lambda: pytest.fail("no image is chosen for a running registry"),
-                                         networks=("kind",))
+    registry(docker, monkeypatch).ensure(lambda: pytest.fail("no image is chosen for a running registry"))
     assert [call[:2] for call in docker.calls] == [["docker", "container"]]
 
 

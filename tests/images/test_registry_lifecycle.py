@@ -75,11 +75,13 @@ def container_id(name: str) -> str:
 
 
 def test_the_registry_is_started_once_reused_pushed_to_reached_by_name_and_deletes(registry, network, small_image):
-    registry.ensure(registry_image, networks=(network,))
+    registry.ensure(registry_image)
+    registry.join(network)
     first = container_id(registry.name)
     assert registry.answers() and network in registry.networks()
 
-    registry.ensure(lambda: pytest.fail("a running registry is reused: no image is chosen"), networks=(network,))
+    registry.ensure(lambda: pytest.fail("a running registry is reused: no image is chosen"))
+    registry.join(network)  # joined already: nothing to do
     assert container_id(registry.name) == first
 
     assert registry.push([small_image]) == {small_image: 1}

@@ -4,8 +4,9 @@
 image `make node-image` builds where no registry is reachable), then traffic from the host through
 the F5 VIP, scaling, a worker pod lost mid-traffic, the F5 reaching pods directly (web-direct, in
 cluster mode, through the routes f5-sync writes), a configuration change, a second environment
-beside the first (`envbuilder verify` on the `bgp` profile, its reports and F5 convergence figures), a new
-revision replacing the F5 container, and `down` leaving nothing behind.
+beside the first (`envbuilder verify` on the `bgp` profile, its reports and F5 convergence figures, on a
+Docker network of its own: it cannot reach the first one's F5), a new revision replacing the F5 container,
+and `down` leaving nothing behind.
 The tests share one
 environment and run in file order, like the session they describe.
 """
@@ -16,14 +17,16 @@ import secrets
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import httpx
 import pytest
 
-from envbuilder.naming import REGISTRY_CONTAINER
+from envbuilder.naming import REGISTRY_CONTAINER, network_name
 from envbuilder.polling import wait_until
 from envbuilder.reports import HTML_FILE, JSON_FILE, JUNIT_FILE
 from envbuilder.reports.json_report import run_from_json
+from envbuilder.spec.catalog import F5_API_PORT
 from tests.kind.conftest import ENVBUILDER, Environment, run_envbuilder
 from tests.support.leftovers import leftovers
 
@@ -340,6 +343,7 @@ def test_verify_of_a_bgp_environment_beside_the_first_proves_it_and_removes_it(e
         assert work(second)["answer"]["worker"]
         assert work(environment)["answer"]["worker"]
         the_layers_the_first_pushed_are_pulled_and_none_uploaded(second)
+        neither_reaches_the_others_f5(environment, second)
         assert verify.wait(timeout=1500) == 0, (tmp_path / "verify.log").read_text()
     finally:
         if verify.poll() is None:
@@ -388,6 +392,32 @@ def the_layers_the_first_pushed_are_pulled_and_none_uploaded(second: Environment
     pods = json.loads(second.kubectl("-n", second.namespace, "get", "pods", "-o", "json"))
     images = {c["image"] for pod in pods["items"] for c in pod["spec"]["containers"] if "envbuilder/" in c["image"]}
     assert images and all(image.startswith("localhost:5001/envbuilder/") for image in images), images
+
+
+def connection_attempt(network: str, address: str, port: int, python: str, image: str) -> subprocess.CompletedProcess:
+    """A container on the Docker network `network` opening a TCP connection to address:port (the image's
+    own `python` does it)."""
+    return subprocess.run(
+        ["docker", "run", "--rm", "--network", network, "--entrypoint", python, image, "-c",
+         f"import socket; socket.create_connection(({address!r}, {port}), timeout=5).close()"],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def neither_reaches_the_others_f5(environment: Environment, second: Environment) -> None:
+    """Each environment's containers sit on its own Docker network: the first one's F5 API answers a
+    container on that network, and neither one on the second environment's nor one on Docker's default."""
+    own = network_name(environment.name)
+    f5 = json.loads(subprocess.run(["docker", "inspect", environment.f5_container], capture_output=True, text=True,
+                                   check=True).stdout)[0]
+    address, image = f5["NetworkSettings"]["Networks"][own]["IPAddress"], f5["Config"]["Image"]
+    python = str(Path(f5["Config"]["Entrypoint"][0]).with_name("python"))  # beside the mock's own command
+    assert set(f5["NetworkSettings"]["Networks"]) == {own}
+    reached = connection_attempt(own, address, F5_API_PORT, python, image)
+    assert reached.returncode == 0, reached.stderr
+    for elsewhere in (network_name(second.name), "bridge"):
+        refused = connection_attempt(elsewhere, address, F5_API_PORT, python, image)
+        assert refused.returncode != 0 and "create_connection" in refused.stderr, (elsewhere, refused.stderr)
 
 
 def ready(environment: Environment) -> bool:

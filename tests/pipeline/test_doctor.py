@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 from envbuilder.cli import app
 from envbuilder.cluster.commands import CommandResult
 from envbuilder.pipeline import doctor
-from envbuilder.pipeline.doctor import diagnose, pinned_versions
+from envbuilder.cluster.tools import pinned_versions
+from envbuilder.pipeline.doctor import diagnose
 
 
 def answers(docker_info: str | None = None, kubectl: str = "v1.35.4", kind: str = "v0.33.0"):
@@ -74,21 +75,40 @@ def test_the_command_prints_a_line_per_check_and_exits_1_on_a_failure(monkeypatc
     assert CliRunner().invoke(app, ["doctor", "--json"]).exit_code == 0
 
 
-def test_the_pinned_tool_setup_installed_comes_before_one_on_path(tmp_path, monkeypatch):
+def kubectl_saying(folder, version: str):
+    """A kubectl in `folder` that says it is `version`."""
+    folder.mkdir(exist_ok=True)
+    answer = json.dumps({"clientVersion": {"gitVersion": version}})
+    (folder / "kubectl").write_text(f"#!/bin/sh\necho '{answer}'\n")
+    (folder / "kubectl").chmod(0o755)
+    return folder / "kubectl"
+
+
+@pytest.fixture
+def pinned_and_path(tmp_path, monkeypatch):
+    """.tools/bin and PATH, each a folder of its own."""
     from envbuilder.cluster import tools
 
     pinned, on_path = tmp_path / "pinned", tmp_path / "path"
-    for folder in (pinned, on_path):
-        folder.mkdir()
-        (folder / "kubectl").write_text("#!/bin/sh\n")
-        (folder / "kubectl").chmod(0o755)
+    pinned.mkdir()
+    on_path.mkdir()
     monkeypatch.setattr(tools, "tools_bin", lambda: pinned)
     monkeypatch.setenv("PATH", str(on_path))
+    return pinned, on_path
 
+
+def test_the_pinned_tool_setup_installed_comes_before_one_on_path(pinned_and_path):
+    from envbuilder.cluster import tools
+
+    pinned, on_path = pinned_and_path
+    kubectl_saying(pinned, "v1.35.4")
+    kubectl_saying(on_path, "v1.34.2")
     assert tools.find_tool("kubectl") == pinned / "kubectl"
     assert tools.tool_path_env()["PATH"].split(":")[0] == str(pinned)
+    assert tools.choose_tool("kubectl").shown() == f"v1.35.4 at {pinned / 'kubectl'} (pinned)"
     (pinned / "kubectl").unlink()
-    assert tools.find_tool("kubectl") == on_path / "kubectl"
+    assert tools.find_tool("kubectl") == on_path / "kubectl"  # one minor from the clusters: used
+    assert tools.choose_tool("kubectl").shown() == f"v1.34.2 at {on_path / 'kubectl'} (on PATH, within the supported skew)"
 
 
 def test_the_machines_image_registry_is_reported_and_a_foreign_container_of_its_name_fails(monkeypatch):
@@ -111,3 +131,50 @@ def test_the_machines_image_registry_is_reported_and_a_foreign_container_of_its_
     assert foreign.outcome == "fail" and "docker rm -f envbuilder-registry" in foreign.fix
     stopped = by_name(diagnose(with_registry({"envbuilder.io/registry": "true"})))["image registry"]
     assert stopped.outcome == "warn" and "exited" in stopped.detail
+
+
+def test_a_tool_on_path_out_of_the_supported_skew_is_not_used_and_up_says_why(pinned_and_path):
+    """A cloud SDK's kubectl 1.32 first on PATH never drives a 1.35 cluster."""
+    from envbuilder.cluster import tools
+    from envbuilder.errors import PrerequisiteError
+
+    _pinned, on_path = pinned_and_path
+    kubectl = kubectl_saying(on_path, "v1.32.4")
+    assert tools.find_tool("kubectl") is None
+    with pytest.raises(PrerequisiteError) as refused:
+        tools.require_tools(["kubectl"])
+    assert (f"kubectl: v1.32.4 at {kubectl} is not used: the product drives kubectl 1.34 to 1.36 (pinned "
+            f"{pinned_versions()['KUBERNETES_VERSION']}; kubectl supports one minor version") in str(refused.value)
+    check = by_name(diagnose(answers(docker_info=json.dumps({}), kubectl="v1.32.4")))["kubectl"]
+    assert check.outcome == "fail" and "v1.32.4" in check.detail and "is not used" in check.detail
+
+
+@pytest.mark.parametrize(("tool", "version", "used"), [
+    ("kind", "v0.33.9", True), ("kind", "v0.32.0", False), ("pulumi", "v3.280.0", True), ("pulumi", "v3.200.0", False),
+    ("pulumi", "v4.0.0", False), ("kubectl", "v1.36.0", True), ("kubectl", "v1.37.0", False),
+])
+def test_each_driven_tool_has_its_supported_skew(tool, version, used):
+    from envbuilder.cluster.tools import SKEWS
+
+    skew = SKEWS[tool]
+    assert skew.allows(version, pinned_versions()[skew.pin]) is used
+
+
+def test_a_plugin_on_path_says_its_version_through_its_go_build_information(pinned_and_path):
+    """The Kubernetes provider answers its version only to the engine; its binary carries it."""
+    from envbuilder.cluster import tools
+
+    _pinned, on_path = pinned_and_path
+    info = "path\tgithub.com/pulumi/pulumi-kubernetes/provider/v4/cmd/x\nmod\tgithub.com/pulumi/pulumi-kubernetes/provider/v4\t{}\t\n"
+
+    def plugin(version: str) -> None:
+        header = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16)
+        strings = b"".join(bytes([len(text)]) + text for text in (b"go1.26.8", info.format(version).encode()))
+        (on_path / "pulumi-resource-kubernetes").write_bytes(b"\x7fELF" + bytes(64) + header + strings + bytes(8))
+        (on_path / "pulumi-resource-kubernetes").chmod(0o755)
+
+    plugin("v4.30.1")
+    assert tools.choose_tool("pulumi-resource-kubernetes").version == "v4.30.1"
+    assert tools.find_tool("pulumi-resource-kubernetes") == on_path / "pulumi-resource-kubernetes"
+    plugin("v3.30.0")
+    assert tools.find_tool("pulumi-resource-kubernetes") is None

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from envbuilder.cli import app
+from envbuilder.cluster.tools import pinned_versions
 from envbuilder.state.identity import home_identity
 from envbuilder.state.records import EnvironmentRecord, HostPorts, find_record, save_record
 
@@ -24,6 +25,9 @@ import json, pathlib, sys
 store = pathlib.Path({store!r})
 state = json.loads(store.read_text())
 args = sys.argv[1:]
+if args[:1] == ["version"]:  # within the supported skew, so envbuilder uses it
+    print(json.dumps({{"clientVersion": {{"gitVersion": {version!r}}}}}))
+    sys.exit()
 selector = dict(pair.split("=") for pair in args[args.index("-l") + 1].split(","))
 chosen = [o for o in state["objects"] if all(o["metadata"]["labels"].get(k) == v for k, v in selector.items())]
 if "get" in args:
@@ -44,7 +48,7 @@ def cluster(tmp_path, monkeypatch):
     store = tmp_path / "cluster.json"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "kubectl").write_text(STAND_IN_KUBECTL.format(store=str(store)))
+    (bin_dir / "kubectl").write_text(STAND_IN_KUBECTL.format(store=str(store), version=pinned_versions()["KUBERNETES_VERSION"]))
     (bin_dir / "kubectl").chmod(0o755)
     # Only the stand-in kubectl: no pulumi, kind or docker, so nothing else on this machine is looked at.
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(os.sys.executable).parent}")

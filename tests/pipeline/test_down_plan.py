@@ -108,9 +108,11 @@ def resource(urn_name: str, type_: str, **extra) -> dict:
 def test_forgetting_keeps_the_stack_its_providers_and_the_cluster_as_one_being_created():
     stack_resource = resource("envbuilder-demo", "pulumi:pulumi:Stack", outputs={"owner": ME})
     provider = resource("default", "pulumi:providers:pulumi-python")
-    cluster = resource("cluster", "pulumi-python:dynamic:Resource", outputs={"name": CLUSTER})
+    network = resource("network", "pulumi-python:dynamic:Resource", outputs={"name": CLUSTER})
+    cluster = resource("cluster", "pulumi-python:dynamic:Resource", outputs={"name": CLUSTER},
+                       dependencies=[network["urn"]], propertyDependencies={"network": [network["urn"]]})
     k8s_provider = resource("k8s", "pulumi:providers:kubernetes", dependencies=[cluster["urn"]])
-    deployment = {"resources": [stack_resource, provider, cluster, k8s_provider,
+    deployment = {"resources": [stack_resource, provider, network, cluster, k8s_provider,
                                 resource("f5-container-f5", "pulumi-python:dynamic:Resource"),
                                 resource("services", "kubernetes:yaml/v2:ConfigGroup")],
                   "pending_operations": [{"type": "updating", "resource": resource("services", "x")}]}
@@ -118,7 +120,9 @@ def test_forgetting_keeps_the_stack_its_providers_and_the_cluster_as_one_being_c
     forget_objects(stack, stack.export_stack())
     assert stack.imported is not None
     assert stack.imported["resources"] == [stack_resource, provider]
-    assert stack.imported["pending_operations"] == [{"resource": cluster, "type": "creating"}]
+    # Without its dependency on the network, which the state no longer holds.
+    assert stack.imported["pending_operations"] == [
+        {"resource": resource("cluster", "pulumi-python:dynamic:Resource", outputs={"name": CLUSTER}), "type": "creating"}]
     # What the next down reads as proof, and what the next up recovers from as an interrupted create.
     assert kind_clusters_in(stack) == kind_clusters_in(stack, pending_only=True) == {CLUSTER}
 
