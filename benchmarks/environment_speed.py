@@ -38,7 +38,8 @@ KIND = str(REPO / ".tools" / "bin" / "kind")
 # otherwise be found first, whatever PYTHONPATH says.
 LAUNCH = """import os, sys
 sys.meta_path[:] = [finder for finder in sys.meta_path if "__editable__" not in getattr(finder, "__module__", "")]
-sys.path.insert(0, os.environ["ENVBUILDER_CODE"])
+code = os.environ["ENVBUILDER_CODE"]
+sys.path[:0] = [code, f"{code}/components/f5mock", f"{code}/components/f5sync"]
 from envbuilder.cli import main
 sys.argv[0] = "envbuilder"
 main()
