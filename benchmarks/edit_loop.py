@@ -23,16 +23,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks.checkout import LAUNCH  # noqa: E402
+
 GREETING_LINE = '"greeting": settings.greeting,'
-# The CLI of the checkout on $ENVBUILDER_CODE: the venv's editable install of this repository would
-# otherwise be found first, whatever PYTHONPATH says.
-LAUNCH = """import os, sys
-sys.meta_path[:] = [finder for finder in sys.meta_path if "__editable__" not in getattr(finder, "__module__", "")]
-sys.path.insert(0, os.environ["ENVBUILDER_CODE"])
-from envbuilder.cli import main
-sys.argv[0] = "envbuilder"
-main()
-"""
 
 
 def envbuilder(env: dict[str, str], *args: str) -> float:

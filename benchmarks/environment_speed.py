@@ -33,17 +33,10 @@ from envbuilder.cluster.node_image import choose_node_image, docker_cgroup_versi
 from envbuilder.spec.profile import load_profile
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks.checkout import LAUNCH  # noqa: E402
+
 KIND = str(REPO / ".tools" / "bin" / "kind")
-# The CLI of the checkout on $ENVBUILDER_CODE: the venv's editable install of this repository would
-# otherwise be found first, whatever PYTHONPATH says.
-LAUNCH = """import os, sys
-sys.meta_path[:] = [finder for finder in sys.meta_path if "__editable__" not in getattr(finder, "__module__", "")]
-code = os.environ["ENVBUILDER_CODE"]
-sys.path[:0] = [code, f"{code}/components/f5mock", f"{code}/components/f5sync"]
-from envbuilder.cli import main
-sys.argv[0] = "envbuilder"
-main()
-"""
 # (label, what it is compared with): bare kind's figures first, then the environment's.
 STAGES = [
     ("kind create cluster", None),
