@@ -76,6 +76,18 @@ class Running:
     address: str = ""
 
 
+def restart_progress(target: Running, seen: Running, before: str | None, instance: str | None) -> str | None:
+    """Where a restart in `target` stands, now that it is `seen` and its health path named `instance` (None: no
+    answer): "exited" when the process died (the container started again, or is not running), "answering" when
+    a process other than `before` answers, None while neither. A service that names no process instance cannot
+    be told from the one it replaced: any answer counts."""
+    if seen.restarts != target.restarts or not seen.running:
+        return "exited"
+    if instance is not None and (not before or instance != before):
+        return "answering"
+    return None
+
+
 class Watcher:
     """watchfiles in a thread of its own, so saves made during a rebuild are not missed."""
 
@@ -226,11 +238,16 @@ class DevLoop:
             return f"   {target.name}: copying or restarting failed: {output.decode(errors='replace').strip()}" \
                    f"{await self._last_lines(kube, service, target, previous=False)}"
         if not target.running:
-            target = await self._seen(kube, service, target)
+            target = await self._seen(kube, service, target)  # started now: its restart count and address
         deadline = time.monotonic() + ANSWER_SECONDS
         while time.monotonic() < deadline:
+            # The answer first: a container found unchanged after it is the one that answered.
+            instance = await self._instance(kube, service, target)
             seen = await self._seen(kube, service, target)
-            if seen.restarts != target.restarts or not seen.running:
+            progress = restart_progress(target, seen, before, instance)
+            if progress == "answering":
+                return None
+            if progress == "exited":
                 if target.pod:
                     why = "the process exited after the restart; the container starts again from its image"
                 else:  # Docker would start it again and again with the same files
@@ -238,10 +255,6 @@ class DevLoop:
                     why = "the process exited after the restart; the container is stopped until a save fixes it"
                 previous = target.pod and seen.restarts != target.restarts
                 return f"   {target.name}: {why}{await self._last_lines(kube, service, target, previous=previous)}"
-            instance = await self._instance(kube, service, seen)
-            # A service that names no process instance cannot be told from the one it replaced: any answer does.
-            if instance is not None and (not before or instance != before):
-                return None
             await asyncio.sleep(0.1)
         why = f"the restarted process did not answer {service.health_path} within {ANSWER_SECONDS:.0f} s"
         return f"   {target.name}: {why}{await self._last_lines(kube, service, target, previous=False)}"
