@@ -205,9 +205,10 @@ class DevLoop:
         for done, target in enumerate(running):
             failure = await self._sync_one(kube, service, target, archive, script, sorted(live.delete))
             if failure:
+                others = (f"; {done} of {len(running)} {noun} run this save, the others the code before it"
+                          if len(running) > 1 else "")
                 self.say(cycle_line(service.name, service_plan.files, self.root, "sync", time.time() - saved_at,
-                                    f"[red]restart failed in {target.name}[/]; {done} of {len(running)} {noun} "
-                                    "run this save, the others the code before it; the loop goes on"))
+                                    f"[red]restart failed in {target.name}[/]{others}; the loop goes on"))
                 self.say(failure)
                 return
         self.say(cycle_line(service.name, service_plan.files, self.root, "sync", time.time() - saved_at,
