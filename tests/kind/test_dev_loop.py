@@ -130,7 +130,8 @@ def test_a_restart_that_fails_shows_why_and_the_next_save_recovers(environment, 
     web.write_text(good + "\ndef broken(:\n")  # a SyntaxError (a line like `this is not python` parses)
     failed = dev.wait_for_cycle("web", "sync", "restart failed in web-", after=mark, timeout=90)
     assert "0 of 2 pods run this save" in failed  # the other pod was left alone, serving
-    assert "SyntaxError" in dev.output()[mark:]
+    wait_until(lambda: "SyntaxError" in dev.output()[mark:], timeout=10, what="the pod's last lines",
+               diagnosis=dev.output)
     wait_until(lambda: httpx.get(environment.vip("web"), timeout=10).status_code == 200, timeout=30,
                what="web answering through the VIP meanwhile")
 
