@@ -10,6 +10,7 @@ requirements.txt with web.py (the rebuild fallback). Run under the machine's kin
 """
 
 import argparse
+import asyncio
 import json
 import os
 import secrets
@@ -51,7 +52,8 @@ def working_copy(into: Path) -> Path:
 
 
 class Traffic(threading.Thread):
-    """GET /work through the VIP ten times a second, each on a new connection; counts what fails."""
+    """GET /work through the VIP ten times a second on the clock, each on a new connection and without waiting
+    for the ones before (a slow answer does not lower the rate); counts what fails."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
@@ -59,16 +61,33 @@ class Traffic(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        while not self.stopping.wait(0.1):
-            self.sent += 1
-            try:
-                answer = httpx.get(f"{self.url}/work", params={"payload": "bench"}, timeout=10)
-                if answer.status_code != 200:
-                    self.failed += 1
-                    self.errors.append(f"{answer.status_code} {answer.text[:100]}")
-            except httpx.HTTPError as error:
+        asyncio.run(self._send())
+
+    async def _send(self) -> None:
+        under_way: set[asyncio.Task] = set()
+        async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            next_at = time.monotonic()
+            while not self.stopping.is_set():
+                task = asyncio.create_task(self._one(client))
+                under_way.add(task)
+                task.add_done_callback(under_way.discard)
+                next_at += 0.1
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            await asyncio.gather(*under_way)
+
+    async def _one(self, client: httpx.AsyncClient) -> None:
+        self.sent += 1
+        try:
+            answer = await client.get(f"{self.url}/work", params={"payload": "bench"})
+            if answer.status_code != 200:
                 self.failed += 1
-                self.errors.append(repr(error))
+                self.errors.append(f"{time.strftime('%H:%M:%S')} {answer.status_code} {answer.text[:100]}")
+        except httpx.HTTPError as error:
+            self.failed += 1
+            self.errors.append(f"{time.strftime('%H:%M:%S')} {error!r}")
+
+    def counts(self) -> tuple[int, int]:
+        return self.sent, self.failed
 
 
 def wait_for(predicate, timeout: float = 300) -> None:
@@ -148,6 +167,7 @@ def main() -> None:
             ("worker", tree / "fixtures/services/worker/worker.py", WORKER_ANCHOR, "worker", "/work", "worker"),
         ):
             expected = pods(env, status, service)
+            sent_before, failed_before = traffic.counts()
             samples = []
             for marker in range(1, options.edits + 1):
                 saved = edit(path, anchor, marker)
@@ -155,7 +175,9 @@ def main() -> None:
                 samples.append(time.time() - saved)
                 time.sleep(0.5)
             results[kind] = percentiles(samples)
-            print(kind, results[kind], "failed so far", traffic.failed, "of", traffic.sent, traffic.errors[-5:], flush=True)
+            sent, failed = traffic.counts()
+            results[kind]["requests"] = {"sent": sent - sent_before, "failed": failed - failed_before}
+            print(kind, results[kind], traffic.errors[-5:], flush=True)
         requirements = tree / "fixtures/services/web/requirements.txt"
         web = tree / "fixtures/services/web/web.py"
         samples = []

@@ -81,5 +81,6 @@ def dev(
 
     chosen = [service.strip() for service in (services or "").split(",") if service.strip()]
     run_dev(validate_name(name) if name else default_name(), chosen,
-            say=lambda message: err_console.print(message, highlight=False),
+            # soft_wrap: a cycle is one line, also in a log file or a pipe (grep)
+            say=lambda message: err_console.print(message, highlight=False, soft_wrap=True),
             show_log=None if quiet else print_log_line)

@@ -2,9 +2,10 @@
 
 A thread watches the services' folders (watchfiles) for the whole command. Saves are batched until
 they stop for a moment; then each service concerned gets every file `dev` has synced so far copied
-into each of its running containers as one archive through `kubectl exec` (`docker exec` for a
-classic service), followed by the catalog's restart command, and the cycle ends when each container
-answers its health path again. A file sync cannot carry makes `up` run with the working tree, which
+into its running containers one after another, as one archive through `kubectl exec` (`docker exec`
+for a classic service), followed by the catalog's restart command; the next container's turn comes
+when the restarted process answers the health path (a new X-Process-Instance), and a container that
+started again from its image instead stops the cycle with its last lines. A file sync cannot carry makes `up` run with the working tree, which
 builds and rolls only the images whose content changed. The record notes the live changes, so
 `status` shows them and the next `up` starts those services from their images.
 """
@@ -20,10 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from envbuilder.cluster.commands import Runner, run
 from envbuilder.cluster.kubectl import kubectl_command
 from envbuilder.cluster.processes import child_process
 from envbuilder.cluster.tools import require_tools
+from envbuilder.desired.host import KIND_NETWORK
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.naming import classic_container_name
 from envbuilder.pipeline.dev_plan import Batch, LiveFiles, ServicePlan, WatchedService, cycle_line, live_changes, plan
@@ -39,7 +43,9 @@ from envbuilder.state.records import EnvironmentRecord, find_record, load_record
 
 QUIET_SECONDS = 0.15  # saves closer together than this are one cycle
 EXEC_SECONDS = 30.0
-ANSWER_SECONDS = 30.0  # from the restart to the health path answering
+ANSWER_SECONDS = 30.0  # from the restart to the restarted process answering its health path
+# How a service names its process on the health path (docs/catalog.md): a restarted process answers with a new one.
+PROCESS_INSTANCE_HEADER = "X-Process-Instance"
 LAST_LINES = 15
 
 
@@ -59,11 +65,27 @@ def watched_services(record: EnvironmentRecord, names: list[str], root: Path) ->
 
 @dataclass(frozen=True)
 class Running:
-    """A container the service runs in: a pod's, or a classic service's beside the cluster."""
+    """A container the service runs in, a pod's or a classic service's beside the cluster, as last seen."""
 
     name: str
     pod: bool
-    restarts: int = 0
+    restarts: int = 0  # how often it started again after its process exited
+    running: bool = True
+    # A classic container's address on the kind network, where the host reaches it: the API server's service
+    # proxy forwards to pods only, not to a selectorless Service's address outside the cluster.
+    address: str = ""
+
+
+def restart_progress(target: Running, seen: Running, before: str | None, instance: str | None) -> str | None:
+    """Where a restart in `target` stands, now that it is `seen` and its health path named `instance` (None: no
+    answer): "exited" when the process died (the container started again, or is not running), "answering" when
+    a process other than `before` answers, None while neither. A service that names no process instance cannot
+    be told from the one it replaced: any answer counts."""
+    if seen.restarts != target.restarts or not seen.running:
+        return "exited"
+    if instance is not None and (not before or instance != before):
+        return "answering"
+    return None
 
 
 class Watcher:
@@ -168,6 +190,8 @@ class DevLoop:
                 await asyncio.gather(logs, return_exceptions=True)
 
     async def _sync(self, kube: Kube, service_plan: ServicePlan, saved_at: float) -> None:
+        """Into one container after another: while one restarts, the F5 sends to the others, and a save that
+        breaks the service stops at the first container, the others keeping the code they run."""
         service = self.services[service_plan.service]
         live = self.live[service.name]
         running = await self._running(kube, service)
@@ -175,32 +199,37 @@ class DevLoop:
             self.say(cycle_line(service.name, service_plan.files, self.root, "sync", time.time() - saved_at,
                                 "[yellow]no running container to sync into[/]"))
             return
+        noun = "pods" if running[0].pod else "containers"
         archive = _archive(live.copy)
         script = f'tar -xmf - -C / && rm -f -- "$@" && {service.restart}'
-        failures = [failure for failure in await asyncio.gather(
-            *(self._sync_one(kube, service, target, archive, script, sorted(live.delete)) for target in running))
-            if failure]
-        seconds = time.time() - saved_at
-        if failures:
-            self.say(cycle_line(service.name, service_plan.files, self.root, "sync", seconds,
-                                f"[red]failed in {len(failures)} of {len(running)}[/]"))
-            for failure in failures:
+        for done, target in enumerate(running):
+            failure = await self._sync_one(kube, service, target, archive, script, sorted(live.delete))
+            if failure:
+                others = (f"; {done} of {len(running)} {noun} run this save, the others the code before it"
+                          if len(running) > 1 else "")
+                self.say(cycle_line(service.name, service_plan.files, self.root, "sync", time.time() - saved_at,
+                                    f"[red]restart failed in {target.name}[/]{others}; the loop goes on"))
                 self.say(failure)
-            return
-        noun = "pods" if running[0].pod else "containers"
-        self.say(cycle_line(service.name, service_plan.files, self.root, "sync", seconds,
+                return
+        self.say(cycle_line(service.name, service_plan.files, self.root, "sync", time.time() - saved_at,
                             f"[green]{len(running)} {noun if len(running) > 1 else noun[:-1]} answering[/]"))
 
     async def _sync_one(self, kube: Kube, service: WatchedService, target: Running, archive: bytes, script: str,
                         delete: list[str]) -> str | None:
-        """Copy, restart, wait for the health path; None when it answers, else what went wrong with the
-        container's last lines."""
+        """Copy, restart, wait for the restarted process to answer the health path; None when it does, else
+        what went wrong with the container's last lines."""
+        before = await self._instance(kube, service, target)
         if target.pod:
             command = [*kubectl_command(self.kubectl, self.record.kubeconfig, self.record.kube_context), "exec", "-i",
-                       "-n", self.record.namespace, target.name, "-c", service.name, "--"]
+                       "-n", self.record.namespace, target.name, "-c", service.name, "--", "sh", "-c", script, "sh",
+                       *delete]
+        elif target.running:
+            command = ["docker", "exec", "-i", target.name, "sh", "-c", script, "sh", *delete]
         else:
-            command = ["docker", "exec", "-i", target.name]
-        command += ["sh", "-c", script, "sh", *delete]
+            # A classic container a save broke was stopped (or Docker keeps restarting it with the same files): the
+            # files go in while it is stopped, and it starts with them (deleted files go at the next cycle).
+            command = ["sh", "-c", 'docker stop -t 1 "$1" >/dev/null && docker cp - "$1":/ && docker start "$1" >/dev/null',
+                       "sh", target.name]
         async with child_process(*command, stdin=True) as process:
             try:
                 output, _ = await asyncio.wait_for(process.communicate(archive), EXEC_SECONDS)
@@ -209,46 +238,68 @@ class DevLoop:
         if process.returncode != 0:
             return f"   {target.name}: copying or restarting failed: {output.decode(errors='replace').strip()}" \
                    f"{await self._last_lines(kube, service, target, previous=False)}"
-        if await self._answers(kube, service, target):
-            restarted = target.pod and await self._restarts(kube, target) != target.restarts
-            if not restarted:
+        if not target.running:
+            target = await self._seen(kube, service, target)  # started now: its restart count and address
+        deadline = time.monotonic() + ANSWER_SECONDS
+        while time.monotonic() < deadline:
+            # The answer first: a container found unchanged after it is the one that answered.
+            instance = await self._instance(kube, service, target)
+            seen = await self._seen(kube, service, target)
+            progress = restart_progress(target, seen, before, instance)
+            if progress == "answering":
                 return None
-            why = "the process exited after the restart; the container started again from its image"
-            return f"   {target.name}: {why}{await self._last_lines(kube, service, target, previous=True)}"
-        why = f"{service.health_path} did not answer within {ANSWER_SECONDS:.0f} s after the restart"
+            if progress == "exited":
+                if target.pod:
+                    why = "the process exited after the restart; the container starts again from its image"
+                else:  # Docker would start it again and again with the same files
+                    await asyncio.to_thread(run, ["docker", "stop", "-t", "1", target.name], timeout=60)
+                    why = "the process exited after the restart; the container is stopped until a save fixes it"
+                previous = target.pod and seen.restarts != target.restarts
+                return f"   {target.name}: {why}{await self._last_lines(kube, service, target, previous=previous)}"
+            await asyncio.sleep(0.1)
+        why = f"the restarted process did not answer {service.health_path} within {ANSWER_SECONDS:.0f} s"
         return f"   {target.name}: {why}{await self._last_lines(kube, service, target, previous=False)}"
 
     async def _running(self, kube: Kube, service: WatchedService) -> list[Running]:
+        """The pods of the service that run; a classic service's container whatever its state (files can be
+        copied into a stopped one)."""
         if service.runtime == "classic":
-            return [Running(classic_container_name(self.record.name, service.name), pod=False)]
+            return [await self._seen(kube, service, Running(classic_container_name(self.record.name, service.name),
+                                                            pod=False))]
         pods = await kube.get(f"/api/v1/namespaces/{self.record.namespace}/pods",
                               labelSelector=f"app.kubernetes.io/name={service.name}")
-        running = []
-        for pod in pods.get("items", []):
-            if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
-                continue
-            statuses = [status for status in pod["status"].get("containerStatuses") or [] if status["name"] == service.name]
-            running.append(Running(pod["metadata"]["name"], pod=True,
-                                   restarts=statuses[0].get("restartCount", 0) if statuses else 0))
-        return running
+        return [_pod_container(pod, service.name) for pod in sorted(pods.get("items", []), key=lambda pod: pod["metadata"]["name"])
+                if not pod["metadata"].get("deletionTimestamp") and (pod.get("status") or {}).get("phase") == "Running"]
 
-    async def _restarts(self, kube: Kube, target: Running) -> int:
-        pod = await kube.get(f"/api/v1/namespaces/{self.record.namespace}/pods/{target.name}")
-        return sum(status.get("restartCount", 0) for status in pod["status"].get("containerStatuses") or [])
+    async def _seen(self, kube: Kube, service: WatchedService, target: Running) -> Running:
+        """`target` as it is now."""
+        if target.pod:
+            return _pod_container(await kube.get(f"/api/v1/namespaces/{self.record.namespace}/pods/{target.name}"),
+                                  service.name)
+        network = "{{with index .NetworkSettings.Networks \"%s\"}}{{.IPAddress}}{{end}}" % KIND_NETWORK
+        result = await asyncio.to_thread(
+            run, ["docker", "inspect", "--format", "{{.RestartCount}} {{.State.Status}} " + network, target.name],
+            timeout=30)
+        if not result.ok:
+            return Running(target.name, pod=False, running=False)
+        restarts, status, *address = result.stdout.split()
+        return Running(target.name, pod=False, restarts=int(restarts), running=status == "running",
+                       address=address[0] if address else "")
 
-    async def _answers(self, kube: Kube, service: WatchedService, target: Running) -> bool:
-        namespace = self.record.namespace
-        where = f"pods/{target.name}:{service.port}" if target.pod else f"services/{service.name}:http"
-        path = f"/api/v1/namespaces/{namespace}/{where}/proxy{service.health_path}"
-        deadline = time.monotonic() + ANSWER_SECONDS
-        while time.monotonic() < deadline:
-            try:
-                if (await kube.request("GET", path, timeout=3)).status_code == 200:
-                    return True
-            except CheckFailed:
-                pass
-            await asyncio.sleep(0.1)
-        return False
+    async def _instance(self, kube: Kube, service: WatchedService, target: Running) -> str | None:
+        """The X-Process-Instance of a health answer ("" when the service names none); None: no answer."""
+        if not target.running:
+            return None
+        try:
+            if target.pod:
+                path = f"/api/v1/namespaces/{self.record.namespace}/pods/{target.name}:{service.port}/proxy{service.health_path}"
+                response = await kube.request("GET", path, timeout=3)
+            else:
+                async with httpx.AsyncClient(timeout=3) as client:
+                    response = await client.get(f"http://{target.address}:{service.port}{service.health_path}")
+        except (CheckFailed, httpx.HTTPError):
+            return None
+        return response.headers.get(PROCESS_INSTANCE_HEADER, "") if response.status_code == 200 else None
 
     async def _last_lines(self, kube: Kube, service: WatchedService, target: Running, *, previous: bool) -> str:
         try:
@@ -303,6 +354,13 @@ class DevLoop:
         for service_plan in plans:
             self.say(cycle_line(service_plan.service, service_plan.files, self.root, "rebuild", time.time() - saved_at,
                                 f"[green]rolled: {self.record.images.get(service_plan.service, '')}[/]"))
+
+
+def _pod_container(pod: dict, container: str) -> Running:
+    statuses = [status for status in (pod.get("status") or {}).get("containerStatuses") or [] if status["name"] == container]
+    status = statuses[0] if statuses else {}
+    return Running(pod["metadata"]["name"], pod=True, restarts=status.get("restartCount", 0),
+                   running="running" in (status.get("state") or {}))
 
 
 def _archive(files: dict[str, Path]) -> bytes:

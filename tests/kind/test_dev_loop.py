@@ -3,6 +3,7 @@ copy of the tree that the tests edit: a sync, a restart that fails and recovers 
 rebuild fallback, logs following a new pod, and Ctrl-C leaving the synced code and no process behind."""
 
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -37,6 +38,16 @@ class Background:
     def wait_for(self, text: str, timeout: float = 120) -> None:
         wait_until(lambda: text in self.output(), timeout=timeout, what=f"{text!r} in the output",
                    diagnosis=self.output)
+
+    def mark(self) -> int:
+        return len(self.output())
+
+    def wait_for_cycle(self, service: str, mode: str, outcome: str, after: int, timeout: float = 120) -> str:
+        """The cycle line of `service` printed since `after` (a mark) whose outcome starts with `outcome`."""
+        line = re.compile(rf"^{re.escape(service)}  {mode}  .+  \d+\.\d s  {re.escape(outcome)}.*$", re.MULTILINE)
+        wait_until(lambda: line.search(self.output()[after:]), timeout=timeout,
+                   what=f"a {mode} line of {service}: {outcome}", diagnosis=self.output)
+        return line.search(self.output()[after:]).group(0)
 
     def interrupt(self) -> int:
         """Ctrl-C, as a terminal sends it: SIGINT to the whole session."""
@@ -96,19 +107,40 @@ def every_web_pod_answers(environment: Environment, marker: str) -> bool:
 
 
 def test_a_saved_file_is_in_every_pod_and_the_classic_container_in_seconds(environment, tree, dev):
+    mark = dev.mark()
     edit_web(tree, "one")
-    dev.wait_for("web  sync  fixtures/services/web/web.py")
-    assert "2 pods answering" in dev.output()
+    dev.wait_for_cycle("web", "sync", "2 pods answering", after=mark)
     wait_until(lambda: every_web_pod_answers(environment, "one"), timeout=30, what="the edit through the VIP")
 
+    mark = dev.mark()
     worker = tree / "fixtures/services/worker/worker.py"
     worker.write_text(worker.read_text().replace('"result": payload.upper(),', '"result": payload.lower(),'))
-    dev.wait_for("legacy-worker  sync  fixtures/services/worker/worker.py")
-    dev.wait_for("worker  sync  fixtures/services/worker/worker.py")
+    dev.wait_for_cycle("legacy-worker", "sync", "1 container answering", after=mark)
+    dev.wait_for_cycle("worker", "sync", "2 pods answering", after=mark)
     assert httpx.get(f"{environment.vip('web')}/work", params={"payload": "MiXeD"}, timeout=30).json()["answer"]["result"] == "mixed"
     assert environment.status(tree)["live_changes"] == {
         "web": ["fixtures/services/web/web.py"], "worker": ["fixtures/services/worker/worker.py"],
         "legacy-worker": ["fixtures/services/worker/worker.py"]}
+
+
+def test_a_restart_that_fails_shows_why_and_the_next_save_recovers(environment, tree, dev):
+    web = tree / "fixtures/services/web/web.py"
+    good = web.read_text()
+    mark = dev.mark()
+    web.write_text(good + "\ndef broken(:\n")  # a SyntaxError (a line like `this is not python` parses)
+    failed = dev.wait_for_cycle("web", "sync", "restart failed in web-", after=mark, timeout=90)
+    assert "0 of 2 pods run this save" in failed  # the other pod was left alone, serving
+    wait_until(lambda: "SyntaxError" in dev.output()[mark:], timeout=10, what="the pod's last lines",
+               diagnosis=dev.output)
+    wait_until(lambda: httpx.get(environment.vip("web"), timeout=10).status_code == 200, timeout=30,
+               what="web answering through the VIP meanwhile")
+
+    mark = dev.mark()
+    web.write_text(good)
+    edit_web(tree, "recovered")
+    dev.wait_for_cycle("web", "sync", "2 pods answering", after=mark, timeout=90)
+    wait_until(lambda: every_web_pod_answers(environment, "recovered"), timeout=30, what="the fixed code answering")
+    assert dev.process.poll() is None
 
 
 def test_logs_follow_a_pod_that_starts_after_them(environment, tree, tmp_path):
@@ -128,10 +160,11 @@ def test_logs_follow_a_pod_that_starts_after_them(environment, tree, tmp_path):
 
 def test_a_change_sync_cannot_carry_rebuilds_that_image_and_rolls_it(environment, tree, dev):
     before = environment.status(tree)["images"]
+    mark = dev.mark()
     requirements = tree / "fixtures/services/web/requirements.txt"
     requirements.write_text(requirements.read_text() + "# a dependency changed\n")
     edit_web(tree, "rebuilt")
-    dev.wait_for("web  rebuild  fixtures/services/web/requirements.txt", timeout=900)
+    dev.wait_for_cycle("web", "rebuild", "rolled", after=mark, timeout=900)
     after = environment.status(tree)
     assert after["images"]["web"] != before["web"]
     assert after["live_changes"] == {}

@@ -176,12 +176,18 @@ def _status(url: str) -> int | None:
         return None
 
 
+def process_instance(service) -> str:
+    """What the health path names the answering process (a restart in place makes a new one)."""
+    return httpx.get(f"{service.url}/healthz", timeout=5).headers.get("X-Process-Instance", "")
+
+
 def test_sighup_restarts_web_in_place_with_the_code_on_disk_refusing_no_request(start_service, tmp_path):
     script = tmp_path / "web.py"
     shutil.copy(SERVICES / "web" / "web.py", script)
     start_service("worker").wait_healthy()
     web = start_service("web", script=script).wait_healthy()
     script.write_text(script.read_text().replace('"hostname": settings.hostname,', '"hostname": settings.hostname, "edited": 1,'))
+    before = process_instance(web)
 
     web.signal(signal.SIGHUP)
     statuses = []
@@ -195,6 +201,7 @@ def test_sighup_restarts_web_in_place_with_the_code_on_disk_refusing_no_request(
     assert get_work(web, "after").json()["answer"]["result"] == "AFTER"
     assert web.process.poll() is None  # the same process, executing itself again
     assert "restarted in place" in web.log()
+    assert process_instance(web) not in ("", before)  # how envbuilder dev tells the restarted code from the old
 
 
 def test_sighup_restarts_the_worker_in_place_with_the_code_on_disk(start_service, tmp_path):
@@ -203,6 +210,7 @@ def test_sighup_restarts_the_worker_in_place_with_the_code_on_disk(start_service
     worker = start_service("worker", script=script).wait_healthy()
     web = start_service("web").wait_healthy()
     script.write_text(script.read_text().replace('"result": payload.upper(),', '"result": payload.lower(),'))
+    before = process_instance(worker)
 
     worker.signal(signal.SIGHUP)
     worker.wait_for_log("restarting in place")  # the old code consumes no more
@@ -210,3 +218,4 @@ def test_sighup_restarts_the_worker_in_place_with_the_code_on_disk(start_service
     assert get_work(web, "MiXeD").json()["answer"]["result"] == "mixed"
     assert worker.process.poll() is None
     assert "restarting in place" in worker.log()
+    worker.wait_until(lambda: process_instance(worker) not in ("", before), "answering as a new process")
