@@ -4,13 +4,16 @@
 
 Stands up an environment (its own ENVBUILDER_HOME, a name no one else has), then runs `wrk`
 (Debian package `wrk`; 32 keep-alive connections, `GET /healthz`, which web answers without the
-broker) in alternating rounds against three paths to the same pods:
+broker) in alternating rounds against five paths to the same pods:
 
 - direct: one member of web's F5 pool straight from the host (a node's NodePort on the kind network);
 - userspace: the web VIP with its virtual's profile set to `/Common/tcp`, so the mock's userspace
   proxy carries it (how every VIP was served before fastL4);
 - fastL4: the web VIP with `/Common/fastL4`, as f5-sync creates it, forwarded by nftables in the F5
-  container's network namespace.
+  container's network namespace;
+- "userspace at F5" and "fastL4 at F5": the same two, to the virtual's port at the F5 container's
+  address on the kind network, skipping the VIP's host port (published on 127.0.0.1, so Docker's
+  userland proxy, a process of its own, carries every connection to it).
 
 The profile is switched with a PATCH before each round (f5-sync leaves profiles alone), and the
 virtual's status is read back to show which path served it. Prints the medians of requests/s, p50
@@ -34,7 +37,7 @@ from pathlib import Path
 import httpx
 
 from envbuilder.cluster.kubectl import kubectl_command
-from envbuilder.naming import namespace_name
+from envbuilder.naming import f5_container_name, namespace_name
 from f5sync.contract import pool_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +45,9 @@ ENVBUILDER = str(Path(sys.executable).parent / "envbuilder")
 CONNECTIONS = 32
 WEB_PORT = 8080  # web's Service port in the catalog
 PROFILES = {"userspace": "/Common/tcp", "fastL4": "/Common/fastL4"}
-PATHS = ("direct", *PROFILES)
+# Each profile twice: through the VIP's host port (Docker's userland proxy, then the F5), and at the F5 container's
+# own address on the kind network (the F5 alone).
+PATHS = ("direct", *PROFILES, *(f"{profile} at F5" for profile in PROFILES))
 
 
 def envbuilder(env: dict[str, str], *args: str) -> str:
@@ -85,6 +90,7 @@ class WebVirtual:
         [virtual] = [item for item in self.api.get("/mgmt/tm/ltm/virtual").json()["items"]
                      if item.get("pool", "").endswith(f"/{pool}")]
         self.path = f"/mgmt/tm/ltm/virtual/{virtual['fullPath'].replace('/', '~')}"
+        self.port = int(virtual["destination"].rpartition(":")[2])
         members = self.api.get(f"/mgmt/tm/ltm/pool/{virtual['pool'].replace('/', '~')}/members").json()["items"]
         self.member = members[0]["name"].split("%")[0]
 
@@ -111,15 +117,22 @@ def main() -> None:
             print(f"up: {time.perf_counter() - took:.0f} s")
             status = json.loads(envbuilder(env, "status", name, "--json"))
             virtual = WebVirtual(name, status)
-            urls = {"direct": f"http://{virtual.member}/healthz", **{path: f"{status['vips']['web']}/healthz"
-                                                                     for path in PROFILES}}
+            f5_address = subprocess.run(
+                ["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                 f5_container_name(name)], capture_output=True, text=True, check=True,
+            ).stdout.strip()
+            urls = {"direct": f"http://{virtual.member}/healthz"}
+            for profile in PROFILES:
+                urls[profile] = f"{status['vips']['web']}/healthz"
+                urls[f"{profile} at F5"] = f"http://{f5_address}:{virtual.port}/healthz"
             runs: dict[str, list[tuple[float, float, float]]] = {path: [] for path in PATHS}
             said: dict[str, str] = {}
             loads = []
             for _ in range(arguments.rounds):
                 for path in PATHS:
-                    if path in PROFILES:
-                        said[path] = virtual.serve_with(PROFILES[path])
+                    profile = path.removesuffix(" at F5")
+                    if profile in PROFILES:
+                        said[profile] = virtual.serve_with(PROFILES[profile])
                     runs[path].append(wrk(urls[path], arguments.seconds))
                     loads.append(os.getloadavg()[0])
             virtual.serve_with(PROFILES["fastL4"])
@@ -132,7 +145,7 @@ def main() -> None:
     direct_rate = statistics.median(run[0] for run in runs["direct"])
     for path in PATHS:
         rate = statistics.median(run[0] for run in runs[path])
-        print(f"{path + ':':11} {rate:8.0f} req/s  ratio {rate / direct_rate:.2f}  "
+        print(f"{path + ':':18} {rate:8.0f} req/s  ratio {rate / direct_rate:.2f}  "
               f"p50 {statistics.median(run[1] for run in runs[path]):.2f} ms  "
               f"p99 {statistics.median(run[2] for run in runs[path]):.2f} ms")
 
