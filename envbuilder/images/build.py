@@ -17,6 +17,7 @@ from envbuilder.cluster.commands import Runner, check, run
 from envbuilder.cluster.docker import local_image
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.images.base import BASE_IMAGE, ensure_base_image
+from envbuilder.images.debs import DEBS_DIR, component_debian_packages, download_debian_packages
 from envbuilder.images.revision import DIRTY_MARKER, Revision, current_revision
 from envbuilder.images.source import export_source
 from envbuilder.images.wheels import (
@@ -197,9 +198,14 @@ def build_images(
             [target] = select_targets(exported, [name])
             reference = references[name]
             progress(f"{reference}: wheels ...")
-            shutil.rmtree(source_root / target.context / WHEELS_DIR, ignore_errors=True)  # only this target's
+            context = source_root / target.context
+            for prepared in (WHEELS_DIR, DEBS_DIR):
+                shutil.rmtree(context / prepared, ignore_errors=True)  # only this target's
             for command in wheel_commands(target, source_root):
                 check(runner(command, timeout=900), f"preparing wheels for {target.name}")
+            packages = component_debian_packages(context) if target.component else []
+            if packages:
+                download_debian_packages(packages, context, runner, progress)
             progress(f"{reference}: docker build (base {base}) ...")
             check(
                 runner(docker_build_command(target, source_root, reference, base, no_cache), timeout=1800),

@@ -2,12 +2,12 @@
 
 `envbuilder up --services web,worker,legacy-worker,web-direct` on the default target (the node
 image `make node-image` builds where no registry is reachable), then traffic from the host through
-the F5 VIP, scaling, a worker pod lost mid-traffic, the F5 reaching pods directly (web-direct, in
-cluster mode, through the routes f5-sync writes), a configuration change, a second environment
-beside the first (`envbuilder verify` on the `bgp` profile, its reports and F5 convergence figures, on a
-Docker network of its own: it cannot reach the first one's F5), a new revision replacing the F5 container,
-and `down` leaving nothing behind.
-The tests share one
+the F5 VIP (web's is a fastL4 virtual, forwarded by the F5 container's kernel), scaling, a worker
+pod lost mid-traffic, the F5 reaching pods directly (web-direct, in cluster mode, through the routes
+f5-sync writes), a configuration change, a second environment beside the first (`envbuilder verify`
+on the `bgp` profile, its reports and F5 convergence figures, on a Docker network of its own: it
+cannot reach the first one's F5), a new revision replacing the F5 container, and `down` leaving
+nothing behind. The tests share one
 environment and run in file order, like the session they describe.
 """
 
@@ -27,7 +27,8 @@ from envbuilder.polling import wait_until
 from envbuilder.reports import HTML_FILE, JSON_FILE, JUNIT_FILE
 from envbuilder.reports.json_report import run_from_json
 from envbuilder.spec.catalog import F5_API_PORT
-from tests.kind.conftest import ENVBUILDER, Environment, run_envbuilder
+from f5sync.contract import pool_name
+from tests.kind.conftest import ENVBUILDER, WEB_PORT, Environment, run_envbuilder
 from tests.support.leftovers import leftovers
 
 pytestmark = [pytest.mark.kind, pytest.mark.docker, pytest.mark.slow]
@@ -86,6 +87,27 @@ def test_the_f5_pool_is_the_ready_nodes_at_the_nodeport(environment: Environment
     node_port = service["spec"]["ports"][0]["nodePort"]
     members = environment.f5_pool_members("web")
     assert sorted(members) == sorted(f"{address}:{node_port}" for address in addresses)
+
+
+def test_webs_vip_is_a_fastl4_virtual_the_f5_forwards_in_its_kernel(environment: Environment):
+    pool = pool_name(environment.namespace, "web", WEB_PORT)
+    [virtual] = [item for item in environment.f5_get("/mgmt/tm/ltm/virtual")["items"]
+                 if item.get("pool", "").endswith(f"/{pool}")]
+    path = f"/mgmt/tm/ltm/virtual/{virtual['fullPath'].replace('/', '~')}"
+    assert [profile["fullPath"] for profile in environment.f5_get(f"{path}/profiles")["items"]] == ["/Common/fastL4"]
+
+    def stats() -> dict:
+        (nested,) = environment.f5_get(f"{path}/stats")["entries"].values()
+        return nested["nestedStats"]["entries"]
+
+    before = stats()["clientside.totConns"]["value"]
+    for _ in range(3):
+        work(environment)  # a new connection each, through the VIP
+    after = stats()
+    assert after["status.statusReason"]["description"] == (
+        "The virtual server is available (fastL4 forwarded by the kernel)"
+    )
+    assert after["clientside.totConns"]["value"] >= before + 3  # the kernel's rule counters
 
 
 def test_a_classic_worker_beside_the_cluster_serves_the_same_queue(environment: Environment):
