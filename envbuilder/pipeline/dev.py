@@ -27,9 +27,8 @@ from envbuilder.cluster.commands import Runner, run
 from envbuilder.cluster.kubectl import kubectl_command
 from envbuilder.cluster.processes import child_process
 from envbuilder.cluster.tools import require_tools
-from envbuilder.desired.host import KIND_NETWORK
 from envbuilder.errors import EnvbuilderError, InputError
-from envbuilder.naming import classic_container_name
+from envbuilder.naming import classic_container_name, network_name
 from envbuilder.pipeline.dev_plan import Batch, LiveFiles, ServicePlan, WatchedService, cycle_line, live_changes, plan
 from envbuilder.pipeline.logs import LogLine, LogReader
 from envbuilder.smoke.framework import CheckFailed
@@ -71,8 +70,8 @@ class Running:
     pod: bool
     restarts: int = 0  # how often it started again after its process exited
     running: bool = True
-    # A classic container's address on the kind network, where the host reaches it: the API server's service
-    # proxy forwards to pods only, not to a selectorless Service's address outside the cluster.
+    # A classic container's address on the environment's Docker network, where the host reaches it: the API
+    # server's service proxy forwards to pods only, not to a selectorless Service's address outside the cluster.
     address: str = ""
 
 
@@ -276,7 +275,7 @@ class DevLoop:
         if target.pod:
             return _pod_container(await kube.get(f"/api/v1/namespaces/{self.record.namespace}/pods/{target.name}"),
                                   service.name)
-        network = "{{with index .NetworkSettings.Networks \"%s\"}}{{.IPAddress}}{{end}}" % KIND_NETWORK
+        network = "{{with index .NetworkSettings.Networks \"%s\"}}{{.IPAddress}}{{end}}" % network_name(self.record.name)
         result = await asyncio.to_thread(
             run, ["docker", "inspect", "--format", "{{.RestartCount}} {{.State.Status}} " + network, target.name],
             timeout=30)
