@@ -276,6 +276,13 @@ def _container_props(spec: ContainerSpec) -> dict[str, Any]:
     }
 
 
+def _refuse_anothers(docker: Docker, kind: str, name: str, labels: dict[str, str]) -> None:
+    """An object of this name that another home (or no envbuilder) made is never taken over."""
+    existing = docker_object_trace(docker, kind, name)
+    if existing and not existing.is_owned_by(labels.get(OWNER_LABEL, "")):
+        raise EnvbuilderError(f"{kind} {name} already exists and is not this home's: {existing.not_owned_because()}")
+
+
 class _VolumeProvider(ResourceProvider):
     """A named volume whose life is the environment's: created before the containers that mount it,
     removed only when the environment is (down, destroy), never when a container is replaced."""
@@ -283,9 +290,7 @@ class _VolumeProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         docker = Docker(binary=props["docker"])
         name, labels = props["name"], props["labels"]
-        existing = docker_object_trace(docker, "volume", name)
-        if existing and not existing.is_owned_by(labels.get(OWNER_LABEL, "")):
-            raise EnvbuilderError(f"volume {name} already exists and is not this home's: {existing.not_owned_because()}")
+        _refuse_anothers(docker, "volume", name, labels)
         # This home's volume (an interrupted run's, or one a container made before volumes were resources)
         # is kept with its contents.
         docker.create_volume(name, labels)
@@ -315,9 +320,7 @@ class _NetworkProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         docker = Docker(binary=props["docker"])
         name, labels = props["name"], props["labels"]
-        existing = docker_object_trace(docker, "network", name)
-        if existing and not existing.is_owned_by(labels.get(OWNER_LABEL, "")):
-            raise EnvbuilderError(f"network {name} already exists and is not this home's: {existing.not_owned_because()}")
+        _refuse_anothers(docker, "network", name, labels)
         subnets = docker.create_network(name, labels)  # this home's, an interrupted run's, is kept
         clashing = [subnet for subnet in subnets if _overlaps(subnet, props["pod_subnet"])]
         if clashing:
