@@ -126,16 +126,32 @@ class Docker:
         result = self.runner([self.binary, "rm", "--force", "--volumes", name], timeout=60)
         return result.ok and "No such container" not in result.stderr
 
-    def create_network(self, name: str, labels: dict[str, str]) -> list[str]:
-        """Create the bridge network `name` with `labels` (an existing one is kept as it is); returns its
-        IPv4 subnets, which Docker chose."""
-        if self.labels("network", name) is None:
-            label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
-            check(self.runner([self.binary, "network", "create", "--driver", "bridge", *label_args, name], timeout=60),
-                  f"creating network {name}")
+    def create_network(self, name: str, labels: dict[str, str], subnet: str) -> bool:
+        """Create the bridge network `name` with `labels` on `subnet`; False when Docker refuses the subnet
+        (another network took it meanwhile)."""
+        label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
+        created = self.runner([self.binary, "network", "create", "--driver", "bridge", "--subnet", subnet, *label_args,
+                               name], timeout=60)
+        if not created.ok and "overlap" in created.stderr:
+            return False
+        check(created, f"creating network {name}")
+        return True
+
+    def network_subnets(self, name: str) -> list[str]:
+        """The IPv4 subnets of network `name`."""
         shown = check(self.runner([self.binary, "network", "inspect", name, "--format", "{{json .IPAM.Config}}"],
                                   timeout=30), f"inspecting network {name}")
         return [entry["Subnet"] for entry in json.loads(shown.stdout) or [] if ":" not in entry.get("Subnet", ":")]
+
+    def subnets_in_use(self) -> list[str]:
+        """Every IPv4 subnet of every Docker network."""
+        ids = check(self.runner([self.binary, "network", "ls", "--quiet"], timeout=30), "listing networks").stdout.split()
+        if not ids:
+            return []
+        shown = check(self.runner([self.binary, "network", "inspect", "--format", "{{json .IPAM.Config}}", *ids],
+                                  timeout=30), "inspecting networks")
+        return [entry["Subnet"] for line in shown.stdout.splitlines() if line.strip()
+                for entry in json.loads(line) or [] if ":" not in entry.get("Subnet", ":")]
 
     def remove_network(self, name: str) -> bool:
         # The machine's image registry joins each environment's network (its nodes pull through it) and

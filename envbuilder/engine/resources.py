@@ -321,17 +321,17 @@ class _NetworkProvider(ResourceProvider):
         docker = Docker(binary=props["docker"])
         name, labels = props["name"], props["labels"]
         _refuse_anothers(docker, "network", name, labels)
-        subnets = docker.create_network(name, labels)  # this home's, an interrupted run's, is kept
-        clashing = [subnet for subnet in subnets if _overlaps(subnet, props["pod_subnet"])]
-        if clashing:
-            docker.remove_network(name)
-            raise EnvbuilderError(
-                f"Docker gave network {name} the subnet {', '.join(clashing)}, which overlaps the pod network "
-                f"{props['pod_subnet']}: the nodes could not tell node addresses from pod addresses",
-                hint="remove Docker networks nothing uses (docker network ls), or give Docker address pools outside "
-                     "it (default-address-pools in /etc/docker/daemon.json)",
-            )
-        return CreateResult(id_=name, outs={**props, "subnets": subnets})
+        if docker.labels("network", name) is not None:  # this home's, an interrupted run's: kept
+            subnets = docker.network_subnets(name)
+            if not any(_overlaps(subnet, props["pod_subnet"]) for subnet in subnets):
+                return CreateResult(id_=name, outs={**props, "subnets": subnets})
+            docker.remove_network(name)  # made by a version that let Docker choose: on the pod network
+        for _attempt in range(3):  # another network may take the subnet between the look and the create
+            subnet = _free_subnet(docker.subnets_in_use(), props["pod_subnet"])
+            if docker.create_network(name, labels, subnet):
+                return CreateResult(id_=name, outs={**props, "subnets": [subnet]})
+        raise EnvbuilderError(f"could not create network {name}: Docker refused every free subnet offered",
+                              hint="retry; if it persists, remove Docker networks nothing uses (docker network ls)")
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         return _replace_on_any_change(olds, news, ["name"])
@@ -340,6 +340,22 @@ class _NetworkProvider(ResourceProvider):
         docker = Docker(binary=props["docker"])
         if docker.labels("network", props["name"]) is not None and not docker.remove_network(props["name"]):
             raise EnvbuilderError(f"could not remove network {props['name']} (is a container still attached to it?)")
+
+
+# Docker hands out its default pools in turn and does not reuse a freed one soon, so after a few dozen networks
+# it reaches 192.168.0.0/16, the pod network: the environment's network is given a subnet of its own instead.
+NETWORK_SPACE = ipaddress.ip_network("172.16.0.0/12")
+NETWORK_PREFIX = 24
+
+
+def _free_subnet(in_use: list[str], pod_subnet: str) -> str:
+    """The first /24 of NETWORK_SPACE that overlaps no Docker network and not the pod network."""
+    taken = [ipaddress.ip_network(subnet, strict=False) for subnet in [*in_use, pod_subnet]]
+    for candidate in NETWORK_SPACE.subnets(new_prefix=NETWORK_PREFIX):
+        if not any(candidate.overlaps(other) for other in taken):
+            return str(candidate)
+    raise EnvbuilderError(f"no free /{NETWORK_PREFIX} left in {NETWORK_SPACE} for the environment's network",
+                          hint="remove Docker networks nothing uses (docker network ls)")
 
 
 def _overlaps(subnet: str, other: str) -> bool:

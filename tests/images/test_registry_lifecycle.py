@@ -41,7 +41,11 @@ def network() -> Iterator[str]:
     try:
         yield name
     finally:
-        docker("network", "rm", name)
+        # The test's registry is still on it (fixtures end in reverse order): it leaves first.
+        attached = docker("network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", name)
+        for container in attached.stdout.split():
+            docker("network", "disconnect", "--force", name, container)
+        assert docker("network", "rm", name).returncode == 0
 
 
 def imported_image(size: int) -> Iterator[str]:
