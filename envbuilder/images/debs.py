@@ -63,4 +63,6 @@ def download_debian_packages(
             f"downloading {', '.join(packages)}",
         )
         into.mkdir(parents=True, exist_ok=True)
+        for stale in into.glob("*.deb"):  # an earlier build's, perhaps of packages no longer declared
+            stale.unlink()
         return [deb.rename(into / deb.name) for deb in sorted((workdir / "debs").glob("*.deb"))]

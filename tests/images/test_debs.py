@@ -26,6 +26,8 @@ def test_packages_and_dependencies_come_from_bookworm_without_reading_or_changin
                 (Path(options["Dir::Cache::Archives"]) / deb).write_bytes(b"deb")
         return CommandResult(tuple(args), 0, "", "")
 
+    (tmp_path / DEBS_DIR).mkdir(parents=True)
+    (tmp_path / DEBS_DIR / "no-longer-declared_1.0_amd64.deb").write_bytes(b"deb")  # an earlier build's
     downloaded = download_debian_packages(["nftables"], tmp_path, apt)
 
     assert [call[-1] for call in calls] == ["--quiet", "nftables"]
@@ -36,3 +38,4 @@ def test_packages_and_dependencies_come_from_bookworm_without_reading_or_changin
         assert not [option for option in options if "=/var/" in option or "=/etc/" in option]
     assert sorted(path.name for path in downloaded) == ["libnftables1_1.0.6_amd64.deb", "nftables_1.0.6_amd64.deb"]
     assert {path.parent for path in downloaded} == {tmp_path / DEBS_DIR}
+    assert sorted(path.name for path in (tmp_path / DEBS_DIR).iterdir()) == sorted(path.name for path in downloaded)
