@@ -10,6 +10,7 @@ import pytest
 from envbuilder.errors import EnvbuilderError
 from envbuilder.state import ports
 from envbuilder.state.identity import home_identity
+from tests.support.ports import REGISTRY_VARIABLE
 
 
 def _allocate_in_another_process(args):
@@ -135,7 +136,10 @@ def test_another_users_reservation_naming_a_missing_home_is_left_alone_not_taken
     assert planted.exists()
 
 
-def test_a_link_or_a_file_others_may_write_holds_its_port_and_is_not_believed(isolated_state, tmp_path):
+def test_a_link_or_a_file_others_may_write_holds_its_port_and_is_not_believed(isolated_state, tmp_path, monkeypatch):
+    # A registry of its own: the session's may hold an earlier test's reservation of the same port.
+    (tmp_path / "registry").mkdir()
+    monkeypatch.setenv(REGISTRY_VARIABLE, str(tmp_path / "registry"))
     low, _high = ports.port_range()
     mine = json.dumps({"home": str(isolated_state.resolve()), "owner": home_identity(), "environment": "app"})
     (tmp_path / "target").write_text(mine)
