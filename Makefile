@@ -3,6 +3,10 @@ VENV ?= .venv
 PYTHON ?= python3
 PIP := $(VENV)/bin/pip
 PYTEST := $(VENV)/bin/pytest
+# `make test` spreads the suite over this many pytest-xdist workers: one makes the kind clusters one after
+# another (tests/support/parallel.py), the others share the rest; the tests mostly wait on servers and
+# engines, so three keep 2 cores busy (docs/ci.md has the figures).
+TEST_WORKERS ?= 3
 # Each part of setup and test runs as a timed step: .ci/run sums them up at the end (tools/ci_summary.py).
 TIMED := bash tools/timed.sh
 
@@ -58,7 +62,7 @@ LINTED := envbuilder components tests benchmarks tools fixtures conftest.py
 ## engine kind faults), reported as skipped
 SKIP ?=
 test: lint
-	ENVBUILDER_TEST_SKIP="$(SKIP)" $(TIMED) pytest $(PYTEST)
+	ENVBUILDER_TEST_SKIP="$(SKIP)" $(TIMED) pytest $(PYTEST) -n $(TEST_WORKERS) --dist loadgroup
 
 ## lint: ruff's pyflakes-level rules (pyproject.toml) over every Python file of the project
 lint:

@@ -9,32 +9,42 @@ from pathlib import Path
 import pytest
 
 from tests.support.controlplane import ControlPlane, missing_binaries
+from tests.support.parallel import KIND_CLUSTERS
 from tests.support.ports import REGISTRY_VARIABLE, reservations_of_homes_under
 from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
 from tests.support.tools import TIERS, opted_out
 from tests.support.tools import missing as missing_part
 
-# Per-tier times of every run in build/test-times.json (printed by .ci/run).
-pytest_plugins = ["tests.support.timing"]
+# Per-tier times of every run in build/test-times.json (printed by .ci/run); the fault suite's figures.
+pytest_plugins = ["tests.support.timing", "tests.support.fault_figures"]
 
 _port_ranges = itertools.count(0)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist names each test by its group
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tiers the run leaves out by name (`make test SKIP=kind`) are reported as skipped, with why."""
+    """Tiers the run leaves out by name (`make test SKIP=kind`) are reported as skipped, with why.
+
+    Under xdist (`make test` spreads the suite over workers, `--dist loadgroup`) the kind clusters are made
+    one after another on one worker, as on a developer's machine: two clusters starting at once on
+    2 cores would time each other out."""
     left_out = opted_out() & (TIERS | {"docker"})
     for item in items:
-        for marker in left_out & {mark.name for mark in item.iter_markers()}:
+        markers = {mark.name for mark in item.iter_markers()}
+        for marker in left_out & markers:
             item.add_marker(pytest.mark.skip(reason=f"left out: SKIP={marker}"))
+        if "kind" in markers:
+            item.add_marker(pytest.mark.xdist_group(KIND_CLUSTERS))
 
 
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("envbuilder-home")
     monkeypatch.setenv("ENVBUILDER_HOME", str(home))
-    # Distinct ranges per test (and per xdist worker) so parallel runs never share host ports.
+    # Distinct ranges per test and per xdist worker (gw0, gw1 ...) so parallel runs never share host ports.
     # Below the kernel's ephemeral range (32768 and up), where an outgoing connection could take one.
-    start = 12000 + (next(_port_ranges) % 40) * 50 + (os.getpid() % 10) * 2000
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % 10
+    start = 12000 + worker * 2000 + (next(_port_ranges) % 40) * 50
     monkeypatch.setenv("ENVBUILDER_PORT_RANGE", f"{start}-{start + 49}")
     return home
 

@@ -11,7 +11,6 @@ interrupted run may outlive the next command.
 """
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -25,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from envbuilder.desired.phases import Phase
+from tests.support.fault_figures import CASE_PROPERTY
 from tests.support.ports import in_the_machines_registry
 
 ENVBUILDER = [sys.executable, "-m", "envbuilder"]
 REPO = Path(__file__).resolve().parents[2]
-FIGURES = REPO / "build" / "faults.json"
 # How each interruption reaches the processes: (signal, to the whole process group). kill -9 of the
 # group takes the engine too, which then cannot stop its plugins (they run in process groups of their own).
 INTERRUPTIONS = {"ctrl-c": (signal.SIGINT, True), "kill-9": (signal.SIGKILL, False),
@@ -49,18 +48,8 @@ class Case:
 
 @dataclass
 class Figures:
+    """The cases of one test; recorded in its report (tests/support/fault_figures.py sums up the session's)."""
     cases: list[Case] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        return {
-            "runs killed": len(self.cases),
-            "recovered": sum(case.recovered for case in self.cases),
-            "objects leaked": sum(len(case.leaked) for case in self.cases),
-            "cases": [asdict(case) for case in self.cases],
-        }
-
-
-_figures = Figures()
 
 
 @pytest.fixture(scope="package", autouse=True)  # defined here, so the package is this one
@@ -71,24 +60,10 @@ def _ports_of_the_machine() -> Iterator[None]:
 
 
 @pytest.fixture
-def figures() -> Figures:
-    return _figures
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if not _figures.cases:
-        return
-    summary = _figures.summary()
-    FIGURES.parent.mkdir(exist_ok=True)
-    FIGURES.write_text(json.dumps(summary, indent=1))
-    terminalreporter.section("fault injection")
-    terminalreporter.write_line(f"runs killed {summary['runs killed']}, recovered {summary['recovered']}, "
-                                f"objects leaked {summary['objects leaked']} (details: {FIGURES})")
-    for case in _figures.cases:
-        terminalreporter.write_line(
-            f"  {case.target:8} {case.command:4} {case.phase:13} {case.interruption:7} "
-            f"{'recovered' if case.recovered else 'NOT recovered':13} leaked {len(case.leaked)}  {case.seconds:.0f} s"
-        )
+def figures(request) -> Iterator[Figures]:
+    recorded = Figures()
+    yield recorded
+    request.node.user_properties.extend((CASE_PROPERTY, asdict(case)) for case in recorded.cases)
 
 
 @dataclass

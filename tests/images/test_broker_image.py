@@ -15,8 +15,9 @@ from envbuilder.desired.broker import DEFAULT_USER_CONF, default_user_conf
 from envbuilder.images.broker import ensure_broker_image
 from envbuilder.polling import wait_until
 from tests.support.docker import remove_images, require_docker
+from tests.support.parallel import on_one_worker
 
-pytestmark = [pytest.mark.slow, pytest.mark.docker]
+pytestmark = [pytest.mark.slow, pytest.mark.docker, on_one_worker(__name__)]
 USER = "envbuilder"
 READY_WITHIN = 120.0
 

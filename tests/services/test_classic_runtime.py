@@ -15,9 +15,11 @@ from envbuilder.images.build import build_images
 from envbuilder.images.revision import current_revision
 from envbuilder.polling import wait_until
 from tests.support.docker import remove_images, require_docker
+from tests.support.parallel import KIND_CLUSTERS
 from tests.support.ports import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.docker]
+# It builds, and removes, the revision's worker image, which the kind tier's environments run: never beside them.
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.xdist_group(KIND_CLUSTERS)]
 REPO = Path(__file__).resolve().parents[2]
 
 

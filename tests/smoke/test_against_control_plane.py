@@ -24,9 +24,10 @@ from envbuilder.desired import Credentials
 from envbuilder.smoke.target import ServiceTarget, read_credentials
 from tests.smoke.conftest import run_one
 from tests.support.controlplane import ControlPlane, ControlPlaneError, missing_binaries
+from tests.support.parallel import on_one_worker
 from tests.support.tools import missing as missing_part
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, on_one_worker(__name__)]
 NAMESPACE = "env-smoke"
 
 

@@ -13,6 +13,7 @@ from envbuilder.smoke.target import ServiceTarget, SmokeTarget
 from tests.smoke.conftest import run_one
 from tests.smoke.fake_kube import FakeKube
 from tests.smoke.local_environment import LocalEnvironment
+from tests.support.parallel import on_one_worker
 
 EXPECTED_CHECKS = [
     "nodes-ready",
@@ -27,6 +28,8 @@ EXPECTED_CHECKS = [
     "health:worker",
     "rpc:web->worker",
 ]
+
+pytestmark = on_one_worker(__name__)  # the local environment is made once for the module
 
 
 @pytest.fixture(scope="module")
