@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from envbuilder.desired.meta import SECRETS_VOLUME, Object, metadata, secret, secret_volume, selector, workload
+from envbuilder.desired.meta import SECRETS_VOLUME, Object, pod_service, secret, secret_volume, workload
 from envbuilder.spec.environment import EnvironmentSpec
 
 BROKER = "broker"
@@ -92,21 +92,9 @@ def broker_objects(spec: EnvironmentSpec) -> list[Object]:
             kind="StatefulSet",
             serviceName=BROKER,
         ),
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": metadata(spec, BROKER, BROKER),
-            "spec": {"selector": selector(BROKER), "ports": ports},
-        },
-        {
-            # Reached by classic services (outside the cluster) and by the host's smoke checks.
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": metadata(spec, f"{BROKER}-nodeport", BROKER),
-            "spec": {
-                "type": "NodePort",
-                "selector": selector(BROKER),
-                "ports": [{"name": "amqp", "port": AMQP_PORT, "targetPort": "amqp", "nodePort": BROKER_NODE_PORT}],
-            },
-        },
+        pod_service(spec, BROKER, BROKER, ports),
+        # Reached by classic services (outside the cluster) and by the host's smoke checks.
+        pod_service(spec, f"{BROKER}-nodeport", BROKER,
+                    [{"name": "amqp", "port": AMQP_PORT, "targetPort": "amqp", "nodePort": BROKER_NODE_PORT}],
+                    type="NodePort"),
     ]

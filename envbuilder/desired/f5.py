@@ -15,7 +15,7 @@ from envbuilder.desired.meta import (
     secret_path,
     secret_volume,
     secrets_mount,
-    selector,
+    pod_service,
     workload,
 )
 from envbuilder.naming import f5_sync_nodes_role
@@ -89,12 +89,7 @@ def f5_endpoint_objects(spec: EnvironmentSpec, f5_address: str | None) -> list[O
                 "volumes": [f5_password_volume()],
             },
         ),
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": metadata(spec, F5, F5),
-            "spec": {"selector": selector(F5_MOCK), "ports": [service_port]},
-        },
+        pod_service(spec, F5, F5_MOCK, [service_port]),
     ]
 
 

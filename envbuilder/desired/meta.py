@@ -13,6 +13,11 @@ CONFIG_HASH_ANNOTATION = "envbuilder.io/config-hash"
 CODE_RESET_ANNOTATION = "envbuilder.io/code-reset"
 # How long the Pulumi Kubernetes provider waits for a workload's rollout before the update fails.
 ROLLOUT_TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+# The Kubernetes provider counts a Service that selects pods as ready only 10 s after the last change of
+# its Endpoints (it waits for "stragglers"), on every create and update: 10 s more for each phase that
+# has one. What those Endpoints follow, the pods of the Service's workload, is awaited until Ready; that
+# each Service selects its workload's pods and their ports is checked on the desired state.
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 
 Object = dict[str, Any]
 
@@ -106,6 +111,16 @@ def workload(
             "selector": {"matchLabels": selector(app)},
             "template": {"metadata": template_meta, "spec": pod_spec},
         },
+    }
+
+
+def pod_service(spec: EnvironmentSpec, name: str, app: str, ports: list[Object], **extra_spec: Any) -> Object:
+    """A Service in front of the pods of `app`'s workload, ready as soon as it exists."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(spec, name, app, annotations={SKIP_AWAIT_ANNOTATION: "true"}),
+        "spec": {**extra_spec, "selector": selector(app), "ports": ports},
     }
 
 

@@ -13,7 +13,7 @@ from envbuilder.desired.meta import (
     secret_path,
     secret_volume,
     secrets_mount,
-    selector,
+    pod_service,
     workload,
 )
 from envbuilder.spec.environment import EnvironmentSpec, ServiceSpec
@@ -77,17 +77,17 @@ def service_objects(spec: EnvironmentSpec, service: ServiceSpec) -> list[Object]
 
 
 def kubernetes_service(spec: EnvironmentSpec, service: ServiceSpec) -> Object:
-    port = {"name": "http", "port": service.entry.port, "targetPort": "http"}
-    meta = metadata(spec, service.name, service.name)
-    body: dict = {"selector": selector(service.name), "ports": [port]}
+    ports = [{"name": "http", "port": service.entry.port, "targetPort": "http"}]
     expose = service.entry.expose
-    if expose:
-        # NodePort: the F5 sends traffic to the nodes, and kube-proxy takes it to a pod.
-        body["type"] = "NodePort" if expose.mode == "nodeport" else "ClusterIP"
-        meta["labels"][contract.EXPOSE_LABEL] = contract.EXPOSE_LABEL_VALUE
-        meta["annotations"] = {
-            contract.VIP_PORT_ANNOTATION: str(expose.vip_port),
-            contract.PARTITION_ANNOTATION: expose.partition,
-            contract.MODE_ANNOTATION: expose.mode,
-        }
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}
+    if not expose:
+        return pod_service(spec, service.name, service.name, ports)
+    # NodePort: the F5 sends traffic to the nodes, and kube-proxy takes it to a pod.
+    exposed = pod_service(spec, service.name, service.name, ports,
+                          type="NodePort" if expose.mode == "nodeport" else "ClusterIP")
+    exposed["metadata"]["labels"][contract.EXPOSE_LABEL] = contract.EXPOSE_LABEL_VALUE
+    exposed["metadata"]["annotations"].update({
+        contract.VIP_PORT_ANNOTATION: str(expose.vip_port),
+        contract.PARTITION_ANNOTATION: expose.partition,
+        contract.MODE_ANNOTATION: expose.mode,
+    })
+    return exposed

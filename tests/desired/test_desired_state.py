@@ -225,6 +225,27 @@ def test_exposed_services_are_nodeports_marked_for_f5_sync():
     assert contract.EXPOSE_LABEL not in worker["metadata"]["labels"]
 
 
+
+@pytest.mark.parametrize("target", ["kind", "existing"])
+def test_every_service_that_selects_pods_selects_its_phases_workload_and_its_ports_and_is_not_awaited(target):
+    # The engine does not wait for such a Service's Endpoints (the Kubernetes provider would wait 10 s after
+    # their last change), only for its workload's pods to be Ready: what fills the Endpoints is checked here.
+    state = desired_state(make_spec(target=target), SECRETS)
+    selecting = 0
+    for objects in state.groups.values():
+        workloads = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet")]
+        for service in (o for o in objects if o["kind"] == "Service" and o["spec"].get("selector")):
+            selecting += 1
+            selected = [w for w in workloads
+                        if service["spec"]["selector"].items() <= w["spec"]["template"]["metadata"]["labels"].items()]
+            assert len(selected) == 1, service["metadata"]["name"]
+            container_ports = {key for c in selected[0]["spec"]["template"]["spec"]["containers"]
+                               for port in c.get("ports", []) for key in (port["name"], port["containerPort"])}
+            for port in service["spec"]["ports"]:
+                assert port["targetPort"] in container_ports, (service["metadata"]["name"], port)
+            assert service["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    assert selecting == (4 if target == "kind" else 5)  # broker, broker-nodeport, web, worker; on existing the F5
+
 def granted_to_f5_sync(objects) -> set[tuple[str, str, str]]:
     role = find(objects, "Role", "f5-sync")
     cluster_role = find(objects, "ClusterRole", "envbuilder-dev-f5-sync-nodes")
