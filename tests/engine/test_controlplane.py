@@ -80,3 +80,21 @@ def test_kubectl_uses_the_kubeconfig(control_plane):
                          capture_output=True, text=True, timeout=60, check=True)
     names = {n["metadata"]["name"] for n in json.loads(out.stdout)["items"]}
     assert {"kwok-node-0", "kwok-node-1"} <= names
+
+
+def test_a_kwok_that_dies_as_it_starts_is_started_again(monkeypatch, tmp_path):
+    """kwok v0.8.0's start-up race ("concurrent map writes") must not fail every test of a session."""
+    from tests.support import controlplane
+
+    real = controlplane.find_binary("kwok")
+    crashed_once = tmp_path / "crashed-once"
+    flaky = tmp_path / "kwok"
+    flaky.write_text(f"#!/bin/sh\nif [ ! -e {crashed_once} ]; then touch {crashed_once}\n"
+                     f"  echo 'fatal error: concurrent map writes'; exit 2; fi\nexec {real} \"$@\"\n")
+    flaky.chmod(0o755)
+    finding = controlplane.find_binary
+    monkeypatch.setattr(controlplane, "find_binary", lambda name: str(flaky) if name == "kwok" else finding(name))
+    with controlplane.ControlPlane(nodes=1) as started:
+        nodes = started.request("GET", "/api/v1/nodes")["items"]
+        assert crashed_once.exists()
+        assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0"]

@@ -38,6 +38,7 @@ from envbuilder.polling import wait_until
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+KWOK_STARTS = 3
 
 
 def tools_bin() -> Path:
@@ -200,21 +201,35 @@ class ControlPlane:
                    "kube-scheduler /healthz")
 
         # --- kwok plays every node
-        self._spawn("kwok", [
-            find_binary("kwok"),
-            f"--kubeconfig={self.kubeconfig}",
-            "--manage-all-nodes=true",
-            f"--config={kwok_stages()}",
-            f"--server-address=127.0.0.1:{free_port()}",
-            "--cidr=10.244.0.0/16", "--node-ip=127.0.0.1",
-        ])
         for i in range(self.nodes):
             self.request("POST", "/api/v1/nodes", self._node(f"kwok-node-{i}"))
-        self._wait(self._nodes_ready, deadline, f"{self.nodes} kwok nodes Ready")
+        self._start_kwok(deadline)
         # The default ServiceAccount appears once the controller-manager runs;
         # pods are refused until then.
         self._wait(lambda: self._exists("/api/v1/namespaces/default/serviceaccounts/default"),
                    deadline, "default ServiceAccount")
+
+    def _start_kwok(self, deadline: float) -> None:
+        """kwok v0.8.0 sometimes dies as it starts ("fatal error: concurrent map writes" while it sets up its
+        CEL environment, seen on these machines): a start that dies before the nodes are Ready is tried again."""
+        for attempt in range(1, KWOK_STARTS + 1):
+            self._spawn("kwok", [
+                find_binary("kwok"),
+                f"--kubeconfig={self.kubeconfig}",
+                "--manage-all-nodes=true",
+                f"--config={kwok_stages()}",
+                f"--server-address=127.0.0.1:{free_port()}",
+                "--cidr=10.244.0.0/16", "--node-ip=127.0.0.1",
+            ])
+            try:
+                self._wait(self._nodes_ready, deadline, f"{self.nodes} kwok nodes Ready")
+                return
+            except ControlPlaneError:
+                name, kwok, log = self._procs[-1]
+                if kwok.poll() is None or "concurrent map writes" not in self.logs(name) or attempt == KWOK_STARTS:
+                    raise
+                log.close()
+                self._procs.pop()
 
     def stop(self) -> None:
         """Stop every process (reverse start order) and remove the work dir."""
