@@ -140,6 +140,9 @@ class StoredStack:
                                   self.env)
         if not imported.ok:
             raise EnvbuilderError(f"stack {self.name} could not forget its objects: {imported.stderr.strip()}")
+        if pending := self.deployment.get("pending_operations"):
+            kinds = ", ".join(sorted({operation.get("type", "?") for operation in pending}))
+            recovered.append(f"cleared {len(pending)} pending operation(s) ({kinds}) left by an interrupted run")
         return recovered
 
     def remove(self) -> None:

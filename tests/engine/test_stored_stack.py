@@ -45,10 +45,15 @@ def stack(isolated_state):
         {"urn": urn(TYPE, "f5-container"), "type": TYPE, "custom": True, "id": "f5", "parent": stack_urn,
          "provider": f"{provider}::provider", "dependencies": [urn(TYPE, "network")]},
     ]
-    state.deployment["pending_operations"] = [
-        {"type": "updating", "resource": {"urn": urn(TYPE, "f5-container"), "type": TYPE, "custom": True}}]
     selected.import_stack(state)
-    return selected, Path(isolated_state) / "pulumi"
+    # As the engine leaves it when it dies mid-update (an import would drop it).
+    backend = Path(isolated_state) / "pulumi"
+    checkpoint_file = backend / ".pulumi" / "stacks" / "envbuilder" / f"{NAME}.json"
+    checkpoint = json.loads(checkpoint_file.read_text())
+    checkpoint["checkpoint"]["latest"]["pending_operations"] = [
+        {"type": "updating", "resource": {"urn": urn(TYPE, "f5-container"), "type": TYPE, "custom": True}}]
+    checkpoint_file.write_text(json.dumps(checkpoint))
+    return selected, backend
 
 
 def lock(backend: Path, pid: int) -> Path:
@@ -80,6 +85,7 @@ def test_forgetting_keeps_the_cluster_as_one_being_created_for_the_next_up_and_d
     stale = lock(backend, gone_process())
     recovered = stored_stack(NAME).forget_objects()
     assert not stale.exists() and any("stale lock" in line for line in recovered)
+    assert "cleared 1 pending operation(s) (updating) left by an interrupted run" in recovered
     again = stored_stack(NAME)
     assert [resource["type"] for resource in again.deployment["resources"]] == [
         "pulumi:pulumi:Stack", "pulumi:providers:pulumi-python"]
