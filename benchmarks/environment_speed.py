@@ -1,13 +1,16 @@
 """An environment's lifecycle against bare kind, in one run on the same node image.
 
     .venv/bin/python benchmarks/environment_speed.py [--runs N] [--services web,worker] [--json FILE] [--code DIR]
+        [--timeline FILE.svg]
 
 Times `kind create cluster` and `kind delete cluster` of a bare cluster with the nodes an
 environment has (one control plane and the default profile's workers) on the node image
 envbuilder chooses, then `envbuilder up` of a new environment to green smoke checks, `up`
 again with nothing changed, and `down`; each N times. Prints a table with each figure's
 ratio to bare kind (`up` against `kind create`, `down` against `kind delete`) and the load
-average, and writes the figures as JSON for the docs.
+average, and writes the figures as JSON for the docs. For each new environment's `up` it prints
+when each phase began and ended, from the start of the command (the environment's record keeps each
+phase's times), and `--timeline` draws the first run's as an SVG picture.
 
 Uses its own ENVBUILDER_HOME and kubeconfig (a temporary directory) and names no environment
 or cluster anyone else has; the images are built before anything is timed. `--code DIR` runs
@@ -16,6 +19,7 @@ former version in the same session on the same machine.
 """
 
 import argparse
+import html
 import json
 import os
 import secrets
@@ -74,12 +78,46 @@ def bare_cluster_config(workers: int) -> str:
     return yaml.safe_dump(config)
 
 
+def up_phases(home: Path, name: str, started: float) -> list[dict]:
+    """Each phase of the environment's last `up`: its name and its start and end in seconds from `started`
+    (a wall-clock time), as its record keeps them."""
+    record = json.loads((home / "environments" / f"{name}.json").read_text())
+    return [{"name": phase["name"], "start": datetime.fromisoformat(phase["started_at"]).timestamp() - started,
+             "end": datetime.fromisoformat(phase["finished_at"]).timestamp() - started}
+            for phase in record.get("phases", []) if phase.get("finished_at")]
+
+
+def timeline_svg(phases: list[dict], total: float, bare_create: float, title: str) -> str:
+    """The phases as bars on one time axis, with the whole command and bare kind's create beside them."""
+    rows = [*phases, {"name": "up (the whole command)", "start": 0.0, "end": total},
+            {"name": "bare kind create cluster", "start": 0.0, "end": bare_create}]
+    label_width, width, row, scale = 190, 880, 24, 660 / max(total, bare_create)
+    height = 50 + row * len(rows) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+             f'font-size="12"><rect width="100%" height="100%" fill="white"/>',
+             f'<text x="10" y="20" font-size="14">{html.escape(title)}</text>']
+    for second in range(0, int(max(total, bare_create)) + 1, 10):
+        x = label_width + second * scale
+        parts.append(f'<line x1="{x:.1f}" y1="34" x2="{x:.1f}" y2="{height - 26}" stroke="#ddd"/>'
+                     f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" fill="#666">{second}s</text>')
+    for index, phase in enumerate(rows):
+        y = 40 + index * row
+        x, bar = label_width + phase["start"] * scale, max((phase["end"] - phase["start"]) * scale, 1)
+        colour = "#4c78a8" if index < len(phases) else "#9d9d9d"
+        parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{html.escape(phase["name"])}</text>'
+                     f'<rect x="{x:.1f}" y="{y + 3}" width="{bar:.1f}" height="{row - 8}" fill="{colour}"/>'
+                     f'<text x="{x + bar + 4:.1f}" y="{y + 15}" fill="#333">{phase["start"]:.1f}–{phase["end"]:.1f} s'
+                     '</text>')
+    return "\n".join([*parts, "</svg>"]) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--services", default="web,worker")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--code", type=Path, default=REPO, help="the checkout whose envbuilder is timed")
+    parser.add_argument("--timeline", type=Path, help="draw the first run's phases of a new environment's up here (SVG)")
     options = parser.parse_args()
     code = options.code.resolve()
     profile = load_profile(code / "stacks", "default")
@@ -88,6 +126,7 @@ def main() -> None:
                             text=True, check=True).stdout.strip()
     figures: dict[str, list[float]] = {label: [] for label, _ in STAGES}
     loads: list[str] = [load()]
+    phases: list[list[dict]] = []  # each run's new environment's up, phase by phase
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "ENVBUILDER_HOME": str(Path(scratch) / "home"), "ENVBUILDER_CODE": str(code),
                "KUBECONFIG": str(Path(scratch) / "kubeconfig"),
@@ -110,10 +149,15 @@ def main() -> None:
             ]
             try:
                 for label, command, stdin in steps:
+                    started = time.time()
                     seconds, said = timed(command, env, stdin)
                     figures[label].append(seconds)
                     loads.append(load())
                     print(f"run {run}: {label:<38} {seconds:6.1f} s   load {loads[-1]}", flush=True)
+                    if label == "up, new environment, to green smoke":
+                        phases.append(up_phases(Path(env["ENVBUILDER_HOME"]), name, started))
+                        print("".join(f"    {phase['name']:<14} {phase['start']:6.1f} → {phase['end']:6.1f} s "
+                                      f"({phase['end'] - phase['start']:5.1f} s)\n" for phase in phases[-1]), flush=True)
                     if label == "down":
                         print("".join(f"    {line}\n" for line in said.splitlines() if line.strip()), flush=True)
             finally:  # whatever a failed step left
@@ -130,8 +174,12 @@ def main() -> None:
         options.json.write_text(json.dumps({
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit, "node_image": node_image,
             "nodes": 1 + profile.workers, "services": options.services, "runs": options.runs, "cores": os.cpu_count(),
-            "load_average": loads, "seconds": figures, "median_seconds": medians,
+            "load_average": loads, "seconds": figures, "median_seconds": medians, "up_phases": phases,
         }, indent=1) + "\n")
+    if options.timeline and phases:
+        up, create = figures["up, new environment, to green smoke"][0], figures["kind create cluster"][0]
+        options.timeline.write_text(timeline_svg(phases[0], up, create, f"envbuilder up --services {options.services} "
+                                                 f"of a new environment, phase by phase ({commit}, run 1)"))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,15 @@
 
 from urllib.parse import quote
 
-from envbuilder.desired.meta import SECRETS_VOLUME, Object, pod_service, secret, secret_volume, workload
+from envbuilder.desired.meta import (
+    READINESS_PERIOD_SECONDS,
+    SECRETS_VOLUME,
+    Object,
+    pod_service,
+    secret,
+    secret_volume,
+    workload,
+)
 from envbuilder.spec.environment import EnvironmentSpec
 
 BROKER = "broker"
@@ -54,11 +62,14 @@ def broker_objects(spec: EnvironmentSpec) -> list[Object]:
             {"name": "amqp", "containerPort": AMQP_PORT},
             {"name": "management", "containerPort": MANAGEMENT_PORT},
         ],
+        # Ready once its AMQP listener accepts connections (what `rabbitmq-diagnostics check_port_connectivity`
+        # checks), asked by the kubelet every READINESS_PERIOD_SECONDS: the diagnostics tool starts an
+        # Erlang VM each time, too costly to ask that often.
         "readinessProbe": {
-            "exec": {"command": ["rabbitmq-diagnostics", "-q", "check_port_connectivity"]},
-            "initialDelaySeconds": 5,
-            "periodSeconds": 10,
-            "timeoutSeconds": 10,
+            "tcpSocket": {"port": "amqp"},
+            "periodSeconds": READINESS_PERIOD_SECONDS,
+            "failureThreshold": 3,
+            "timeoutSeconds": 2,
         },
         "livenessProbe": {
             "exec": {"command": ["rabbitmq-diagnostics", "-q", "status"]},

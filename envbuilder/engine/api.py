@@ -1,7 +1,9 @@
 """The engine's one public face: what the pipeline (and only through here) asks of Pulumi.
 
 An environment's stack is an `EngineStack`: opened (created or selected), recovered after an
-interrupted run, brought up to the desired state, destroyed. Behind it: backend.py (where the
+interrupted run, brought up to the desired state, destroyed. `down`, which deletes the stack's
+objects itself, reads it as a `StoredStack` (`stored_stack`): one CLI call to read it, one to
+have it forget its objects, one to remove it. Behind it: backend.py (where the
 state lives, the engine's environment), passphrases.py, orphans.py (an interrupted run's engine,
 locks and pending operations), commands.py (running the Pulumi CLI), stacks.py, failures.py,
 program.py and resources.py. pyproject.toml's import contracts keep the pipeline to this module.
@@ -18,24 +20,24 @@ from envbuilder.engine.backend import forget_workspace
 from envbuilder.engine.failures import run_engine
 from envbuilder.engine.orphans import recover, stop_orphaned_engines
 from envbuilder.engine.program import CONFIG_BROKER_PASSWORD, CONFIG_F5_PASSWORD, ProgramInputs, environment_program
-from envbuilder.engine.stacks import remove_stack, stack_exists, stack_names, stack_owner
+from envbuilder.engine.stacks import StoredStack, stack_exists, stack_names, stack_owner, stored_stack
 from envbuilder.engine.urns import Urn
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
-    from pulumi.automation import Deployment as StackState  # a stack's exported state, opaque to the pipeline
 
 __all__ = [
     "EngineStack",
     "ProgramInputs",
+    "StoredStack",
     "Urn",
     "forget_workspace",
     "open_stack",
-    "remove_stack",
     "stack_exists",
     "stack_names",
     "stack_owner",
     "stop_orphaned_engines",
+    "stored_stack",
 ]
 
 EngineEvents = Callable[["auto.EngineEvent"], None]
@@ -56,15 +58,6 @@ class EngineStack:
     def kind_clusters(self, *, pending_only: bool = False) -> set[str]:
         """The kind clusters it created or was creating when interrupted (`pending_only`: only the latter)."""
         return stacks.kind_clusters_in(self._stack, pending_only=pending_only)
-
-    def state(self) -> "StackState":
-        """The stack's state as it is (before `recover`, with the operations an interrupted run left pending)."""
-        return self._stack.export_stack()
-
-    def forget_objects(self, state: "StackState") -> None:
-        """Let the stack forget the objects of `state` but its kind cluster, which `down` is about to delete
-        with everything it holds (stacks.forget_objects says what is kept and why)."""
-        stacks.forget_objects(self._stack, state)
 
     def recover(self) -> list[str]:
         """Clear what an interrupted run left (a stale lock, pending operations); returns what was done."""

@@ -20,8 +20,13 @@ PROJECT = "envbuilder"
 STACK_WORKSPACE_VARIABLE = "ENVBUILDER_STACK_WORKSPACE"
 
 
+def default_backend_dir() -> Path:
+    """This home's own file backend (made on first use by `default_backend_url`)."""
+    return state_home() / "pulumi"
+
+
 def default_backend_url() -> str:
-    directory = state_home() / "pulumi"
+    directory = default_backend_dir()
     directory.mkdir(parents=True, exist_ok=True)
     return directory.as_uri()
 
@@ -30,6 +35,15 @@ def local_backend(backend_url: str) -> Path | None:
     """The directory of a local file backend; None for any other (a shared one, which this machine cannot
     see into)."""
     return Path(backend_url.removeprefix("file://")) if backend_url.startswith("file://") else None
+
+
+def checkpoint_files(backend: Path, stack_name: str) -> list[Path]:
+    """The files a local file backend keeps a stack's current state in (none once the stack is removed): its
+    checkpoint in the project's folder, or in the folder of all stacks of a backend made before Pulumi kept
+    stacks by project; compressed when the user asked Pulumi for it."""
+    folders = [backend / ".pulumi" / "stacks" / PROJECT, backend / ".pulumi" / "stacks"]
+    return [path for folder in folders for suffix in (".json", ".json.gz")
+            if (path := folder / f"{stack_name}{suffix}").is_file()]
 
 
 def engine_env(backend_url: str, passphrase_file: Path | None = None, workspace: Path | None = None) -> dict[str, str]:
@@ -56,7 +70,7 @@ def engine_env(backend_url: str, passphrase_file: Path | None = None, workspace:
 
 def workspace_path(name: str | None) -> Path:
     """Where a stack's settings live between runs: its config (the generated secrets, encrypted) and
-    its passphrase. Removed only once the stack is gone (`remove_stack`, `down`)."""
+    its passphrase. Removed only once the stack is gone (`StoredStack.remove`, `down`)."""
     return state_home() / "workspaces" / (name or "_project")
 
 

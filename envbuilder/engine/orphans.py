@@ -35,18 +35,7 @@ def recover(stack) -> list[str]:
             done.append(f"{len(pending)} pending operation(s) in the shared backend left as they are: another "
                         "machine may be running them; the engine reports them if they are in the way")
         return done
-    locks = wait_for_holders(backend, stack.name)
-    held = [(lock, holder) for lock in locks if (holder := _holder_if_alive(lock))]
-    if held:
-        raise EnvbuilderError(
-            f"stack {stack.name} is locked by {', '.join(holder for _, holder in held)}, which may still be working on it; "
-            "nothing was changed",
-            hint="wait for it; if you know it is gone, remove the lock file(s): " + " ".join(str(lock) for lock, _ in held),
-        )
-    for lock in locks:
-        lock.unlink(missing_ok=True)
-    if locks:
-        done.append(f"removed a stale lock left by an interrupted run ({len(locks)} file(s))")
+    done += release_stale_locks(backend, stack.name)
     deployment = stack.export_stack()
     pending = (deployment.deployment or {}).get("pending_operations")
     if pending:
@@ -55,6 +44,22 @@ def recover(stack) -> list[str]:
         kinds = ", ".join(sorted({operation.get("type", "?") for operation in pending}))
         done.append(f"cleared {len(pending)} pending operation(s) ({kinds}) left by an interrupted run")
     return done
+
+
+def release_stale_locks(backend: Path, stack_name: str) -> list[str]:
+    """Remove the locks of a local backend's stack that name a process of this machine that is gone; returns
+    what was done. A lock that may still be held stops the command with an error naming the holder."""
+    locks = wait_for_holders(backend, stack_name)
+    held = [(lock, holder) for lock in locks if (holder := _holder_if_alive(lock))]
+    if held:
+        raise EnvbuilderError(
+            f"stack {stack_name} is locked by {', '.join(holder for _, holder in held)}, which may still be working on "
+            "it; nothing was changed",
+            hint="wait for it; if you know it is gone, remove the lock file(s): " + " ".join(str(lock) for lock, _ in held),
+        )
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    return [f"removed a stale lock left by an interrupted run ({len(locks)} file(s))"] if locks else []
 
 
 def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str]:

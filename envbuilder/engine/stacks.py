@@ -5,11 +5,17 @@ passphrase of its own (passphrases.py); an existing stack without a passphrase f
 another home's (shared backend), whose secrets this home cannot read.
 """
 
+import json
 import os
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from envbuilder.engine.backend import (
     PROJECT,
+    checkpoint_files,
+    default_backend_dir,
     default_backend_url,
     engine_env,
     forget_workspace,
@@ -17,11 +23,10 @@ from envbuilder.engine.backend import (
     workspace_dir,
     workspace_path,
 )
-from envbuilder.engine.commands import engine_command, export_as_stored, pulumi_binary
-from envbuilder.engine.orphans import wait_for_holders
+from envbuilder.engine.commands import engine_command, export_as_stored, pulumi_binary, run_pulumi
+from envbuilder.engine.orphans import release_stale_locks, wait_for_holders
 from envbuilder.engine.passphrases import PASSPHRASE_VARIABLES, existing_passphrase, make_passphrase
 from envbuilder.errors import EnvbuilderError
-from envbuilder.state.home import state_home
 from envbuilder.engine.urns import Urn
 
 KIND_CLUSTER_RESOURCE = "cluster"  # the KindCluster's resource name in the program
@@ -77,7 +82,7 @@ def stack_names(backend_url: str | None = None) -> list[str]:
     """The stacks the backend holds, without creating one (nor this home's backend)."""
     from pulumi import automation as auto
 
-    if backend_url is None and not (state_home() / "pulumi" / ".pulumi").is_dir():
+    if backend_url is None and not (default_backend_dir() / ".pulumi").is_dir():
         return []  # no stack was ever made here: listing would create the backend
     try:
         return [summary.name for summary in project_workspace(backend_url).list_stacks()]
@@ -86,42 +91,110 @@ def stack_names(backend_url: str | None = None) -> list[str]:
 
 
 def stack_exists(name: str, backend_url: str | None = None) -> bool:
+    """Whether the backend holds the stack: in a local backend, whether its checkpoint is there (no Pulumi
+    CLI to start); in any other, whether the backend lists it."""
+    backend = local_backend(backend_url) if backend_url else default_backend_dir()
+    if backend is not None:
+        return bool(checkpoint_files(backend, name))
     return name in stack_names(backend_url)
 
 
-def remove_stack(name: str, backend_url: str | None = None) -> None:
-    # force: also when resources are left in it (a stack whose cluster is already gone).
-    project_workspace(backend_url).remove_stack(name, force=True)
-    forget_workspace(name)
+@dataclass
+class StoredStack:
+    """A stack as its backend stores it (its secrets left encrypted), read once, with no engine run: what
+    `down` needs of a stack whose objects it deletes itself. Each change is one Pulumi CLI call, in the
+    stack's workspace, with no stack selected and no version check first."""
+
+    name: str
+    backend_url: str | None
+    work_dir: str
+    env: dict[str, str]
+    export: dict[str, Any]  # `pulumi stack export`'s: the version and the deployment
+
+    @property
+    def deployment(self) -> dict[str, Any]:
+        return self.export.get("deployment") or {}
+
+    @property
+    def owner(self) -> str | None:
+        """The owner the stack names in its outputs; None when it names none (a run interrupted before its
+        first update finished)."""
+        stacks = [resource for resource in self.deployment.get("resources") or [] if resource.get("type") == STACK_TYPE]
+        output = (stacks[0].get("outputs") or {}).get(OWNER_OUTPUT) if stacks else None
+        return str(output) if output is not None else None
+
+    def kind_clusters(self) -> set[str]:
+        """The kind clusters it created or was creating when interrupted: this home's beyond doubt."""
+        return kind_clusters_of(self.deployment)
+
+    def forget_objects(self) -> list[str]:
+        """Keep only what `forgotten` keeps, once no process of an interrupted run holds the stack (a stale
+        lock is removed; a live holder stops this with an error); returns what was recovered."""
+        backend = local_backend(self.env.get("PULUMI_BACKEND_URL", ""))
+        recovered = release_stale_locks(backend, self.name) if backend else []
+        # In the workspace, which only its owner reads: the export holds the secrets' ciphertexts.
+        with tempfile.NamedTemporaryFile("w", dir=self.work_dir, suffix=".json") as state:
+            json.dump({**self.export, "deployment": forgotten(self.deployment)}, state)
+            state.flush()
+            imported = run_pulumi(["stack", "import", "--stack", self.name, "--file", state.name], self.work_dir,
+                                  self.env)
+        if not imported.ok:
+            raise EnvbuilderError(f"stack {self.name} could not forget its objects: {imported.stderr.strip()}")
+        if pending := self.deployment.get("pending_operations"):
+            kinds = ", ".join(sorted({operation.get("type", "?") for operation in pending}))
+            recovered.append(f"cleared {len(pending)} pending operation(s) ({kinds}) left by an interrupted run")
+        return recovered
+
+    def remove(self) -> None:
+        """The stack, whatever it still holds (a stack whose cluster is gone), and its workspace."""
+        removed = run_pulumi(["stack", "rm", "--yes", "--force", "--stack", self.name], self.work_dir, self.env)
+        if not removed.ok:
+            raise EnvbuilderError(f"removing stack {self.name}: {removed.stderr.strip()}")
+        forget_workspace(self.name)
+
+
+def stored_stack(name: str, backend_url: str | None = None) -> StoredStack | None:
+    """The stack as stored, in one `pulumi stack export`; None when the backend has no such stack."""
+    if not stack_exists(name, backend_url):
+        return None
+    workspace = workspace_path(name)
+    if (workspace / "Pulumi.yaml").is_file():  # the project file every stack of this home has in its workspace
+        work_dir = str(workspace)
+        env = engine_env(backend_url or default_backend_url(), existing_passphrase(workspace), workspace)
+    else:  # another home's stack in a shared backend: the Automation API writes the project file
+        selected = select_stack(name, lambda: None, backend_url).workspace
+        work_dir, env = selected.work_dir, dict(selected.env_vars)
+    # Read as stored: another home's stack is encrypted with its own passphrase (commands.py).
+    return StoredStack(name, backend_url, work_dir, env, export_as_stored(name, work_dir, env))
 
 
 def stack_owner(name: str, backend_url: str | None) -> str | None:
-    """The owner a stack names in its outputs; None when there is no such stack or it names none
-    (a run interrupted before its first update finished)."""
-    if not stack_exists(name, backend_url):
-        return None
-    # Read as stored: another home's stack is encrypted with its own passphrase (commands.py).
-    workspace = select_stack(name, lambda: None, backend_url).workspace
-    deployment = export_as_stored(name, workspace.work_dir, workspace.env_vars)
-    stacks = [resource for resource in deployment.get("resources", []) if resource.get("type") == STACK_TYPE]
-    output = (stacks[0].get("outputs") or {}).get(OWNER_OUTPUT) if stacks else None
-    return str(output) if output is not None else None
+    """The owner a stack names in its outputs; None when there is no such stack or it names none."""
+    stack = stored_stack(name, backend_url)
+    return stack.owner if stack else None
 
 
 def kind_clusters_in(stack, *, pending_only: bool = False) -> set[str]:
-    """The kind clusters the stack created or was creating when interrupted (`pending_only`: only the
-    latter): this home's beyond doubt."""
-    deployment = stack.export_stack().deployment or {}
-    pending = [operation.get("resource", {}) for operation in deployment.get("pending_operations", [])
+    """The kind clusters the Automation API's stack created or was creating when interrupted (`pending_only`:
+    only the latter)."""
+    return kind_clusters_of(stack.export_stack().deployment or {}, pending_only=pending_only)
+
+
+def kind_clusters_of(deployment: dict[str, Any], *, pending_only: bool = False) -> set[str]:
+    """The kind clusters a stack's deployment holds, was creating when interrupted, or names as being deleted
+    (`pending_only`: only the latter two, clusters that may be half there)."""
+    pending = [operation.get("resource", {}) for operation in deployment.get("pending_operations") or []
                if operation.get("type") == "creating"]
-    resources = pending if pending_only else [*deployment.get("resources", []), *pending]
-    return {
+    resources = pending if pending_only else [*(deployment.get("resources") or []), *pending]
+    held = {
         name
         for resource in resources
         if _is_kind_cluster(resource)
         for name in [(resource.get("outputs") or {}).get("name") or (resource.get("inputs") or {}).get("name")]
         if name
     }
+    return held | {str(name) for resource in deployment.get("resources") or [] if resource.get("type") == STACK_TYPE
+                   for name in (resource.get("outputs") or {}).get(CLUSTERS_BEING_DELETED_OUTPUT) or []}
 
 
 def _is_kind_cluster(resource: dict) -> bool:
@@ -129,27 +202,25 @@ def _is_kind_cluster(resource: dict) -> bool:
     return bool(urn) and Urn.parse(urn).name == KIND_CLUSTER_RESOURCE
 
 
-DEPENDENCY_KEYS = ("dependencies", "propertyDependencies")
+# Of the stack's own resource in a forgotten state: the kind clusters `down` was deleting. `pulumi stack
+# import` drops pending operations, so a cluster cannot stay in the state as one being created; the next
+# `up` writes the stack's outputs anew.
+CLUSTERS_BEING_DELETED_OUTPUT = "kind_clusters_being_deleted"
 
 
-def forget_objects(stack, state) -> None:
-    """Before `down` deletes what holds the environment's objects: the stack keeps its own resource (its
-    outputs name its owner), the providers that depend on nothing (a state must hold what it names) and
-    its kind cluster as one it was creating. So an `up` after an interrupted `down` creates every object
-    again (adopting or remaking the cluster, as after an interrupted create) instead of trusting a state
-    that no longer is, and the next `down` still knows the cluster is this home's. `state` is the
-    stack's export from before recovery cleared its pending operations."""
-    deployment = state.deployment or {}
-    resources = deployment.get("resources") or []
-    pending = [operation.get("resource", {}) for operation in deployment.get("pending_operations") or []]
-    clusters = {resource["urn"]: resource for resource in [*pending, *resources] if _is_kind_cluster(resource)}
-    deployment["resources"] = [resource for resource in resources if resource.get("type") == STACK_TYPE or (
+def forgotten(deployment: dict[str, Any]) -> dict[str, Any]:
+    """What a stack keeps before `down` deletes what holds the environment's objects: its own resource (its
+    outputs name its owner, and now its kind clusters as being deleted) and the providers that depend on
+    nothing (a state must hold what it names). So an `up` after an interrupted `down` creates every object
+    again, adopting or remaking the cluster as after an interrupted create (it reads the clusters with
+    `kind_clusters_of(..., pending_only=True)`), instead of trusting a state that no longer is, and the
+    next `down` still knows the cluster is this home's."""
+    clusters = sorted(kind_clusters_of(deployment))
+    kept = [resource for resource in deployment.get("resources") or [] if resource.get("type") == STACK_TYPE or (
         resource.get("type", "").startswith("pulumi:providers:") and not resource.get("dependencies"))]
-    # Without its dependencies (the environment's network): a state names only what it holds.
-    deployment["pending_operations"] = [
-        {"resource": {key: value for key, value in cluster.items() if key not in DEPENDENCY_KEYS}, "type": "creating"}
-        for cluster in clusters.values()]
-    stack.import_stack(state)
+    kept = [{**resource, "outputs": {**(resource.get("outputs") or {}), CLUSTERS_BEING_DELETED_OUTPUT: clusters}}
+            if resource.get("type") == STACK_TYPE else resource for resource in kept]
+    return {**deployment, "resources": kept, "pending_operations": []}
 
 
 def set_secret(stack, key: str, value: str) -> None:

@@ -153,9 +153,9 @@ def test_render_writes_the_environment_without_secrets(tmp_path):
 
 
 def test_down_of_an_unknown_environment_exits_2_listing_the_existing_ones(monkeypatch):
-    from envbuilder.pipeline.down import Findings
+    from envbuilder.pipeline.down import _Survey
 
-    monkeypatch.setattr("envbuilder.pipeline.down._traces", lambda *args: Findings())
+    monkeypatch.setattr("envbuilder.pipeline.down._survey", lambda *args: _Survey(traces=[], docker_answers=True))
     save_record(make_record("alpha"))
     result = invoke("down", "nosuch")
     assert result.exit_code == 2

@@ -439,3 +439,15 @@ def test_the_state_digest_is_the_same_for_the_same_state_and_changes_with_anythi
                      ports, "envbuilder/kind-node:v1", "kube-router"),
     ]
     assert digest not in changed and len(set(changed)) == len(changed)
+
+
+def test_every_pod_is_asked_whether_it_is_ready_often_and_from_the_start():
+    # `up` waits for Ready pods phase after phase: a long period or an initial delay makes a pod Ready later
+    # than it is.
+    containers = [container for item in desired_state(make_spec(), SECRETS).objects()
+                  if item["kind"] in ("Deployment", "StatefulSet")
+                  for container in item["spec"]["template"]["spec"]["containers"]]
+    probes = {container["name"]: container["readinessProbe"] for container in containers}
+    assert {"rabbitmq", "f5-sync"} <= set(probes) and len(probes) == len(containers)
+    assert all(probe["periodSeconds"] <= 2 and not probe.get("initialDelaySeconds") for probe in probes.values())
+    assert "exec" not in probes["rabbitmq"], "a probe that starts an Erlang VM is too costly every 2 s"

@@ -3,7 +3,7 @@ and gives the API server's reason, taken from the engine's events rather than it
 
 import pytest
 
-from envbuilder.engine.stacks import remove_stack, select_stack
+from envbuilder.engine.stacks import select_stack, stored_stack
 from envbuilder.errors import EnvbuilderError
 from envbuilder.engine.failures import run_engine
 
@@ -32,4 +32,4 @@ def test_a_resource_the_api_server_rejects_is_named_with_its_diagnostic(control_
         assert "'accepted'" not in message and "pulumi:pulumi:Stack" not in message
     finally:
         run_engine("destroy", stack.destroy)
-        remove_stack("engine-errors")
+        stored_stack("engine-errors").remove()
