@@ -3,6 +3,7 @@
 from urllib.parse import quote
 
 from envbuilder.desired.meta import (
+    PROBE_FAILURES,
     READINESS_PERIOD_SECONDS,
     SECRETS_VOLUME,
     Object,
@@ -68,7 +69,7 @@ def broker_objects(spec: EnvironmentSpec) -> list[Object]:
         "readinessProbe": {
             "tcpSocket": {"port": "amqp"},
             "periodSeconds": READINESS_PERIOD_SECONDS,
-            "failureThreshold": 3,
+            "failureThreshold": PROBE_FAILURES,
             "timeoutSeconds": 2,
         },
         "livenessProbe": {
