@@ -21,6 +21,7 @@ from envbuilder.engine.backend import STACK_WORKSPACE_VARIABLE, workspace_path
 from envbuilder.engine.orphans import recover, restore_cut_checkpoint, stop_orphaned_engines, stop_orphaned_plugins
 from envbuilder.errors import EnvbuilderError
 from envbuilder.polling import wait_until
+from tests.support.engine_locks import finished_process, stack_lock
 from tests.support.tools import missing
 
 PENDING = [{"resource": {"urn": "urn:pulumi:dev::envbuilder::kubernetes:apps/v1:Deployment::web"}, "type": "updating"}]
@@ -58,17 +59,7 @@ def stack_in(backend: Path) -> StandInStack:
 
 
 def lock(backend: Path, pid: int, hostname: str | None = None) -> Path:
-    path = backend / ".pulumi" / "locks" / "organization" / "envbuilder" / "dev" / f"{pid}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": pid, "username": "ci", "hostname": hostname or socket.gethostname(),
-                                "timestamp": "2026-01-01T00:00:00Z"}))
-    return path
-
-
-def finished_process() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
+    return stack_lock(backend, "dev", pid, hostname)
 
 
 def test_a_lock_of_a_process_that_is_gone_is_removed_and_the_pending_operations_cleared(tmp_path):

@@ -3,9 +3,6 @@ but its kind cluster, remove it. The real Pulumi CLI on a local backend of this 
 
 import json
 import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from envbuilder.cluster.tools import find_tool
 from envbuilder.engine.backend import workspace_path
 from envbuilder.engine.stacks import kind_clusters_in, select_stack, stack_exists, stored_stack
 from envbuilder.errors import EnvbuilderError
+from tests.support.engine_locks import finished_process, stack_lock
 from tests.support.tools import missing
 
 NAME, CLUSTER, OWNER = "demo", "envbuilder-demo", "this-home"
@@ -56,20 +54,6 @@ def stack(isolated_state):
     return selected, backend
 
 
-def lock(backend: Path, pid: int) -> Path:
-    path = backend / ".pulumi" / "locks" / "organization" / "envbuilder" / NAME / f"{pid}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": pid, "username": "ci", "hostname": socket.gethostname(),
-                                "timestamp": "2026-01-01T00:00:00Z"}))
-    return path
-
-
-def gone_process() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
-
-
 def test_a_stack_that_does_not_exist_is_none_and_looking_makes_no_backend(isolated_state):
     assert stored_stack("nosuch") is None
     assert not (Path(isolated_state) / "pulumi").exists()
@@ -82,7 +66,7 @@ def test_read_as_stored_it_names_its_owner_and_its_kind_cluster(stack):
 
 def test_forgetting_keeps_the_cluster_as_one_being_created_for_the_next_up_and_down(stack):
     selected, backend = stack
-    stale = lock(backend, gone_process())
+    stale = stack_lock(backend, NAME, finished_process())
     recovered = stored_stack(NAME).forget_objects()
     assert not stale.exists() and any("stale lock" in line for line in recovered)
     assert "cleared 1 pending operation(s) (updating) left by an interrupted run" in recovered
@@ -97,7 +81,7 @@ def test_forgetting_keeps_the_cluster_as_one_being_created_for_the_next_up_and_d
 def test_a_stack_held_by_a_live_process_is_not_changed(stack, monkeypatch):
     _, backend = stack
     monkeypatch.setattr("envbuilder.engine.commands.ENGINE_STOP_SECONDS", 0.5)
-    held = lock(backend, os.getpid())
+    held = stack_lock(backend, NAME, os.getpid())
     with pytest.raises(EnvbuilderError, match="may still be working on it"):
         stored_stack(NAME).forget_objects()
     assert held.exists() and len(stored_stack(NAME).deployment["resources"]) == 5
