@@ -10,16 +10,17 @@ TEST_WORKERS ?= 3
 # Each part of setup and test runs as a timed step: .ci/run sums them up at the end (tools/ci_summary.py).
 TIMED := bash tools/timed.sh
 
-.PHONY: setup host venv node-rootfs tools toolchain node-image lint test test-fast test-engine test-kind test-faults benchmarks clean
+.PHONY: setup host venv node-rootfs tools controlplane toolchain node-image lint test test-fast test-engine test-kind test-faults benchmarks clean
 
 ## setup: everything `make test` needs, on a fresh Debian or Ubuntu machine (as root or through sudo):
 ## the system packages and a running Docker engine first, with every command the long steps need
 ## checked in the first seconds; then the virtualenv, the tools, the test control plane and (where no
 ## container registry is reachable) the kind node image; last `envbuilder doctor`, all green.
-## The Go builds keep both cores busy; the virtualenv and the node's root filesystem, which mostly wait
-## on downloads, run beside them (docs/ci.md has the figures).
+## The engine's tools and the test control plane build beside each other (one Go build alone leaves
+## a core idle while it links); the virtualenv and the node's root filesystem, which mostly wait on
+## downloads, run beside them (docs/ci.md has the figures).
 setup: host
-	$(MAKE) --no-print-directory -j2 toolchain node-rootfs
+	$(MAKE) --no-print-directory -j3 tools controlplane node-rootfs
 	$(TIMED) node-image bash tools/node-image/build.sh --unless-registry
 	$(TIMED) doctor $(VENV)/bin/envbuilder doctor
 
@@ -46,10 +47,12 @@ node-rootfs: venv
 tools:
 	$(TIMED) tools bash tools/install-tools.sh
 
-## toolchain: everything built from Go modules, including the test control plane (etcd, apiserver, kwok);
-## after tools, whose engine pieces it reuses
-toolchain: tools
-	$(TIMED) toolchain bash tools/toolchain/build.sh all
+## controlplane: the test control plane (etcd, kube-apiserver and its controllers, kwok) from Go modules
+controlplane:
+	$(TIMED) "control plane" bash tools/toolchain/build.sh controlplane
+
+## toolchain: everything built from Go modules: the engine's tools and the test control plane
+toolchain: tools controlplane
 
 ## node-image: the kind node image built without any registry (tools/node-image/build.sh)
 node-image: venv
