@@ -33,7 +33,11 @@ def build(
         ),
     ] = None,
     no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Rebuild every layer even when the tag exists (e.g. after a base update).")
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Rebuild every layer even when the tag exists, and download the wheels again (e.g. after a base update).",
+        ),
     ] = False,
 ) -> None:
     """Build envbuilder/<name>:<tag> for the catalog's services and envbuilder's components; the tag is the

@@ -20,11 +20,7 @@ from envbuilder.images.base import BASE_IMAGE, ensure_base_image
 from envbuilder.images.debs import DEBS_DIR, component_debian_packages, download_debian_packages
 from envbuilder.images.revision import DIRTY_MARKER, Revision, current_revision
 from envbuilder.images.source import export_source
-from envbuilder.images.wheels import (
-    WHEELS_DIR,
-    component_wheel_commands,
-    service_wheel_commands,
-)
+from envbuilder.images.wheels import WHEELS_DIR, prepare_wheels
 from envbuilder.naming import OWNER_LABEL
 from envbuilder.spec.catalog import load_catalog
 from envbuilder.spec.environment import IMAGE_REPOSITORY, image_name
@@ -151,12 +147,6 @@ def docker_build_command(
     ]
 
 
-def wheel_commands(target: ImageTarget, source_root: Path) -> list[list[str]]:
-    if target.component:
-        return component_wheel_commands(source_root / target.context)
-    return service_wheel_commands(source_root / target.context)
-
-
 def resolve_base_image(
     explicit: str | None, runner: Runner = run, progress: Callable[[str], None] = lambda message: None
 ) -> str:
@@ -179,7 +169,8 @@ def build_images(
     no_cache: bool = False,
 ) -> list[BuiltImage]:
     """Build the named images (all when empty) of `revision` whose tag docker does not have yet
-    (`no_cache`: rebuild them all, every layer, e.g. to take a refreshed base image's updates).
+    (`no_cache`: rebuild them all, every layer, with their dependencies' wheels downloaded anew, e.g. to
+    take a refreshed base image's updates).
     `base_image` is asked for only when something is built: choosing it may probe a registry."""
     references = image_references(repo, revision, names)
     missing = [name for name, reference in references.items() if no_cache or not local_image(reference, runner)]
@@ -201,8 +192,7 @@ def build_images(
             context = source_root / target.context
             for prepared in (WHEELS_DIR, DEBS_DIR):
                 shutil.rmtree(context / prepared, ignore_errors=True)  # only this target's
-            for command in wheel_commands(target, source_root):
-                check(runner(command, timeout=900), f"preparing wheels for {target.name}")
+            prepare_wheels(context, target.component, runner, refresh=no_cache)
             packages = component_debian_packages(context) if target.component else []
             if packages:
                 download_debian_packages(packages, context, runner, progress)

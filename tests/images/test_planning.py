@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from envbuilder.cluster.commands import CommandResult
-from envbuilder.errors import InputError
+from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.images.base import BASE_IMAGE, debian_mirror
 from envbuilder.images.build import (
     BASE_IMAGE_VARIABLE,
@@ -18,9 +18,9 @@ from envbuilder.images.build import (
     image_targets,
     remove_superseded,
     select_targets,
-    wheel_commands,
 )
 from envbuilder.images.revision import Revision
+from envbuilder.images.wheels import download_command, own_wheel_command, prepare_wheels
 from envbuilder.state.identity import home_identity
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,10 +92,10 @@ def test_selecting_an_unknown_image_lists_the_known_ones():
 
 
 def test_service_wheels_come_from_its_requirements_for_the_images_python(tmp_path):
-    [command] = wheel_commands(ImageTarget("web", "svc", "svc/Dockerfile"), tmp_path)
+    command = download_command(tmp_path / "svc", False, tmp_path / "into")
 
     assert command[:4] == [sys.executable, "-m", "pip", "download"]
-    assert command[command.index("--dest") + 1] == str(tmp_path / "svc" / "build" / "wheels")
+    assert command[command.index("--dest") + 1] == str(tmp_path / "into")
     assert command[command.index("--python-version") + 1] == "3.11"
     assert "--only-binary=:all:" in command
     platforms = [command[index + 1] for index, argument in enumerate(command) if argument == "--platform"]
@@ -104,16 +104,94 @@ def test_service_wheels_come_from_its_requirements_for_the_images_python(tmp_pat
 
 
 def test_component_wheels_are_its_own_package_and_its_dependencies_without_envbuilder(tmp_path):
-    (tmp_path / "components" / "f5mock").mkdir(parents=True)
-    (tmp_path / "components" / "f5mock" / "pyproject.toml").write_text(COMPONENT_PYPROJECT)
-    target = ImageTarget("f5-mock", "components/f5mock", "components/f5mock/Dockerfile", component=True)
+    context = tmp_path / "components" / "f5mock"
+    context.mkdir(parents=True)
+    (context / "pyproject.toml").write_text(COMPONENT_PYPROJECT)
 
-    build_self, download = wheel_commands(target, tmp_path)
+    build_self = own_wheel_command(context)
+    download = download_command(context, True, tmp_path / "into")
 
-    assert build_self[3:5] == ["wheel", "--quiet"] and build_self[-1] == str(tmp_path / "components" / "f5mock")
+    assert build_self[3:5] == ["wheel", "--quiet"] and build_self[-1] == str(context)
     assert "--no-deps" in build_self
-    assert download[download.index("--dest") + 1] == str(tmp_path / "components" / "f5mock" / "build" / "wheels")
+    assert build_self[build_self.index("--wheel-dir") + 1] == str(context / "build" / "wheels")
     assert download[-2:] == ["aiohttp>=3.9", "pydantic>=2.6"]
+
+
+class FakePip:
+    """pip as the wheel cache runs it: a download puts one wheel per requirement where it is told."""
+
+    def __init__(self):
+        self.downloads = 0
+
+    def __call__(self, command, timeout=None):
+        if command[3] == "download":
+            self.downloads += 1
+            destination = Path(command[command.index("--dest") + 1])
+            (destination / f"dep-{self.downloads}-py3-none-any.whl").write_text("wheel")
+        else:
+            wheels = Path(command[command.index("--wheel-dir") + 1])
+            wheels.mkdir(parents=True, exist_ok=True)
+            (wheels / "own-1.0-py3-none-any.whl").write_text("own")
+        return CommandResult(command, 0, "", "")
+
+
+def service_context(root: Path, requirements: str) -> Path:
+    context = root / "svc"
+    context.mkdir(parents=True, exist_ok=True)
+    (context / "requirements.txt").write_text(requirements)
+    return context
+
+
+def test_a_rebuilt_image_takes_its_dependencies_wheels_from_the_cache_without_asking_pip(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    pip = FakePip()
+    first, second = service_context(tmp_path / "a", "aiohttp==3.14.5\n"), service_context(tmp_path / "b", "aiohttp==3.14.5\n")
+
+    assert prepare_wheels(first, False, pip) is True
+    assert prepare_wheels(second, False, pip) is False
+
+    assert pip.downloads == 1
+    assert sorted(path.name for path in (second / "build" / "wheels").iterdir()) == ["dep-1-py3-none-any.whl"]
+    assert not [path for path in (tmp_path / "cache" / "envbuilder" / "wheels").iterdir() if path.name.startswith(".")]
+
+
+def test_changed_requirements_or_a_refresh_download_the_wheels_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    pip = FakePip()
+    prepare_wheels(service_context(tmp_path / "a", "aiohttp==3.14.5\n"), False, pip)
+
+    assert prepare_wheels(service_context(tmp_path / "b", "aiohttp==3.14.6\n"), False, pip) is True
+    refreshed = service_context(tmp_path / "c", "aiohttp==3.14.5\n")
+    assert prepare_wheels(refreshed, False, pip, refresh=True) is True
+
+    assert pip.downloads == 3
+    assert sorted(path.name for path in (refreshed / "build" / "wheels").iterdir()) == ["dep-3-py3-none-any.whl"]
+
+
+def test_a_component_builds_its_own_wheel_every_time_and_caches_only_its_dependencies(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    pip = FakePip()
+    for root in ("a", "b"):
+        context = tmp_path / root / "f5mock"
+        context.mkdir(parents=True)
+        (context / "pyproject.toml").write_text(COMPONENT_PYPROJECT)
+        prepare_wheels(context, True, pip)
+
+        assert sorted(path.name for path in (context / "build" / "wheels").iterdir()) == [
+            "dep-1-py3-none-any.whl", "own-1.0-py3-none-any.whl"]
+    assert pip.downloads == 1
+
+
+def test_a_failed_download_leaves_no_wheels_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def unreachable_index(command, timeout=None):
+        return CommandResult(command, 1, "", "No matching distribution found for aiohttp==3.14.5")
+
+    with pytest.raises(EnvbuilderError, match="downloading the wheels svc depends on"):
+        prepare_wheels(service_context(tmp_path, "aiohttp==3.14.5\n"), False, unreachable_index)
+
+    assert list((tmp_path / "cache" / "envbuilder" / "wheels").iterdir()) == []
 
 
 def test_the_docker_build_passes_the_base_image_and_labels_the_revision(tmp_path):
