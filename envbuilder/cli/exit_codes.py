@@ -26,6 +26,7 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "images build": ("built (or already there)", "a build failed"),
     "images base": ("made (or already there)", "making it failed"),
     "images broker": ("made (or already there)", "making it failed"),
+    "images prune": ("removed (or nothing to remove)", "Docker could not be asked"),
 }
 
 

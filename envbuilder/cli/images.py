@@ -1,4 +1,5 @@
-"""`envbuilder images`: build images of a precise revision; make the local base and broker images."""
+"""`envbuilder images`: build images of a precise revision; make the local base and broker images; remove the
+images no environment runs."""
 
 from typing import Annotated
 
@@ -72,3 +73,20 @@ def broker() -> None:
     from envbuilder.images.broker import ensure_broker_image
 
     console.print(ensure_broker_image(progress=_progress))
+
+
+@images_app.command("prune", epilog=exit_codes("images prune"))
+def prune() -> None:
+    """Remove the images this home built that none of its environments runs, except those the working tree builds
+    now (the next `up` runs them). Other homes' images, and images a container uses, stay."""
+    from envbuilder.images.build import image_references
+    from envbuilder.images.revision import current_revision
+    from envbuilder.pipeline.images import prune_images
+    from envbuilder.state.home import project_root
+
+    repo = project_root()
+    removed = prune_images(image_references(repo, current_revision(repo)).values())
+    for image in removed:
+        console.print(f"removed {image}")
+    if not removed:
+        console.print("nothing to remove: every image this home built is run by an environment or is the working tree's")

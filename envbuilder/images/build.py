@@ -18,12 +18,12 @@ from envbuilder.cluster.docker import local_image
 from envbuilder.errors import EnvbuilderError, InputError
 from envbuilder.images.base import BASE_IMAGE, ensure_base_image
 from envbuilder.images.debs import DEBS_DIR, component_debian_packages, download_debian_packages
-from envbuilder.images.revision import DIRTY_MARKER, Revision, current_revision
+from envbuilder.images.revision import Revision, current_revision
 from envbuilder.images.source import export_source
 from envbuilder.images.wheels import WHEELS_DIR, prepare_wheels
 from envbuilder.naming import OWNER_LABEL
 from envbuilder.spec.catalog import load_catalog
-from envbuilder.spec.environment import IMAGE_REPOSITORY, image_name
+from envbuilder.spec.environment import image_name
 from envbuilder.spec.profile import IMAGE_REFERENCE
 from envbuilder.state.identity import home_identity
 
@@ -140,7 +140,7 @@ def docker_build_command(
         "--file", str(source_root / target.dockerfile),
         "--build-arg", f"BASE_IMAGE={base_image}",
         "--label", f"{REVISION_LABEL}={reference.rpartition(':')[2]}",
-        # Whose build it is: only this home removes it once superseded (remove_superseded).
+        # Whose build it is: only this home removes it once none of its environments runs it (built_here).
         "--label", f"{OWNER_LABEL}={home_identity()}",
         "--tag", reference,
         str(source_root / target.context),
@@ -205,19 +205,16 @@ def build_images(
     return list(results.values())
 
 
-def remove_superseded(names: Iterable[str], keep: set[str], runner: Runner = run) -> list[str]:
-    """Remove this home's builds of a changed tree (`<sha>-dirty-...` tags) of the named images that
-    `keep` does not name: an edit's image once a later edit replaced it. A commit's tags stay (other
-    revisions and environments share them), and so does an image a container still uses."""
-    repositories = {f"{IMAGE_REPOSITORY}/{name}" for name in names}
-    listed = runner(["docker", "images", "--filter", f"label={OWNER_LABEL}={home_identity()}",
-                     "--format", "{{.Repository}}:{{.Tag}}"], timeout=60)
-    superseded = [
-        reference for reference in listed.stdout.split()
-        if reference.rpartition(":")[0] in repositories and DIRTY_MARKER in reference and reference not in keep
-    ]
-    return [reference for reference in superseded
-            if runner(["docker", "image", "rm", reference], timeout=120).ok]
+def built_here(runner: Runner = run) -> list[str]:
+    """This home's builds (its owner label) as `envbuilder/<name>:<tag>`: the only images it ever removes."""
+    listed = check(runner(["docker", "images", "--filter", f"label={OWNER_LABEL}={home_identity()}",
+                           "--format", "{{.Repository}}:{{.Tag}}"], timeout=60), "listing this home's images")
+    return listed.stdout.split()
+
+
+def remove_images(references: Iterable[str], runner: Runner = run) -> list[str]:
+    """Each image removed from Docker unless a container still uses it (Docker refuses); returns what went."""
+    return [reference for reference in references if runner(["docker", "image", "rm", reference], timeout=120).ok]
 
 
 def _check_unchanged_since(repo: Path, references: Mapping[str, str], names: list[str], runner: Runner) -> None:

@@ -1,21 +1,21 @@
 """The images an environment on kind runs: built from its source when missing, and the machine's registry
 they are pushed to, running."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from envbuilder.cluster.commands import Runner, run
+from envbuilder.cluster.commands import CommandFailed, Runner, run
 from envbuilder.cluster.docker import local_image, require_local_image
 from envbuilder.desired.f5 import F5_SYNC
 from envbuilder.desired.host import registry_mirror_hosts
 from envbuilder.images.broker import resolve_broker_image
-from envbuilder.images.build import build_images, remove_superseded, resolve_base_image
+from envbuilder.images.build import build_images, built_here, remove_images, resolve_base_image
 from envbuilder.images.registry import Registry, registry_image
-from envbuilder.images.revision import Revision
+from envbuilder.images.revision import DIRTY_MARKER, Revision
 from envbuilder.naming import registry_reference
 from envbuilder.spec.environment import EnvironmentSpec
 from envbuilder.state.home import project_root, registry_hosts_dir
-from envbuilder.state.records import read_records
+from envbuilder.state.records import UnreadableRecord, read_records
 
 
 @dataclass(frozen=True)
@@ -70,15 +70,39 @@ def ensure_machine_registry(say: Callable[[str], None] = lambda message: None, r
 
 
 def remove_superseded_images(spec: EnvironmentSpec, runner: Runner = run) -> list[str]:
-    """After an `up`: this home's images of earlier edits that none of its environments runs any more
-    (nothing, while a record cannot be read: what it runs is unknown), from Docker and from the machine's
-    registry."""
+    """After an `up` on kind: this home's images of earlier edits (`-dirty-` tags) that none of its environments
+    runs any more. A commit's images stay: environments of other homes on the same commit share them, even
+    while this `up` runs (`envbuilder images prune` removes them)."""
+    try:
+        keep = _images_in_use() | set(spec.images.values())
+        built = built_here(runner)
+    except (UnreadableRecord, CommandFailed):  # the environment is up: its images are left for the next `up`
+        return []
+    return _remove([reference for reference in built if DIRTY_MARKER in reference and reference not in keep], runner)
+
+
+def prune_images(current: Iterable[str], runner: Runner = run) -> list[str]:
+    """`envbuilder images prune`: every image this home built that none of its environments runs and that is
+    not `current` (what the working tree builds now, which the next `up` runs)."""
+    keep = _images_in_use() | set(current)
+    return _remove([reference for reference in built_here(runner) if reference not in keep], runner)
+
+
+def _images_in_use() -> set[str]:
+    """The images this home's environments run; a record that cannot be read raises (what it runs is unknown,
+    so nothing is removed)."""
     records, unreadable = read_records()
     if unreadable:
-        return []
-    keep = set(spec.images.values()) | {image for record in records for image in record.images.values()}
-    removed = remove_superseded(spec.images, keep, runner)
+        raise unreadable[0]
+    return {image for record in records for image in record.images.values()}
+
+
+def _remove(references: list[str], runner: Runner) -> list[str]:
+    """From Docker; an edit's image also from the machine's registry, where a commit's may serve another home's
+    environment on that commit."""
+    removed = remove_images(references, runner)
     registry = Registry(runner=runner)
     for image in removed:
-        registry.delete(image)
+        if DIRTY_MARKER in image:
+            registry.delete(image)
     return removed

@@ -16,7 +16,6 @@ from envbuilder.images.build import (
     docker_build_command,
     image_references,
     image_targets,
-    remove_superseded,
     select_targets,
 )
 from envbuilder.images.revision import Revision
@@ -247,20 +246,3 @@ def test_the_debian_mirror_is_the_one_apt_uses(tmp_path):
     (tmp_path / "sources.list.d" / "debian.sources").unlink()
     (tmp_path / "sources.list").write_text("deb [arch=amd64 signed-by=/k.gpg] http://old.example/debian bookworm main\n")
     assert debian_mirror(tmp_path) == "http://old.example/debian"
-
-
-def test_only_this_homes_builds_of_earlier_edits_are_removed(monkeypatch):
-    listed = ["envbuilder/web:abc-dirty-111111111111", "envbuilder/web:abc-dirty-222222222222",
-              "envbuilder/web:abc", "envbuilder/worker:abc-dirty-333333333333", "envbuilder/f5-mock:abc-dirty-444"]
-    calls: list[list[str]] = []
-
-    def docker(args, **_kwargs) -> CommandResult:
-        calls.append(list(args))
-        in_use = args[-1] == "envbuilder/f5-mock:abc-dirty-444"
-        return CommandResult(tuple(args), 1 if in_use else 0, "\n".join(listed) if args[1] == "images" else "", "")
-
-    removed = remove_superseded(["web", "f5-mock"], keep={"envbuilder/web:abc-dirty-222222222222"}, runner=docker)
-
-    assert removed == ["envbuilder/web:abc-dirty-111111111111"]
-    assert f"label=envbuilder.io/owner={home_identity()}" in calls[0]
-    assert [call[-1] for call in calls[1:]] == ["envbuilder/web:abc-dirty-111111111111", "envbuilder/f5-mock:abc-dirty-444"]
