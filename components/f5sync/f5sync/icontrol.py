@@ -70,8 +70,11 @@ class IControlClient:
         attempts: int = 4,
         backoff: Backoff | None = None,
         timeout_seconds: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,  # httpx's own by default; tests give a scripted one
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), verify=verify_tls, timeout=timeout_seconds)
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), verify=verify_tls, timeout=timeout_seconds, transport=transport
+        )
         self._credentials = {"username": username, "password": password, "loginProviderName": "tmos"}
         self._metrics = metrics
         self._attempts = attempts
@@ -213,12 +216,13 @@ class IControlClient:
     async def _valid_token(self) -> str:
         async with self._login_lock:
             if self._token is None or time.monotonic() > self._token_expires_at - TOKEN_REFRESH_MARGIN_SECONDS:
-                self._metrics.f5_logins.inc()
                 response = await self._http.post(LOGIN_PATH, json=self._credentials)
                 if response.status_code != 200:
                     self._metrics.f5_errors.labels(f"login_{response.status_code}").inc()
                     raise F5Error(f"login answered {response.status_code}: {_error_message(response)}")
                 token, timeout = self._parsed("login", lambda: _token(response.json()))
+                # A login the F5 granted: one that never reached it is a transport error of the call.
+                self._metrics.f5_logins.inc()
                 self._token = token
                 self._token_expires_at = time.monotonic() + timeout
             return self._token

@@ -20,7 +20,7 @@ class Metrics:
         r = self.registry
         self.f5_calls = _counter(r, "f5sync_f5_calls", "iControl REST calls sent, by operation", ("operation",))
         self.f5_errors = _counter(r, "f5sync_f5_errors", "Failed iControl REST calls, by reason", ("reason",))
-        self.f5_logins = _counter(r, "f5sync_f5_logins", "Token logins to the F5")
+        self.f5_logins = _counter(r, "f5sync_f5_logins", "Tokens the F5 granted on login")
         self.reconciles = _counter(r, "f5sync_reconciles", "Reconcile passes, by result", ("result",))
         self.changes = _counter(r, "f5sync_changes", "Changes applied to the F5, by operation", ("operation",))
         self.refusals = _counter(r, "f5sync_f5_refusals", "Operations the F5 refused, by operation", ("operation",))
