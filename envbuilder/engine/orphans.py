@@ -14,7 +14,13 @@ import socket
 from pathlib import Path
 
 from envbuilder.engine import commands
-from envbuilder.engine.backend import STACK_WORKSPACE_VARIABLE, default_backend_url, local_backend, workspace_path
+from envbuilder.engine.backend import (
+    STACK_WORKSPACE_VARIABLE,
+    default_backend_url,
+    holds_nothing,
+    local_backend,
+    workspace_path,
+)
 from envbuilder.errors import EnvbuilderError
 from envbuilder.polling import wait_for
 
@@ -36,6 +42,8 @@ def recover(stack) -> list[str]:
                         "machine may be running them; the engine reports them if they are in the way")
         return done
     done += release_stale_locks(backend, stack.name)
+    if holds_nothing(backend, stack.name):
+        return done
     deployment = stack.export_stack()
     pending = (deployment.deployment or {}).get("pending_operations")
     if pending:

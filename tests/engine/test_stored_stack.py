@@ -1,6 +1,7 @@
 """What `down` does to a stack, each in one Pulumi CLI call: read it as stored, have it forget its objects
 but its kind cluster, remove it. The real Pulumi CLI on a local backend of this test's home (no plugins)."""
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from envbuilder.cluster.tools import find_tool
-from envbuilder.engine.backend import workspace_path
+from envbuilder.engine.backend import holds_nothing, workspace_path
+from envbuilder.engine.orphans import recover
 from envbuilder.engine.stacks import kind_clusters_in, select_stack, stack_exists, stored_stack
 from envbuilder.errors import EnvbuilderError
 from tests.support.engine_locks import finished_process, stack_lock
@@ -90,3 +92,48 @@ def test_a_stack_held_by_a_live_process_is_not_changed(stack, monkeypatch):
 def test_removing_takes_the_stack_whatever_it_still_holds_and_its_workspace(stack):
     stored_stack(NAME).remove()
     assert not stack_exists(NAME) and not workspace_path(NAME).exists()
+
+
+def test_a_stack_just_made_holds_nothing_and_up_reads_it_without_asking_pulumi(isolated_state, monkeypatch):
+    if find_tool("pulumi") is None:
+        missing("toolchain", "the Pulumi CLI is not built", "make setup")
+    selected = select_stack(NAME, lambda: None)
+    backend = Path(isolated_state) / "pulumi"
+
+    def no_export():
+        raise AssertionError("pulumi stack export was asked for a stack that holds nothing")
+
+    monkeypatch.setattr(selected, "export_stack", no_export)
+    assert holds_nothing(backend, NAME)
+    assert kind_clusters_in(selected, pending_only=True) == set() and recover(selected) == []
+
+
+def test_a_stack_with_objects_or_an_interrupted_operation_holds_something(stack):
+    _selected, backend = stack
+    checkpoint_file = backend / ".pulumi" / "stacks" / "envbuilder" / f"{NAME}.json"
+    assert not holds_nothing(backend, NAME)
+
+    checkpoint = json.loads(checkpoint_file.read_text())
+    del checkpoint["checkpoint"]["latest"]["resources"]
+    checkpoint_file.write_text(json.dumps(checkpoint))
+    assert not holds_nothing(backend, NAME)  # its pending operation still needs recovering
+
+
+@pytest.mark.parametrize("checkpoint", ["{not json", '{"version": 3}', '{"checkpoint": ["odd"]}'])
+def test_a_checkpoint_that_cannot_be_read_is_never_taken_for_an_empty_stack(tmp_path, checkpoint):
+    folder = tmp_path / ".pulumi" / "stacks" / "envbuilder"
+    folder.mkdir(parents=True)
+    (folder / f"{NAME}.json").write_text(checkpoint)
+    assert not holds_nothing(tmp_path, NAME)
+
+
+def test_a_compressed_checkpoint_is_read_and_two_checkpoints_are_not_guessed_between(tmp_path):
+    folder = tmp_path / ".pulumi" / "stacks" / "envbuilder"
+    folder.mkdir(parents=True)
+    just_made = json.dumps({"version": 3, "checkpoint": {"latest": {"manifest": {}, "secrets_providers": {}}}})
+    with gzip.open(folder / f"{NAME}.json.gz", "wt") as compressed:
+        compressed.write(just_made)
+    assert holds_nothing(tmp_path, NAME)
+
+    (folder / f"{NAME}.json").write_text(just_made)
+    assert not holds_nothing(tmp_path, NAME)
