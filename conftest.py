@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.controlplane import ControlPlane, missing_binaries
-from tests.support.parallel import KIND_CLUSTERS, KIND_FAULTS
+from tests.support.parallel import KIND_CLUSTERS
 from tests.support.ports import REGISTRY_VARIABLE, reservations_of_homes_under
 from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
 from tests.support.tools import TIERS, opted_out
@@ -25,16 +25,16 @@ _port_ranges = itertools.count(0)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tiers the run leaves out by name (`make test SKIP=kind`) are reported as skipped, with why.
 
-    Under xdist (`make test` spreads the suite over workers, `--dist loadgroup`) the kind tier and the kind
-    fault cases are a group each: each group makes its clusters one after another on one worker, so at most
-    two start at once."""
+    Under xdist (`make test` spreads the suite over workers, `--dist loadgroup`) the kind clusters are made
+    one after another on one worker, as on a developer's machine: two clusters starting at once on
+    2 cores would time each other out."""
     left_out = opted_out() & (TIERS | {"docker"})
     for item in items:
         markers = {mark.name for mark in item.iter_markers()}
         for marker in left_out & markers:
             item.add_marker(pytest.mark.skip(reason=f"left out: SKIP={marker}"))
         if "kind" in markers:
-            item.add_marker(pytest.mark.xdist_group(KIND_FAULTS if "faults" in markers else KIND_CLUSTERS))
+            item.add_marker(pytest.mark.xdist_group(KIND_CLUSTERS))
 
 
 @pytest.fixture(autouse=True)

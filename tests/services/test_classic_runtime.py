@@ -18,8 +18,7 @@ from tests.support.docker import remove_images, require_docker
 from tests.support.parallel import KIND_CLUSTERS
 from tests.support.ports import free_port
 
-# It builds, and removes, the revision's worker image, which the kind environments run. In the kind tier's group it
-# runs after that tier, which built the image already, so it never removes one that an environment is pushing.
+# It builds, and removes, the revision's worker image, which the kind tier's environments run: never beside them.
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.xdist_group(KIND_CLUSTERS)]
 REPO = Path(__file__).resolve().parents[2]
 

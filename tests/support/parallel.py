@@ -3,11 +3,9 @@ one worker, one after another; every other test goes to whichever worker is free
 
 import pytest
 
-# The tests that make kind clusters run in two groups, so at most two clusters start at once (on 2 cores, a
-# third beside them would time them out): the kind tier, and the fault cases interrupted on kind. Each group's
-# clusters are made one after another; the two groups take about as long (docs/ci.md).
+# The tests that make kind clusters, and those that must not run beside them: two clusters starting at once
+# on 2 cores would time each other out.
 KIND_CLUSTERS = "kind-clusters"
-KIND_FAULTS = "kind-faults"
 
 
 def on_one_worker(module_name: str) -> pytest.MarkDecorator:
