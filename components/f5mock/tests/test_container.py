@@ -14,7 +14,7 @@ import pytest
 
 from envbuilder.images.base import BASE_IMAGE, ensure_base_image
 from envbuilder.images.debs import component_debian_packages, download_debian_packages
-from envbuilder.images.wheels import component_wheel_commands
+from envbuilder.images.wheels import prepare_wheels
 from f5mock.fastpath import table_name
 from components.f5mock.tests.loopback import wait_healthy
 from tests.support.docker import remove_images, require_docker
@@ -34,8 +34,7 @@ def build_context(tmp_path: Path) -> Path:
     build` makes them (a copy: the package's own build/ is left alone)."""
     context = tmp_path / "f5mock"
     shutil.copytree(PACKAGE, context, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info", "tests"))
-    for command in component_wheel_commands(context):
-        subprocess.run(command, check=True, timeout=600)
+    prepare_wheels(context, component=True)
     download_debian_packages(component_debian_packages(context), context)
     return context
 
