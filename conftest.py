@@ -3,6 +3,7 @@ state directory and port range: nothing touches ~/.envbuilder."""
 
 import itertools
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from tests.support.tools import missing as missing_part
 pytest_plugins = ["tests.support.timing", "tests.support.fault_figures"]
 
 _port_ranges = itertools.count(0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests stop the commands they start with Ctrl-C (SIGINT). A shell starts a background job (`make test &`,
+    `nohup`) with SIGINT ignored, which every child would inherit; a handler of this process's own is reset to
+    the default in each child instead."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names each test by its group
