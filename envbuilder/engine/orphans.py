@@ -106,10 +106,16 @@ def stop_orphaned_engines(name: str, backend_url: str | None = None) -> list[str
 def restore_cut_checkpoint(backend: Path, name: str) -> list[str]:
     """An engine killed while it wrote the stack's checkpoint (kill -9 of the run's process group) leaves
     it cut short, and every Pulumi command then fails (`failed to load checkpoint: EOF`): the backup the
-    engine made before writing it, or else the newest checkpoint of the stack's history, takes its place."""
+    engine made before writing it, or else the newest checkpoint of the stack's history, takes its place. Killed
+    while it wrote the file's attributes (the digest the backend keeps beside it), it leaves those cut short and
+    the checkpoint whole: without them, the checkpoint is read as it is."""
     done = []
     for checkpoint in sorted(backend.glob(f".pulumi/stacks/**/{name}.json")):
         if _is_json(checkpoint):
+            attributes = Path(f"{checkpoint}.attrs")
+            if attributes.is_file() and not _is_json(attributes):
+                attributes.unlink()
+                done.append("removed the attributes of the stack's checkpoint, cut short by an interrupted run")
             continue
         earlier = [checkpoint.with_name(f"{name}.json.bak"),
                    *sorted(backend.glob(f".pulumi/history/**/{name}/{name}-*.checkpoint.json"), reverse=True)]

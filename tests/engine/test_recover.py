@@ -318,3 +318,18 @@ def test_a_checkpoint_cut_short_by_a_killed_engine_is_restored_from_its_backup(t
     assert json.loads((stacks / "dev.json").read_text())["checkpoint"] == {"stack": "dev"}
     assert (stacks / "dev.json.attrs").read_text() == '{"md5": "of the backup"}'
     assert restore_cut_checkpoint(tmp_path, "dev") == []
+
+
+def test_a_checkpoint_whose_attributes_a_killed_engine_cut_short_is_read_without_them(tmp_path):
+    stacks = tmp_path / ".pulumi" / "stacks" / "envbuilder"
+    stacks.mkdir(parents=True)
+    whole = json.dumps({"version": 3, "checkpoint": {"stack": "dev"}})
+    (stacks / "dev.json").write_text(whole)
+    (stacks / "dev.json.attrs").write_text("")  # the engine died while writing them: Pulumi reads EOF
+    (stacks / "other.json").write_text(whole)
+    (stacks / "other.json.attrs").write_text('{"md5": "of other"}')
+    assert restore_cut_checkpoint(tmp_path, "dev") == [
+        "removed the attributes of the stack's checkpoint, cut short by an interrupted run"]
+    assert (stacks / "dev.json").read_text() == whole and not (stacks / "dev.json.attrs").exists()
+    assert (stacks / "other.json.attrs").read_text() == '{"md5": "of other"}'
+    assert restore_cut_checkpoint(tmp_path, "dev") == []
