@@ -175,25 +175,26 @@ def _stop_group(pgid: int) -> None:
 
 
 def run_case(case: Case, figures: Figures, interrupt: Callable[[], Interrupted],
-             up: Callable[[], subprocess.CompletedProcess], down: Callable[[], subprocess.CompletedProcess],
+             again: Callable[[], subprocess.CompletedProcess],
+             down: Callable[[], subprocess.CompletedProcess] | None,
              left: Callable[[], dict[str, list[str]]]) -> subprocess.CompletedProcess:
-    """Interrupt, `up` again (green; returned; no process of the interrupted run left), `down` (nothing left,
-    no process of the home running);
-    the figures count every step. Whatever of the run's processes is still there at the end is stopped."""
+    """Interrupt, run `again` (the next `up`, or the next `down` of an interrupted one: green; returned; no
+    process of the interrupted run left), then `down` unless `again` was one (nothing of the environment
+    left); the figures count every step. Whatever of the run's processes is still there at the end is stopped."""
     started = time.monotonic()
     figures.cases.append(case)
     interrupted = interrupt()
     try:
         assert interrupted.returncode != 0, interrupted.output
-        again = up()
+        recovering = again()
         # The next command stops whatever the interrupted run left running: its engine, its plugins.
         outlived = survivors(interrupted.processes)
         case.leaked += [f"process of the interrupted run: {process}" for process in outlived]
-        case.recovered = again.returncode == 0
-        assert case.recovered, (f"up after {case.interruption} in {case.phase}:\n{interrupted.output}\n---\n"
-                                f"{again.stdout}{again.stderr}")
+        case.recovered = recovering.returncode == 0
+        assert case.recovered, (f"the command after {case.interruption} in {case.phase}:\n{interrupted.output}\n"
+                                f"---\n{recovering.stdout}{recovering.stderr}")
         assert outlived == [], f"the run interrupted by {case.interruption} outlived the next command: {outlived}"
-        removed = down()
+        removed = down() if down else recovering
         case.leaked += [f"{kind}: {name}" for kind, names in left().items() for name in names]
         case.seconds = time.monotonic() - started
         assert removed.returncode == 0, removed.stdout + removed.stderr
@@ -203,4 +204,4 @@ def run_case(case: Case, figures: Figures, interrupt: Callable[[], Interrupted],
         for pid in (int(process.split()[0]) for process in survivors(interrupted.processes)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    return again
+    return recovering

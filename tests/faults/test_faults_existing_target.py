@@ -50,7 +50,7 @@ def test_up_interrupted_in_a_phase_is_recovered_by_the_next_up_and_down_leaves_n
     name, env = environment
     run_case(Case("existing", "up", phase, interruption), figures,
              interrupt=lambda: interrupt_at(env, up_args(name, smoke=phase == "smoke"), phase, interruption),
-             up=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
+             again=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
              left=lambda: leftovers(name, Path(env["ENVBUILDER_HOME"]), control_plane.kubeconfig))
 
 
@@ -71,7 +71,7 @@ def test_down_interrupted_in_a_phase_is_finished_by_the_next_down_and_the_enviro
 
     run_case(Case("existing", "down", phase, interruption), figures,
              interrupt=lambda: interrupt_at(env, ["down", name], phase, interruption),
-             up=finish_then_up, down=lambda: run(env, "down", name),
+             again=finish_then_up, down=lambda: run(env, "down", name),
              left=lambda: leftovers(name, home, control_plane.kubeconfig))
 
 
@@ -90,7 +90,7 @@ def test_up_killed_with_its_engine_wedged_kills_that_engine_and_recovers(control
     recovering = run_case(
         Case("existing", "up", "f5", "kill-9, engine wedged"), figures,
         interrupt=lambda: interrupt_at(env, up_args(name), "f5", "kill-9", on_reaching=wedge_the_engine),
-        up=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
+        again=lambda: run(env, *up_args(name)), down=lambda: run(env, "down", name),
         left=lambda: leftovers(name, Path(env["ENVBUILDER_HOME"]), control_plane.kubeconfig))
     assert len(wedged) == 1
     assert f"killed that engine (pid {wedged[0]})" in recovering.stdout + recovering.stderr

@@ -6,6 +6,7 @@ that test not get there). The checks that nothing is left look only at its own n
 """
 
 import base64
+import functools
 import json
 import os
 import secrets
@@ -66,13 +67,20 @@ class Environment:
         assert shown.returncode == 0, shown.stdout + shown.stderr
         return json.loads(shown.stdout)
 
+    @functools.cached_property
+    def addresses(self) -> dict:
+        """What `status` shows that holds for the environment's life: its VIPs and F5 API (host ports reserved
+        until `down`) and its cluster's kubeconfig and context. Read once, as each `status` is a CLI run of its
+        own (about a second of CPU), and the traffic tests ask for a VIP per request."""
+        status = self.status()
+        return {key: status[key] for key in ("vips", "f5_api", "kubeconfig", "kube_context")}
+
     def vip(self, service: str) -> str:
-        return self.status()["vips"][service]
+        return self.addresses["vips"][service]
 
     def kubectl(self, *args: str) -> str:
-        status = self.status()
         result = subprocess.run(
-            [*kubectl_command("kubectl", status["kubeconfig"], status["kube_context"]), *args],
+            [*kubectl_command("kubectl", self.addresses["kubeconfig"], self.addresses["kube_context"]), *args],
             capture_output=True, text=True, timeout=120,
         )
         assert result.returncode == 0, result.stderr
@@ -82,14 +90,19 @@ class Environment:
         data = json.loads(self.kubectl("-n", self.namespace, "get", "secret", secret, "-o", "json"))["data"]
         return base64.b64decode(data[key]).decode()
 
+    @functools.cached_property
+    def f5_password(self) -> str:
+        """The F5's admin password: the environment's secret, made once with it."""
+        return self.secret_value("f5-credentials", "F5_PASSWORD")
+
     @property
     def f5_container(self) -> str:
         return f5_container_name(self.name)
 
     def f5_get(self, path: str) -> dict:
         """GET from the F5's iControl REST API, with the environment's credentials."""
-        password = self.secret_value("f5-credentials", "F5_PASSWORD")
-        answer = httpx.get(f"{self.status()['f5_api']}{path}", auth=("admin", password), verify=False, timeout=30)
+        answer = httpx.get(f"{self.addresses['f5_api']}{path}", auth=("admin", self.f5_password), verify=False,
+                           timeout=30)
         assert answer.status_code == 200, answer.text
         return answer.json()
 
