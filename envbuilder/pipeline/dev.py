@@ -17,7 +17,7 @@ import signal
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +85,18 @@ def restart_progress(target: Running, seen: Running, before: str | None, instanc
     if instance is not None and (not before or instance != before):
         return "answering"
     return None
+
+
+async def once_running(look: Callable[[], Awaitable[Running]], timeout: float, interval: float = 0.2) -> Running:
+    """The container as `look` sees it once it runs, or as last seen after `timeout`. One that a save broke starts
+    again from its image after the kubelet's back-off, and the API shows the new container (its restart count)
+    a moment after it started: a restart count read before that would take the next save for a failure."""
+    deadline = time.monotonic() + timeout
+    seen = await look()
+    while not seen.running and time.monotonic() < deadline:
+        await asyncio.sleep(interval)
+        seen = await look()
+    return seen
 
 
 class Watcher:
@@ -217,6 +229,8 @@ class DevLoop:
                         delete: list[str]) -> str | None:
         """Copy, restart, wait for the restarted process to answer the health path; None when it does, else
         what went wrong with the container's last lines."""
+        if target.pod:
+            target = await once_running(lambda: self._seen(kube, service, target), ANSWER_SECONDS)
         before = await self._instance(kube, service, target)
         if target.pod:
             command = [*kubectl_command(self.kubectl, self.record.kubeconfig, self.record.kube_context), "exec", "-i",

@@ -1,6 +1,8 @@
 """When `envbuilder dev` counts a restart in place done, failed, or not yet."""
 
-from envbuilder.pipeline.dev import Running, restart_progress
+import asyncio
+
+from envbuilder.pipeline.dev import Running, once_running, restart_progress
 
 POD = Running("web-1", pod=True, restarts=0)
 
@@ -30,3 +32,24 @@ def test_no_answer_yet_is_waited_for():
 def test_a_service_that_names_no_process_is_done_at_its_first_answer():
     assert restart_progress(POD, POD, before="", instance="") == "answering"
     assert restart_progress(POD, POD, before=None, instance="") == "answering"
+
+
+def scripted(*views: Running):
+    """What the API shows of a container, one view per look; the last one stays."""
+    shown = list(views)
+
+    async def look() -> Running:
+        return shown.pop(0) if len(shown) > 1 else shown[0]
+    return look
+
+
+def test_a_container_a_save_broke_is_synced_into_once_it_runs_again_with_its_new_restart_count():
+    crashed = Running("web-1", pod=True, restarts=0, running=False)
+    started_again = Running("web-1", pod=True, restarts=1)
+    look = scripted(crashed, crashed, started_again)
+    assert asyncio.run(once_running(look, timeout=5, interval=0)) == started_again
+
+
+def test_a_container_that_does_not_run_again_in_time_is_taken_as_last_seen():
+    crashed = Running("web-1", pod=True, restarts=0, running=False)
+    assert asyncio.run(once_running(scripted(crashed), timeout=0.05, interval=0.01)) == crashed
