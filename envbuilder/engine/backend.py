@@ -39,6 +39,11 @@ def local_backend(backend_url: str) -> Path | None:
     return Path(backend_url.removeprefix("file://")) if backend_url.startswith("file://") else None
 
 
+def stack_backend(stack) -> Path | None:
+    """The directory of the local file backend an Automation API stack's commands use; None for another."""
+    return local_backend(stack.workspace.env_vars.get("PULUMI_BACKEND_URL", ""))
+
+
 def checkpoint_files(backend: Path, stack_name: str) -> list[Path]:
     """The files a local file backend keeps a stack's current state in (none once the stack is removed): its
     checkpoint in the project's folder, or in the folder of all stacks of a backend made before Pulumi kept

@@ -19,6 +19,7 @@ from envbuilder.engine.backend import (
     default_backend_url,
     holds_nothing,
     local_backend,
+    stack_backend,
     workspace_path,
 )
 from envbuilder.errors import EnvbuilderError
@@ -34,7 +35,7 @@ def recover(stack) -> list[str]:
     is cancelled or cleared.
     """
     done = []
-    backend = local_backend(stack.workspace.env_vars.get("PULUMI_BACKEND_URL", ""))
+    backend = stack_backend(stack)
     if backend is None:
         pending = (stack.export_stack().deployment or {}).get("pending_operations")
         if pending:

@@ -21,6 +21,7 @@ from envbuilder.engine.backend import (
     forget_workspace,
     holds_nothing,
     local_backend,
+    stack_backend,
     workspace_dir,
     workspace_path,
 )
@@ -178,7 +179,7 @@ def stack_owner(name: str, backend_url: str | None) -> str | None:
 def kind_clusters_in(stack, *, pending_only: bool = False) -> set[str]:
     """The kind clusters the Automation API's stack created or was creating when interrupted (`pending_only`:
     only the latter)."""
-    backend = local_backend(stack.workspace.env_vars.get("PULUMI_BACKEND_URL", ""))
+    backend = stack_backend(stack)
     if backend is not None and holds_nothing(backend, stack.name):
         return set()
     return kind_clusters_of(stack.export_stack().deployment or {}, pending_only=pending_only)
