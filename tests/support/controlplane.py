@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from envbuilder.polling import wait_until
+from tests.support.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,12 +63,6 @@ def missing_binaries() -> list[str]:
     if not kwok_stages().is_file():
         missing.append(kwok_stages().name)
     return missing
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ControlPlaneError(RuntimeError):

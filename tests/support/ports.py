@@ -1,7 +1,9 @@
 """Free loopback TCP ports for test servers, and the registry of host ports environments reserve."""
 
+import itertools
 import json
 import os
+import random
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,11 +19,27 @@ REGISTRY_VARIABLE = "ENVBUILDER_PORT_REGISTRY"
 MACHINE_REGISTRY = Path(os.environ.get(REGISTRY_VARIABLE) or DEFAULT_REGISTRY)
 
 
+# Test servers listen below the kernel's ephemeral range (ip_local_port_range, 32768 and up): a port there,
+# free when asked, can be taken as the source port of any outgoing connection of the machine before the
+# server binds it (seen: a test's web server refused its port under load). Each xdist worker has its own
+# band, below the environments' ranges of the root conftest.py (12000 and up), starting at a random place
+# so that two sessions side by side rarely ask for the same port at once.
+FREE_PORTS_BASE, FREE_PORTS_PER_WORKER = 2000, 1000
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % 10
+_band = range(FREE_PORTS_BASE + _worker * FREE_PORTS_PER_WORKER, FREE_PORTS_BASE + (_worker + 1) * FREE_PORTS_PER_WORKER)
+_candidates = itertools.islice(itertools.cycle(_band), random.randrange(len(_band)), None)
+
+
 def free_port() -> int:
-    """A port the kernel just gave out on 127.0.0.1 (free unless another process grabs it right now)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port nothing listens on or connects from now, on any address, in this worker's band."""
+    for port in itertools.islice(_candidates, len(_band)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port left in {_band}")
 
 
 @contextmanager

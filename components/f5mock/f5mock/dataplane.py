@@ -35,6 +35,8 @@ from f5mock.names import join_service, parse_destination
 CONNECT_TIMEOUT = 3.0
 IDLE_SWEEP_INTERVAL = 1.0  # seconds: idle timeouts are whole seconds, as on BIG-IP
 LOG_INTERVAL = 1.0  # seconds between two `loop` or `connection-refused` events of one virtual
+Address = tuple[str, int]
+Ends = tuple[Address, Address]  # a TCP connection's (local, remote) addresses
 # Bytes a member must send to restart the idle timer (a client's every byte restarts it):
 # a member trickling a byte every few seconds is idle, a download is not (docs/f5-mock.md).
 MEMBER_PROGRESS = 1024
@@ -287,7 +289,7 @@ class _Link:
         "hops",
         "member_port",
         "opened",
-        "local",
+        "ends",
     )
 
     def __init__(self, plane: DataPlane, virtual: str) -> None:
@@ -307,7 +309,7 @@ class _Link:
         self.hops: frozenset[str] = frozenset((virtual,))  # the virtuals this connection came through
         self.member_port = 0  # while connecting: the port connected to
         self.opened: asyncio.Future[None] | None = None  # done once that connect has ended
-        self.local: tuple[str, int] | None = None  # the member connection's local address
+        self.ends: Ends | None = None  # the member connection's (local, remote) addresses
 
     def other(self, half: _Half) -> asyncio.Transport:
         transport = (self.server if half is self.client else self.client).transport
@@ -373,9 +375,10 @@ class _Link:
             server_transport.close()  # type: ignore[union-attr]
             return
         local = server_transport.get_extra_info("sockname")  # type: ignore[union-attr]
-        if local:
-            self.local = tuple(local[:2])  # type: ignore[assignment]
-            self.plane.outgoing[self.local] = self  # type: ignore[index]
+        remote = server_transport.get_extra_info("peername")  # type: ignore[union-attr]
+        if local and remote:
+            self.ends = (tuple(local[:2]), tuple(remote[:2]))  # type: ignore[assignment]
+            self.plane.outgoing[self.ends] = self  # type: ignore[index]
         for counters in self.server_counters:
             counters.total += 1
             counters.current += 1
@@ -416,8 +419,8 @@ class _Link:
             counters.bytes_out += bytes_out
             counters.current -= 1
         self.plane.links.discard(self)
-        if self.local is not None and self.plane.outgoing.get(self.local) is self:
-            del self.plane.outgoing[self.local]
+        if self.ends is not None and self.plane.outgoing.get(self.ends) is self:
+            del self.plane.outgoing[self.ends]
 
     def abort(self) -> None:
         for half in (self.client, self.server):
@@ -534,7 +537,9 @@ class DataPlane:
         self.last_chosen: dict[str, str] = {}  # pool -> member, for round-robin; live pools only
         self._sweeper: asyncio.Task[None] | None = None
         self.connecting: set[_Link] = set()  # links whose member connection is being made
-        self.outgoing: dict[tuple[str, int], _Link] = {}  # local address of a member connection -> its link
+        # A member connection's (local, remote) addresses -> its link. Both ends, as the kernel gives one local
+        # port to connections to different places at once: a client's connection may share it.
+        self.outgoing: dict[Ends, _Link] = {}
         self._logged: dict[tuple[str, str], tuple[float, int]] = {}  # (event, virtual) -> (last logged, left out)
 
     async def forwarded_from(self, accepted: asyncio.Transport) -> _Link | None:
@@ -545,14 +550,14 @@ class DataPlane:
         peer, own = accepted.get_extra_info("peername"), accepted.get_extra_info("sockname")
         if not peer or not own:
             return None
-        peer = tuple(peer[:2])
-        link = self.outgoing.get(peer)
+        ends = (tuple(peer[:2]), tuple(own[:2]))
+        link = self.outgoing.get(ends)  # type: ignore[arg-type]
         if link is not None or (peer[0] != own[0] and not ipaddress.ip_address(peer[0]).is_loopback):
             return link
         under_way = [link.opened for link in self.connecting if link.member_port == own[1] and link.opened]
         if under_way:
             await asyncio.wait(under_way, timeout=CONNECT_TIMEOUT)
-        return self.outgoing.get(peer)
+        return self.outgoing.get(ends)  # type: ignore[arg-type]
 
     def loop_detected(self, virtual: str, through: frozenset[str]) -> None:
         self._log_limited("loop", virtual, through=sorted(through))

@@ -1,4 +1,4 @@
-"""Loopback helpers: free ports, polling with a deadline, TCP backends and a one-shot client."""
+"""Loopback helpers: polling with a deadline, TCP backends and a one-shot client."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from collections.abc import Callable
 import httpx
 
 from envbuilder import polling
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:

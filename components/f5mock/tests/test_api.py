@@ -7,7 +7,7 @@ import json
 import httpx
 
 from f5mock.api import F5Api
-from components.f5mock.tests.loopback import free_port
+from tests.support.ports import free_port
 
 
 def create_pool_with_member(api: httpx.Client, pool: str = "web", member: str = "10.1.1.5:80") -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from components.f5mock.tests.loopback import free_port, wait_healthy
+from components.f5mock.tests.loopback import wait_healthy
+from tests.support.ports import free_port
 
 # The console script installed beside this interpreter (the image runs the same entry point).
 COMMAND = [str(Path(sys.executable).with_name("f5-mock")), "serve"]

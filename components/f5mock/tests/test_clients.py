@@ -8,7 +8,7 @@ import pytest
 from bigrest.bigip import BIGIP
 from f5.bigip import ManagementRoot
 
-from components.f5mock.tests.loopback import free_port
+from tests.support.ports import free_port
 
 
 @pytest.fixture(autouse=True)

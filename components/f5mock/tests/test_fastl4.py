@@ -18,7 +18,8 @@ import pytest
 
 from f5mock import fastpath
 from f5mock.fastpath import table_name
-from components.f5mock.tests.loopback import ask, free_port, wait_healthy, wait_until
+from components.f5mock.tests.loopback import ask, wait_healthy, wait_until
+from tests.support.ports import free_port
 from tests.support.tools import installed_tool, missing
 
 pytestmark = pytest.mark.slow

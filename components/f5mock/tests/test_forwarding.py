@@ -11,7 +11,8 @@ import pytest
 
 from f5mock import store
 from f5mock.server import F5MockServer, run_in_thread
-from components.f5mock.tests.loopback import ask, free_port, wait_until
+from components.f5mock.tests.loopback import ask, wait_until
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -17,8 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from f5mock.dataplane import DataPlane
 from components.f5mock.tests.abuse import deaf_member, hanging_member, open_descriptors, resident_bytes
-from components.f5mock.tests.loopback import ask, free_port, wait_healthy, wait_until
+from components.f5mock.tests.loopback import ask, wait_healthy, wait_until
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -134,6 +137,33 @@ def test_a_virtual_whose_member_is_its_own_address_is_a_loop_that_is_cut_and_log
     assert virtual_entries(api, "self")["clientside.totConns"]["value"] == 1  # the looped one is never served
     assert any('"event":"loop"' in record.message and "/Common/self" in record.message for record in caplog.records)
     wait_until(lambda: open_descriptors() <= descriptors_before, what="descriptors back")
+
+
+class Accepted:
+    """What the mock reads of a connection it accepted: the client's address and its own."""
+
+    def __init__(self, peer: tuple[str, int], own: tuple[str, int]) -> None:
+        self.addresses = {"peername": peer, "sockname": own}
+
+    def get_extra_info(self, name: str) -> tuple[str, int]:
+        return self.addresses[name]
+
+
+def test_a_client_on_the_local_port_of_a_member_connection_is_no_loop_but_that_connection_coming_back_is():
+    """The kernel gives one local port to connections to different places at once, so a client's connection
+    to a virtual may come from the port of the mock's own connection to a member (seen under load: 50 clients
+    taken for a loop). Only a connection from that port to that member's address is the mock's own."""
+    async def seen() -> tuple[object, object, object]:
+        plane = DataPlane()
+        to_the_member = object()
+        plane.outgoing[(("127.0.0.1", 40000), ("127.0.0.1", 8080))] = to_the_member  # type: ignore[assignment]
+        client = await plane.forwarded_from(Accepted(("127.0.0.1", 40000), ("127.0.0.1", 9090)))  # type: ignore[arg-type]
+        back = await plane.forwarded_from(Accepted(("127.0.0.1", 40000), ("127.0.0.1", 8080)))  # type: ignore[arg-type]
+        return client, back, to_the_member
+
+    client, back, to_the_member = asyncio.run(seen())
+    assert client is None
+    assert back is to_the_member
 
 
 def test_a_loop_through_two_virtuals_is_cut_but_a_chain_of_virtuals_is_served(api, backends):

@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from f5mock.server import run_in_thread
-from components.f5mock.tests.loopback import free_port
+from tests.support.ports import free_port
 
 POOLS = "/mgmt/tm/ltm/pool"
 

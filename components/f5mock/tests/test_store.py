@@ -24,7 +24,8 @@ from f5mock.kinds import MEMBER
 from f5mock.models import MemberBody, PoolBody, VirtualBody
 from f5mock.names import make_path
 from f5mock.store import ConfigStore
-from components.f5mock.tests.loopback import free_port, wait_until
+from components.f5mock.tests.loopback import wait_until
+from tests.support.ports import free_port
 
 POOLS = "/mgmt/tm/ltm/pool"
 SERVE_COMPACTING_OFTEN = (
