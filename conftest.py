@@ -2,7 +2,6 @@
 state directory and port range: nothing touches ~/.envbuilder."""
 
 import itertools
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.controlplane import ControlPlane, missing_binaries
-from tests.support.parallel import KIND_CLUSTERS
+from tests.support.parallel import KIND_CLUSTERS, worker_number
 from tests.support.ports import REGISTRY_VARIABLE, reservations_of_homes_under
 from tests.support.rabbitmq import RabbitMQServer, rabbitmq_available
 from tests.support.tools import TIERS, opted_out
@@ -52,8 +51,7 @@ def isolated_state(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ENVBUILDER_HOME", str(home))
     # Distinct ranges per test and per xdist worker (gw0, gw1 ...) so parallel runs never share host ports.
     # Below the kernel's ephemeral range (32768 and up), where an outgoing connection could take one.
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % 10
-    start = 12000 + worker * 2000 + (next(_port_ranges) % 40) * 50
+    start = 12000 + worker_number() * 2000 + (next(_port_ranges) % 40) * 50
     monkeypatch.setenv("ENVBUILDER_PORT_RANGE", f"{start}-{start + 49}")
     return home
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from envbuilder.state.ports import DEFAULT_REGISTRY
+from tests.support.parallel import worker_number
 
 REGISTRY_VARIABLE = "ENVBUILDER_PORT_REGISTRY"
 # The registry this machine's environments use, as found when the test session began (the root conftest.py
@@ -25,7 +26,7 @@ MACHINE_REGISTRY = Path(os.environ.get(REGISTRY_VARIABLE) or DEFAULT_REGISTRY)
 # band, below the environments' ranges of the root conftest.py (12000 and up), starting at a random place
 # so that two sessions side by side rarely ask for the same port at once.
 FREE_PORTS_BASE, FREE_PORTS_PER_WORKER = 2000, 1000
-_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % 10
+_worker = worker_number()
 _band = range(FREE_PORTS_BASE + _worker * FREE_PORTS_PER_WORKER, FREE_PORTS_BASE + (_worker + 1) * FREE_PORTS_PER_WORKER)
 _candidates = itertools.islice(itertools.cycle(_band), random.randrange(len(_band)), None)
 
