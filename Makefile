@@ -18,10 +18,12 @@ TIMED := bash tools/timed.sh
 ## container registry is reachable) the kind node image; last `envbuilder doctor`, all green.
 ## The engine's tools and the test control plane build beside each other (one Go build alone leaves
 ## a core idle while it links); the virtualenv and the node's root filesystem, which mostly wait on
-## downloads, run beside them (docs/ci.md has the figures).
+## downloads, run beside them (docs/ci.md has the figures). Once every binary is built, the Go build
+## cache (about 10 GB, of no use until a pin changes) is dropped; the binaries and modules stay.
 setup: host
 	$(MAKE) --no-print-directory -j3 tools controlplane node-rootfs
 	$(TIMED) node-image bash tools/node-image/build.sh --unless-registry
+	$(TIMED) "prune build cache" bash tools/toolchain/build.sh prune
 	$(TIMED) doctor $(VENV)/bin/envbuilder doctor
 
 ## host: the packages of tools/host/packages.txt, Docker started (tools/host/prepare-docker.sh), and

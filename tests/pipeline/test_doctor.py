@@ -2,6 +2,7 @@
 failure, and a non-zero exit when `up` or the tests cannot work."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -54,6 +55,15 @@ def test_a_kubectl_too_far_from_the_clusters_fails_and_one_minor_apart_passes():
     assert checks["kubectl"].outcome == "fail" and "3 minor versions" in checks["kubectl"].detail
     checks = by_name(diagnose(answers(docker_info=json.dumps({"ServerVersion": "20.10"}), kubectl="v1.34.1")))
     assert checks["kubectl"].outcome == "ok"
+
+
+@pytest.mark.parametrize(("free_gib", "outcome"), [(3, "fail"), (7, "warn"), (40, "ok")])
+def test_disk_fails_below_one_environment_and_warns_below_the_two_the_tests_run(monkeypatch, free_gib, outcome):
+    monkeypatch.setattr(doctor.shutil, "disk_usage", lambda path: SimpleNamespace(free=free_gib * 2**30))
+
+    check = by_name(diagnose(answers(docker_info=json.dumps({"DockerRootDir": "/var/lib/docker"}))))["disk"]
+
+    assert check.outcome == outcome and check.detail.startswith(f"{free_gib} GiB free for Docker (/var/lib/docker)")
 
 
 def test_a_tool_of_another_version_than_the_pin_is_a_warning_naming_both():
