@@ -19,7 +19,7 @@ TIMED := bash tools/timed.sh
 ## The engine's tools and the test control plane build beside each other (one Go build alone leaves
 ## a core idle while it links); the virtualenv and the node's root filesystem, which mostly wait on
 ## downloads, run beside them (docs/ci.md has the figures). Once every binary is built, the Go build
-## cache (about 10 GB, of no use until a pin changes) is dropped; the binaries and modules stay.
+## cache (13 GB after a cold setup, of no use until a pin changes) is dropped; binaries and modules stay.
 setup: host
 	$(MAKE) --no-print-directory -j3 tools controlplane node-rootfs
 	$(TIMED) node-image bash tools/node-image/build.sh --unless-registry
