@@ -142,13 +142,13 @@ def test_a_journal_line_cut_short_by_a_crash_is_dropped_and_later_changes_are_ke
     with segment.open("ab") as torn:
         torn.write(b'{"generation":99,"put":{"pools":{"/Common/hal')  # no newline: never acknowledged
 
-    for _ in range(2):  # the second start proves the first left the files consistent
+    for start in range(2):  # the second start proves the first left the files consistent
         with (
             run_in_thread(tmp_path) as mock,
             httpx.Client(base_url=mock.url, auth=("admin", "admin"), verify=False) as api,
         ):
             assert [pool["name"] for pool in api.get(POOLS).json()["items"]][:1] == ["kept"]
-            api.post(POOLS, json={"name": f"after-{mock.server.port}"})
+            assert api.post(POOLS, json={"name": f"after-start-{start}"}).status_code == 200
     assert len(Journal(tmp_path).read().pools) == 3
 
 
